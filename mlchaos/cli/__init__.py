@@ -1,0 +1,57 @@
+"""The `mlchaos` command. Each subcommand lives in its own module and calls the library.
+
+Library errors become one line and a documented exit code here, at the edge:
+0 pass, 1 fail, 2 bad input, 3 inconclusive (the infrastructure could not tell).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mlchaos.cli import gameday, recover, registry, rules, run, stack, validate
+from mlchaos.cli.common import EXIT
+from mlchaos.errors import InputError, MlchaosError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mlchaos")
+def cli() -> None:
+    """Chaos game days for ML services: inject model faults, then measure detection, paging,
+    rollback and recovery against your MTTx targets."""
+
+
+for command in (
+    stack.up,
+    stack.status,
+    stack.down,
+    validate.validate,
+    run.run,
+    gameday.gameday,
+    recover.recover,
+    rules.rules,
+    registry.registry,
+):
+    cli.add_command(command)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT["bad_input"])
+    except InputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT["bad_input"])
+    except MlchaosError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT["inconclusive"])
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    # click returns the command's return value in standalone_mode=False

@@ -1,0 +1,73 @@
+"""What every command shares: the state-directory option, progress output, exit codes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mlchaos.stack.config import DEFAULT_PORTS, StackConfig
+
+EXIT = {"pass": 0, "fail": 1, "bad_input": 2, "inconclusive": 3}
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("MLCHAOS_STATE_DIR", ".mlchaos/stack"))
+
+
+state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=default_state_dir,
+    show_default=".mlchaos/stack, or $MLCHAOS_STATE_DIR",
+    help="Where the reference stack keeps its state, configs and logs.",
+)
+
+
+def load_stack(state_dir: Path) -> StackConfig:
+    from mlchaos.errors import StackError
+
+    if not (state_dir / "stack.json").exists():
+        raise StackError(f"no reference stack in {state_dir}; start one with `mlchaos up`")
+    return StackConfig.load(state_dir)
+
+
+def new_stack_config(state_dir: Path, ports: tuple[str, ...]) -> StackConfig:
+    """A config with ``--port name=PORT`` overrides applied."""
+    from mlchaos.errors import InputError
+
+    chosen = dict(DEFAULT_PORTS)
+    for item in ports:
+        name, _, value = item.partition("=")
+        if name not in chosen or not value.isdigit():
+            known = ", ".join(chosen)
+            raise InputError(f"--port {item}: expected NAME=PORT with NAME one of {known}")
+        chosen[name] = int(value)
+    return StackConfig(state_dir=state_dir.resolve(), ports=chosen)
+
+
+class ProgressFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return record.getMessage()
+
+
+def show_progress(verbose: bool = False) -> None:
+    """Print mlchaos progress lines to stderr; keep chaoslib's own log quiet unless verbose."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ProgressFormatter())
+    progress = logging.getLogger("mlchaos.progress")
+    progress.handlers[:] = [handler]
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
+    chaos = logging.getLogger("chaostoolkit")
+    chaos.setLevel(logging.INFO if verbose else logging.CRITICAL)
+    if verbose:
+        chaos.addHandler(handler)
+
+
+def say(message: str, **style: Any) -> None:
+    click.echo(click.style(message, **style) if style else message, err=True)

@@ -1,0 +1,93 @@
+"""Run a scenario against the reference stack and write its reports: shared by `run` and
+`gameday`, which differ only in where the scenario comes from."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from mlchaos.cli.common import EXIT, new_stack_config, say, show_progress
+from mlchaos.engine.gameday import GamedayResult, Responder, run_gameday
+from mlchaos.observe.pagerduty import AutomatedResponder, Incidents, events_client
+from mlchaos.report.postmortem import render_postmortem
+from mlchaos.report.results import write_results
+from mlchaos.report.table import summary_table
+from mlchaos.schema import Experiment, Scenario
+from mlchaos.service import Service
+from mlchaos.stack import supervisor
+from mlchaos.stack.config import StackConfig
+
+
+def execute(
+    scenario: Scenario,
+    experiments: list[Experiment],
+    report_dir: Path,
+    state_dir: Path,
+    keep_stack: bool,
+    verbose: bool,
+) -> None:
+    show_progress(verbose)
+    signal.signal(signal.SIGTERM, _interrupt)  # run `finally` blocks: stop load, revert, stop
+    cfg, started_stack = _ensure_stack(state_dir)
+    try:
+        service = Service.from_stack(cfg)
+        responder = None
+        if scenario.responders.mode == "automated":
+            responder = _responder(cfg, service, scenario.responders.ack_delay)
+        else:
+            say("responders: human — acknowledge pages in PagerDuty; mitigate per the runbook")
+        result = run_gameday(
+            scenario, experiments, service, report_dir, responder, open_runs=cfg.state_dir / "runs"
+        )
+    finally:
+        if started_stack and not keep_stack:
+            supervisor.down(cfg)
+            say("stopped the reference stack this run started (keep it with --keep-stack)")
+    _report(result)
+    raise SystemExit(EXIT[result.verdict])
+
+
+def _ensure_stack(state_dir: Path) -> tuple[StackConfig, bool]:
+    if (state_dir / "stack.json").exists():
+        cfg = StackConfig.load(state_dir)
+        if supervisor.is_up(cfg):
+            return cfg, False
+    say("starting the reference stack")
+    cfg = new_stack_config(state_dir, ())
+    supervisor.up(cfg, progress=lambda line: say(f"  {line}"))
+    return cfg, True
+
+
+def _responder(
+    cfg: StackConfig, service: Service, ack_delay_s: float
+) -> Callable[[datetime], Responder]:
+    """Acks pages after ``ack_delay_s`` through the official client; the key stays in memory."""
+
+    def start(started: datetime) -> Responder:
+        incidents = Incidents(service.pagerduty_url, service.pagerduty_ca_file)
+        client = events_client(cfg.routing_key(), service.pagerduty_url, service.pagerduty_ca_file)
+        return AutomatedResponder(
+            incidents, client, service.pagerduty_service, ack_delay_s, started
+        ).start()
+
+    return start
+
+
+def _report(result: GamedayResult) -> None:
+    document = result.as_dict()
+    results = write_results(document, result.run_dir)
+    postmortem = render_postmortem(document, result.run_dir)
+    click.echo("")
+    click.echo(summary_table(document))
+    click.echo(f"\nreports: {results}\n         {postmortem}")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    logging.getLogger("mlchaos.progress").warning("SIGTERM: stopping, reverting any fault")
+    raise KeyboardInterrupt

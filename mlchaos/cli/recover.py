@@ -1,0 +1,50 @@
+"""`mlchaos recover`: undo faults that a dead run left behind, from its journal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from mlchaos.cli.common import load_stack, say, state_dir_option
+from mlchaos.engine.journal import Journal
+from mlchaos.faults import bad_version
+from mlchaos.observe.registry import RegistryClient
+
+
+@click.command()
+@state_dir_option
+@click.option(
+    "--journal",
+    "journals",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A run journal to recover from; default: every run that did not finish.",
+)
+def recover(state_dir: Path, journals: tuple[Path, ...]) -> None:
+    """Revert every fault lease that no run ended, then any the registry still holds."""
+    cfg = load_stack(state_dir)
+    paths = list(journals) or _open_run_journals(state_dir / "runs")
+    reverted = 0
+    for path in paths:
+        audit = bad_version.revert(Journal(path))
+        if audit:
+            reverted += 1
+            say(f"reverted from {path}: {audit['action']} by {audit['actor']} at {audit['at']}")
+    registry = RegistryClient(cfg.url("registry"))
+    for lease in registry.leases():
+        if lease["holder"] == bad_version.ACTOR and registry.release(lease["id"], "recover"):
+            reverted += 1
+            say(f"released lease {lease['id']} on {lease['model']} {lease['version']}")
+    for marker in (state_dir / "runs").glob("*.json"):
+        marker.unlink()
+    say(f"recovered: {reverted} fault(s) reverted" if reverted else "nothing to recover")
+
+
+def _open_run_journals(runs: Path) -> list[Path]:
+    found = []
+    for marker in sorted(runs.glob("*.json")):
+        run_dir = Path(json.loads(marker.read_text())["run_dir"])
+        found.extend(sorted((run_dir / "journals").glob("*.jsonl")))
+    return found

@@ -1,0 +1,47 @@
+"""`mlchaos run EXPERIMENT`: one experiment, under the default load, with reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mlchaos.cli.common import state_dir_option
+from mlchaos.cli.execute import execute
+from mlchaos.loader import load_experiment
+from mlchaos.schema import Load, Scenario
+
+
+@click.command()
+@click.argument("experiment", type=click.Path(path_type=Path))
+@click.option(
+    "--report-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
+)
+@click.option(
+    "--rate",
+    type=float,
+    default=Load().rate,
+    show_default=True,
+    help="Requests per second of Locust traffic during the experiment.",
+)
+@click.option("--users", type=int, default=Load().users, show_default=True)
+@click.option("--keep-stack", is_flag=True, help="Leave a stack this run started running.")
+@state_dir_option
+@click.option("-v", "--verbose", is_flag=True, help="Also show Chaos Toolkit's log.")
+def run(
+    experiment: Path,
+    report_dir: Path,
+    rate: float,
+    users: int,
+    keep_stack: bool,
+    state_dir: Path,
+    verbose: bool,
+) -> None:
+    """Run one EXPERIMENT. Exit codes as for `gameday`."""
+    document = load_experiment(experiment)
+    scenario = Scenario(
+        name=document.name,
+        experiments=(str(experiment),),
+        load=Load(users=users, rate=rate),
+    )
+    execute(scenario, [document], report_dir, state_dir, keep_stack, verbose)

@@ -1,0 +1,153 @@
+"""Chaos Toolkit probes: steady-state checks and waits for each timeline event.
+
+Each wait polls until its event's owner reports it or ``give_up_after_s`` after injection
+passes, then records the event (or why it is missing) in the run journal. It returns True when
+the event happened, so it can also serve as a tolerance in raw Chaos Toolkit experiments.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from mlchaos.engine.journal import journal_from
+from mlchaos.faults import bad_version
+from mlchaos.observe import events, slo
+from mlchaos.observe.pagerduty import Incidents
+from mlchaos.observe.prometheus import Prometheus
+from mlchaos.observe.registry import RegistryClient
+from mlchaos.schema import Slo
+from mlchaos.stack.training import bad_version_name
+
+__all__ = [
+    "bad_version_serving",
+    "slo_holds",
+    "wait_for_acknowledgement",
+    "wait_for_alert",
+    "wait_for_mitigation",
+    "wait_for_page",
+    "wait_for_recovery",
+]
+
+Configuration = dict[str, Any] | None
+
+
+def slo_holds(
+    prometheus_url: str,
+    name: str,
+    query: str,
+    below: float | None = None,
+    above: float | None = None,
+    role: str = "slo",
+    configuration: Configuration = None,
+) -> bool:
+    """True when ``query`` returns a value below ``below`` (or above ``above``) now."""
+    objective = Slo(name=name, query=query, below=below, above=above)
+    return slo.check(journal_from(configuration), Prometheus(prometheus_url), objective, role)
+
+
+def bad_version_serving(
+    model_url: str, model: str, variant: str, configuration: Configuration = None
+) -> bool:
+    """True once the model server serves the injected bad version: the fault is live.
+
+    Interrupts the experiment otherwise: waiting for reactions to an inactive fault would
+    measure nothing. The rollbacks still run.
+    """
+    from chaoslib.exceptions import InterruptExecution
+
+    journal = journal_from(configuration)
+    if not bad_version.confirm_active(journal, model_url, model, bad_version_name(variant)):
+        raise InterruptExecution("the injected fault is not active; nothing to measure")
+    return True
+
+
+def wait_for_alert(
+    prometheus_url: str, alert: str, give_up_after_s: float, configuration: Configuration = None
+) -> bool:
+    """Wait for ``alert`` to become active after injection (detection)."""
+    journal = journal_from(configuration)
+    injected = events.injected_or_fail(journal)
+    look = events.detected(Prometheus(prometheus_url), alert, injected)
+    deadline = injected + timedelta(seconds=give_up_after_s)
+    return events.wait_for(journal, "detected", f"alert {alert}", deadline, look)
+
+
+def wait_for_page(
+    pagerduty_url: str,
+    service: str,
+    give_up_after_s: float,
+    ca_file: str | None = None,
+    configuration: Configuration = None,
+) -> bool:
+    """Wait for an incident on the PagerDuty ``service`` after injection (paging)."""
+    journal = journal_from(configuration)
+    injected = events.injected_or_fail(journal)
+    look = events.paged(Incidents(pagerduty_url, _path(ca_file)), service, injected)
+    deadline = injected + timedelta(seconds=give_up_after_s)
+    return events.wait_for(journal, "paged", f"an incident on {service}", deadline, look)
+
+
+def wait_for_acknowledgement(
+    pagerduty_url: str,
+    service: str,
+    give_up_after_s: float,
+    ca_file: str | None = None,
+    configuration: Configuration = None,
+) -> bool:
+    """Wait for the incident that paged to be acknowledged."""
+    journal = journal_from(configuration)
+    injected = events.injected_or_fail(journal)
+    page = next((r for r in journal.read() if r["type"] == "event" and r["event"] == "paged"), None)
+    deadline = injected + timedelta(seconds=give_up_after_s)
+    if page is None:
+        journal.write(
+            "missed",
+            event="acknowledged",
+            status="timeout",
+            reason="nothing paged, so nothing could be acknowledged",
+        )
+        return False
+    incidents = Incidents(pagerduty_url, _path(ca_file))
+    look = events.acknowledged(incidents, service, injected, page["detail"]["incident"])
+    return events.wait_for(journal, "acknowledged", "an acknowledgement", deadline, look)
+
+
+def wait_for_mitigation(
+    registry_url: str,
+    model: str,
+    variant: str,
+    give_up_after_s: float,
+    configuration: Configuration = None,
+) -> bool:
+    """Wait for a rollback away from the bad version by anyone but mlchaos (mitigation)."""
+    journal = journal_from(configuration)
+    injected = events.injected_or_fail(journal)
+    registry = RegistryClient(registry_url)
+    version = bad_version_name(variant)
+    look = events.mitigated(registry, model, version, injected, ignore_actor=bad_version.ACTOR)
+    deadline = injected + timedelta(seconds=give_up_after_s)
+    return events.wait_for(journal, "mitigated", f"a rollback of {model}", deadline, look)
+
+
+def wait_for_recovery(
+    prometheus_url: str,
+    slos: list[dict[str, Any]],
+    give_up_after_s: float,
+    step_s: float = 1.0,
+    stable_for_s: float = 3.0,
+    configuration: Configuration = None,
+) -> bool:
+    """Wait until every SLO holds again, stably, after its breach (recovery)."""
+    journal = journal_from(configuration)
+    injected = events.injected_or_fail(journal)
+    objectives = tuple(Slo.model_validate(s) for s in slos)
+    look = events.recovered(Prometheus(prometheus_url), objectives, injected, step_s, stable_for_s)
+    deadline = injected + timedelta(seconds=give_up_after_s)
+    return events.wait_for(journal, "recovered", "every SLO holding again", deadline, look)
+
+
+def _path(ca_file: str | None) -> Any:
+    from pathlib import Path
+
+    return Path(ca_file) if ca_file else None

@@ -1,0 +1,1 @@
+"""The engine: compile an experiment for Chaos Toolkit, run it, and judge it from the journal."""

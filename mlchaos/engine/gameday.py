@@ -1,0 +1,147 @@
+"""A game day: steady Locust traffic, then each experiment in order, with cool-downs between.
+
+>>> result = run_gameday(scenario, experiments, service, Path("reports"))
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlchaos.engine.run import preflight, run_experiment
+from mlchaos.engine.verdict import ExperimentResult, overall
+from mlchaos.errors import ObservationError
+from mlchaos.load.runner import LoadStats, Locust
+from mlchaos.observe.prometheus import Prometheus
+from mlchaos.observe.slo import worst
+from mlchaos.schema import Experiment, Scenario
+from mlchaos.service import Service
+
+progress = logging.getLogger("mlchaos.progress")
+
+
+class Responder(Protocol):
+    def stop(self) -> None: ...
+
+
+@dataclass
+class GamedayResult:
+    scenario: str
+    verdict: str
+    started_at: str
+    finished_at: str
+    run_dir: Path
+    responders: str
+    experiments: list[ExperimentResult] = field(default_factory=list)
+    load: LoadStats | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "verdict": self.verdict,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "responders": self.responders,
+            "load": self.load.as_dict() if self.load else None,
+            "experiments": [e.as_dict() for e in self.experiments],
+        }
+
+
+def run_gameday(
+    scenario: Scenario,
+    experiments: list[Experiment],
+    service: Service,
+    report_root: Path,
+    start_responder: Callable[[datetime], Responder] | None = None,
+    open_runs: Path | None = None,
+) -> GamedayResult:
+    """Run every experiment under load and return the results; reports are written by the caller.
+
+    ``open_runs`` is a directory where the run registers itself until it ends, so that
+    `mlchaos recover` can find its journals after a `kill -9`.
+    """
+    started = datetime.now(UTC)
+    run_dir = report_root / f"{scenario.name}-{started.strftime('%Y%m%d-%H%M%S')}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    result = GamedayResult(
+        scenario.name, "inconclusive", started.isoformat(), "", run_dir, scenario.responders.mode
+    )
+    floors = {e.name: preflight(e, service) for e in experiments}
+    marker = _register(open_runs, run_dir)
+    responder = None
+    try:
+        with Locust(scenario.load, service.model_url, service.model, run_dir) as locust:
+            progress.info(
+                "load: %d users at %g req/s, ramping up for %gs",
+                scenario.load.users,
+                scenario.load.rate,
+                scenario.load.ramp_up,
+            )
+            time.sleep(scenario.load.ramp_up)
+            responder = start_responder(started) if start_responder else None
+            for index, experiment in enumerate(experiments, 1):
+                _settle(experiment, service, scenario.cool_down)
+                progress.info(
+                    "[%d/%d] %s: injecting %s",
+                    index,
+                    len(experiments),
+                    experiment.name,
+                    _describe(experiment),
+                )
+                result.experiments.append(
+                    run_experiment(experiment, service, run_dir, floors[experiment.name])
+                )
+                _announce(result.experiments[-1])
+        result.load = locust.stats
+    finally:
+        if responder is not None:
+            responder.stop()
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+    result.verdict = overall([e.verdict for e in result.experiments])
+    result.finished_at = datetime.now(UTC).isoformat()
+    return result
+
+
+def _settle(experiment: Experiment, service: Service, limit_s: float) -> None:
+    """Wait, at most ``limit_s``, for the steady state and traffic to show in Prometheus."""
+    from mlchaos.engine.compile import traffic_slo
+
+    prometheus = Prometheus(service.prometheus_url)
+    slos = (*experiment.steady_state, traffic_slo(experiment, service))
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            values = [prometheus.values(s.query) for s in slos]
+        except ObservationError:
+            values = []
+        if values and all(v and s.holds(worst(s, v)) for s, v in zip(slos, values, strict=True)):
+            return
+        time.sleep(0.5)
+    progress.warning("steady state not reached after %gs; the experiment will say why", limit_s)
+
+
+def _describe(experiment: Experiment) -> str:
+    fault = experiment.fault
+    return f"{fault.type} ({fault.variant}) into {fault.model}"
+
+
+def _announce(result: ExperimentResult) -> None:
+    progress.info("  → %s %s", result.name, result.verdict.upper())
+    for reason in result.reasons:
+        progress.info("    - %s", reason)
+
+
+def _register(open_runs: Path | None, run_dir: Path) -> Path | None:
+    if open_runs is None:
+        return None
+    open_runs.mkdir(parents=True, exist_ok=True)
+    marker = open_runs / f"{run_dir.name}.json"
+    marker.write_text(json.dumps({"run_dir": str(run_dir.resolve())}))
+    return marker

@@ -1,0 +1,212 @@
+"""Load experiment and scenario YAML into the schema, reporting every problem with its line.
+
+Validation is pure and offline: it reads the file and nothing else.
+
+    >>> experiment = load_experiment("experiments/bad-version.yaml")
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, TypeVar, get_args
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from mlchaos.errors import Problem, ValidationFailed
+from mlchaos.schema import Experiment, Scenario
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate one experiment file; raise ``ValidationFailed`` with every problem."""
+    return load_document(path, Experiment)
+
+
+def load_scenario(path: str | Path) -> tuple[Scenario, list[Experiment]]:
+    """Read a scenario and every experiment it names; problems from all files are reported."""
+    scenario = load_document(path, Scenario)
+    experiments: list[Experiment] = []
+    problems: list[Problem] = []
+    for index, name in enumerate(scenario.experiments):
+        exp_path = Path(path).parent / name
+        if not exp_path.is_file():
+            line = _line_of(_compose(Path(path).read_text()), ("experiments", index))
+            problems.append(
+                Problem(str(path), line, f"experiments.{index}", f"no such file: {exp_path}")
+            )
+            continue
+        try:
+            experiments.append(load_experiment(exp_path))
+        except ValidationFailed as failed:
+            problems.extend(failed.problems)
+    names = [e.name for e in experiments]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(
+            Problem(str(path), 1, "experiments", f"experiment name {dup!r} appears twice")
+        )
+    if problems:
+        raise ValidationFailed(problems)
+    return scenario, experiments
+
+
+def load_document(path: str | Path, model: type[M]) -> M:
+    """Parse ``path`` as YAML and validate it as ``model``."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ValidationFailed([Problem(str(path), 0, "(file)", exc.strerror or str(exc))]) from exc
+    return parse_document(text, model, source=str(path))
+
+
+def parse_document(text: str, model: type[M], source: str = "<string>") -> M:
+    """Validate YAML ``text`` as ``model``; ``source`` names it in problems."""
+    try:
+        root = _compose(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else 0
+        raise ValidationFailed([Problem(source, line, "(yaml)", str(exc.problem))]) from exc
+    problems = _duplicate_keys(root, source)
+    data: Any = yaml.safe_load(text) if root is not None else None
+    if not isinstance(data, dict):
+        problems.append(Problem(source, 1, "(document)", "expected a mapping of fields at the top"))
+        raise ValidationFailed(problems)
+    try:
+        document = model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, root, source, model))
+        problems.sort(key=lambda p: p.line)
+        raise ValidationFailed(problems) from exc
+    if problems:
+        raise ValidationFailed(problems)
+    return document
+
+
+def _compose(text: str) -> yaml.Node | None:
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+def _problems(
+    exc: ValidationError, root: yaml.Node | None, source: str, model: type[BaseModel]
+) -> list[Problem]:
+    problems = []
+    errors = exc.errors()
+    nested = {tuple(e["loc"][:-1]) for e in errors if len(e["loc"]) > 1}
+    for error in errors:
+        loc = tuple(error["loc"])
+        if error["type"] == "too_short" and any(n[: len(loc)] == loc for n in nested):
+            continue  # the items themselves failed; that is the real problem
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field" + _did_you_mean(str(loc[-1]), _siblings(model, loc[:-1]))
+        elif error["type"] == "missing":
+            message = "required field is missing"
+        elif error["type"] == "union_tag_invalid":
+            message = f"unknown type {error['input']!r}; {_expected(error)}"
+        elif error["type"] == "string_pattern_mismatch":
+            message = (
+                f"{error['input']!r} is not a valid name: use lowercase letters, digits, "
+                "'.', '_' and '-'"
+            )
+        elif error["type"] == "literal_error":
+            message = f"{message}, got {error['input']!r}"
+        problems.append(Problem(source, _line_of(root, loc), _dotted(root, loc), message))
+    return problems
+
+
+def _expected(error: Any) -> str:
+    ctx = error.get("ctx") or {}
+    return f"expected one of {ctx.get('expected_tags', '?')}"
+
+
+def _did_you_mean(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(sorted(choices))}"
+
+
+def _siblings(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names allowed at ``loc`` inside ``model``, following nested model annotations."""
+    candidates: list[type[BaseModel]] = [model]
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        tagged = [m for m in candidates if _tag(m) == part]
+        if tagged:  # a discriminated union's tag, such as 'bad_version'
+            candidates = tagged
+            continue
+        fields = candidates[0].model_fields if candidates else {}
+        if part not in fields:
+            return []
+        candidates = _models_in(fields[part].annotation)
+    return list(candidates[0].model_fields) if len(candidates) == 1 else []
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _tag(model: type[BaseModel]) -> Any:
+    field = model.model_fields.get("type")
+    args = get_args(field.annotation) if field is not None else ()
+    return args[0] if len(args) == 1 else None
+
+
+def _walk(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[yaml.Node | None, list[str]]:
+    """Follow ``loc`` through the YAML nodes; skip parts (union tags) absent from the YAML."""
+    node, path = root, []
+    for part in loc:
+        child = _child(node, part)
+        if child is None:
+            if isinstance(node, yaml.MappingNode) and isinstance(part, str) and part == loc[-1]:
+                path.append(part)  # a missing or unknown field: name it, point at its parent
+            continue
+        node = child
+        path.append(str(part))
+    return node, path
+
+
+def _child(node: yaml.Node | None, part: Any) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+        for key, value in node.value:
+            if key.value == part:
+                return value if isinstance(value, yaml.Node) else None
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        child: yaml.Node = node.value[part]
+        return child
+    return None
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int:
+    node, _ = _walk(root, loc)
+    if isinstance(node, yaml.MappingNode) and loc and isinstance(loc[-1], str):
+        for key, _value in node.value:
+            if key.value == loc[-1]:
+                return int(key.start_mark.line) + 1
+    return int(node.start_mark.line) + 1 if node is not None else 1
+
+
+def _dotted(root: yaml.Node | None, loc: tuple[Any, ...]) -> str:
+    _, path = _walk(root, loc)
+    return ".".join(path) or "(document)"
+
+
+def _duplicate_keys(node: yaml.Node | None, source: str) -> list[Problem]:
+    problems: list[Problem] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                line = key.start_mark.line + 1
+                problems.append(Problem(source, line, str(key.value), "duplicate key"))
+            seen.add(key.value)
+            problems.extend(_duplicate_keys(value, source))
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            problems.extend(_duplicate_keys(item, source))
+    return problems

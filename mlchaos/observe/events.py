@@ -1,0 +1,196 @@
+"""Wait for each timeline event and record it with the time its owner gives.
+
+Polling only decides when to stop waiting: every recorded time comes from the system that owns
+the event (Prometheus ``activeAt``, the PagerDuty receiver, the registry audit log, Prometheus
+samples). An event not seen by the deadline is recorded as ``missed`` with the reason:
+``timeout``, ``unreachable`` (its owner could not be read, so nothing can be concluded) or
+``undefined`` (nothing could ever produce it, such as an alert no rule defines).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mlchaos.engine.journal import Journal, parse_time
+from mlchaos.errors import MlchaosError, ObservationError
+from mlchaos.observe.pagerduty import Incidents
+from mlchaos.observe.prometheus import Prometheus
+from mlchaos.observe.registry import RegistryClient
+from mlchaos.observe.slo import recovered_at
+from mlchaos.schema import Slo
+
+POLL_S = 0.25
+PROGRESS_EVERY_S = 2.0
+progress = logging.getLogger("mlchaos.progress")
+
+
+@dataclass(frozen=True)
+class Seen:
+    time: str
+    source: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class Undefined(MlchaosError):
+    """The event can never happen, so waiting for it is pointless."""
+
+
+def wait_for(
+    journal: Journal, event: str, what: str, deadline: datetime, look: Callable[[], Seen | None]
+) -> bool:
+    """Poll ``look`` until it sees ``event`` or ``deadline`` passes; record either outcome."""
+    injected = journal.event_time("injected")
+    last_note = 0.0
+    while True:
+        unreachable = None
+        try:
+            seen = look()
+        except ObservationError as exc:
+            seen, unreachable = None, str(exc)
+        except Undefined as exc:
+            journal.write("missed", event=event, status="undefined", reason=str(exc))
+            progress.info("  ✗ %s: %s", event, exc)
+            return False
+        if seen is not None:
+            journal.write(
+                "event", event=event, time=seen.time, source=seen.source, detail=seen.detail
+            )
+            offset = _offset(injected, parse_time(seen.time))
+            progress.info("  ✓ %-12s %s  (%s)", event, offset, seen.source)
+            return True
+        now = datetime.now(UTC)
+        if now >= deadline:
+            status = "unreachable" if unreachable else "timeout"
+            reason = unreachable or f"no {what} by {_offset(injected, deadline)}"
+            journal.write("missed", event=event, status=status, reason=reason)
+            progress.info("  ✗ %-12s %s", event, reason)
+            return False
+        if time.monotonic() - last_note >= PROGRESS_EVERY_S:
+            last_note = time.monotonic()
+            progress.info("    waiting for %s: %s  %s", event, what, _offset(injected, now))
+        time.sleep(POLL_S)
+
+
+def _offset(injected: datetime | None, when: datetime) -> str:
+    return f"+{(when - injected).total_seconds():.1f}s" if injected else when.isoformat()
+
+
+def injected_or_fail(journal: Journal) -> datetime:
+    injected = journal.event_time("injected")
+    if injected is None:
+        raise MlchaosError(
+            f"no 'injected' event in {journal.path}: inject a fault before waiting for events"
+        )
+    return injected
+
+
+def detected(prometheus: Prometheus, alert: str, injected: datetime) -> Callable[[], Seen | None]:
+    """The first activation of ``alert`` after injection, per Prometheus's ``activeAt``."""
+
+    def look() -> Seen | None:
+        rules = prometheus.alert_rules()
+        if alert not in rules:
+            loaded = ", ".join(sorted(rules)) or "none"
+            raise Undefined(f"no loaded alerting rule defines {alert} (loaded: {loaded})")
+        active = [
+            a
+            for a in prometheus.alerts()
+            if a["labels"].get("alertname") == alert and parse_time(a["activeAt"]) >= injected
+        ]
+        if not active:
+            return None
+        first = min(active, key=lambda a: parse_time(a["activeAt"]))
+        return Seen(
+            first["activeAt"],
+            "prometheus alert activeAt",
+            {"labels": first["labels"], "for_s": rules[alert], "state": first["state"]},
+        )
+
+    return look
+
+
+def paged(incidents: Incidents, service: str, injected: datetime) -> Callable[[], Seen | None]:
+    """The first incident the PagerDuty receiver opened on ``service`` after injection."""
+
+    def look() -> Seen | None:
+        found = incidents.since(service, injected)
+        if not found:
+            return None
+        first = min(found, key=lambda i: i["triggered_at"])
+        return Seen(
+            first["triggered_at"],
+            "pagerduty incident triggered",
+            {"incident": first["id"], "summary": first["summary"]},
+        )
+
+    return look
+
+
+def acknowledged(
+    incidents: Incidents, service: str, injected: datetime, incident_id: str
+) -> Callable[[], Seen | None]:
+    """The acknowledgement of the incident that paged, as the receiver recorded it."""
+
+    def look() -> Seen | None:
+        for incident in incidents.since(service, injected):
+            if incident["id"] == incident_id and incident["acknowledged_at"]:
+                return Seen(
+                    incident["acknowledged_at"],
+                    "pagerduty incident acknowledged",
+                    {"incident": incident_id},
+                )
+        return None
+
+    return look
+
+
+def mitigated(
+    registry: RegistryClient, model: str, version: str, injected: datetime, ignore_actor: str
+) -> Callable[[], Seen | None]:
+    """The first rollback away from ``version`` by anyone but mlchaos, per the audit log."""
+
+    def look() -> Seen | None:
+        for entry in registry.audit(model):
+            if (
+                entry["action"] == "rollback"
+                and entry["from_version"] == version
+                and entry["actor"] != ignore_actor
+                and not entry.get("lease_id")
+                and parse_time(entry["at"]) >= injected
+            ):
+                return Seen(
+                    entry["at"],
+                    f"registry audit log (rollback by {entry['actor']})",
+                    {"to": entry["to_version"], "reason": entry["reason"]},
+                )
+        return None
+
+    return look
+
+
+def recovered(
+    prometheus: Prometheus,
+    slos: tuple[Slo, ...],
+    injected: datetime,
+    step_s: float,
+    stable_for_s: float,
+) -> Callable[[], Seen | None]:
+    """The first Prometheus sample from which every SLO held again for ``stable_for_s``."""
+
+    def look() -> Seen | None:
+        now = datetime.now(UTC)
+        at, breached = recovered_at(prometheus, slos, injected, now, step_s, stable_for_s)
+        if at is None:
+            return None
+        return Seen(
+            at.isoformat(),
+            "prometheus SLO samples",
+            {"breached": breached, "stable_for_s": stable_for_s},
+        )
+
+    return look

@@ -1,0 +1,104 @@
+"""Incidents as the PagerDuty receiver saw them, and the automated responder that acks them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pagerduty
+import requests
+
+from mlchaos.errors import ObservationError
+
+log = logging.getLogger("mlchaos.progress")
+
+
+class Incidents:
+    """Reads ``GET /incidents`` from the receiver."""
+
+    def __init__(self, url: str, ca_file: Path | None, timeout_s: float = 3.0) -> None:
+        self.url = url.rstrip("/")
+        self.verify: str | bool = str(ca_file) if ca_file else True
+        self.timeout_s = timeout_s
+
+    def since(self, service: str, when: datetime) -> list[dict[str, Any]]:
+        try:
+            response = requests.get(
+                f"{self.url}/incidents",
+                params={"service": service, "since": when.isoformat()},
+                verify=self.verify,
+                timeout=self.timeout_s,
+            )
+            response.raise_for_status()
+            return list(response.json()["incidents"])
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            raise ObservationError(
+                f"PagerDuty receiver at {self.url} did not answer: {exc}"
+            ) from exc
+
+
+def events_client(routing_key: str, url: str, ca_file: Path | None) -> pagerduty.EventsApiV2Client:
+    """The official Events API v2 client; with the default PagerDuty URL it talks to PagerDuty."""
+    client = pagerduty.EventsApiV2Client(
+        routing_key, base_url=url, verify=str(ca_file) if ca_file else True
+    )
+    client.max_network_attempts = 2
+    client.sleep_timer = 0.2
+    return client
+
+
+class AutomatedResponder:
+    """Acknowledges each new incident ``ack_delay_s`` after it was triggered, as a person would.
+
+    Runs in a thread beside the game day; ``stop()`` ends it.
+    """
+
+    def __init__(
+        self,
+        incidents: Incidents,
+        client: pagerduty.EventsApiV2Client,
+        service: str,
+        ack_delay_s: float,
+        started: datetime,
+        poll_s: float = 0.2,
+    ) -> None:
+        self.incidents = incidents
+        self.client = client
+        self.service = service
+        self.ack_delay = timedelta(seconds=ack_delay_s)
+        self.started = started
+        self.poll_s = poll_s
+        self.acked: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="responder", daemon=True)
+
+    def start(self) -> AutomatedResponder:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            try:
+                self._ack_due()
+            except (ObservationError, pagerduty.Error) as exc:
+                log.warning("responder: %s", exc)
+
+    def _ack_due(self) -> None:
+        now = datetime.now().astimezone()
+        for incident in self.incidents.since(self.service, self.started):
+            due = datetime.fromisoformat(incident["triggered_at"]) + self.ack_delay
+            if (
+                incident["status"] == "triggered"
+                and incident["id"] not in self.acked
+                and now >= due
+            ):
+                self.client.acknowledge(incident["dedup_key"])
+                self.acked.add(incident["id"])
+                log.info("responder acknowledged %s (%s)", incident["id"], incident["summary"][:60])

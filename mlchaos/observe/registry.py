@@ -1,0 +1,54 @@
+"""The model registry's HTTP API: promotions with leases, rollbacks, and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from mlchaos.errors import ObservationError, TargetError
+
+
+class RegistryClient:
+    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+
+    def model(self, name: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/models/{name}")
+
+    def promote(
+        self, name: str, version: str, actor: str, reason: str, lease_ttl_s: float | None = None
+    ) -> dict[str, Any]:
+        body = {"version": version, "actor": actor, "reason": reason, "lease_ttl_s": lease_ttl_s}
+        return self._call("POST", f"/v1/models/{name}/promote", json=body)
+
+    def rollback(
+        self, name: str, actor: str, reason: str, from_version: str | None
+    ) -> dict[str, Any]:
+        body = {"actor": actor, "reason": reason, "from_version": from_version}
+        return self._call("POST", f"/v1/models/{name}/rollback", json=body)
+
+    def release(self, lease_id: str, actor: str) -> dict[str, Any] | None:
+        """End a lease; None if the registry no longer holds it (released or expired)."""
+        try:
+            return self._call("DELETE", f"/v1/leases/{lease_id}", params={"actor": actor})
+        except TargetError:
+            return None
+
+    def leases(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/v1/leases")["leases"])
+
+    def audit(self, name: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"/v1/models/{name}/audit")["audit"])
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = requests.request(method, self.url + path, timeout=self.timeout_s, **kwargs)
+        except requests.RequestException as exc:
+            raise ObservationError(f"registry at {self.url} is unreachable: {exc}") from exc
+        if response.status_code in (404, 409):
+            raise TargetError(response.json().get("error", response.text))
+        if response.status_code >= 400:
+            raise ObservationError(f"registry at {self.url} answered {response.status_code}")
+        return dict(response.json())

@@ -1,0 +1,79 @@
+"""Steady-state checks and the moment of recovery, both from Prometheus's own samples."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mlchaos.engine.journal import Journal
+from mlchaos.errors import ObservationError
+from mlchaos.observe.prometheus import Prometheus
+from mlchaos.schema import Slo
+
+
+def check(journal: Journal, prometheus: Prometheus, slo: Slo, role: str = "slo") -> bool:
+    """Evaluate ``slo`` now and record it. Holds only on a real value that meets the bound.
+
+    No series (an empty result) and an unreachable Prometheus are recorded as such, and never
+    count as holding.
+    """
+    try:
+        values = prometheus.values(slo.query)
+    except ObservationError as exc:
+        journal.write("slo", role=role, name=slo.name, status="unreachable", reason=str(exc))
+        return False
+    if not values:
+        journal.write(
+            "slo",
+            role=role,
+            name=slo.name,
+            status="no_data",
+            query=slo.query,
+            reason=f"query returned no series: {slo.query}",
+        )
+        return False
+    value = worst(slo, values)
+    holds = slo.holds(value)
+    journal.write(
+        "slo",
+        role=role,
+        name=slo.name,
+        value=value,
+        condition=slo.condition,
+        status="holds" if holds else "violated",
+    )
+    return holds
+
+
+def worst(slo: Slo, values: list[float]) -> float:
+    """The value furthest on the wrong side: the highest for ``below``, the lowest for ``above``."""
+    return max(values) if slo.below is not None else min(values)
+
+
+def recovered_at(
+    prometheus: Prometheus,
+    slos: tuple[Slo, ...],
+    since: datetime,
+    until: datetime,
+    step_s: float,
+    stable_for_s: float,
+) -> tuple[datetime | None, bool]:
+    """When every SLO started holding for good after its last breach since ``since``.
+
+    Returns ``(time, breached)``: ``time`` is the first sample of the final run in which all
+    hold, if that run has lasted ``stable_for_s``; ``breached`` says whether any SLO broke at all.
+    """
+    holding: dict[float, bool] = {}
+    for slo in slos:
+        samples = prometheus.range_values(slo.query, since, until, step_s)
+        for stamp, values in samples.items():
+            holding[stamp] = holding.get(stamp, True) and slo.holds(worst(slo, values))
+        for stamp in holding.keys() - samples.keys():
+            holding[stamp] = False  # a missing sample is not a healthy one
+    stamps = sorted(holding)
+    breaches = [s for s in stamps if not holding[s]]
+    if not breaches:
+        return None, False
+    after = [s for s in stamps if s > breaches[-1]]
+    if not after or stamps[-1] - after[0] < stable_for_s:
+        return None, True
+    return datetime.fromtimestamp(after[0]).astimezone(), True

@@ -1,0 +1,1 @@
+"""Reports of a game day: results.json (the contract), postmortem.md, and the terminal table."""

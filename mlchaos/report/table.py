@@ -1,0 +1,39 @@
+"""The summary table a game day prints last: verdicts and MTTx against targets and the floor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+COLUMNS = (("MTTD", "mttd"), ("MTTA", "mtta"), ("MTTM", "mttm"), ("MTTR", "mttr"))
+
+
+def summary_table(document: dict[str, Any]) -> str:
+    header = ["experiment", "verdict", *(c for c, _ in COLUMNS), "floor"]
+    rows = [header]
+    for exp in document["experiments"]:
+        cells = [exp["name"], exp["verdict"].upper()]
+        for _, key in COLUMNS:
+            cells.append(_cell(exp["durations_s"].get(key), exp["targets_s"].get(key)))
+        cells.append(f"{exp['floor_s']:g}s" if exp.get("floor_s") is not None else "-")
+        rows.append(cells)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    load = document.get("load")
+    footer = f"game day {document['scenario']}: {document['verdict'].upper()}"
+    if load:
+        footer += (
+            f"; load {load['achieved_rps']:g} req/s achieved of {load['target_rps']:g} "
+            f"({load['requests']} requests, {load['failures']} failed)"
+        )
+    return "\n".join([*lines, "", footer])
+
+
+def _cell(value: float | None, target: float | None) -> str:
+    if value is None and target is None:
+        return "-"
+    shown = f"{value:.1f}s" if value is not None else "never"
+    if target is None:
+        return shown
+    mark = "✓" if value is not None and value <= target else "✗"
+    return f"{shown} {mark} ≤{target:g}s"

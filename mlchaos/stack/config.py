@@ -1,0 +1,83 @@
+"""Where the reference stack lives: its ports, its state directory and the URLs derived from them.
+
+`mlchaos up` writes ``stack.json`` into the state directory; every other command and every
+component process reads it back, so the ports are chosen in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+COMPONENTS = (
+    "registry",
+    "model-server",
+    "pagerduty",
+    "rollback-controller",
+    "prometheus",
+    "alertmanager",
+)
+"""Every component, in start order."""
+
+DEFAULT_PORTS = {
+    "registry": 18081,
+    "model-server": 18080,
+    "pagerduty": 18443,
+    "rollback-controller": 18082,
+    "prometheus": 19090,
+    "alertmanager": 19093,
+}
+
+MODEL_NAME = "credit-risk"
+PAGERDUTY_SERVICE = "model-oncall"
+
+
+class StackConfig(BaseModel):
+    """The reference stack's settings; every URL derives from ``host`` and ``ports``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state_dir: Path
+    host: str = "127.0.0.1"
+    ports: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_PORTS))
+    model_name: str = MODEL_NAME
+    pagerduty_service: str = PAGERDUTY_SERVICE
+    scrape_interval_s: float = 1.0
+    evaluation_interval_s: float = 1.0
+    group_wait_s: float = 1.0
+
+    def url(self, component: str) -> str:
+        scheme = "https" if component == "pagerduty" else "http"
+        return f"{scheme}://{self.host}:{self.ports[component]}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.state_dir / "stack.json"
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.state_dir / "registry"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.state_dir / "tls"
+
+    @property
+    def secrets_path(self) -> Path:
+        """Routing keys, readable by the owner only; never copied into reports or journals."""
+        return self.state_dir / "secrets.json"
+
+    def save(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(self.model_dump_json(indent=2))
+
+    @classmethod
+    def load(cls, state_dir: Path) -> StackConfig:
+        return cls.model_validate_json((state_dir / "stack.json").read_text())
+
+    def routing_key(self) -> str:
+        """The PagerDuty routing key of ``pagerduty_service``."""
+        keys: dict[str, str] = json.loads(self.secrets_path.read_text())["routing_keys"]
+        return keys[self.pagerduty_service]

@@ -1,0 +1,127 @@
+"""HTTP API of the registry, and the timer that enforces fault leases by itself.
+
+POST   /v1/models/{name}/promote   {"version", "actor", "reason", "lease_ttl_s"?}
+POST   /v1/models/{name}/rollback  {"actor", "reason", "from_version"?}
+GET    /v1/models/{name}           aliases and versions
+GET    /v1/models/{name}/audit     the audit log
+GET    /v1/leases                  active fault leases
+DELETE /v1/leases/{id}?actor=...   end a lease, undoing its promotion if it still holds
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from mlchaos.errors import TargetError
+from mlchaos.stack.registry import Registry
+
+REAP_INTERVAL_S = 0.25
+log = logging.getLogger("mlchaos.registry")
+
+
+class PromoteRequest(BaseModel):
+    version: str
+    actor: str
+    reason: str = ""
+    lease_ttl_s: float | None = None
+
+
+class RollbackRequest(BaseModel):
+    actor: str
+    reason: str = ""
+    from_version: str | None = None
+
+
+def reap_forever(registry: Registry, stop: threading.Event) -> None:
+    """Undo expired leases until ``stop`` is set: the TTL holds even if the runner was killed."""
+    while not stop.wait(REAP_INTERVAL_S):
+        try:
+            for entry in registry.expire_leases():
+                log.warning(
+                    "lease %s expired: %s -> %s",
+                    entry.lease_id,
+                    entry.from_version,
+                    entry.to_version,
+                )
+        except Exception:  # keep reaping; one bad pass must not end lease enforcement
+            log.exception("lease reaper pass failed")
+
+
+def create_app(registry: Registry) -> FastAPI:
+    stop = threading.Event()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reaper = threading.Thread(target=reap_forever, args=(registry, stop), daemon=True)
+        reaper.start()
+        yield
+        stop.set()
+
+    app = FastAPI(title="mlchaos model registry", lifespan=lifespan)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/models/{name}")
+    def model(name: str) -> JSONResponse:
+        try:
+            aliases = registry.aliases(name)
+        except TargetError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404)
+        return JSONResponse(
+            {
+                "name": name,
+                "production": aliases.production,
+                "previous": aliases.previous,
+                "history": list(aliases.history),
+                "versions": registry.versions(name),
+            }
+        )
+
+    @app.post("/v1/models/{name}/promote")
+    def promote(name: str, body: PromoteRequest) -> JSONResponse:
+        try:
+            entry, lease = registry.promote(
+                name, body.version, body.actor, body.reason, body.lease_ttl_s
+            )
+        except TargetError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        return JSONResponse(
+            {
+                "audit": entry.model_dump(mode="json"),
+                "lease": lease.model_dump(mode="json") if lease else None,
+            }
+        )
+
+    @app.post("/v1/models/{name}/rollback")
+    def rollback(name: str, body: RollbackRequest) -> JSONResponse:
+        entry = registry.rollback(name, body.actor, body.reason, body.from_version)
+        if entry is None:
+            return JSONResponse({"audit": None, "detail": "nothing to roll back"}, status_code=200)
+        return JSONResponse({"audit": entry.model_dump(mode="json")})
+
+    @app.get("/v1/models/{name}/audit")
+    def audit(name: str) -> JSONResponse:
+        return JSONResponse({"audit": [e.model_dump(mode="json") for e in registry.audit(name)]})
+
+    @app.get("/v1/leases")
+    def leases() -> JSONResponse:
+        return JSONResponse({"leases": [le.model_dump(mode="json") for le in registry.leases()]})
+
+    @app.delete("/v1/leases/{lease_id}")
+    def release(lease_id: str, actor: str = "mlchaos") -> JSONResponse:
+        try:
+            entry = registry.release(lease_id, actor)
+        except TargetError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404)
+        return JSONResponse({"audit": entry.model_dump(mode="json")})
+
+    return app

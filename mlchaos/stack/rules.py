@@ -1,0 +1,107 @@
+"""Prometheus alert rules for a model service, as `mlchaos rules` prints them.
+
+Every rule carries ``model`` and ``version`` labels from the series it fires on, a
+``severity``, an ``action`` (``rollback`` routes it to the rollback controller as well as the
+pager) and a ``runbook_url`` annotation. The output passes ``promtool check rules``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """The knobs that set each rule's sensitivity; defaults suit the reference stack."""
+
+    model: str = "credit-risk"
+    window: str = "3s"
+    error_ratio: float = 0.05
+    score_shift: float = 0.15
+    p99_latency_s: float = 0.25
+    validation_ratio: float = 0.05
+    for_: str = "1s"
+    evaluation_interval: str = "1s"
+    runbook_base_url: str = "https://runbooks.example.invalid/mlchaos"
+
+
+def alert_rules(settings: RuleSettings = RuleSettings()) -> dict[str, Any]:
+    """The rule file as a dict, ready for ``yaml.safe_dump``."""
+    s, w = settings, settings.window
+    model = f'model="{s.model}"'
+    per_version = "sum by (model, version)"
+    requests = f"{per_version} (rate(mlchaos_model_requests_total{{{model}}}[{w}]))"
+    rules = [
+        _rule(
+            s,
+            "ModelHighErrorRate",
+            "critical",
+            "rollback",
+            f'{per_version} (rate(mlchaos_model_requests_total{{{model},code=~"5.."}}[{w}]))\n'
+            f"  / {requests}\n  > {s.error_ratio:g}",
+            "{{ $labels.model }} {{ $labels.version }} fails {{ $value | humanizePercentage }}"
+            " of requests",
+        ),
+        _rule(
+            s,
+            "ModelPredictionShift",
+            "critical",
+            "rollback",
+            f"abs(\n  {per_version} (rate(mlchaos_model_prediction_score_sum{{{model}}}[{w}]))\n"
+            f"  / {per_version} (rate(mlchaos_model_prediction_score_count{{{model}}}[{w}]))\n"
+            f"  - on (model) group_left\n"
+            f"    max by (model) (mlchaos_model_reference_positive_share{{{model}}})\n"
+            f") > {s.score_shift:g}",
+            "{{ $labels.model }} {{ $labels.version }} mean score is {{ $value | humanize }}"
+            " away from the training reference",
+        ),
+        _rule(
+            s,
+            "ModelHighLatencyP99",
+            "warning",
+            "page",
+            "histogram_quantile(0.99,\n"
+            f"  sum by (model, version, le) "
+            f"(rate(mlchaos_model_request_duration_seconds_bucket{{{model}}}[{w}]))\n"
+            f") > {s.p99_latency_s:g}",
+            "{{ $labels.model }} {{ $labels.version }} p99 latency is "
+            "{{ $value | humanizeDuration }}",
+        ),
+        _rule(
+            s,
+            "ModelInputValidationFailures",
+            "critical",
+            "page",
+            f"sum by (model) (rate(mlchaos_model_validation_failures_total{{{model}}}[{w}]))\n"
+            f"  / sum by (model) (rate(mlchaos_model_requests_total{{{model}}}[{w}]))\n"
+            f"  > {s.validation_ratio:g}",
+            "{{ $labels.model }} rejects {{ $value | humanizePercentage }} of requests",
+        ),
+    ]
+    return {
+        "groups": [
+            {"name": f"mlchaos-{s.model}", "interval": s.evaluation_interval, "rules": rules}
+        ]
+    }
+
+
+def _rule(
+    s: RuleSettings, name: str, severity: str, action: str, expr: str, summary: str
+) -> dict[str, Any]:
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": s.for_,
+        "labels": {"severity": severity, "action": action},
+        "annotations": {
+            "summary": summary,
+            "runbook_url": f"{s.runbook_base_url}/{name}.md",
+        },
+    }
+
+
+def render_rules(settings: RuleSettings = RuleSettings()) -> str:
+    return yaml.safe_dump(alert_rules(settings), sort_keys=False, width=100)

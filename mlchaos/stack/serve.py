@@ -1,0 +1,66 @@
+"""Run one Python component of the reference stack: ``python -m mlchaos.stack.serve NAME DIR``.
+
+The supervisor starts each component this way, in its own process and session, so that a
+crash or a `kill -9` of the runner leaves the stack (and its lease timers) running.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from mlchaos.stack.config import StackConfig
+
+
+def build_app(component: str, cfg: StackConfig) -> Any:
+    if component == "registry":
+        from mlchaos.stack import registry_api
+        from mlchaos.stack.registry import Registry
+
+        return registry_api.create_app(Registry(cfg.registry_dir))
+    if component == "model-server":
+        from mlchaos.stack import model_server
+        from mlchaos.stack.registry import Registry
+
+        return model_server.create_app(Registry(cfg.registry_dir), cfg.model_name)
+    if component == "pagerduty":
+        from mlchaos.stack import pagerduty_receiver
+
+        keys = json.loads(cfg.secrets_path.read_text())["routing_keys"]
+        return pagerduty_receiver.create_app(cfg.state_dir, keys)
+    if component == "rollback-controller":
+        from mlchaos.stack import rollback_controller
+
+        return rollback_controller.create_app(cfg.url("registry"))
+    raise SystemExit(f"unknown component {component!r}")
+
+
+def main(argv: list[str]) -> None:
+    component, state_dir = argv[0], Path(argv[1])
+    cfg = StackConfig.load(state_dir)
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {component} %(message)s")
+    options: dict[str, Any] = {}
+    if component == "pagerduty":
+        options = {
+            "ssl_certfile": str(cfg.tls_dir / "cert.pem"),
+            "ssl_keyfile": str(cfg.tls_dir / "key.pem"),
+        }
+    uvicorn.run(
+        build_app(component, cfg),
+        host=cfg.host,
+        port=cfg.ports[component],
+        loop="asyncio",  # uvloop can hang beside other event-loop users
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+        **options,
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,272 @@
+"""Start, stop and inspect the reference stack: `mlchaos up | status | down`.
+
+Each component runs in its own session, so the stack outlives the command that started it.
+PIDs and URLs are kept in the state directory; `down` stops every process it recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from mlchaos.errors import PortInUse, StackError
+from mlchaos.stack import monitoring, training
+from mlchaos.stack.config import COMPONENTS, StackConfig
+from mlchaos.stack.registry import Registry
+from mlchaos.stack.rules import RuleSettings, render_rules
+from mlchaos.stack.tls import ensure_certificate
+
+READY_TIMEOUT_S = 20.0
+HEALTH_PATHS = {
+    "registry": "/health",
+    "model-server": "/v2/health/ready",
+    "pagerduty": "/health",
+    "rollback-controller": "/health",
+    "prometheus": "/-/ready",
+    "alertmanager": "/-/ready",
+}
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    url: str
+    pid: int | None
+    healthy: bool
+
+
+def up(cfg: StackConfig, progress: Progress = lambda _: None) -> list[ComponentStatus]:
+    """Start every component and wait until all answer their health checks."""
+    if _pids(cfg) and any(_alive(pid) for pid in _pids(cfg).values()):
+        raise StackError(f"the stack in {cfg.state_dir} is already running; see `mlchaos status`")
+    for component in COMPONENTS:
+        _ensure_port_free(cfg, component)
+    cfg.save()
+    _prepare(cfg, progress)
+    pids: dict[str, int] = {}
+    try:
+        for component in COMPONENTS:
+            pids[component] = _launch(cfg, component).pid
+        _write_pids(cfg, pids)
+        _wait_ready(cfg, pids, progress)
+    except BaseException:
+        _stop(pids)
+        _write_pids(cfg, {})
+        raise
+    return status(cfg)
+
+
+def down(cfg: StackConfig) -> list[str]:
+    """Stop every recorded process; return the names of those that were running."""
+    pids = _pids(cfg)
+    running = [name for name, pid in pids.items() if _alive(pid)]
+    _stop(pids)
+    _write_pids(cfg, {})
+    return running
+
+
+def status(cfg: StackConfig) -> list[ComponentStatus]:
+    pids = _pids(cfg)
+    with ThreadPoolExecutor(len(COMPONENTS)) as pool:
+        health = dict(
+            zip(COMPONENTS, pool.map(lambda c: _healthy(cfg, c), COMPONENTS), strict=True)
+        )
+    return [
+        ComponentStatus(c, cfg.url(c), pids.get(c) if _alive(pids.get(c)) else None, health[c])
+        for c in COMPONENTS
+    ]
+
+
+def is_up(cfg: StackConfig) -> bool:
+    return cfg.config_path.exists() and all(s.healthy for s in status(cfg))
+
+
+# -- preparation ---------------------------------------------------------------------------
+
+
+def _prepare(cfg: StackConfig, progress: Progress) -> None:
+    registry = Registry(cfg.registry_dir)
+    if training.bootstrap(registry, cfg.model_name):
+        progress("trained the reference models v1 and v2 and registered the bad versions")
+    cert, _ = ensure_certificate(cfg.tls_dir, cfg.host)
+    if not cfg.secrets_path.exists():
+        keys = {cfg.pagerduty_service: secrets.token_hex(16)}
+        cfg.secrets_path.write_text(json.dumps({"routing_keys": keys}))
+        cfg.secrets_path.chmod(0o600)
+    rules = cfg.state_dir / "prometheus" / "rules.yml"
+    rules.parent.mkdir(parents=True, exist_ok=True)
+    rules.write_text(render_rules(RuleSettings(model=cfg.model_name)))
+    monitoring.write_yaml(
+        cfg.state_dir / "prometheus" / "prometheus.yml", monitoring.prometheus_config(cfg, rules)
+    )
+    monitoring.write_yaml(
+        cfg.state_dir / "alertmanager" / "alertmanager.yml",
+        monitoring.alertmanager_config(cfg, cfg.routing_key(), cert),
+        private=True,
+    )
+
+
+def _command(cfg: StackConfig, component: str) -> list[str]:
+    listen = f"--web.listen-address={cfg.host}:{cfg.ports[component]}"
+    if component == "prometheus":
+        data = cfg.state_dir / "prometheus" / "data"
+        shutil.rmtree(data, ignore_errors=True)  # every stack starts with fresh series
+        return [
+            _binary("prometheus"),
+            f"--config.file={cfg.state_dir / 'prometheus' / 'prometheus.yml'}",
+            f"--storage.tsdb.path={data}",
+            listen,
+            "--storage.tsdb.retention.time=1d",
+        ]
+    if component == "alertmanager":
+        data = cfg.state_dir / "alertmanager" / "data"
+        shutil.rmtree(data, ignore_errors=True)
+        return [
+            _binary("prometheus-alertmanager", "alertmanager"),
+            f"--config.file={cfg.state_dir / 'alertmanager' / 'alertmanager.yml'}",
+            f"--storage.path={data}",
+            listen,
+            "--cluster.listen-address=",  # clustering holds notifications for ~10 s
+        ]
+    return [sys.executable, "-m", "mlchaos.stack.serve", component, str(cfg.state_dir)]
+
+
+def _binary(*names: str) -> str:
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise StackError(
+        f"{names[0]} is not installed; run `make setup`, or `apt-get install {names[0]}` on Debian"
+    )
+
+
+def _launch(cfg: StackConfig, component: str) -> subprocess.Popen[bytes]:
+    logs = cfg.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / f"{component}.log").open("ab") as log:
+        return subprocess.Popen(
+            _command(cfg, component),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=cfg.state_dir,
+        )
+
+
+def _ensure_port_free(cfg: StackConfig, component: str) -> None:
+    port = cfg.ports[component]
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the servers themselves do, so that TIME_WAIT leftovers do not count as in use.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((cfg.host, port))
+        except OSError as exc:
+            raise PortInUse(
+                f"port {port} for {component} is already in use on {cfg.host}; stop what holds "
+                f"it, or choose another with `mlchaos up --port {component}=PORT`"
+            ) from exc
+
+
+def _wait_ready(cfg: StackConfig, pids: dict[str, int], progress: Progress) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    waiting = set(pids)
+    while waiting:
+        for component in sorted(waiting):
+            if not _alive(pids[component]):
+                raise StackError(
+                    f"{component} exited during start-up:\n{_log_tail(cfg, component)}"
+                )
+            if _healthy(cfg, component):
+                waiting.discard(component)
+                progress(f"{component} ready at {cfg.url(component)}")
+        if waiting and time.monotonic() > deadline:
+            names = ", ".join(sorted(waiting))
+            raise StackError(
+                f"not ready after {READY_TIMEOUT_S:g}s: {names}; logs in {cfg.state_dir / 'logs'}"
+            )
+        if waiting:
+            time.sleep(0.1)
+
+
+def _healthy(cfg: StackConfig, component: str) -> bool:
+    verify: str | bool = str(cfg.tls_dir / "cert.pem") if component == "pagerduty" else True
+    try:
+        url = cfg.url(component) + HEALTH_PATHS[component]
+        return requests.get(url, timeout=1, verify=verify).status_code == 200
+    except (requests.RequestException, OSError):
+        return False
+
+
+def _log_tail(cfg: StackConfig, component: str, lines: int = 15) -> str:
+    path = cfg.state_dir / "logs" / f"{component}.log"
+    return (
+        "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+    )
+
+
+# -- processes -------------------------------------------------------------------------------
+
+
+def _pids_path(cfg: StackConfig) -> Path:
+    return cfg.state_dir / "pids.json"
+
+
+def _pids(cfg: StackConfig) -> dict[str, int]:
+    path = _pids_path(cfg)
+    return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
+def _write_pids(cfg: StackConfig, pids: dict[str, int]) -> None:
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    _pids_path(cfg).write_text(json.dumps(pids))
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of this process counts as gone.
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        return waited == 0
+    except ChildProcessError:
+        return True
+
+
+def _stop(pids: dict[str, int], grace_s: float = 5.0) -> None:
+    for pid in pids.values():
+        _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in pids.values():
+        if _alive(pid):
+            _signal_group(pid, signal.SIGKILL)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
