@@ -106,16 +106,29 @@ def _problems(
         elif error["type"] == "missing":
             message = "required field is missing"
         elif error["type"] == "union_tag_invalid":
-            message = f"unknown type {error['input']!r}; {_expected(error)}"
+            tag = (error.get("ctx") or {}).get("tag")
+            message = f"unknown type {tag!r}; {_expected(error)}"
         elif error["type"] == "string_pattern_mismatch":
-            message = (
-                f"{error['input']!r} is not a valid name: use lowercase letters, digits, "
-                "'.', '_' and '-'"
-            )
+            message = _pattern_message(error)
         elif error["type"] == "literal_error":
             message = f"{message}, got {error['input']!r}"
         problems.append(Problem(source, _line_of(root, loc), _dotted(root, loc), message))
     return problems
+
+
+PATTERN_HINTS = {
+    r"^[a-z0-9][a-z0-9._-]*$": (
+        "is not a valid name: use lowercase letters, digits, '.', '_' and '-'"
+    ),
+    r"^[A-Za-z_:][A-Za-z0-9_:]*$": "is not a valid Prometheus alert name: use letters, digits, "
+    "'_' and ':'",
+}
+
+
+def _pattern_message(error: Any) -> str:
+    pattern = (error.get("ctx") or {}).get("pattern", "")
+    hint = PATTERN_HINTS.get(pattern, f"does not match {pattern}")
+    return f"{error['input']!r} {hint}"
 
 
 def _expected(error: Any) -> str:
@@ -157,42 +170,43 @@ def _tag(model: type[BaseModel]) -> Any:
     return args[0] if len(args) == 1 else None
 
 
-def _walk(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[yaml.Node | None, list[str]]:
-    """Follow ``loc`` through the YAML nodes; skip parts (union tags) absent from the YAML."""
+def _walk(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[int, list[str]]:
+    """Follow ``loc`` through the YAML nodes: the line of the deepest part found, and the path.
+
+    Parts absent from the YAML are skipped (union tags), except a last field name, which is
+    named so that a missing or unknown field still says which one.
+    """
     node, path = root, []
+    line = int(root.start_mark.line) + 1 if root is not None else 1
     for part in loc:
-        child = _child(node, part)
-        if child is None:
+        found = _child(node, part)
+        if found is None:
             if isinstance(node, yaml.MappingNode) and isinstance(part, str) and part == loc[-1]:
-                path.append(part)  # a missing or unknown field: name it, point at its parent
+                path.append(part)
             continue
-        node = child
+        line, node = found
         path.append(str(part))
-    return node, path
+    return line, path
 
 
-def _child(node: yaml.Node | None, part: Any) -> yaml.Node | None:
+def _child(node: yaml.Node | None, part: Any) -> tuple[int, yaml.Node] | None:
+    """The line where ``part`` starts inside ``node``, and its value node."""
     if isinstance(node, yaml.MappingNode) and isinstance(part, str):
         for key, value in node.value:
             if key.value == part:
-                return value if isinstance(value, yaml.Node) else None
+                return int(key.start_mark.line) + 1, value
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        child: yaml.Node = node.value[part]
-        return child
+        item: yaml.Node = node.value[part]
+        return int(item.start_mark.line) + 1, item
     return None
 
 
 def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int:
-    node, _ = _walk(root, loc)
-    if isinstance(node, yaml.MappingNode) and loc and isinstance(loc[-1], str):
-        for key, _value in node.value:
-            if key.value == loc[-1]:
-                return int(key.start_mark.line) + 1
-    return int(node.start_mark.line) + 1 if node is not None else 1
+    return _walk(root, loc)[0]
 
 
 def _dotted(root: yaml.Node | None, loc: tuple[Any, ...]) -> str:
-    _, path = _walk(root, loc)
+    path = _walk(root, loc)[1]
     return ".".join(path) or "(document)"
 
 

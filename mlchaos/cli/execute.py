@@ -54,9 +54,14 @@ def execute(
 
 
 def _ensure_stack(state_dir: Path) -> tuple[StackConfig, bool]:
+    """Use the stack in ``state_dir`` if any of it runs, else start one.
+
+    A partly broken stack is used as it is: the game day reports what it cannot observe as
+    inconclusive, rather than hiding the breakage by restarting things.
+    """
     if (state_dir / "stack.json").exists():
         cfg = StackConfig.load(state_dir)
-        if supervisor.is_up(cfg):
+        if supervisor.any_running(cfg):
             return cfg, False
     say("starting the reference stack")
     cfg = new_stack_config(state_dir, ())

@@ -14,16 +14,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from mlchaos.engine.floor import Floor
 from mlchaos.engine.run import preflight, run_experiment
 from mlchaos.engine.verdict import ExperimentResult, overall
 from mlchaos.errors import ObservationError
 from mlchaos.load.runner import LoadStats, Locust
+from mlchaos.observe.pagerduty import Incidents
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.observe.slo import worst
 from mlchaos.schema import Experiment, Scenario
 from mlchaos.service import Service
 
 progress = logging.getLogger("mlchaos.progress")
+_EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 class Responder(Protocol):
@@ -72,7 +75,7 @@ def run_gameday(
     result = GamedayResult(
         scenario.name, "inconclusive", started.isoformat(), "", run_dir, scenario.responders.mode
     )
-    floors = {e.name: preflight(e, service) for e in experiments}
+    floors = {e.name: _preflight(e, service) for e in experiments}
     marker = _register(open_runs, run_dir)
     responder = None
     try:
@@ -109,22 +112,49 @@ def run_gameday(
     return result
 
 
+def _preflight(experiment: Experiment, service: Service) -> Floor | None:
+    """The floor, or None when the monitoring cannot be read: that experiment will then be
+    judged inconclusive without injecting anything. A target below the floor still raises."""
+    try:
+        return preflight(experiment, service)
+    except ObservationError as exc:
+        progress.warning("%s: %s", experiment.name, exc)
+        return None
+
+
 def _settle(experiment: Experiment, service: Service, limit_s: float) -> None:
-    """Wait, at most ``limit_s``, for the steady state and traffic to show in Prometheus."""
+    """Wait, at most ``limit_s``, until the service is quiet: SLOs hold under traffic, the
+    detection alert is not active and no incident is open on the paging service.
+
+    Without the last two, a new page would be folded into the previous experiment's open
+    incident by PagerDuty's deduplication, and be missed.
+    """
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if _quiet(experiment, service):
+            return
+        time.sleep(0.5)
+    progress.warning("not in steady state after %gs; the experiment will say why", limit_s)
+
+
+def _quiet(experiment: Experiment, service: Service) -> bool:
     from mlchaos.engine.compile import traffic_slo
 
     prometheus = Prometheus(service.prometheus_url)
     slos = (*experiment.steady_state, traffic_slo(experiment, service))
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        try:
-            values = [prometheus.values(s.query) for s in slos]
-        except ObservationError:
-            values = []
-        if values and all(v and s.holds(worst(s, v)) for s, v in zip(slos, values, strict=True)):
-            return
-        time.sleep(0.5)
-    progress.warning("steady state not reached after %gs; the experiment will say why", limit_s)
+    alert = experiment.expect.detection.alert
+    try:
+        values = [prometheus.values(s.query) for s in slos]
+        alerting = any(a["labels"].get("alertname") == alert for a in prometheus.alerts())
+        paging = experiment.expect.paging
+        incidents = Incidents(service.pagerduty_url, service.pagerduty_ca_file)
+        open_incidents = paging is not None and any(
+            i["status"] != "resolved" for i in incidents.since(paging.service, _EPOCH)
+        )
+    except ObservationError:
+        return False
+    holding = all(v and s.holds(worst(s, v)) for s, v in zip(slos, values, strict=True))
+    return holding and not alerting and not open_incidents
 
 
 def _describe(experiment: Experiment) -> str:

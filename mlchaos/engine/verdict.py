@@ -50,7 +50,7 @@ class ExperimentResult:
 
 def judge(experiment: Experiment, records: list[Record], floor: Floor | None) -> ExperimentResult:
     events = {r["event"]: r for r in records if r["type"] == "event"}
-    times = {name: parse_time(r["time"]) for name, r in events.items()}
+    times: dict[str, datetime | None] = {n: parse_time(r["time"]) for n, r in events.items()}
     spans = durations(times)
     fail, unsure, invalid = _targets(experiment, records, spans)
     unsure = _before_injection(records) + unsure
@@ -91,7 +91,8 @@ def _targets(
     experiment: Experiment, records: list[Record], spans: dict[str, float | None]
 ) -> tuple[list[str], list[str], list[str]]:
     missed = {r["event"]: r for r in records if r["type"] == "missed"}
-    fail, unsure = [], []
+    fail: list[str] = []
+    unsure: list[str] = []
     injected = any(r["type"] == "event" and r["event"] == "injected" for r in records)
     active = all(r.get("active") for r in records if r["type"] == "fault_active")
     if not injected or not active:

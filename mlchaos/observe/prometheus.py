@@ -8,7 +8,8 @@ from typing import Any
 
 import requests
 import yaml
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
 from mlchaos.errors import ObservationError

@@ -251,8 +251,8 @@ class Registry:
         return Aliases.model_validate_json(path.read_text()).history if path.exists() else ()
 
     def _write_history(self, name: str, history: tuple[str, ...]) -> None:
-        body = {"history": list(history), "production": history[-1]}
-        body["previous"] = history[-2] if len(history) > 1 else None
+        previous = history[-2] if len(history) > 1 else None
+        body = {"history": list(history), "production": history[-1], "previous": previous}
         _atomic_write(self.aliases_path(name), json.dumps(body, indent=2))
 
     def _leases(self) -> list[Lease]:

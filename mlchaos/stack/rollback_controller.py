@@ -37,7 +37,7 @@ def create_app(registry_url: str) -> FastAPI:
 
     @app.post("/alerts")
     def alerts(notification: dict[str, Any]) -> dict[str, Any]:
-        done = []
+        done: list[dict[str, Any]] = []
         if not state["enabled"]:
             return {"rolled_back": done, "enabled": False}
         for alert in notification.get("alerts", []):

@@ -53,7 +53,7 @@ class ComponentStatus:
 
 def up(cfg: StackConfig, progress: Progress = lambda _: None) -> list[ComponentStatus]:
     """Start every component and wait until all answer their health checks."""
-    if _pids(cfg) and any(_alive(pid) for pid in _pids(cfg).values()):
+    if any_running(cfg):
         raise StackError(f"the stack in {cfg.state_dir} is already running; see `mlchaos status`")
     for component in COMPONENTS:
         _ensure_port_free(cfg, component)
@@ -93,8 +93,9 @@ def status(cfg: StackConfig) -> list[ComponentStatus]:
     ]
 
 
-def is_up(cfg: StackConfig) -> bool:
-    return cfg.config_path.exists() and all(s.healthy for s in status(cfg))
+def any_running(cfg: StackConfig) -> bool:
+    """Whether any process recorded for this stack is alive."""
+    return any(_alive(pid) for pid in _pids(cfg).values())
 
 
 # -- preparation ---------------------------------------------------------------------------

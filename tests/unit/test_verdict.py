@@ -1,0 +1,151 @@
+"""Verdicts come from the journal alone; nothing unknown ever becomes a pass."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from mlchaos.engine.floor import Floor
+from mlchaos.engine.verdict import judge, overall
+from mlchaos.loader import load_experiment
+from tests.conftest import FIXTURES
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+FLOOR = Floor(1.0, 1.0, 1.0, 1.0)
+EXPERIMENT = load_experiment(FIXTURES / "experiments" / "good.yaml")  # MTTD 5s, MTTR 30s
+
+
+def at(seconds: float) -> str:
+    return (T0 + timedelta(seconds=seconds)).isoformat()
+
+
+def event(name: str, seconds: float) -> dict[str, Any]:
+    return {"type": "event", "event": name, "time": at(seconds), "source": "test"}
+
+
+def slo(status: str, role: str = "slo", **extra: Any) -> dict[str, Any]:
+    return {"type": "slo", "name": "errors", "role": role, "status": status, **extra}
+
+
+HEALTHY_BEFORE = [slo("holds", value=0.0), slo("holds", role="traffic", value=90.0)]
+ACTIVE = {"type": "fault_active", "active": True, "evidence": "serves v3"}
+
+
+def passing(detected: float = 2.0, recovered: float = 9.0) -> list[dict[str, Any]]:
+    return [
+        *HEALTHY_BEFORE,
+        event("injected", 0),
+        ACTIVE,
+        event("detected", detected),
+        event("recovered", recovered),
+        event("reverted", 12),
+    ]
+
+
+def test_all_targets_met_passes_with_durations() -> None:
+    result = judge(EXPERIMENT, passing(), FLOOR)
+    assert result.verdict == "pass", result.reasons
+    assert result.durations_s["mttd"] == 2.0
+    assert result.durations_s["mttr"] == 9.0
+    assert result.floor_s == 4.0
+    assert result.timeline["paged"] is None
+
+
+def test_late_detection_fails_naming_the_target() -> None:
+    result = judge(EXPERIMENT, passing(detected=7.5), FLOOR)
+    assert result.verdict == "fail"
+    assert result.reasons == ["detection (MTTD): 7.5s, over the 5s target"]
+
+
+def test_event_that_never_came_fails_with_its_reason() -> None:
+    records = [r for r in passing() if r.get("event") != "detected"]
+    records.append(
+        {
+            "type": "missed",
+            "event": "detected",
+            "status": "undefined",
+            "reason": "no loaded alerting rule defines Nope (loaded: A)",
+        }
+    )
+    result = judge(EXPERIMENT, records, FLOOR)
+    assert result.verdict == "fail"
+    assert result.reasons == [
+        "detection (MTTD): target 5s missed, no loaded alerting rule defines Nope (loaded: A)"
+    ]
+
+
+def test_unreachable_owner_is_inconclusive_not_pass() -> None:
+    records = [r for r in passing() if r.get("event") != "detected"]
+    records.append(
+        {
+            "type": "missed",
+            "event": "detected",
+            "status": "unreachable",
+            "reason": "Prometheus at http://127.0.0.1:1 did not answer",
+        }
+    )
+    result = judge(EXPERIMENT, records, FLOOR)
+    assert result.verdict == "inconclusive"
+    assert "cannot tell" in result.reasons[0]
+
+
+@pytest.mark.parametrize(
+    ("before", "reason"),
+    [
+        (slo("no_data", reason="query returned no series: x"), "steady state errors: query"),
+        (slo("unreachable", reason="Prometheus down"), "steady state errors: Prometheus down"),
+        (slo("violated", role="traffic", value=0.0, condition="> 1"), "no traffic: 0.00 req/s"),
+        (slo("violated", value=0.5, condition="< 0.01"), "steady state did not hold before"),
+    ],
+)
+def test_no_injection_because_of_steady_state_is_inconclusive(
+    before: dict[str, Any], reason: str
+) -> None:
+    result = judge(EXPERIMENT, [before], FLOOR)
+    assert result.verdict == "inconclusive"
+    assert result.reasons[0].startswith(reason)
+
+
+def test_preflight_failure_is_inconclusive() -> None:
+    records = [{"type": "preflight_failed", "reason": "cannot read the monitoring: down"}]
+    result = judge(EXPERIMENT, records, None)
+    assert (result.verdict, result.reasons) == (
+        "inconclusive",
+        ["cannot read the monitoring: down"],
+    )
+    assert result.floor_s is None
+
+
+def test_fault_not_active_is_invalid() -> None:
+    records = [
+        *HEALTHY_BEFORE,
+        event("injected", 0),
+        event("reverted", 6),
+        {"type": "fault_active", "active": False, "evidence": "still serves v2"},
+    ]
+    result = judge(EXPERIMENT, records, FLOOR)
+    assert result.verdict == "invalid"
+    assert result.reasons == ["the fault was not observably active: still serves v2"]
+
+
+def test_fault_left_unreverted_fails() -> None:
+    records = [r for r in passing() if r.get("event") != "reverted"]
+    result = judge(EXPERIMENT, records, FLOOR)
+    assert result.verdict == "fail"
+    assert result.reasons == ["the fault was not reverted; run `mlchaos recover` now"]
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "expected"),
+    [
+        (["pass", "pass"], "pass"),
+        (["pass", "fail", "inconclusive"], "fail"),
+        (["pass", "invalid"], "inconclusive"),
+        (["inconclusive", "pass"], "inconclusive"),
+        ([], "inconclusive"),
+    ],
+)
+def test_game_day_verdict_is_the_worst(verdicts: list[str], expected: str) -> None:
+    assert overall(verdicts) == expected
