@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -36,3 +36,27 @@ def wait_until(condition: Callable[[], T], timeout: float = 20.0, interval: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s: {condition}")
         time.sleep(interval)
+
+
+import pytest  # noqa: E402
+
+from mlchaos.stack import supervisor  # noqa: E402
+from mlchaos.stack.config import COMPONENTS, StackConfig  # noqa: E402
+
+
+def new_stack_config(state_dir: Path) -> StackConfig:
+    return StackConfig(
+        state_dir=state_dir, ports=dict(zip(COMPONENTS, free_ports(len(COMPONENTS)), strict=True))
+    )
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
+    """The real reference stack on free loopback ports, shared by the session's tests.
+
+    Tests that change it (disable the controller, promote a version) put it back.
+    """
+    cfg = new_stack_config(tmp_path_factory.mktemp("stack"))
+    supervisor.up(cfg)
+    yield cfg
+    supervisor.down(cfg)

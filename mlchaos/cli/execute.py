@@ -50,7 +50,7 @@ def execute(
             supervisor.down(cfg)
             say("stopped the reference stack this run started (keep it with --keep-stack)")
     _report(result)
-    raise SystemExit(EXIT[result.verdict])
+    raise SystemExit(130 if result.interrupted else EXIT[result.verdict])
 
 
 def _ensure_stack(state_dir: Path) -> tuple[StackConfig, bool]:

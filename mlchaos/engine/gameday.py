@@ -43,6 +43,7 @@ class GamedayResult:
     responders: str
     experiments: list[ExperimentResult] = field(default_factory=list)
     load: LoadStats | None = None
+    interrupted: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,7 @@ class GamedayResult:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "responders": self.responders,
+            "interrupted": self.interrupted,
             "load": self.load.as_dict() if self.load else None,
             "experiments": [e.as_dict() for e in self.experiments],
         }
@@ -101,6 +103,10 @@ def run_gameday(
                     run_experiment(experiment, service, run_dir, floors[experiment.name])
                 )
                 _announce(result.experiments[-1])
+                if _was_interrupted(run_dir, experiment):
+                    result.interrupted = True
+                    progress.warning("interrupted: the fault was reverted; stopping the game day")
+                    break
         result.load = locust.stats
     finally:
         if responder is not None:
@@ -155,6 +161,13 @@ def _quiet(experiment: Experiment, service: Service) -> bool:
         return False
     holding = all(v and s.holds(worst(s, v)) for s, v in zip(slos, values, strict=True))
     return holding and not alerting and not open_incidents
+
+
+def _was_interrupted(run_dir: Path, experiment: Experiment) -> bool:
+    from mlchaos.engine.journal import Journal
+    from mlchaos.engine.verdict import interrupted
+
+    return interrupted(Journal(run_dir / "journals" / f"{experiment.name}.jsonl").read())
 
 
 def _describe(experiment: Experiment) -> str:

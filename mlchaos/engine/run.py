@@ -66,7 +66,8 @@ def run_experiment(
     ensure_experiment_is_valid(document)
     try:
         chaos_journal = chaos_run(document, settings=ROLLBACKS_ALWAYS)
-        journal.write("run_finished", chaoslib_status=chaos_journal.get("status"))
+        status = chaos_journal.get("status")
+        journal.write("run_finished", chaoslib_status=status)
     finally:
         _revert_leftovers(journal)
     return judge(experiment, journal.read(), floor)

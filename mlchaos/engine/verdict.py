@@ -52,12 +52,16 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
     events = {r["event"]: r for r in records if r["type"] == "event"}
     times: dict[str, datetime | None] = {n: parse_time(r["time"]) for n, r in events.items()}
     spans = durations(times)
-    fail, unsure, invalid = _targets(experiment, records, spans)
+    fail, unsure = _targets(experiment, records, spans)
     unsure = _before_injection(records) + unsure
+    invalid: list[str] = []
+    if interrupted(records):
+        # Events not waited for are unknown, not missed.
+        fail, unsure = [], ["interrupted (Ctrl-C or SIGTERM) before every event was observed"]
     if "injected" not in times:
         unsure = unsure or [_why_not_injected(records)]
     else:
-        invalid = _inactive(records) + invalid
+        invalid = _inactive(records)
         if "reverted" not in times:
             fail.append("the fault was not reverted; run `mlchaos recover` now")
     reasons = fail + invalid + unsure
@@ -87,16 +91,23 @@ def overall(verdicts: list[str]) -> str:
     return "inconclusive"  # no experiment ran: nothing was shown to pass
 
 
+def interrupted(records: list[Record]) -> bool:
+    """Whether a signal cut the run short (chaoslib still played the rollbacks)."""
+    return any(
+        r["type"] == "run_finished" and r.get("chaoslib_status") == "interrupted" for r in records
+    )
+
+
 def _targets(
     experiment: Experiment, records: list[Record], spans: dict[str, float | None]
-) -> tuple[list[str], list[str], list[str]]:
+) -> tuple[list[str], list[str]]:
     missed = {r["event"]: r for r in records if r["type"] == "missed"}
     fail: list[str] = []
     unsure: list[str] = []
     injected = any(r["type"] == "event" and r["event"] == "injected" for r in records)
     active = all(r.get("active") for r in records if r["type"] == "fault_active")
     if not injected or not active:
-        return fail, unsure, []
+        return fail, unsure
     for name, target in experiment.expect.targets().items():
         value, label = spans.get(name), LABELS[name]
         if value is not None:
@@ -109,7 +120,7 @@ def _targets(
         else:
             reason = why["reason"] if why else "never observed"
             fail.append(f"{label}: target {target:g}s missed, {reason}")
-    return fail, unsure, []
+    return fail, unsure
 
 
 def _before_injection(records: list[Record]) -> list[str]:

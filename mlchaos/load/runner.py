@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import ctypes
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from mlchaos.errors import MlchaosError
 from mlchaos.schema import Load
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,15 @@ class Locust:
             p99_ms=_float(total.get("99%")),
             duration_s=round(duration, 1),
         )
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM Locust when mlchaos dies, even by `kill -9`: no orphaned load."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: Locust's --run-time still bounds it
 
 
 def _float(value: str | None) -> float | None:

@@ -103,5 +103,17 @@ def _rule(
     }
 
 
+class _ReadableDumper(yaml.SafeDumper):
+    """Writes multi-line PromQL as literal blocks, as a person would."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_ReadableDumper.add_representer(str, _str)
+
+
 def render_rules(settings: RuleSettings = RuleSettings()) -> str:
-    return yaml.safe_dump(alert_rules(settings), sort_keys=False, width=100)
+    return yaml.dump(alert_rules(settings), Dumper=_ReadableDumper, sort_keys=False, width=100)
