@@ -1,6 +1,14 @@
-"""The mlchaos Chaos Toolkit control: records each activity's start and end in the journal.
+"""The mlchaos Chaos Toolkit control: records each activity's start and end in the journal,
+and stops the method when going on would measure nothing.
 
-With it, a journal shows where a run was when it crashed, and which activity failed.
+chaoslib turns any exception raised inside a Python activity into ``ActivityFailed`` and
+carries on with the next one, even its own SIGTERM ``InterruptExecution``. Only a control can
+interrupt the method, so this one does, after:
+
+- an activity that was interrupted by SIGTERM;
+- a ``confirm-*`` probe that found the fault inactive.
+
+The rollbacks still run either way.
 """
 
 from __future__ import annotations
@@ -24,11 +32,19 @@ def after_activity_control(
     configuration: dict[str, Any] | None = None,
     **_: Any,
 ) -> None:
+    from chaoslib.exceptions import InterruptExecution
+
+    exception = "".join(state.get("exception") or []).strip()
+    name = str(context.get("name"))
     journal_from(configuration).write(
         "activity",
-        name=context.get("name"),
+        name=name,
         phase="end",
         status=state.get("status"),
         output=state.get("output") if isinstance(state.get("output"), bool | dict) else None,
-        exception=(state.get("exception") or [""])[-1].strip()[:500] or None,
+        exception=exception.splitlines()[-1][:500] if exception else None,
     )
+    if "InterruptExecution" in exception:
+        raise InterruptExecution(f"{name} was interrupted: {exception.splitlines()[-1]}")
+    if name.startswith("confirm-") and state.get("output") is False:
+        raise InterruptExecution(f"{name}: the injected fault is not active; nothing to measure")

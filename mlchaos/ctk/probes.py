@@ -51,15 +51,11 @@ def bad_version_serving(
 ) -> bool:
     """True once the model server serves the injected bad version: the fault is live.
 
-    Interrupts the experiment otherwise: waiting for reactions to an inactive fault would
-    measure nothing. The rollbacks still run.
+    With the mlchaos control, a False here interrupts the method (the rollbacks still run):
+    waiting for reactions to an inactive fault would measure nothing.
     """
-    from chaoslib.exceptions import InterruptExecution
-
     journal = journal_from(configuration)
-    if not bad_version.confirm_active(journal, model_url, model, bad_version_name(variant)):
-        raise InterruptExecution("the injected fault is not active; nothing to measure")
-    return True
+    return bad_version.confirm_active(journal, model_url, model, bad_version_name(variant))
 
 
 def wait_for_alert(

@@ -84,6 +84,7 @@ class Locust:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         self._started = time.monotonic()
         time.sleep(0.2)
@@ -138,10 +139,14 @@ class Locust:
 
 
 def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM Locust when mlchaos dies, even by `kill -9`: no orphaned load."""
+    """Ask Linux to kill Locust when mlchaos dies, even by `kill -9`: no orphaned load.
+
+    SIGKILL, not SIGTERM: an orphan must stop at once, and with its parent gone nobody
+    reads its final statistics anyway.
+    """
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:
         pass  # not Linux: Locust's --run-time still bounds it
 

@@ -81,6 +81,20 @@ def down(cfg: StackConfig) -> list[str]:
     return running
 
 
+def stop_component(cfg: StackConfig, component: str) -> None:
+    """Stop one component, as an outage would; `start_component` brings it back."""
+    pids = _pids(cfg)
+    _stop({component: pids.pop(component)})
+    _write_pids(cfg, pids)
+
+
+def start_component(cfg: StackConfig, component: str) -> None:
+    _ensure_port_free(cfg, component)
+    pids = {**_pids(cfg), component: _launch(cfg, component).pid}
+    _write_pids(cfg, pids)
+    _wait_ready(cfg, {component: pids[component]}, lambda _: None)
+
+
 def status(cfg: StackConfig) -> list[ComponentStatus]:
     pids = _pids(cfg)
     with ThreadPoolExecutor(len(COMPONENTS)) as pool:

@@ -1,0 +1,81 @@
+"""Game days through the real `mlchaos` command against the session's real stack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from mlchaos.stack.config import StackConfig
+from tests.conftest import ROOT
+
+CATALOGUE = ROOT / "experiments" / "bad-version.yaml"
+
+
+def mlchaos(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mlchaos", *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+    )
+
+
+def start_mlchaos(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlchaos", *args],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def write_scenario(directory: Path, name: str, **experiment_changes: Any) -> Path:
+    """A one-experiment scenario: the catalogue's bad-version experiment with changes applied."""
+    experiment = yaml.safe_load(CATALOGUE.read_text())
+    for dotted, value in experiment_changes.items():
+        node = experiment
+        *parents, leaf = dotted.split("__")
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    experiment["name"] = name
+    (directory / f"{name}.yaml").write_text(yaml.safe_dump(experiment))
+    scenario = {
+        "version": 1,
+        "name": name,
+        "experiments": [f"{name}.yaml"],
+        "load": {"users": 5, "rate": 60, "ramp_up": "2s"},
+        "responders": {"mode": "automated", "ack_delay": "1s"},
+        "cool_down": "30s",
+    }
+    path = directory / f"{name}-scenario.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    return path
+
+
+def results(report_dir: Path) -> dict[str, Any]:
+    [run] = list(report_dir.iterdir())
+    return dict(json.loads((run / "results.json").read_text()))
+
+
+def production(stack: StackConfig) -> str:
+    url = f"{stack.url('registry')}/v1/models/{stack.model_name}"
+    return str(requests.get(url, timeout=5).json()["production"])
+
+
+def set_controller(stack: StackConfig, enabled: bool) -> None:
+    requests.post(
+        f"{stack.url('rollback-controller')}/v1/enabled", json={"enabled": enabled}, timeout=5
+    ).raise_for_status()
+
+
+def journal_text(report_dir: Path) -> str:
+    return "".join(p.read_text() for p in report_dir.glob("*/journals/*.jsonl"))

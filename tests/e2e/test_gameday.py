@@ -1,0 +1,250 @@
+"""Real game days on the real stack: the pass, the sabotages, and every way a run can die.
+
+Each test runs `mlchaos gameday` as a user would, with real Locust traffic, and reads the
+results the way CI does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+from mlchaos.engine.timeline import EVENTS
+from mlchaos.stack import supervisor
+from mlchaos.stack.config import StackConfig
+from tests.conftest import ROOT, wait_until
+from tests.e2e.conftest import (
+    journal_text,
+    mlchaos,
+    production,
+    results,
+    set_controller,
+    start_mlchaos,
+    write_scenario,
+)
+
+pytestmark = pytest.mark.e2e
+CHECK_RESULTS = ROOT.parent / "shared" / "tools" / "check_results.py"
+
+
+def gameday(
+    stack: StackConfig, scenario: Path, report_dir: Path
+) -> subprocess.CompletedProcess[str]:
+    return mlchaos(
+        "gameday",
+        str(scenario),
+        "--state-dir",
+        str(stack.state_dir),
+        "--report-dir",
+        str(report_dir),
+    )
+
+
+def test_nightly_game_day_passes_with_every_time_from_its_owner(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    done = gameday(stack, ROOT / "scenarios" / "nightly.yaml", tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    document = results(tmp_path)
+    [exp] = document["experiments"]
+    assert (document["verdict"], exp["verdict"], exp["fault"]) == ("pass", "pass", "bad_version")
+
+    times = [datetime.fromisoformat(exp["timeline"][e]) for e in EVENTS if e != "acknowledged"]
+    assert all(times), exp["timeline"]
+    assert times[:2] == sorted(times[:2]) and times[0] <= min(times)  # injected comes first
+    assert (
+        exp["timeline"]["injected"] <= exp["timeline"]["detected"] <= exp["timeline"]["mitigated"]
+    )
+    assert exp["timeline"]["mitigated"] <= exp["timeline"]["recovered"]
+    assert exp["sources"] == {
+        "injected": "registry audit log (promote)",
+        "detected": "prometheus alert activeAt",
+        "paged": "pagerduty incident triggered",
+        "acknowledged": "pagerduty incident acknowledged",
+        "mitigated": "registry audit log (rollback by rollback-controller)",
+        "recovered": "prometheus SLO samples",
+        "reverted": "registry audit log (lease_released)",
+    }
+    for name, target in exp["targets_s"].items():
+        assert exp["durations_s"][name] <= target, (name, exp["durations_s"])
+    assert exp["floor_s"] == 4.0 and exp["reasons"] == []
+    assert document["load"]["requests"] > 0 and document["load"]["failures"] >= 0
+    assert "game day nightly: PASS" in done.stdout
+    assert "✓ detected" in done.stderr  # progress while it waits
+    assert production(stack) == "v2"
+
+    run_dir = next(tmp_path.iterdir())
+    secret = stack.routing_key()
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), f"routing key in {path}"
+    if CHECK_RESULTS.exists():
+        check = subprocess.run(
+            ["python3", str(CHECK_RESULTS), str(run_dir), "0", "--mttd", "5", "--mttr", "30"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert check.returncode == 0, check.stdout
+
+
+def test_disabled_rollback_controller_fails_on_mitigation(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    scenario = write_scenario(tmp_path, "no-rollback", give_up_after="20s")
+    set_controller(stack, enabled=False)
+    try:
+        done = gameday(stack, scenario, tmp_path / "reports")
+    finally:
+        set_controller(stack, enabled=True)
+    assert done.returncode == 1, done.stdout + done.stderr
+    [exp] = results(tmp_path / "reports")["experiments"]
+    assert exp["verdict"] == "fail"
+    assert exp["timeline"]["mitigated"] is None and exp["timeline"]["detected"] is not None
+    assert any(
+        r.startswith("mitigation (MTTM): target 20s missed, no a rollback")
+        or r.startswith("mitigation (MTTM): target 20s missed")
+        for r in exp["reasons"]
+    )
+    assert any(r.startswith("recovery (MTTR)") for r in exp["reasons"])
+    assert exp["timeline"]["reverted"] is not None  # mlchaos put staging back itself
+    assert production(stack) == "v2"
+
+
+def test_alert_that_no_rule_defines_fails_on_detection(stack: StackConfig, tmp_path: Path) -> None:
+    scenario = write_scenario(
+        tmp_path,
+        "undefined-alert",
+        expect__detection={"alert": "ModelAccuracyCollapse", "within": "5s"},
+    )
+    done = gameday(stack, scenario, tmp_path / "reports")
+    assert done.returncode == 1, done.stdout + done.stderr
+    [exp] = results(tmp_path / "reports")["experiments"]
+    assert exp["verdict"] == "fail"
+    assert exp["reasons"][0].startswith(
+        "detection (MTTD): target 5s missed, no loaded alerting rule defines ModelAccuracyCollapse"
+    )
+    assert exp["timeline"]["mitigated"] is not None  # the real alert still rolled back
+    assert production(stack) == "v2"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_signal_mid_experiment_reverts_and_reports(
+    stack: StackConfig, tmp_path: Path, sig: signal.Signals
+) -> None:
+    scenario = write_scenario(tmp_path, "interrupted")
+    set_controller(stack, enabled=False)  # so only mlchaos's own revert can restore v2
+    try:
+        process = start_mlchaos(
+            "gameday",
+            str(scenario),
+            "--state-dir",
+            str(stack.state_dir),
+            "--report-dir",
+            str(tmp_path / "reports"),
+        )
+        wait_until(lambda: '"event": "injected"' in journal_text(tmp_path / "reports"), 60)
+        assert production(stack) == "v3-inverted"
+        process.send_signal(sig)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        set_controller(stack, enabled=True)
+    assert process.returncode == 130, stderr
+    assert production(stack) == "v2"
+    document = results(tmp_path / "reports")
+    [exp] = document["experiments"]
+    assert document["interrupted"] is True
+    assert exp["verdict"] == "inconclusive" and exp["timeline"]["reverted"] is not None
+    assert exp["reasons"] == ["interrupted (Ctrl-C or SIGTERM) before every event was observed"]
+
+
+def test_kill_9_then_recover_puts_staging_back(stack: StackConfig, tmp_path: Path) -> None:
+    scenario = write_scenario(tmp_path, "killed", fault__ttl="10m")
+    set_controller(stack, enabled=False)
+    try:
+        process = start_mlchaos(
+            "gameday",
+            str(scenario),
+            "--state-dir",
+            str(stack.state_dir),
+            "--report-dir",
+            str(tmp_path / "reports"),
+        )
+        wait_until(lambda: '"event": "injected"' in journal_text(tmp_path / "reports"), 60)
+        process.kill()
+        process.communicate(timeout=30)
+        assert production(stack) == "v3-inverted"  # nothing ran after kill -9
+        done = mlchaos("recover", "--state-dir", str(stack.state_dir))
+    finally:
+        set_controller(stack, enabled=True)
+    assert done.returncode == 0, done.stderr
+    assert "reverted from" in done.stderr
+    assert production(stack) == "v2"
+    assert '"event": "reverted"' in journal_text(tmp_path / "reports")
+    leases = requests.get(f"{stack.url('registry')}/v1/leases", timeout=5).json()["leases"]
+    assert leases == []
+    wait_until(lambda: not _locust_running(tmp_path), timeout=15)  # no orphaned load
+
+
+def test_kill_9_lease_expires_by_itself(stack: StackConfig, tmp_path: Path) -> None:
+    scenario = write_scenario(tmp_path, "expiring", fault__ttl="4s")
+    set_controller(stack, enabled=False)
+    try:
+        process = start_mlchaos(
+            "gameday",
+            str(scenario),
+            "--state-dir",
+            str(stack.state_dir),
+            "--report-dir",
+            str(tmp_path / "reports"),
+        )
+        wait_until(lambda: '"event": "injected"' in journal_text(tmp_path / "reports"), 60)
+        process.kill()
+        process.communicate(timeout=30)
+        wait_until(lambda: production(stack) == "v2", timeout=20)  # the registry's own timer
+    finally:
+        set_controller(stack, enabled=True)
+    audit = requests.get(
+        f"{stack.url('registry')}/v1/models/{stack.model_name}/audit", timeout=5
+    ).json()["audit"]
+    assert (audit[-1]["reason"], audit[-1]["actor"]) == ("lease_expired", "registry")
+    done = mlchaos("recover", "--state-dir", str(stack.state_dir))
+    assert done.returncode == 0, done.stderr
+    assert "rollback by registry" in journal_text(
+        tmp_path / "reports"
+    ) or "lease_expired" in journal_text(tmp_path / "reports")
+
+
+def test_unreachable_prometheus_is_inconclusive_never_pass(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    supervisor.stop_component(stack, "prometheus")
+    try:
+        done = gameday(stack, ROOT / "scenarios" / "nightly.yaml", tmp_path)
+    finally:
+        supervisor.start_component(stack, "prometheus")
+    assert done.returncode == 3, done.stdout + done.stderr
+    document = results(tmp_path)
+    [exp] = document["experiments"]
+    assert (document["verdict"], exp["verdict"]) == ("inconclusive", "inconclusive")
+    assert exp["reasons"][0].startswith("cannot read the monitoring: Prometheus at")
+    assert exp["timeline"]["injected"] is None  # nothing is injected blind
+    assert production(stack) == "v2"
+
+
+def _locust_running(tmp_path: Path) -> bool:
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if "locust" in cmdline and str(tmp_path) in cmdline and os.getpid() != int(proc.name):
+                return True
+    return False
