@@ -32,6 +32,13 @@ __all__ = [
 Configuration = dict[str, Any] | None
 
 
+def _window(configuration: Configuration, give_up_after_s: float) -> tuple[Any, Any, Any]:
+    """The journal, the injection time and the deadline every wait shares."""
+    journal = journal_from(configuration)
+    injected = events.injected_or_fail(journal)
+    return journal, injected, injected + timedelta(seconds=give_up_after_s)
+
+
 def slo_holds(
     prometheus_url: str,
     name: str,
@@ -62,11 +69,9 @@ def wait_for_alert(
     prometheus_url: str, alert: str, give_up_after_s: float, configuration: Configuration = None
 ) -> bool:
     """Wait for ``alert`` to become active after injection (detection)."""
-    journal = journal_from(configuration)
-    injected = events.injected_or_fail(journal)
+    journal, injected, deadline = _window(configuration, give_up_after_s)
     look = events.detected(Prometheus(prometheus_url), alert, injected)
-    deadline = injected + timedelta(seconds=give_up_after_s)
-    return events.wait_for(journal, "detected", f"alert {alert}", deadline, look)
+    return events.wait_for(journal, "detected", f"firing of alert {alert}", deadline, look)
 
 
 def wait_for_page(
@@ -77,11 +82,9 @@ def wait_for_page(
     configuration: Configuration = None,
 ) -> bool:
     """Wait for an incident on the PagerDuty ``service`` after injection (paging)."""
-    journal = journal_from(configuration)
-    injected = events.injected_or_fail(journal)
+    journal, injected, deadline = _window(configuration, give_up_after_s)
     look = events.paged(Incidents(pagerduty_url, _path(ca_file)), service, injected)
-    deadline = injected + timedelta(seconds=give_up_after_s)
-    return events.wait_for(journal, "paged", f"an incident on {service}", deadline, look)
+    return events.wait_for(journal, "paged", f"incident on {service}", deadline, look)
 
 
 def wait_for_acknowledgement(
@@ -92,10 +95,8 @@ def wait_for_acknowledgement(
     configuration: Configuration = None,
 ) -> bool:
     """Wait for the incident that paged to be acknowledged."""
-    journal = journal_from(configuration)
-    injected = events.injected_or_fail(journal)
+    journal, injected, deadline = _window(configuration, give_up_after_s)
     page = next((r for r in journal.read() if r["type"] == "event" and r["event"] == "paged"), None)
-    deadline = injected + timedelta(seconds=give_up_after_s)
     if page is None:
         journal.write(
             "missed",
@@ -106,7 +107,7 @@ def wait_for_acknowledgement(
         return False
     incidents = Incidents(pagerduty_url, _path(ca_file))
     look = events.acknowledged(incidents, service, injected, page["detail"]["incident"])
-    return events.wait_for(journal, "acknowledged", "an acknowledgement", deadline, look)
+    return events.wait_for(journal, "acknowledged", "acknowledgement", deadline, look)
 
 
 def wait_for_mitigation(
@@ -117,13 +118,11 @@ def wait_for_mitigation(
     configuration: Configuration = None,
 ) -> bool:
     """Wait for a rollback away from the bad version by anyone but mlchaos (mitigation)."""
-    journal = journal_from(configuration)
-    injected = events.injected_or_fail(journal)
+    journal, injected, deadline = _window(configuration, give_up_after_s)
     registry = RegistryClient(registry_url)
     version = bad_version_name(variant)
     look = events.mitigated(registry, model, version, injected, ignore_actor=bad_version.ACTOR)
-    deadline = injected + timedelta(seconds=give_up_after_s)
-    return events.wait_for(journal, "mitigated", f"a rollback of {model}", deadline, look)
+    return events.wait_for(journal, "mitigated", f"rollback of {model}", deadline, look)
 
 
 def wait_for_recovery(
@@ -135,12 +134,10 @@ def wait_for_recovery(
     configuration: Configuration = None,
 ) -> bool:
     """Wait until every SLO holds again, stably, after its breach (recovery)."""
-    journal = journal_from(configuration)
-    injected = events.injected_or_fail(journal)
+    journal, injected, deadline = _window(configuration, give_up_after_s)
     objectives = tuple(Slo.model_validate(s) for s in slos)
     look = events.recovered(Prometheus(prometheus_url), objectives, injected, step_s, stable_for_s)
-    deadline = injected + timedelta(seconds=give_up_after_s)
-    return events.wait_for(journal, "recovered", "every SLO holding again", deadline, look)
+    return events.wait_for(journal, "recovered", "SLO recovery", deadline, look)
 
 
 def _path(ca_file: str | None) -> Any:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import requests
 import yaml
 
 from mlchaos.stack.config import StackConfig
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_until
 
 CATALOGUE = ROOT / "experiments" / "bad-version.yaml"
 
@@ -79,3 +81,28 @@ def set_controller(stack: StackConfig, enabled: bool) -> None:
 
 def journal_text(report_dir: Path) -> str:
     return "".join(p.read_text() for p in report_dir.glob("*/journals/*.jsonl"))
+
+
+@contextlib.contextmanager
+def controller_disabled(stack: StackConfig) -> Iterator[None]:
+    """The rollback controller off, as a broken automation would be; back on afterwards."""
+    set_controller(stack, enabled=False)
+    try:
+        yield
+    finally:
+        set_controller(stack, enabled=True)
+
+
+def start_gameday(stack: StackConfig, scenario: Path, reports: Path) -> subprocess.Popen[str]:
+    """Start `mlchaos gameday` and return once the fault is injected."""
+    process = start_mlchaos(
+        "gameday", str(scenario), "--state-dir", str(stack.state_dir), "--report-dir", str(reports)
+    )
+    wait_until(lambda: '"event": "injected"' in journal_text(reports), 60)
+    return process
+
+
+def kill_9_after_injection(stack: StackConfig, scenario: Path, reports: Path) -> None:
+    process = start_gameday(stack, scenario, reports)
+    process.kill()
+    process.communicate(timeout=30)

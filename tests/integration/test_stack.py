@@ -14,7 +14,7 @@ import requests
 
 from mlchaos.errors import PortInUse
 from mlchaos.stack import supervisor
-from mlchaos.stack.config import StackConfig
+from mlchaos.stack.config import COMPONENTS, StackConfig
 from tests.conftest import ROOT, new_stack_config, wait_until
 
 pytestmark = pytest.mark.integration
@@ -29,14 +29,7 @@ def test_status_json_lists_every_component_healthy(stack: StackConfig) -> None:
     )
     assert done.returncode == 0, done.stderr
     components = json.loads(done.stdout)["components"]
-    assert set(components) == {
-        "registry",
-        "model-server",
-        "pagerduty",
-        "rollback-controller",
-        "prometheus",
-        "alertmanager",
-    }
+    assert tuple(components) == COMPONENTS
     assert all(c["healthy"] and c["pid"] for c in components.values())
     assert components["pagerduty"]["url"].startswith("https://127.0.0.1:")
 
