@@ -1,37 +1,21 @@
-"""Run the nightly game day N times on one warm stack; print the MTTx distribution.
+"""Run the nightly game day N times on one warm stack; print MTTx per fault, and wall time.
 
-For each run: MTTD, time to page, MTTM and MTTR, next to the floor read from the live configs,
-and the wall time of `mlchaos gameday`. Then p50/p90 and each figure's ratio to its target.
+For each run and experiment: MTTD, time to page, MTTM and MTTR, next to the floor read from
+the live configs. Then, per fault, p50/p90 and the share of runs within target, and the wall
+time of `mlchaos gameday` against its budget.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
+from collections import defaultdict
 
-ROOT = Path(__file__).resolve().parent.parent
-COMPONENTS = ("registry", "model-server", "pagerduty", "rollback-controller", "prometheus",
-              "alertmanager")
-TARGETS = {"mttd": 5.0, "mttr": 30.0, "wall_s": 60.0}
+from _stack import ROOT, bench_stack, mlchaos
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def mlchaos(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mlchaos", *args], cwd=ROOT, text=True,
-                          capture_output=True)
+WALL_BUDGET_S = 300.0
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -41,46 +25,67 @@ def quantile(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scenario", default=str(ROOT / "scenarios" / "nightly.yaml"))
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="mlchaos-bench-"))
-    state = work / "stack"
-    ports = [arg for c in COMPONENTS for arg in ("--port", f"{c}={free_port()}")]
-    mlchaos("up", "--state-dir", str(state), *ports).check_returncode()
-    rows: list[dict[str, float]] = []
-    try:
+    by_fault: dict[str, list[dict[str, float | None]]] = defaultdict(list)
+    targets: dict[str, dict[str, float]] = {}
+    walls, loads = [], []
+    with bench_stack() as (cfg, work):
         for i in range(args.runs):
             reports = work / f"reports-{i}"
             started = time.perf_counter()
-            done = mlchaos("gameday", args.scenario, "--state-dir", str(state),
-                           "--report-dir", str(reports))
-            wall = time.perf_counter() - started
+            done = mlchaos(
+                "gameday",
+                args.scenario,
+                "--state-dir",
+                str(cfg.state_dir),
+                "--report-dir",
+                str(reports),
+            )
+            walls.append(time.perf_counter() - started)
             [run] = list(reports.iterdir())
             document = json.loads((run / "results.json").read_text())
-            exp = document["experiments"][0]
-            d = exp["durations_s"]
-            rows.append({"mttd": d["mttd"], "page": d["time_to_page"], "mttm": d["mttm"],
-                         "mttr": d["mttr"], "floor": exp["floor_s"], "wall_s": wall,
-                         "rps": document["load"]["achieved_rps"], "exit": done.returncode})
-            r = rows[-1]
-            print(f"run {i + 1}: exit {done.returncode} {exp['verdict']:<5} mttd {r['mttd']:.2f}s "
-                  f"page {r['page']:.2f}s mttm {r['mttm']:.2f}s mttr {r['mttr']:.2f}s "
-                  f"floor {r['floor']:g}s wall {wall:.1f}s load {r['rps']:g} req/s", flush=True)
-    finally:
-        mlchaos("down", "--state-dir", str(state))
-        shutil.rmtree(work, ignore_errors=True)
+            loads.append(document["load"]["achieved_rps"])
+            print(
+                f"run {i + 1}: exit {done.returncode}, verdict {document['verdict']}, "
+                f"wall {walls[-1]:.1f}s, load {loads[-1]} req/s",
+                flush=True,
+            )
+            for exp in document["experiments"]:
+                d = exp["durations_s"]
+                by_fault[exp["fault"]].append({**d, "floor": exp["floor_s"]})
+                targets[exp["fault"]] = exp["targets_s"]
+                print(
+                    f"  {exp['fault']:<17} {exp['verdict']:<5} "
+                    + "  ".join(
+                        f"{k} {d[k]:.2f}s" if d.get(k) is not None else f"{k} -"
+                        for k in ("mttd", "time_to_page", "mttm", "mttr")
+                    ),
+                    flush=True,
+                )
     print()
-    for key in ("mttd", "page", "mttm", "mttr", "wall_s"):
-        values = [r[key] for r in rows if r[key] is not None]
-        p50, p90 = statistics.median(values), quantile(values, 0.9)
-        line = f"{key:<7} p50 {p50:6.2f}s  p90 {p90:6.2f}s  max {max(values):6.2f}s"
-        if key in TARGETS:
-            line += f"  p90/target {p90 / TARGETS[key]:.2f}"
-            line += f"  within target {sum(v <= TARGETS[key] for v in values)}/{len(values)}"
-        if key in ("mttd", "page"):
-            line += f"  p50/floor {p50 / rows[0]['floor']:.2f}"
-        print(line)
+    for fault, rows in by_fault.items():
+        for key in ("mttd", "mttr"):
+            values = [r[key] for r in rows if r[key] is not None]
+            if not values:
+                continue
+            target = targets[fault].get(key)
+            within = sum(v <= target for v in values) if target else len(values)
+            print(
+                f"{fault:<17} {key} p50 {statistics.median(values):5.2f}s "
+                f"p90 {quantile(values, 0.9):5.2f}s  within target {within}/{len(rows)}"
+                + (
+                    f"  p50/floor {statistics.median(values) / rows[0]['floor']:.2f}"
+                    if key == "mttd" and rows[0]["floor"]
+                    else ""
+                )
+            )
+    print(
+        f"wall time p50 {statistics.median(walls):.1f}s (budget {WALL_BUDGET_S:g}s, "
+        f"ratio {statistics.median(walls) / WALL_BUDGET_S:.2f}); load p50 "
+        f"{statistics.median(loads)} req/s"
+    )
 
 
 if __name__ == "__main__":

@@ -8,31 +8,20 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-COMPONENTS = ("registry", "model-server", "pagerduty", "rollback-controller", "prometheus",
-              "alertmanager")
+from _stack import mlchaos, port_flags
+
 BUDGET_S = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def timed_up(state_dir: Path, ports: list[str]) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "mlchaos", "up", "--state-dir", str(state_dir), *ports],
-                   check=True, capture_output=True)
+    mlchaos("up", "--state-dir", str(state_dir), *ports).check_returncode()
     elapsed = time.perf_counter() - started
-    subprocess.run([sys.executable, "-m", "mlchaos", "down", "--state-dir", str(state_dir)],
-                   check=True, capture_output=True)
+    mlchaos("down", "--state-dir", str(state_dir)).check_returncode()
     return elapsed
 
 
@@ -40,7 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    ports = [arg for c in COMPONENTS for arg in ("--port", f"{c}={free_port()}")]
+    ports = port_flags()
     state = Path(tempfile.mkdtemp(prefix="mlchaos-bench-"))
     try:
         cold = timed_up(state / "stack", ports)

@@ -11,6 +11,7 @@ mitigation and recovery met their targets, from the times their own systems reco
 Importing mlchaos connects to nothing, patches nothing and reads no environment.
 """
 
+from mlchaos.ctk import discover
 from mlchaos.engine.gameday import GamedayResult, run_gameday
 from mlchaos.engine.run import run_experiment
 from mlchaos.engine.verdict import ExperimentResult
@@ -38,6 +39,7 @@ __all__ = [
     "StackError",
     "TargetError",
     "ValidationFailed",
+    "discover",
     "load_experiment",
     "load_scenario",
     "run_experiment",

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from mlchaos.errors import Problem, ValidationFailed
 from mlchaos.schema import Experiment, Scenario
+from mlchaos.schema.service import ServiceFile
+from mlchaos.service import Service
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -23,6 +25,12 @@ M = TypeVar("M", bound=BaseModel)
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate one experiment file; raise ``ValidationFailed`` with every problem."""
     return load_document(path, Experiment)
+
+
+def load_service(path: str | Path) -> Service:
+    """Read and validate a service file; relative paths in it resolve against its folder."""
+    document = load_document(path, ServiceFile)
+    return Service.from_file(document, Path(path).resolve().parent)
 
 
 def load_scenario(path: str | Path) -> tuple[Scenario, list[Experiment]]:
@@ -81,9 +89,28 @@ def parse_document(text: str, model: type[M], source: str = "<string>") -> M:
         problems.extend(_problems(exc, root, source, model))
         problems.sort(key=lambda p: p.line)
         raise ValidationFailed(problems) from exc
+    problems.extend(_plugin_problems(document, root, source))
     if problems:
         raise ValidationFailed(problems)
     return document
+
+
+def _plugin_problems(document: BaseModel, root: yaml.Node | None, source: str) -> list[Problem]:
+    """Bind a plugin fault's arguments to the plugin's signature, as chaoslib does for
+    activities: a misspelt argument is an error now, not a silent no-op later."""
+    fault = getattr(document, "fault", None)
+    if getattr(fault, "type", None) != "plugin":
+        return []
+    from mlchaos.errors import InputError
+    from mlchaos.faults.plugins import check_arguments
+
+    try:
+        why = check_arguments(fault.plugin, fault.arguments)  # type: ignore[union-attr]
+    except InputError as exc:
+        return [Problem(source, _line_of(root, ("fault", "plugin")), "fault.plugin", str(exc))]
+    if why is None:
+        return []
+    return [Problem(source, _line_of(root, ("fault", "arguments")), "fault.arguments", why)]
 
 
 def _compose(text: str) -> yaml.Node | None:
@@ -122,6 +149,9 @@ PATTERN_HINTS = {
     ),
     r"^[A-Za-z_:][A-Za-z0-9_:]*$": "is not a valid Prometheus alert name: use letters, digits, "
     "'_' and ':'",
+    r"^https?://": "is not an http:// or https:// URL",
+    r"^https://": "is not an https:// URL (the official PagerDuty client only speaks HTTPS)",
+    r"^[A-Z_][A-Z0-9_]*$": "is not an environment variable name",
 }
 
 
@@ -181,7 +211,12 @@ def _walk(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[int, list[str]]
     for part in loc:
         found = _child(node, part)
         if found is None:
-            if isinstance(node, yaml.MappingNode) and isinstance(part, str) and part == loc[-1]:
+            if (
+                isinstance(node, yaml.MappingNode)
+                and isinstance(part, str)
+                and part == loc[-1]
+                and part != _scalar(node, "type")  # a union tag, not a field
+            ):
                 path.append(part)
             continue
         line, node = found
@@ -198,6 +233,13 @@ def _child(node: yaml.Node | None, part: Any) -> tuple[int, yaml.Node] | None:
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
         item: yaml.Node = node.value[part]
         return int(item.start_mark.line) + 1, item
+    return None
+
+
+def _scalar(node: yaml.MappingNode, key: str) -> Any:
+    for k, v in node.value:
+        if k.value == key and isinstance(v, yaml.ScalarNode):
+            return v.value
     return None
 
 

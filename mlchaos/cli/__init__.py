@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from mlchaos.cli import gameday, recover, registry, rules, run, stack, validate
+from mlchaos.cli import gameday, gateway, recover, registry, rules, run, stack, validate
 from mlchaos.cli.common import EXIT
 from mlchaos.errors import InputError, MlchaosError
 
@@ -29,6 +29,7 @@ for command in (
     validate.validate,
     run.run,
     gameday.gameday,
+    gateway.gateway,
     recover.recover,
     rules.rules,
     registry.registry,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 from collections.abc import Callable
 from datetime import datetime
@@ -14,10 +15,12 @@ import click
 
 from mlchaos.cli.common import EXIT, new_stack_config, say, show_progress
 from mlchaos.engine.gameday import GamedayResult, Responder, run_gameday
+from mlchaos.loader import load_service
 from mlchaos.observe.pagerduty import AutomatedResponder, Incidents, events_client
 from mlchaos.report.postmortem import render_postmortem
 from mlchaos.report.results import write_results
 from mlchaos.report.table import summary_table
+from mlchaos.runbooks.steps import runbook_steps
 from mlchaos.schema import Experiment, Scenario
 from mlchaos.service import Service
 from mlchaos.stack import supervisor
@@ -31,22 +34,25 @@ def execute(
     state_dir: Path,
     keep_stack: bool,
     verbose: bool,
+    service_file: Path | None = None,
 ) -> None:
     show_progress(verbose)
     signal.signal(signal.SIGTERM, _interrupt)  # run `finally` blocks: stop load, revert, stop
-    cfg, started_stack = _ensure_stack(state_dir)
-    try:
+    if service_file is not None:
+        service, cfg, started_stack = load_service(service_file), None, False
+    else:
+        cfg, started_stack = _ensure_stack(state_dir)
         service = Service.from_stack(cfg)
+    try:
         responder = None
         if scenario.responders.mode == "automated":
-            responder = _responder(cfg, service, scenario.responders.ack_delay)
+            responder = _responder(service, cfg, scenario.responders.ack_delay)
         else:
             say("responders: human — acknowledge pages in PagerDuty; mitigate per the runbook")
-        result = run_gameday(
-            scenario, experiments, service, report_dir, responder, open_runs=cfg.state_dir / "runs"
-        )
+        open_runs = (cfg.state_dir if cfg else state_dir) / "runs"
+        result = run_gameday(scenario, experiments, service, report_dir, responder, open_runs)
     finally:
-        if started_stack and not keep_stack:
+        if cfg is not None and started_stack and not keep_stack:
             supervisor.down(cfg)
             say("stopped the reference stack this run started (keep it with --keep-stack)")
     _report(result)
@@ -70,15 +76,26 @@ def _ensure_stack(state_dir: Path) -> tuple[StackConfig, bool]:
 
 
 def _responder(
-    cfg: StackConfig, service: Service, ack_delay_s: float
-) -> Callable[[datetime], Responder]:
-    """Acks pages after ``ack_delay_s`` through the official client; the key stays in memory."""
+    service: Service, cfg: StackConfig | None, ack_delay_s: float
+) -> Callable[[datetime], Responder] | None:
+    """Acks pages after ``ack_delay_s`` through the official client, then runs the runbook's
+    automated steps. The routing key is read from the stack's secrets or the environment and
+    kept in memory only."""
+    key = cfg.routing_key() if cfg else os.environ.get(service.routing_key_env or "", "")
+    if not key:
+        say(f"no routing key in ${service.routing_key_env}: nobody will acknowledge pages")
+        return None
 
     def start(started: datetime) -> Responder:
         incidents = Incidents(service.pagerduty_url, service.pagerduty_ca_file)
-        client = events_client(cfg.routing_key(), service.pagerduty_url, service.pagerduty_ca_file)
+        client = events_client(key, service.pagerduty_url, service.pagerduty_ca_file)
         return AutomatedResponder(
-            incidents, client, service.pagerduty_service, ack_delay_s, started
+            incidents,
+            client,
+            service.pagerduty_service,
+            ack_delay_s,
+            started,
+            steps=runbook_steps(service),
         ).start()
 
     return start

@@ -27,6 +27,13 @@ from mlchaos.loader import load_scenario
     help="Override the scenario's responders.",
 )
 @click.option("--keep-stack", is_flag=True, help="Leave a stack this run started running.")
+@click.option(
+    "--service",
+    "service_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A service file naming your own staging stack; default: the reference stack.",
+)
 @state_dir_option
 @click.option("-v", "--verbose", is_flag=True, help="Also show Chaos Toolkit's log.")
 def gameday(
@@ -34,6 +41,7 @@ def gameday(
     report_dir: Path,
     responders: str | None,
     keep_stack: bool,
+    service_file: Path | None,
     state_dir: Path,
     verbose: bool,
 ) -> None:
@@ -47,4 +55,4 @@ def gameday(
         document = document.model_copy(
             update={"responders": document.responders.model_copy(update={"mode": responders})}
         )
-    execute(document, experiments, report_dir, state_dir, keep_stack, verbose)
+    execute(document, experiments, report_dir, state_dir, keep_stack, verbose, service_file)

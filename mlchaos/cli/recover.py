@@ -9,7 +9,9 @@ import click
 
 from mlchaos.cli.common import load_stack, say, state_dir_option
 from mlchaos.engine.journal import Journal
-from mlchaos.faults import bad_version
+from mlchaos.faults.bad_version import ACTOR
+from mlchaos.faults.leases import revert_all
+from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.registry import RegistryClient
 
 
@@ -23,20 +25,24 @@ from mlchaos.observe.registry import RegistryClient
     help="A run journal to recover from; default: every run that did not finish.",
 )
 def recover(state_dir: Path, journals: tuple[Path, ...]) -> None:
-    """Revert every fault lease that no run ended, then any the registry still holds."""
+    """Revert every fault lease that no run ended, then any mlchaos still holds anywhere."""
     cfg = load_stack(state_dir)
     paths = list(journals) or _open_run_journals(state_dir / "runs")
     reverted = 0
     for path in paths:
-        audit = bad_version.revert(Journal(path))
-        if audit:
+        for audit in revert_all(Journal(path)):
             reverted += 1
             say(f"reverted from {path}: {audit['action']} by {audit['actor']} at {audit['at']}")
     registry = RegistryClient(cfg.url("registry"))
     for lease in registry.leases():
-        if lease["holder"] == bad_version.ACTOR and registry.release(lease["id"], "recover"):
+        if lease["holder"] == ACTOR and registry.release(lease["id"], "recover"):
             reverted += 1
             say(f"released lease {lease['id']} on {lease['model']} {lease['version']}")
+    gateway = GatewayClient(cfg.url("gateway"))
+    for fault in gateway.faults():
+        if fault["holder"] == ACTOR and gateway.end(fault["id"], "recover"):
+            reverted += 1
+            say(f"ended gateway lease {fault['id']} ({fault['type']})")
     for marker in (state_dir / "runs").glob("*.json"):
         marker.unlink()
     say(f"recovered: {reverted} fault(s) reverted" if reverted else "nothing to recover")

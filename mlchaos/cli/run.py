@@ -26,6 +26,13 @@ from mlchaos.schema import Load, Scenario
 )
 @click.option("--users", type=int, default=Load().users, show_default=True)
 @click.option("--keep-stack", is_flag=True, help="Leave a stack this run started running.")
+@click.option(
+    "--service",
+    "service_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A service file naming your own staging stack; default: the reference stack.",
+)
 @state_dir_option
 @click.option("-v", "--verbose", is_flag=True, help="Also show Chaos Toolkit's log.")
 def run(
@@ -34,6 +41,7 @@ def run(
     rate: float,
     users: int,
     keep_stack: bool,
+    service_file: Path | None,
     state_dir: Path,
     verbose: bool,
 ) -> None:
@@ -44,4 +52,4 @@ def run(
         experiments=(str(experiment),),
         load=Load(users=users, rate=rate),
     )
-    execute(scenario, [document], report_dir, state_dir, keep_stack, verbose)
+    execute(scenario, [document], report_dir, state_dir, keep_stack, verbose, service_file)

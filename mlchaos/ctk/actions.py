@@ -4,32 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from mlchaos.engine.journal import journal_from
-from mlchaos.faults import bad_version
+from mlchaos.faults import kind_of
+from mlchaos.faults.leases import revert_all
+from mlchaos.schema import Fault
+from mlchaos.service import Service
 
-__all__ = ["inject_bad_version", "revert_faults"]
+__all__ = ["inject_fault", "revert_faults"]
+
+FAULT = TypeAdapter(Fault)
 
 
-def inject_bad_version(
-    registry_url: str,
-    model: str,
-    variant: str = "inverted",
-    ttl_s: float = 300.0,
-    configuration: dict[str, Any] | None = None,
+def inject_fault(
+    fault: dict[str, Any], service: dict[str, Any], configuration: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Promote the ``variant`` bad version of ``model`` under a lease the registry enforces.
+    """Inject ``fault`` (as an experiment's ``fault:`` block) into ``service``, under a lease.
 
     ```json
-    {"type": "action", "name": "inject-bad-version",
-     "provider": {"type": "python", "module": "mlchaos.ctk.actions", "func": "inject_bad_version",
-                  "arguments": {"registry_url": "http://127.0.0.1:18081", "model": "credit-risk",
-                                "variant": "inverted", "ttl_s": 300}}}
+    {"type": "action", "name": "inject",
+     "provider": {"type": "python", "module": "mlchaos.ctk.actions", "func": "inject_fault",
+                  "arguments": {"fault": {"type": "latency_spike", "delay": "400ms",
+                                          "share": "50%"},
+                                "service": {"model": "credit-risk", "...": "..."}}}}
     ```
     """
-    lease_id = bad_version.inject(journal_from(configuration), registry_url, model, variant, ttl_s)
+    parsed = FAULT.validate_python(fault)
+    target = Service.model_validate(service)
+    lease_id = kind_of(parsed).inject(journal_from(configuration), target, parsed)
     return {"lease_id": lease_id}
 
 
-def revert_faults(configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+def revert_faults(configuration: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """End every fault lease the journal holds; use it as the experiment's rollback."""
-    return bad_version.revert(journal_from(configuration))
+    return revert_all(journal_from(configuration))

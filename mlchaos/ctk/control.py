@@ -42,9 +42,19 @@ def after_activity_control(
         phase="end",
         status=state.get("status"),
         output=state.get("output") if isinstance(state.get("output"), bool | dict) else None,
-        exception=exception.splitlines()[-1][:500] if exception else None,
+        exception=_headline(exception),
     )
     if "InterruptExecution" in exception:
         raise InterruptExecution(f"{name} was interrupted: {exception.splitlines()[-1]}")
     if name.startswith("confirm-") and state.get("output") is False:
         raise InterruptExecution(f"{name}: the injected fault is not active; nothing to measure")
+
+
+def _headline(exception: str) -> str | None:
+    """The line of a chaoslib traceback that says what failed."""
+    if not exception:
+        return None
+    lines = [line.strip() for line in exception.splitlines() if line.strip()]
+    failed = [line for line in lines if "ActivityFailed:" in line]
+    chosen = failed[-1].split("ActivityFailed:", 1)[1].strip() if failed else lines[-1]
+    return chosen[:500]

@@ -11,16 +11,18 @@ from datetime import timedelta
 from typing import Any
 
 from mlchaos.engine.journal import journal_from
-from mlchaos.faults import bad_version
+from mlchaos.faults import kind_of
+from mlchaos.faults.bad_version import ACTOR
 from mlchaos.observe import events, slo
+from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.pagerduty import Incidents
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.observe.registry import RegistryClient
 from mlchaos.schema import Slo
-from mlchaos.stack.training import bad_version_name
+from mlchaos.service import Service
 
 __all__ = [
-    "bad_version_serving",
+    "fault_active",
     "slo_holds",
     "wait_for_acknowledgement",
     "wait_for_alert",
@@ -53,16 +55,19 @@ def slo_holds(
     return slo.check(journal_from(configuration), Prometheus(prometheus_url), objective, role)
 
 
-def bad_version_serving(
-    model_url: str, model: str, variant: str, configuration: Configuration = None
+def fault_active(
+    fault: dict[str, Any], service: dict[str, Any], configuration: Configuration = None
 ) -> bool:
-    """True once the model server serves the injected bad version: the fault is live.
+    """True once the injected fault is observably live (requests are affected by it).
 
     With the mlchaos control, a False here interrupts the method (the rollbacks still run):
     waiting for reactions to an inactive fault would measure nothing.
     """
-    journal = journal_from(configuration)
-    return bad_version.confirm_active(journal, model_url, model, bad_version_name(variant))
+    from mlchaos.ctk.actions import FAULT
+
+    parsed = FAULT.validate_python(fault)
+    target = Service.model_validate(service)
+    return kind_of(parsed).confirm(journal_from(configuration), target, parsed)
 
 
 def wait_for_alert(
@@ -111,18 +116,34 @@ def wait_for_acknowledgement(
 
 
 def wait_for_mitigation(
-    registry_url: str,
-    model: str,
-    variant: str,
+    by: str,
+    service: dict[str, Any],
     give_up_after_s: float,
     configuration: Configuration = None,
 ) -> bool:
-    """Wait for a rollback away from the bad version by anyone but mlchaos (mitigation)."""
+    """Wait for the mitigation ``by`` names, done by anyone but mlchaos itself.
+
+    ``rollback``: a registry rollback away from the injected version. ``fallback``: the
+    gateway routing traffic to the fallback model.
+    """
     journal, injected, deadline = _window(configuration, give_up_after_s)
-    registry = RegistryClient(registry_url)
-    version = bad_version_name(variant)
-    look = events.mitigated(registry, model, version, injected, ignore_actor=bad_version.ACTOR)
-    return events.wait_for(journal, "mitigated", f"rollback of {model}", deadline, look)
+    target = Service.model_validate(service)
+    if by == "rollback":
+        version = _injected_detail(journal).get("version", "")
+        registry = RegistryClient(target.registry_url or "")
+        look = events.mitigated(registry, target.model, version, injected, ignore_actor=ACTOR)
+        what = f"rollback of {target.model}"
+    else:
+        look = events.routed_to_fallback(GatewayClient(target.gateway_url), injected, ACTOR)
+        what = "switch to the fallback"
+    return events.wait_for(journal, "mitigated", what, deadline, look)
+
+
+def _injected_detail(journal: Any) -> dict[str, Any]:
+    for record in journal.read():
+        if record["type"] == "event" and record["event"] == "injected":
+            return dict(record.get("detail") or {})
+    return {}
 
 
 def wait_for_recovery(

@@ -42,37 +42,25 @@ def compile_experiment(experiment: Experiment, service: Service, journal: Path) 
 
 def traffic_slo(experiment: Experiment, service: Service) -> Slo:
     """Traffic must flow, or nothing the SLOs say means anything."""
-    query = f'sum(rate(mlchaos_model_requests_total{{model="{service.model}"}}[5s]))'
-    return Slo(name="traffic", query=query, above=experiment.min_traffic_rps)
+    return Slo(name="traffic", query=service.traffic(), above=experiment.min_traffic_rps)
 
 
 def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
-    fault, expect = experiment.fault, experiment.expect
+    expect = experiment.expect
     wait = {"give_up_after_s": experiment.deadline_s}
+    target = {"service": service.model_dump(mode="json")}
+    fault = experiment.fault.model_dump(mode="json")
     pd = {"pagerduty_url": service.pagerduty_url, "ca_file": _str(service.pagerduty_ca_file)}
     steps = [
         _activity(
             "action",
-            "inject-bad-version",
+            f"inject-{experiment.fault.type}",
             ACTIONS,
-            "inject_bad_version",
-            {
-                "registry_url": service.registry_url,
-                "model": fault.model,
-                "variant": fault.variant,
-                "ttl_s": fault.ttl,
-            },
+            "inject_fault",
+            {"fault": fault, **target},
         ),
         _activity(
-            "probe",
-            "confirm-fault-active",
-            PROBES,
-            "bad_version_serving",
-            {
-                "model_url": service.model_url,
-                "model": fault.model,
-                "variant": fault.variant,
-            },
+            "probe", "confirm-fault-active", PROBES, "fault_active", {"fault": fault, **target}
         ),
         _activity(
             "probe",
@@ -122,27 +110,27 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
                 PROBES,
                 "wait_for_mitigation",
                 {
-                    "registry_url": service.registry_url,
-                    "model": fault.model,
-                    "variant": fault.variant,
+                    "by": expect.mitigation.by,
+                    **target,
                     **wait,
                 },
             )
         )
-    steps.append(
-        _activity(
-            "probe",
-            "wait-recovered",
-            PROBES,
-            "wait_for_recovery",
-            {
-                "prometheus_url": service.prometheus_url,
-                "slos": [s.model_dump(exclude_none=True) for s in experiment.steady_state],
-                "stable_for_s": expect.recovery.stable_for,
-                **wait,
-            },
+    if expect.recovery:
+        steps.append(
+            _activity(
+                "probe",
+                "wait-recovered",
+                PROBES,
+                "wait_for_recovery",
+                {
+                    "prometheus_url": service.prometheus_url,
+                    "slos": [s.model_dump(exclude_none=True) for s in experiment.steady_state],
+                    "stable_for_s": expect.recovery.stable_for,
+                    **wait,
+                },
+            )
         )
-    )
     return steps
 
 

@@ -91,7 +91,8 @@ def run_gameday(
             time.sleep(scenario.load.ramp_up)
             responder = start_responder(started) if start_responder else None
             for index, experiment in enumerate(experiments, 1):
-                _settle(experiment, service, scenario.cool_down)
+                if floors[experiment.name] is not None:  # else nothing can be observed
+                    _settle(experiment, service, scenario.cool_down)
                 progress.info(
                     "[%d/%d] %s: injecting %s",
                     index,
@@ -172,7 +173,8 @@ def _was_interrupted(run_dir: Path, experiment: Experiment) -> bool:
 
 def _describe(experiment: Experiment) -> str:
     fault = experiment.fault
-    return f"{fault.type} ({fault.variant}) into {fault.model}"
+    variant = getattr(fault, "variant", None)
+    return f"{fault.type} ({variant})" if variant else fault.type
 
 
 def _announce(result: ExperimentResult) -> None:

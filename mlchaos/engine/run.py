@@ -13,7 +13,7 @@ from mlchaos.engine.floor import Floor, measure, refuse_below
 from mlchaos.engine.journal import Journal
 from mlchaos.engine.verdict import ExperimentResult, judge
 from mlchaos.errors import ObservationError
-from mlchaos.faults import bad_version
+from mlchaos.faults.leases import open_leases, revert_all
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.schema import Experiment
 from mlchaos.service import Service
@@ -75,9 +75,6 @@ def run_experiment(
 
 def _revert_leftovers(journal: Journal) -> None:
     """A second line of defence: chaoslib skips the remaining rollbacks on a second signal."""
-    records = journal.read()
-    intents = [r for r in records if r["type"] == "lease"]
-    ended = [r for r in records if r["type"] == "lease_ended"]
-    if len(intents) > len(ended):
+    if open_leases(journal):
         progress.warning("reverting a fault the rollbacks left behind")
-        bad_version.revert(journal)
+        revert_all(journal)

@@ -15,47 +15,56 @@ import requests
 
 from mlchaos.engine.journal import Journal
 from mlchaos.errors import TargetError
+from mlchaos.faults.leases import record_granted, record_injected, record_intent
 from mlchaos.observe.registry import RegistryClient
+from mlchaos.schema import BadVersionFault
+from mlchaos.service import Service
 from mlchaos.stack.training import bad_version_name
 
 ACTOR = "mlchaos"
+TARGET = "registry"
 
 
-def inject(journal: Journal, registry_url: str, model: str, variant: str, ttl_s: float) -> str:
-    """Promote the bad version of ``variant``; return the lease id."""
-    version = bad_version_name(variant)
-    registry = RegistryClient(registry_url)
-    journal.write(
-        "lease",
-        target="registry",
-        registry_url=registry_url,
-        model=model,
+def inject(journal: Journal, service: Service, fault: BadVersionFault) -> str:
+    """Promote the bad version of ``fault.variant``; return the lease id."""
+    version = bad_version_name(fault.variant)
+    if service.registry_url is None:
+        raise TargetError("bad_version needs a registry: set endpoints.registry in the service")
+    registry = RegistryClient(service.registry_url)
+    intent = record_intent(
+        journal,
+        TARGET,
+        undo=f"roll {fault.model} back from {version} if it is still production",
+        url=service.registry_url,
+        model=fault.model,
         version=version,
-        ttl_s=ttl_s,
-        undo=f"roll {model} back from {version} if it is still production",
+        ttl_s=fault.ttl,
     )
-    answer = registry.promote(model, version, ACTOR, f"chaos: bad_version {variant}", ttl_s)
+    answer = registry.promote(
+        fault.model, version, ACTOR, f"chaos: bad_version {fault.variant}", fault.ttl
+    )
     audit, lease = answer["audit"], answer["lease"]
-    journal.write("lease_acquired", lease_id=lease["id"], expires_at=lease["expires_at"])
-    journal.write(
-        "event",
-        event="injected",
-        time=audit["at"],
-        source="registry audit log (promote)",
-        detail={"model": model, "version": version, "replaced": audit["from_version"]},
+    record_granted(journal, intent, lease["id"], lease["expires_at"])
+    record_injected(
+        journal,
+        audit["at"],
+        "registry audit log (promote)",
+        {"model": fault.model, "version": version, "replaced": audit["from_version"]},
     )
     return str(lease["id"])
 
 
-def confirm_active(
-    journal: Journal, model_url: str, model: str, version: str, timeout_s: float = 5.0
+def confirm(
+    journal: Journal, service: Service, fault: BadVersionFault, timeout_s: float = 5.0
 ) -> bool:
-    """Wait until the model server answers inferences with the bad version; record the result."""
+    """Wait until the service answers with the bad version; record the result."""
+    version = bad_version_name(fault.variant)
     deadline = time.monotonic() + timeout_s
     seen = None
     while time.monotonic() < deadline:
         try:
-            seen = requests.get(f"{model_url}/v2/models/{model}", timeout=2).json()["versions"][0]
+            url = f"{service.model_url}/v2/models/{fault.model}"
+            seen = requests.get(url, timeout=2).json()["versions"][0]
         except (requests.RequestException, ValueError, KeyError, IndexError):
             seen = None
         if seen == version:
@@ -70,34 +79,13 @@ def confirm_active(
     return False
 
 
-def revert(journal: Journal) -> dict[str, Any]:
-    """End every lease this journal holds that is not yet reverted; record ``reverted``."""
-    records = journal.read()
-    done = {r["lease_id"] for r in records if r["type"] == "lease_ended"}
-    intents = [r for r in records if r["type"] == "lease"]
-    acquired = [r["lease_id"] for r in records if r["type"] == "lease_acquired"]
-    result: dict[str, Any] = {}
-    for intent, lease_id in zip(intents, acquired + [None] * len(intents), strict=False):
-        if lease_id in done:
-            continue
-        result = _end_lease(journal, intent, lease_id)
-    return result
-
-
-def _end_lease(journal: Journal, intent: dict[str, Any], lease_id: str | None) -> dict[str, Any]:
-    registry = RegistryClient(intent["registry_url"])
+def end_lease(journal: Journal, intent: dict[str, Any], lease_id: str | None) -> dict[str, Any]:
+    registry = RegistryClient(intent["url"])
     model, version = intent["model"], intent["version"]
     answer = registry.release(lease_id, ACTOR) if lease_id else None
-    audit = answer["audit"] if answer else _undo_without_lease(registry, model, version, lease_id)
-    journal.write("lease_ended", lease_id=lease_id, action=audit["action"])
-    journal.write(
-        "event",
-        event="reverted",
-        time=audit["at"],
-        source=f"registry audit log ({audit['action']})",
-        detail={"by": audit["actor"], "note": audit.get("reason", "")},
-    )
-    return dict(audit)
+    if answer is not None:
+        return dict(answer["audit"])
+    return _undo_without_lease(registry, model, version, lease_id)
 
 
 def _undo_without_lease(
@@ -117,10 +105,9 @@ def _undo_without_lease(
     production = registry.model(model)["production"]
     if production == version:
         raise TargetError(f"could not move {model} off {version}; roll it back by hand")
-    now = datetime.now(UTC).isoformat()
     return {
         "action": "already undone",
-        "at": now,
+        "at": datetime.now(UTC).isoformat(),
         "actor": ACTOR,
         "reason": f"production is already {production}",
     }

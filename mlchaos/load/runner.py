@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import ctypes
+import json
 import signal
 import subprocess
 import sys
@@ -67,7 +67,7 @@ class Locust:
             "2h",
             "--stop-timeout",
             "1",
-            "--csv",
+            "--json-file",
             str(self.prefix),
             "--only-summary",
             "--loglevel",
@@ -117,23 +117,30 @@ class Locust:
         return self.stats
 
     def _read_stats(self, duration: float) -> LoadStats | None:
-        path = Path(f"{self.prefix}_stats.csv")
+        """From the JSON Locust writes as it shuts down (its CSV can miss the last second)."""
+        path = Path(f"{self.prefix}.json")
         if not path.exists():
             return None
-        with path.open() as handle:
-            rows = {row["Name"]: row for row in csv.DictReader(handle)}
-        total = rows.get("Aggregated")
-        if total is None:
-            return None
-        requests = int(total["Request Count"])
+        entries = json.loads(path.read_text())
+        requests = sum(int(e["num_requests"]) for e in entries)
+        if not entries or not requests:
+            return LoadStats(
+                self.load.users, self.load.rate, 0.0, 0, 0, None, None, round(duration, 1)
+            )
+        times: dict[int, int] = {}
+        for entry in entries:
+            for ms, count in entry["response_times"].items():
+                times[int(float(ms))] = times.get(int(float(ms)), 0) + int(count)
+        first = min(float(e["start_time"]) for e in entries)
+        last = max(float(e["last_request_timestamp"] or first) for e in entries)
         return LoadStats(
             users=self.load.users,
             target_rps=self.load.rate,
-            achieved_rps=round(requests / duration, 1) if duration else 0.0,
+            achieved_rps=round(requests / max(last - first, 1e-9), 1),
             requests=requests,
-            failures=int(total["Failure Count"]),
-            p50_ms=_float(total.get("50%")),
-            p99_ms=_float(total.get("99%")),
+            failures=sum(int(e["num_failures"]) for e in entries),
+            p50_ms=_percentile(times, 0.50),
+            p99_ms=_percentile(times, 0.99),
             duration_s=round(duration, 1),
         )
 
@@ -151,8 +158,12 @@ def _die_with_parent() -> None:
         pass  # not Linux: Locust's --run-time still bounds it
 
 
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value not in (None, "", "N/A") else None
-    except ValueError:
-        return None
+def _percentile(histogram: dict[int, int], q: float) -> float:
+    """The ``q`` quantile of a response-time histogram (milliseconds -> count)."""
+    total = sum(histogram.values())
+    seen = 0
+    for ms in sorted(histogram):
+        seen += histogram[ms]
+        if seen >= q * total:
+            return float(ms)
+    return float(max(histogram))

@@ -18,6 +18,7 @@ from typing import Any
 
 from mlchaos.engine.journal import Journal, parse_time
 from mlchaos.errors import MlchaosError, ObservationError
+from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.pagerduty import Incidents
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.observe.registry import RegistryClient
@@ -167,6 +168,29 @@ def mitigated(
                     entry["at"],
                     f"registry audit log (rollback by {entry['actor']})",
                     {"to": entry["to_version"], "reason": entry["reason"]},
+                )
+        return None
+
+    return look
+
+
+def routed_to_fallback(
+    gateway: GatewayClient, injected: datetime, ignore_actor: str
+) -> Callable[[], Seen | None]:
+    """The first switch of the gateway to the fallback route, per the gateway's audit log."""
+
+    def look() -> Seen | None:
+        for entry in gateway.audit():
+            if (
+                entry["action"] == "route"
+                and entry.get("target") == "fallback"
+                and entry["actor"] != ignore_actor
+                and parse_time(entry["at"]) >= injected
+            ):
+                return Seen(
+                    entry["at"],
+                    f"gateway audit log (fallback by {entry['actor']})",
+                    {"reason": entry.get("reason", "")},
                 )
         return None
 

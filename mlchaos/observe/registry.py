@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
+from mlchaos.errors import TargetError
+from mlchaos.observe.api import JsonApi
 
-from mlchaos.errors import ObservationError, TargetError
 
-
-class RegistryClient:
-    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
-        self.url = url.rstrip("/")
-        self.timeout_s = timeout_s
+class RegistryClient(JsonApi):
+    name = "registry"
 
     def model(self, name: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/models/{name}")
@@ -41,14 +38,3 @@ class RegistryClient:
 
     def audit(self, name: str) -> list[dict[str, Any]]:
         return list(self._call("GET", f"/v1/models/{name}/audit")["audit"])
-
-    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = requests.request(method, self.url + path, timeout=self.timeout_s, **kwargs)
-        except requests.RequestException as exc:
-            raise ObservationError(f"registry at {self.url} is unreachable: {exc}") from exc
-        if response.status_code in (404, 409):
-            raise TargetError(response.json().get("error", response.text))
-        if response.status_code >= 400:
-            raise ObservationError(f"registry at {self.url} answered {response.status_code}")
-        return dict(response.json())

@@ -12,8 +12,10 @@ def summary_table(document: dict[str, Any]) -> str:
     rows = [header]
     for exp in document["experiments"]:
         cells = [exp["name"], exp["verdict"].upper()]
+        injected = exp["timeline"].get("injected") is not None
         for _, key in COLUMNS:
-            cells.append(_cell(exp["durations_s"].get(key), exp["targets_s"].get(key)))
+            target = exp["targets_s"].get(key)
+            cells.append(_cell(exp["durations_s"].get(key), target) if injected else "-")
         cells.append(f"{exp['floor_s']:g}s" if exp.get("floor_s") is not None else "-")
         rows.append(cells)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]

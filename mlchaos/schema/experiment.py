@@ -17,11 +17,11 @@ expect:
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mlchaos.schema.units import Duration
+from mlchaos.schema.units import Duration, Share, Sigma
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
 
@@ -33,19 +33,131 @@ class Frozen(BaseModel):
 
 
 BadVariant = Literal["inverted", "constant", "crashing", "wrong_feature_order", "slow"]
+FeatureName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class KubernetesDeployment(Frozen):
+    """Where a bad version goes on Kubernetes: a container of a Deployment gets a bad image
+    or bad environment, and is rolled back with a rollout undo to the previous revision."""
+
+    deployment: Name
+    namespace: Name = "default"
+    container: Name
+    image: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    reverter_image: str = "bitnami/kubectl:1.30"
+    """Image of the in-cluster Job that undoes the rollout when the lease's TTL runs out."""
+    service_account: Name = "mlchaos-reverter"
+    """Needs get and patch on deployments, and list on replicasets, in ``namespace``."""
+
+    @model_validator(mode="after")
+    def _changes_the_pod(self) -> KubernetesDeployment:
+        if (self.image is None) == (not self.env):
+            raise ValueError("give exactly one of 'image' or 'env'")
+        return self
 
 
 class BadVersionFault(Frozen):
-    """Promote a broken artifact to the model's ``production`` alias."""
+    """Promote a broken artifact: to the registry's ``production`` alias, or to a Deployment."""
 
     type: Literal["bad_version"]
     model: Name = "credit-risk"
     variant: BadVariant = "inverted"
     ttl: Duration = Field(default=300.0, gt=0, le=3600)
-    """Lease TTL: the registry reverts the promotion by itself when it runs out."""
+    """Lease TTL: the target reverts the promotion by itself when it runs out."""
+    kubernetes: KubernetesDeployment | None = None
+    """Promote by patching this Deployment instead of the registry."""
 
 
-Fault = Annotated[BadVersionFault, Field(discriminator="type")]
+class GatewayFault(Frozen):
+    """What every fault the chaos gateway applies shares: which requests, and for how long."""
+
+    share: Share = 1.0
+    """The share of requests the fault applies to, chosen by a random stream seeded by ``seed``."""
+    seed: int = 0
+    ttl: Duration = Field(default=300.0, gt=0, le=3600)
+    """Lease TTL: the gateway ends the fault by itself when it runs out."""
+
+
+class SchemaChangeFault(GatewayFault):
+    """Rename, drop or retype features in request bodies, as an upstream change would."""
+
+    type: Literal["schema_change"]
+    rename: dict[FeatureName, FeatureName] = Field(default_factory=dict)
+    drop: tuple[FeatureName, ...] = ()
+    retype: dict[FeatureName, Literal["string"]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> SchemaChangeFault:
+        if not (self.rename or self.drop or self.retype):
+            raise ValueError("give at least one of 'rename', 'drop' or 'retype'")
+        return self
+
+
+class DataDriftFault(GatewayFault):
+    """Shift one feature's values by ``shift`` training sigmas and/or scale them."""
+
+    type: Literal["data_drift"]
+    feature: FeatureName
+    shift: Sigma = 0.0
+    scale: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _drifts(self) -> DataDriftFault:
+        if self.shift == 0 and self.scale == 1:
+            raise ValueError("give a non-zero 'shift' (such as 0.5sigma) or a 'scale' other than 1")
+        return self
+
+
+class LatencySpikeFault(GatewayFault):
+    """Delay requests on the way to the model: a fixed delay or an exponential one."""
+
+    type: Literal["latency_spike"]
+    delay: Duration = Field(gt=0)
+    distribution: Literal["fixed", "exponential"] = "fixed"
+
+
+class ErrorBurstFault(GatewayFault):
+    """Answer requests with a 5xx before they reach the model."""
+
+    type: Literal["error_burst"]
+    status: int = Field(default=503, ge=500, le=599)
+
+
+class MissingFeaturesFault(GatewayFault):
+    """Replace features' values with null or NaN."""
+
+    type: Literal["missing_features"]
+    features: tuple[FeatureName, ...] = Field(min_length=1)
+    value: Literal["null", "nan"] = "null"
+
+
+class PluginFault(Frozen):
+    """A fault from another package, found by ``plugin`` in the ``mlchaos.faults`` entry points.
+
+    Its ``arguments`` are bound to the plugin's ``inject`` signature when the file is validated.
+    """
+
+    type: Literal["plugin"]
+    plugin: Name
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    ttl: Duration = Field(default=300.0, gt=0, le=3600)
+
+
+AnyGatewayFault = (
+    SchemaChangeFault | DataDriftFault | LatencySpikeFault | ErrorBurstFault | MissingFeaturesFault
+)
+
+Fault = Annotated[
+    BadVersionFault
+    | SchemaChangeFault
+    | DataDriftFault
+    | LatencySpikeFault
+    | ErrorBurstFault
+    | MissingFeaturesFault
+    | PluginFault,
+    Field(discriminator="type"),
+]
 
 
 class Slo(Frozen):
@@ -89,7 +201,8 @@ class Acknowledgement(Frozen):
 
 
 class Mitigation(Frozen):
-    by: Literal["rollback"] = "rollback"
+    by: Literal["rollback", "fallback"] = "rollback"
+    """``rollback``: the registry rolls back; ``fallback``: traffic is routed to the fallback."""
     within: Duration = Field(gt=0)
 
 
@@ -104,7 +217,8 @@ class Expectations(Frozen):
     paging: Paging | None = None
     acknowledgement: Acknowledgement | None = None
     mitigation: Mitigation | None = None
-    recovery: Recovery
+    recovery: Recovery | None = None
+    """Leave out when the fault cannot end inside the game day (drift ends with a retrain)."""
 
     def targets(self) -> dict[str, float]:
         """Target seconds by duration name (``mttd``, ``time_to_page``, ``mtta``, ...)."""

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 COMPONENTS = (
     "registry",
     "model-server",
+    "gateway",
     "pagerduty",
     "rollback-controller",
     "prometheus",
@@ -24,6 +25,7 @@ COMPONENTS = (
 DEFAULT_PORTS = {
     "registry": 18081,
     "model-server": 18080,
+    "gateway": 18000,
     "pagerduty": 18443,
     "rollback-controller": 18082,
     "prometheus": 19090,
@@ -47,6 +49,8 @@ class StackConfig(BaseModel):
     scrape_interval_s: float = 1.0
     evaluation_interval_s: float = 1.0
     group_wait_s: float = 1.0
+    alert_prefix: str = ""
+    """Prefix for every alert rule's name; a second stack can name its alerts differently."""
 
     def url(self, component: str) -> str:
         scheme = "https" if component == "pagerduty" else "http"

@@ -3,14 +3,22 @@
 It watches the registry's alias file and swaps models within a tenth of a second of a
 promotion or rollback, as a real server does when its deployment is rolled. It exports what a
 well-run service exports: requests and latency per version, validation failures, the
-prediction-score distribution, the training reference and the served version.
+prediction-score distribution, a drift score per feature against the training reference, and
+the served version.
+
+Beside the model it serves ``{name}-fallback``: the first registered version behind an input
+guard that imputes missing or invalid features with the training means and clips values to
+the training range. The gateway routes there as a mitigation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +33,17 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from mlchaos.stack.dataset import FEATURES
 from mlchaos.stack.registry import Registry
 
 WATCH_INTERVAL_S = 0.1
+DRIFT_WINDOW = 500
+"""Observations per feature in the drift monitor's sliding window."""
+DRIFT_MIN_COUNT = 100
+"""Below this many observations the monitor reports nothing rather than noise."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +51,7 @@ class Served:
     version: str
     model: Any
     sha256: str
-    reference_positive_share: float
+    reference: dict[str, Any]
 
 
 class Metrics:
@@ -62,6 +76,12 @@ class Metrics:
             ["model", "reason"],
             registry=registry,
         )
+        self.imputed = Counter(
+            "mlchaos_model_imputed_features",
+            "Features the fallback guard imputed.",
+            ["model", "feature"],
+            registry=registry,
+        )
         self.score = Histogram(
             "mlchaos_model_prediction_score",
             "Predicted probability of the positive class.",
@@ -83,6 +103,44 @@ class Metrics:
         )
 
 
+class DriftMonitor(Collector):
+    """Per-feature drift against the training reference over a sliding window.
+
+    ``mlchaos_model_drift_score{stat="mean"}`` is |window mean - training mean| in training
+    standard deviations; ``stat="scale"`` is |log(window std / training std)|. Computed at
+    scrape time, so the request path only appends to a deque.
+    """
+
+    def __init__(self, model: str, reference: dict[str, Any]) -> None:
+        self.model = model
+        self.means = reference["feature_means"]
+        self.stds = reference["feature_stds"]
+        self.windows = [deque[float](maxlen=DRIFT_WINDOW) for _ in FEATURES]
+
+    def observe(self, features: np.ndarray) -> None:
+        for row in features:
+            for window, value in zip(self.windows, row, strict=True):
+                window.append(float(value))
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "mlchaos_model_drift_score",
+            "Drift of each input feature against the training reference (sliding window).",
+            labels=["model", "feature", "stat"],
+        )
+        for name, window, mean, std in zip(
+            FEATURES, self.windows, self.means, self.stds, strict=True
+        ):
+            if len(window) < DRIFT_MIN_COUNT:
+                continue
+            values = np.fromiter(window, dtype=float)
+            family.add_metric([self.model, name, "mean"], abs(values.mean() - mean) / std)
+            spread = values.std()
+            scale = abs(math.log(spread / std)) if spread > 0 else float("inf")
+            family.add_metric([self.model, name, "scale"], scale)
+        yield family
+
+
 class ModelHolder:
     """Holds the served model and swaps it when the registry's production alias moves."""
 
@@ -91,6 +149,7 @@ class ModelHolder:
         self.name = name
         self.metrics = metrics
         self.served = self._load()
+        self.fallback = self._fallback()
         self._mtime = self._alias_mtime()
         self._stop = threading.Event()
 
@@ -110,11 +169,15 @@ class ModelHolder:
     def _load(self) -> Served:
         version = self.registry.aliases(self.name).production
         model, meta = self.registry.load(self.name, version)
-        share = float(meta["reference"]["positive_share"])
         self.metrics.version_info.clear()
         self.metrics.version_info.labels(self.name, version, meta["sha256"][:12]).set(1)
-        self.metrics.reference.labels(self.name).set(share)
-        return Served(version, model, meta["sha256"], share)
+        self.metrics.reference.labels(self.name).set(float(meta["reference"]["positive_share"]))
+        return Served(version, model, meta["sha256"], meta["reference"])
+
+    def _fallback(self) -> Served:
+        first = self.registry.aliases(self.name).history[0]
+        model, meta = self.registry.load(self.name, first)
+        return Served(f"fallback-{first}", model, meta["sha256"], meta["reference"])
 
 
 class InvalidInput(ValueError):
@@ -125,9 +188,7 @@ class InvalidInput(ValueError):
 
 def parse_inputs(body: Any) -> np.ndarray:
     """The feature matrix from an OIP v2 request with one named input tensor per feature."""
-    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-        raise InvalidInput("malformed", "body must be an object with an 'inputs' list")
-    tensors = {t.get("name"): t for t in body["inputs"] if isinstance(t, dict)}
+    tensors = _tensors(body)
     columns = []
     for feature in FEATURES:
         tensor = tensors.get(feature)
@@ -136,6 +197,8 @@ def parse_inputs(body: Any) -> np.ndarray:
         data = tensor.get("data")
         if not isinstance(data, list) or not data:
             raise InvalidInput("malformed", f"input {feature!r} has no data")
+        if any(v is None for v in data):
+            raise InvalidInput("null", f"input {feature!r} holds nulls")
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in data):
             raise InvalidInput("wrong_type", f"input {feature!r} must hold numbers")
         if any(math.isnan(v) or math.isinf(v) for v in data):
@@ -146,13 +209,57 @@ def parse_inputs(body: Any) -> np.ndarray:
     return np.asarray(columns, dtype=float).T
 
 
+def guarded_inputs(body: Any, reference: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
+    """Lenient parsing for the fallback: impute what is missing or invalid, clip the rest.
+
+    Returns the matrix and the names of the features that were imputed.
+    """
+    tensors = _tensors(body)
+    rows = max((len(t.get("data") or []) for t in tensors.values()), default=1) or 1
+    columns, imputed = [], []
+    for index, feature in enumerate(FEATURES):
+        mean, std = reference["feature_means"][index], reference["feature_stds"][index]
+        raw = (tensors.get(feature) or {}).get("data") or []
+        column = []
+        for i in range(rows):
+            value = _number(raw[i]) if i < len(raw) else None
+            if value is None:
+                imputed.append(feature)
+                value = mean
+            column.append(min(max(value, mean - 4 * std), mean + 4 * std))
+        columns.append(column)
+    return np.asarray(columns, dtype=float).T, sorted(set(imputed))
+
+
+def _tensors(body: Any) -> dict[Any, dict[str, Any]]:
+    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
+        raise InvalidInput("malformed", "body must be an object with an 'inputs' list")
+    return {t.get("name"): t for t in body["inputs"] if isinstance(t, dict)}
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def create_app(registry: Registry, name: str) -> FastAPI:
     metrics = Metrics(CollectorRegistry())
     holder = ModelHolder(registry, name, metrics)
-    app = FastAPI(title="mlchaos reference model server")
-    watcher = threading.Thread(target=holder.watch, name="alias-watcher", daemon=True)
-    app.router.on_startup.append(watcher.start)
-    app.router.on_shutdown.append(holder.stop)
+    drift = DriftMonitor(name, holder.served.reference)
+    metrics.registry.register(drift)
+    fallback_name = f"{name}-fallback"
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        watcher = threading.Thread(target=holder.watch, name="alias-watcher", daemon=True)
+        watcher.start()
+        yield
+        holder.stop()
+
+    app = FastAPI(title="mlchaos reference model server", lifespan=lifespan)
     app.state.holder = holder
 
     @app.get("/v2/health/live")
@@ -165,12 +272,13 @@ def create_app(registry: Registry, name: str) -> FastAPI:
 
     @app.get("/v2/models/{model}")
     def metadata(model: str) -> Response:
-        if model != name:
+        if model not in (name, fallback_name):
             return JSONResponse({"error": f"unknown model {model!r}"}, status_code=404)
-        served = holder.served
+        served = holder.served if model == name else holder.fallback
+        reference = served.reference
         return JSONResponse(
             {
-                "name": name,
+                "name": model,
                 "versions": [served.version],
                 "platform": "sklearn",
                 "inputs": [{"name": f, "datatype": "FP64", "shape": [-1]} for f in FEATURES],
@@ -178,35 +286,51 @@ def create_app(registry: Registry, name: str) -> FastAPI:
                     {"name": "probability", "datatype": "FP64", "shape": [-1]},
                     {"name": "label", "datatype": "INT64", "shape": [-1]},
                 ],
-                "parameters": {"sha256": served.sha256},
+                "parameters": {
+                    "sha256": served.sha256,
+                    "reference": {
+                        "features": list(FEATURES),
+                        "means": reference["feature_means"],
+                        "stds": reference["feature_stds"],
+                        "positive_share": reference["positive_share"],
+                    },
+                },
             }
         )
 
     @app.get("/v2/models/{model}/ready")
     def model_ready(model: str) -> Response:
-        return JSONResponse({"ready": model == name}, status_code=200 if model == name else 404)
+        known = model in (name, fallback_name)
+        return JSONResponse({"ready": known}, status_code=200 if known else 404)
 
     @app.post("/v2/models/{model}/infer")
     async def infer(model: str, request: Request) -> Response:
-        served = holder.served
+        served = holder.fallback if model == fallback_name else holder.served
         started = time.perf_counter()
         response = await _infer(model, request, served)
+        response.headers["x-model-version"] = served.version
         metrics.requests.labels(name, served.version, str(response.status_code)).inc()
         metrics.latency.labels(name, served.version).observe(time.perf_counter() - started)
         return response
 
     async def _infer(model: str, request: Request, served: Served) -> Response:
-        if model != name:
+        if model not in (name, fallback_name):
             return JSONResponse({"error": f"unknown model {model!r}"}, status_code=404)
         try:
             body = await request.json()
         except ValueError:
             body = None
         try:
-            features = parse_inputs(body)
+            if model == fallback_name:
+                features, imputed = guarded_inputs(body, served.reference)
+                for feature in imputed:
+                    metrics.imputed.labels(name, feature).inc()
+            else:
+                features = parse_inputs(body)
         except InvalidInput as exc:
             metrics.validation_failures.labels(name, exc.reason).inc()
             return JSONResponse({"error": str(exc)}, status_code=400)
+        drift.observe(features)
         try:
             proba = await _predict(served.model, features)
         except Exception as exc:  # a broken artifact must answer 500, not kill the server
@@ -216,7 +340,7 @@ def create_app(registry: Registry, name: str) -> FastAPI:
             score.observe(float(p))
         return JSONResponse(
             {
-                "model_name": name,
+                "model_name": model,
                 "model_version": served.version,
                 "id": body.get("id", "") if isinstance(body, dict) else "",
                 "outputs": [

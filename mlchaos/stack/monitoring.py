@@ -30,7 +30,11 @@ def prometheus_config(cfg: StackConfig, rules_file: Path) -> dict[str, Any]:
             {
                 "job_name": "model-server",
                 "static_configs": [{"targets": [_hostport(cfg, "model-server")]}],
-            }
+            },
+            {
+                "job_name": "gateway",
+                "static_configs": [{"targets": [_hostport(cfg, "gateway")]}],
+            },
         ],
     }
 
@@ -63,6 +67,14 @@ def alertmanager_config(cfg: StackConfig, routing_key: str, ca_file: Path) -> di
                         "url": f"{cfg.url('pagerduty')}/v2/enqueue",
                         "send_resolved": True,
                         "severity": '{{ or .CommonLabels.severity "error" }}',
+                        "description": (
+                            "{{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}"
+                        ),
+                        "details": {
+                            "alertname": "{{ .CommonLabels.alertname }}",
+                            "action": "{{ .CommonLabels.action }}",
+                            "model": "{{ .CommonLabels.model }}",
+                        },
                         "http_config": {"tls_config": {"ca_file": str(ca_file)}},
                         "links": [
                             {"href": "{{ .CommonAnnotations.runbook_url }}", "text": "Runbook"}

@@ -15,7 +15,12 @@ import yaml
 
 @dataclass(frozen=True)
 class RuleSettings:
-    """The knobs that set each rule's sensitivity; defaults suit the reference stack."""
+    """The knobs that set each rule's sensitivity; defaults suit the reference stack.
+
+    The drift threshold is calibrated against the monitor's 500-observation window: sampling
+    noise of a window mean is about 0.045 sigma, so 0.25 sigma sits far above it, while a
+    0.5 sigma shift crosses it half-way into the window.
+    """
 
     model: str = "credit-risk"
     window: str = "3s"
@@ -23,17 +28,21 @@ class RuleSettings:
     score_shift: float = 0.15
     p99_latency_s: float = 0.25
     validation_ratio: float = 0.05
+    drift_score: float = 0.25
     for_: str = "1s"
     evaluation_interval: str = "1s"
+    alert_prefix: str = ""
+    """Prepended to every alert name, for teams with their own naming."""
     runbook_base_url: str = "https://runbooks.example.invalid/mlchaos"
 
 
 def alert_rules(settings: RuleSettings = RuleSettings()) -> dict[str, Any]:
-    """The rule file as a dict, ready for ``yaml.safe_dump``."""
+    """The rule file as a dict, ready for YAML."""
     s, w = settings, settings.window
     model = f'model="{s.model}"'
     per_version = "sum by (model, version)"
     requests = f"{per_version} (rate(mlchaos_model_requests_total{{{model}}}[{w}]))"
+    edge = f"sum by (model) (rate(mlchaos_gateway_requests_total{{{model}}}[{w}]))"
     rules = [
         _rule(
             s,
@@ -61,8 +70,8 @@ def alert_rules(settings: RuleSettings = RuleSettings()) -> dict[str, Any]:
         _rule(
             s,
             "ModelHighLatencyP99",
-            "warning",
-            "page",
+            "critical",
+            "rollback",
             "histogram_quantile(0.99,\n"
             f"  sum by (model, version, le) "
             f"(rate(mlchaos_model_request_duration_seconds_bucket{{{model}}}[{w}]))\n"
@@ -74,11 +83,41 @@ def alert_rules(settings: RuleSettings = RuleSettings()) -> dict[str, Any]:
             s,
             "ModelInputValidationFailures",
             "critical",
-            "page",
+            "fallback",
             f"sum by (model) (rate(mlchaos_model_validation_failures_total{{{model}}}[{w}]))\n"
             f"  / sum by (model) (rate(mlchaos_model_requests_total{{{model}}}[{w}]))\n"
             f"  > {s.validation_ratio:g}",
             "{{ $labels.model }} rejects {{ $value | humanizePercentage }} of requests",
+        ),
+        _rule(
+            s,
+            "ModelFeatureDrift",
+            "warning",
+            "fallback",
+            f'max by (model, feature) (mlchaos_model_drift_score{{{model},stat="mean"}})\n'
+            f"  > {s.drift_score:g}",
+            "{{ $labels.model }} input {{ $labels.feature }} drifted {{ $value | humanize }}"
+            " sigma from the training data",
+        ),
+        _rule(
+            s,
+            "EdgeHighErrorRate",
+            "critical",
+            "fallback",
+            f'sum by (model) (rate(mlchaos_gateway_requests_total{{{model},code=~"5.."}}[{w}]))\n'
+            f"  / {edge}\n  > {s.error_ratio:g}",
+            "clients of {{ $labels.model }} see {{ $value | humanizePercentage }} errors",
+        ),
+        _rule(
+            s,
+            "EdgeHighLatencyP99",
+            "critical",
+            "fallback",
+            "histogram_quantile(0.99,\n"
+            f"  sum by (model, le) "
+            f"(rate(mlchaos_gateway_request_duration_seconds_bucket{{{model}}}[{w}]))\n"
+            f") > {s.p99_latency_s:g}",
+            "clients of {{ $labels.model }} see a p99 of {{ $value | humanizeDuration }}",
         ),
     ]
     return {
@@ -92,7 +131,7 @@ def _rule(
     s: RuleSettings, name: str, severity: str, action: str, expr: str, summary: str
 ) -> dict[str, Any]:
     return {
-        "alert": name,
+        "alert": f"{s.alert_prefix}{name}",
         "expr": expr,
         "for": s.for_,
         "labels": {"severity": severity, "action": action},
@@ -101,6 +140,10 @@ def _rule(
             "runbook_url": f"{s.runbook_base_url}/{name}.md",
         },
     }
+
+
+def render_rules(settings: RuleSettings = RuleSettings()) -> str:
+    return yaml.dump(alert_rules(settings), Dumper=_ReadableDumper, sort_keys=False, width=100)
 
 
 class _ReadableDumper(yaml.SafeDumper):
@@ -113,7 +156,3 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _ReadableDumper.add_representer(str, _str)
-
-
-def render_rules(settings: RuleSettings = RuleSettings()) -> str:
-    return yaml.dump(alert_rules(settings), Dumper=_ReadableDumper, sort_keys=False, width=100)

@@ -44,6 +44,21 @@ def main(argv: list[str]) -> None:
     component, state_dir = argv[0], Path(argv[1])
     cfg = StackConfig.load(state_dir)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {component} %(message)s")
+    if component == "gateway":
+        from aiohttp import web
+
+        from mlchaos.stack import gateway
+
+        app = gateway.create_app(cfg.url("model-server"), cfg.model_name, cfg.state_dir)
+        web.run_app(
+            app,
+            host=cfg.host,
+            port=cfg.ports[component],
+            access_log=None,
+            print=None,
+            shutdown_timeout=2,
+        )
+        return
     options: dict[str, Any] = {}
     if component == "pagerduty":
         options = {

@@ -22,18 +22,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import yaml
 
 from mlchaos.errors import PortInUse, StackError
 from mlchaos.stack import monitoring, training
 from mlchaos.stack.config import COMPONENTS, StackConfig
 from mlchaos.stack.registry import Registry
-from mlchaos.stack.rules import RuleSettings, render_rules
+from mlchaos.stack.rules import RuleSettings, alert_rules, render_rules
 from mlchaos.stack.tls import ensure_certificate
 
 READY_TIMEOUT_S = 20.0
 HEALTH_PATHS = {
     "registry": "/health",
     "model-server": "/v2/health/ready",
+    "gateway": "/health",
     "pagerduty": "/health",
     "rollback-controller": "/health",
     "prometheus": "/-/ready",
@@ -126,7 +128,9 @@ def _prepare(cfg: StackConfig, progress: Progress) -> None:
         cfg.secrets_path.chmod(0o600)
     rules = cfg.state_dir / "prometheus" / "rules.yml"
     rules.parent.mkdir(parents=True, exist_ok=True)
-    rules.write_text(render_rules(RuleSettings(model=cfg.model_name)))
+    rules.write_text(
+        render_rules(RuleSettings(model=cfg.model_name, alert_prefix=cfg.alert_prefix))
+    )
     monitoring.write_yaml(
         cfg.state_dir / "prometheus" / "prometheus.yml", monitoring.prometheus_config(cfg, rules)
     )
@@ -175,6 +179,9 @@ def _binary(*names: str) -> str:
 def _launch(cfg: StackConfig, component: str) -> subprocess.Popen[bytes]:
     logs = cfg.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    # One OpenMP thread: per-request predictions gain nothing from more on a small machine,
+    # and oversubscribed threads showed up as latency spikes.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     with (logs / f"{component}.log").open("ab") as log:
         return subprocess.Popen(
             _command(cfg, component),
@@ -183,7 +190,20 @@ def _launch(cfg: StackConfig, component: str) -> subprocess.Popen[bytes]:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             cwd=cfg.state_dir,
+            env=env,
         )
+
+
+def reload_rules(cfg: StackConfig, without: frozenset[str] = frozenset()) -> None:
+    """Rewrite the alert rules, leaving out ``without``, and make Prometheus reload them.
+
+    Game days use it to show what happens when a detection is missing.
+    """
+    rules = alert_rules(RuleSettings(model=cfg.model_name, alert_prefix=cfg.alert_prefix))
+    for group in rules["groups"]:
+        group["rules"] = [r for r in group["rules"] if r["alert"] not in without]
+    (cfg.state_dir / "prometheus" / "rules.yml").write_text(yaml.safe_dump(rules, sort_keys=False))
+    _signal_group(_pids(cfg)["prometheus"], signal.SIGHUP)
 
 
 def _ensure_port_free(cfg: StackConfig, component: str) -> None:

@@ -39,9 +39,14 @@ def start_mlchaos(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def write_scenario(directory: Path, name: str, **experiment_changes: Any) -> Path:
-    """A one-experiment scenario: the catalogue's bad-version experiment with changes applied."""
-    experiment = yaml.safe_load(CATALOGUE.read_text())
+def write_scenario(
+    directory: Path, name: str, source: Path = CATALOGUE, **experiment_changes: Any
+) -> Path:
+    """A one-experiment scenario: a catalogue experiment with changes applied.
+
+    ``expect__detection={...}`` sets ``experiment["expect"]["detection"]``.
+    """
+    experiment = yaml.safe_load(source.read_text())
     for dotted, value in experiment_changes.items():
         node = experiment
         *parents, leaf = dotted.split("__")

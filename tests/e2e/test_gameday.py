@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from mlchaos.engine.timeline import EVENTS
 from mlchaos.stack import supervisor
@@ -32,6 +33,15 @@ from tests.e2e.conftest import (
 
 pytestmark = pytest.mark.e2e
 CHECK_RESULTS = ROOT.parent / "shared" / "tools" / "check_results.py"
+CATALOGUE_FILES = sorted((ROOT / "experiments").glob("*.yaml"))
+FAULTS = (
+    "bad_version",
+    "schema_change",
+    "data_drift",
+    "latency_spike",
+    "error_burst",
+    "missing_features",
+)
 
 
 def gameday(
@@ -47,23 +57,28 @@ def gameday(
     )
 
 
-def test_nightly_game_day_passes_with_every_time_from_its_owner(
+def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
     stack: StackConfig, tmp_path: Path
 ) -> None:
     done = gameday(stack, ROOT / "scenarios" / "nightly.yaml", tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     document = results(tmp_path)
-    [exp] = document["experiments"]
-    assert (document["verdict"], exp["verdict"], exp["fault"]) == ("pass", "pass", "bad_version")
-
-    times = [datetime.fromisoformat(exp["timeline"][e]) for e in EVENTS if e != "acknowledged"]
-    assert all(times), exp["timeline"]
-    assert times[:2] == sorted(times[:2]) and times[0] <= min(times)  # injected comes first
-    assert (
-        exp["timeline"]["injected"] <= exp["timeline"]["detected"] <= exp["timeline"]["mitigated"]
-    )
-    assert exp["timeline"]["mitigated"] <= exp["timeline"]["recovered"]
-    assert exp["sources"] == {
+    assert document["verdict"] == "pass"
+    by_fault = {e["fault"]: e for e in document["experiments"]}
+    assert set(by_fault) == set(FAULTS)
+    for exp in document["experiments"]:
+        assert exp["verdict"] == "pass", (exp["name"], exp["reasons"])
+        timeline = exp["timeline"]
+        happened = [datetime.fromisoformat(timeline[e]) for e in EVENTS if timeline[e]]
+        assert min(happened) == datetime.fromisoformat(timeline["injected"])
+        assert timeline["detected"] <= timeline["paged"] <= timeline["acknowledged"]
+        assert timeline["detected"] <= timeline["mitigated"]
+        if timeline["recovered"]:
+            assert timeline["mitigated"] <= timeline["recovered"]
+        for name, target in exp["targets_s"].items():
+            assert exp["durations_s"][name] <= target, (exp["name"], name, exp["durations_s"])
+        assert exp["floor_s"] == 4.0 and exp["reasons"] == []
+    assert by_fault["bad_version"]["sources"] == {
         "injected": "registry audit log (promote)",
         "detected": "prometheus alert activeAt",
         "paged": "pagerduty incident triggered",
@@ -72,10 +87,11 @@ def test_nightly_game_day_passes_with_every_time_from_its_owner(
         "recovered": "prometheus SLO samples",
         "reverted": "registry audit log (lease_released)",
     }
-    for name, target in exp["targets_s"].items():
-        assert exp["durations_s"][name] <= target, (name, exp["durations_s"])
-    assert exp["floor_s"] == 4.0 and exp["reasons"] == []
-    assert document["load"]["requests"] > 0 and document["load"]["failures"] >= 0
+    assert by_fault["latency_spike"]["sources"]["mitigated"] == (
+        "gateway audit log (fallback by responder)"
+    )
+    assert by_fault["data_drift"]["timeline"]["recovered"] is None  # no recovery target
+    assert document["load"]["requests"] > 0
     assert "game day nightly: PASS" in done.stdout
     assert "✓ detected" in done.stderr  # progress while it waits
     assert production(stack) == "v2"
@@ -87,12 +103,54 @@ def test_nightly_game_day_passes_with_every_time_from_its_owner(
             assert secret not in path.read_text(errors="replace"), f"routing key in {path}"
     if CHECK_RESULTS.exists():
         check = subprocess.run(
-            ["python3", str(CHECK_RESULTS), str(run_dir), "0", "--mttd", "5", "--mttr", "30"],
+            [
+                "python3",
+                str(CHECK_RESULTS),
+                str(run_dir),
+                "0",
+                "--faults",
+                ",".join(FAULTS),
+                "--mttd",
+                "5",
+                "--mttr",
+                "30",
+            ],
             capture_output=True,
             text=True,
             timeout=60,
         )
         assert check.returncode == 0, check.stdout
+
+
+@pytest.mark.parametrize("source", CATALOGUE_FILES, ids=lambda p: p.stem)
+def test_removing_the_detecting_rule_fails_the_experiment(
+    stack: StackConfig, tmp_path: Path, source: Path
+) -> None:
+    alert = yaml.safe_load(source.read_text())["expect"]["detection"]["alert"]
+    scenario = write_scenario(
+        tmp_path, f"no-rule-{source.stem}", source=source, give_up_after="15s"
+    )
+    supervisor.reload_rules(stack, without=frozenset({alert}))
+    try:
+        wait_until(lambda: alert not in _loaded_alerts(stack), timeout=15)
+        done = gameday(stack, scenario, tmp_path / "reports")
+    finally:
+        supervisor.reload_rules(stack)
+    wait_until(lambda: alert in _loaded_alerts(stack), timeout=15)
+    assert done.returncode == 1, done.stdout + done.stderr
+    [exp] = results(tmp_path / "reports")["experiments"]
+    assert exp["verdict"] == "fail"
+    within = yaml.safe_load(source.read_text())["expect"]["detection"]["within"]
+    assert exp["reasons"][0].startswith(
+        f"detection (MTTD): target {within} missed, no loaded alerting rule defines {alert}"
+    ), exp["reasons"]
+    assert exp["timeline"]["reverted"] is not None
+    assert production(stack) == "v2"
+
+
+def _loaded_alerts(stack: StackConfig) -> set[str]:
+    groups = requests.get(f"{stack.url('prometheus')}/api/v1/rules", timeout=5).json()
+    return {r["name"] for g in groups["data"]["groups"] for r in g["rules"]}
 
 
 def test_disabled_rollback_controller_fails_on_mitigation(
@@ -188,10 +246,11 @@ def test_unreachable_prometheus_is_inconclusive_never_pass(
         supervisor.start_component(stack, "prometheus")
     assert done.returncode == 3, done.stdout + done.stderr
     document = results(tmp_path)
-    [exp] = document["experiments"]
-    assert (document["verdict"], exp["verdict"]) == ("inconclusive", "inconclusive")
-    assert exp["reasons"][0].startswith("cannot read the monitoring: Prometheus at")
-    assert exp["timeline"]["injected"] is None  # nothing is injected blind
+    assert document["verdict"] == "inconclusive"
+    for exp in document["experiments"]:
+        assert exp["verdict"] == "inconclusive"
+        assert exp["reasons"][0].startswith("cannot read the monitoring: Prometheus at")
+        assert exp["timeline"]["injected"] is None  # nothing is injected blind
     assert production(stack) == "v2"
 
 

@@ -63,7 +63,7 @@ def test_generated_rules_pass_promtool(tmp_path: Path) -> None:
         timeout=60,
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 4 rules found" in check.stdout
+    assert "SUCCESS: 7 rules found" in check.stdout
     assert 'model="fraud"' in rules and "runbook_url" in rules
 
 
@@ -83,7 +83,7 @@ def test_down_leaves_no_process_behind(tmp_path: Path) -> None:
     cfg = new_stack_config(tmp_path)
     supervisor.up(cfg)
     pids = json.loads((tmp_path / "pids.json").read_text())
-    assert len(pids) == 6
+    assert len(pids) == len(COMPONENTS)
     assert sorted(supervisor.down(cfg)) == sorted(pids)
 
     def all_gone() -> bool:

@@ -24,7 +24,7 @@ def expected_messages(path: Path) -> list[str]:
 
 
 def test_there_are_named_bad_fixtures() -> None:
-    assert len(BAD) >= 15
+    assert len(BAD) >= 20
 
 
 @pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
@@ -50,7 +50,14 @@ def test_good_experiment_loads_with_parsed_units() -> None:
 def test_catalogue_and_nightly_scenario_are_valid() -> None:
     scenario, experiments = load_scenario(ROOT / "scenarios" / "nightly.yaml")
     assert scenario.name == "nightly"
-    assert [e.fault.type for e in experiments] == ["bad_version"]
+    assert [e.fault.type for e in experiments] == [
+        "bad_version",
+        "schema_change",
+        "data_drift",
+        "latency_spike",
+        "error_burst",
+        "missing_features",
+    ]
 
 
 def test_scenario_reports_problems_in_the_experiments_it_names(tmp_path: Path) -> None:

@@ -1,0 +1,106 @@
+"""Gateway overhead with no fault active: the same open-loop load, direct and through the gateway.
+
+Both paths are measured in one run, in alternating slices, so machine noise hits both alike.
+Requests are sent on a fixed schedule (open loop), so a slow response does not slow the
+sender and hide queueing. Prints p50/p99 per path, the added p99 in ms, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+
+import aiohttp
+from _stack import bench_stack
+
+from mlchaos.stack.dataset import FEATURES, REPLAY_SEED, generate
+
+
+def bodies() -> list[bytes]:
+    rows = generate(500, seed=REPLAY_SEED).features
+    return [
+        json.dumps(
+            {
+                "inputs": [
+                    {"name": f, "datatype": "FP64", "shape": [1], "data": [float(v)]}
+                    for f, v in zip(FEATURES, row, strict=True)
+                ]
+            }
+        ).encode()
+        for row in rows
+    ]
+
+
+async def slice_(
+    session: aiohttp.ClientSession, url: str, rate: float, seconds: float, payloads: list[bytes]
+) -> list[float]:
+    latencies: list[float] = []
+
+    async def one(body: bytes) -> None:
+        started = time.perf_counter()
+        async with session.post(url, data=body, headers={"content-type": "application/json"}) as r:
+            await r.read()
+        latencies.append((time.perf_counter() - started) * 1000)
+
+    tasks = []
+    start = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(payloads[i % len(payloads)])))
+    await asyncio.gather(*tasks)
+    return latencies
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def measure(direct: str, gateway: str, rate: float, seconds: float, slices: int) -> None:
+    payloads = bodies()
+    results: dict[str, list[float]] = {"direct": [], "gateway": []}
+    connector = aiohttp.TCPConnector(limit=200)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await slice_(session, direct, rate, 2, payloads)  # warm both paths
+        await slice_(session, gateway, rate, 2, payloads)
+        for _ in range(slices):
+            for name, url in (("direct", direct), ("gateway", gateway)):
+                results[name] += await slice_(session, url, rate, seconds, payloads)
+    for name, values in results.items():
+        print(
+            f"{name:<8} n={len(values):5d}  p50 {pct(values, 0.5):6.2f} ms  "
+            f"p99 {pct(values, 0.99):6.2f} ms"
+        )
+    d99, g99 = pct(results["direct"], 0.99), pct(results["gateway"], 0.99)
+    d50, g50 = pct(results["direct"], 0.5), pct(results["gateway"], 0.5)
+    print(
+        f"added by the gateway at {rate:g} req/s: p50 +{g50 - d50:.2f} ms, "
+        f"p99 +{g99 - d99:.2f} ms (target <= 1 ms); p99 ratio {g99 / d99:.2f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per slice")
+    parser.add_argument("--slices", type=int, default=4)
+    args = parser.parse_args()
+    with bench_stack() as (cfg, _):
+        path = f"/v2/models/{cfg.model_name}/infer"
+        asyncio.run(
+            measure(
+                cfg.url("model-server") + path,
+                cfg.url("gateway") + path,
+                args.rate,
+                args.seconds,
+                args.slices,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""`mlchaos gateway --upstream URL`: the chaos gateway in front of your own model endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--upstream", required=True, help="Your model server's base URL (OIP v2).")
+@click.option("--model", required=True, help="The model's name in /v2/models/NAME paths.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=18000, show_default=True)
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=Path(".mlchaos/gateway"),
+    show_default=True,
+    help="Where the gateway keeps its audit log.",
+)
+def gateway(upstream: str, model: str, host: str, port: int, state_dir: Path) -> None:
+    """Proxy clients to UPSTREAM and hold fault leases; runs in the foreground.
+
+    Point clients (and your traffic) at the gateway, and name it as endpoints.gateway in your
+    service file. Its routes to `/v2/models/MODEL-fallback/...` when switched to fallback.
+    """
+    from aiohttp import web
+
+    from mlchaos.stack.gateway import create_app
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(upstream.rstrip("/"), model, state_dir)
+    click.echo(f"chaos gateway on http://{host}:{port} -> {upstream}", err=True)
+    web.run_app(app, host=host, port=port, access_log=None, print=None, shutdown_timeout=2)

@@ -1,0 +1,42 @@
+"""The chaos gateway's admin API: fault leases, the route, and its audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlchaos.errors import TargetError
+from mlchaos.observe.api import JsonApi
+
+
+class GatewayClient(JsonApi):
+    name = "gateway"
+
+    def inject(
+        self, kind: str, params: dict[str, Any], share: float, seed: int, ttl_s: float, holder: str
+    ) -> dict[str, Any]:
+        body = {
+            "type": kind,
+            "params": params,
+            "share": share,
+            "seed": seed,
+            "ttl_s": ttl_s,
+            "holder": holder,
+        }
+        return self._call("POST", "/admin/faults", json=body)
+
+    def faults(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/admin/faults")["faults"])
+
+    def end(self, lease_id: str, actor: str) -> dict[str, Any] | None:
+        """End a lease; None if the gateway no longer holds it (ended or expired)."""
+        try:
+            return self._call("DELETE", f"/admin/faults/{lease_id}", params={"actor": actor})
+        except TargetError:
+            return None
+
+    def route(self, target: str, actor: str, reason: str) -> dict[str, Any]:
+        body = {"target": target, "actor": actor, "reason": reason}
+        return dict(self._call("POST", "/admin/route", json=body)["audit"])
+
+    def audit(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/admin/audit")["audit"])

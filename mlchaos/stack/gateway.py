@@ -1,0 +1,430 @@
+"""The chaos gateway: a reverse proxy in front of the model server that holds fault leases.
+
+Clients call the gateway as they would the model server. Each active fault lease applies to
+a share of requests chosen by its own seeded random stream, one draw per request, so the
+selection is deterministic for a given request order and independent of connections
+(keep-alive included). With no lease active, request bodies pass through untouched.
+
+Admin API:
+
+    POST   /admin/faults        {"type", "params", "share", "seed", "ttl_s", "holder"}
+    GET    /admin/faults        active leases
+    DELETE /admin/faults/{id}   end a lease (it also ends by itself when its TTL runs out)
+    POST   /admin/route         {"target": "primary" | "fallback", "actor", "reason"}
+    GET    /admin/audit         inject, revert, expire and route changes, with their times
+
+A lease that ends also fails traffic back to ``primary`` if the route was switched while it
+was active: once the fault is fixed, the mitigation is undone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+FAULT_TYPES = ("schema_change", "data_drift", "latency_spike", "error_burst", "missing_features")
+BODY_FAULTS = ("schema_change", "data_drift", "missing_features")
+HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
+REAP_INTERVAL_S = 0.25
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Lease:
+    id: str
+    type: str
+    params: dict[str, Any]
+    share: float
+    seed: int
+    holder: str
+    created_at: datetime
+    expires_at: datetime
+    rng: random.Random = field(repr=False)
+    applied: int = 0
+
+    def selects(self) -> bool:
+        """One draw per request from this lease's own stream."""
+        return self.rng.random() < self.share
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "params": self.params,
+            "share": self.share,
+            "seed": self.seed,
+            "holder": self.holder,
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+            "applied": self.applied,
+        }
+
+
+class FaultError(ValueError):
+    """An injection request the gateway cannot honour."""
+
+
+def validate_fault(kind: str, params: dict[str, Any]) -> None:
+    """Reject a fault that would do nothing or that the gateway cannot apply."""
+    if kind not in FAULT_TYPES:
+        raise FaultError(
+            f"unknown fault type {kind!r}; the gateway applies {', '.join(FAULT_TYPES)}"
+        )
+    checks: dict[str, Callable[[dict[str, Any]], bool]] = {
+        "schema_change": lambda p: bool(p.get("rename") or p.get("drop") or p.get("retype")),
+        "data_drift": lambda p: (
+            bool(p.get("feature"))
+            and (float(p.get("shift", 0)) != 0 or float(p.get("scale", 1)) != 1)
+        ),
+        "latency_spike": lambda p: float(p.get("delay_s", 0)) > 0,
+        "error_burst": lambda p: 500 <= int(p.get("status", 503)) <= 599,
+        "missing_features": lambda p: bool(p.get("features")),
+    }
+    if not checks[kind](params):
+        raise FaultError(f"{kind} with params {params} would change nothing")
+
+
+def transform(lease: Lease, body: dict[str, Any]) -> dict[str, Any]:
+    """Apply a body-changing fault to an Open Inference Protocol v2 request."""
+    p = lease.params
+    inputs = body.get("inputs")
+    if not isinstance(inputs, list):
+        return body
+    if lease.type == "schema_change":
+        renames, drops, retypes = p.get("rename", {}), set(p.get("drop", [])), p.get("retype", {})
+        changed = []
+        for tensor in inputs:
+            name = tensor.get("name")
+            if name in drops:
+                continue
+            if name in retypes:
+                tensor = {
+                    **tensor,
+                    "datatype": "BYTES",
+                    "data": [str(v) for v in tensor.get("data", [])],
+                }
+            changed.append({**tensor, "name": renames.get(name, name)})
+        return {**body, "inputs": changed}
+    if lease.type == "data_drift":
+        shift, scale = float(p.get("shift", 0.0)), float(p.get("scale", 1.0))
+        return {
+            **body,
+            "inputs": [
+                {**t, "data": [v * scale + shift for v in t.get("data", [])]}
+                if t.get("name") == p["feature"]
+                else t
+                for t in inputs
+            ],
+        }
+    if lease.type == "missing_features":
+        missing = float("nan") if p.get("value", "null") == "nan" else None
+        return {
+            **body,
+            "inputs": [
+                {**t, "data": [missing for _ in t.get("data", [])]}
+                if t.get("name") in set(p["features"])
+                else t
+                for t in inputs
+            ],
+        }
+    return body
+
+
+def delay_of(lease: Lease) -> float:
+    mean = float(lease.params["delay_s"])
+    if lease.params.get("distribution") == "exponential":
+        return lease.rng.expovariate(1.0 / mean)
+    return mean
+
+
+class GatewayState:
+    """Leases, the route and the audit log; shared by the request path and the admin API."""
+
+    def __init__(self, audit_path: Path, clock: Callable[[], float] = time.time) -> None:
+        self.audit_path = audit_path
+        self.clock = clock
+        self.leases: dict[str, Lease] = {}
+        self.route = "primary"
+        self.route_changed_at: datetime | None = None
+        self._lock = threading.Lock()
+
+    def inject(
+        self, kind: str, params: dict[str, Any], share: float, seed: int, ttl_s: float, holder: str
+    ) -> tuple[Lease, dict[str, Any]]:
+        validate_fault(kind, params)
+        if not 0 < share <= 1:
+            raise FaultError(f"share must be in (0, 1], got {share}")
+        if ttl_s <= 0:
+            raise FaultError(f"ttl_s must be positive, got {ttl_s}")
+        created = now_utc()
+        lease = Lease(
+            id=uuid.uuid4().hex[:12],
+            type=kind,
+            params=params,
+            share=share,
+            seed=seed,
+            holder=holder,
+            created_at=created,
+            expires_at=datetime.fromtimestamp(self.clock() + ttl_s, UTC),
+            rng=random.Random(seed),
+        )
+        with self._lock:
+            self.leases[lease.id] = lease
+            entry = self._audit("inject", holder, lease=lease)
+        return lease, entry
+
+    def end(self, lease_id: str, actor: str, action: str = "revert") -> dict[str, Any]:
+        with self._lock:
+            lease = self.leases.pop(lease_id, None)
+            if lease is None:
+                raise KeyError(lease_id)
+            entry = self._audit(action, actor, lease=lease)
+            if (
+                self.route == "fallback"
+                and self.route_changed_at
+                and (self.route_changed_at >= lease.created_at)
+            ):
+                self.route, self.route_changed_at = "primary", now_utc()
+                self._audit("failback", actor, reason=f"fault {lease.type} ended")
+        return entry
+
+    def expire(self) -> list[dict[str, Any]]:
+        now = now_utc()
+        expired = [lid for lid, le in list(self.leases.items()) if le.expires_at <= now]
+        return [self.end(lid, actor="gateway", action="expire") for lid in expired]
+
+    def set_route(self, target: str, actor: str, reason: str) -> dict[str, Any]:
+        if target not in ("primary", "fallback"):
+            raise FaultError(f"route must be primary or fallback, got {target!r}")
+        with self._lock:
+            self.route, self.route_changed_at = target, now_utc()
+            return self._audit("route", actor, reason=reason, target=target)
+
+    def active(self) -> list[Lease]:
+        return list(self.leases.values())
+
+    def audit(self) -> list[dict[str, Any]]:
+        if not self.audit_path.exists():
+            return []
+        return [json.loads(line) for line in self.audit_path.read_text().splitlines()]
+
+    def _audit(
+        self, action: str, actor: str, lease: Lease | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        entry = {"at": now_utc().isoformat(), "action": action, "actor": actor, **extra}
+        if lease is not None:
+            entry.update(lease_id=lease.id, fault=lease.type, applied=lease.applied)
+        with self.audit_path.open("a") as log:
+            log.write(json.dumps(entry) + "\n")
+        return entry
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "mlchaos_gateway_requests",
+            "Requests through the gateway.",
+            ["model", "route", "code"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "mlchaos_gateway_request_duration_seconds",
+            "Latency seen by clients at the edge.",
+            ["model", "route"],
+            registry=self.registry,
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )
+        self.active = Gauge(
+            "mlchaos_fault_active",
+            "1 while a fault lease of this type is active.",
+            ["fault"],
+            registry=self.registry,
+        )
+        self.faulted = Counter(
+            "mlchaos_gateway_faulted_requests",
+            "Requests a fault was applied to.",
+            ["fault"],
+            registry=self.registry,
+        )
+        for kind in FAULT_TYPES:
+            self.active.labels(kind).set(0)
+
+    def refresh(self, state: GatewayState) -> None:
+        live = {lease.type for lease in state.active()}
+        for kind in FAULT_TYPES:
+            self.active.labels(kind).set(1 if kind in live else 0)
+
+
+def create_app(upstream: str, model: str, state_dir: Path) -> web.Application:
+    state = GatewayState(state_dir / "gateway-audit.jsonl")
+    metrics = Metrics()
+    app = web.Application()
+    app["state"] = state
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        connector = aiohttp.TCPConnector(limit=200, keepalive_timeout=30)
+        app["session"] = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+        )
+        reaper = asyncio.create_task(_reap(state, metrics))
+        yield
+        reaper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reaper
+        await app["session"].close()
+
+    app.cleanup_ctx.append(lifecycle)
+
+    async def proxy(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        route = state.route
+        response = await _forward(request, state, metrics, upstream, model, route)
+        metrics.requests.labels(model, route, str(response.status)).inc()
+        metrics.latency.labels(model, route).observe(time.perf_counter() - started)
+        return response
+
+    async def inject(request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            lease, entry = state.inject(
+                str(body.get("type")),
+                dict(body.get("params") or {}),
+                float(body.get("share", 1.0)),
+                int(body.get("seed", 0)),
+                float(body.get("ttl_s", 300)),
+                str(body.get("holder", "unknown")),
+            )
+        except (FaultError, TypeError, ValueError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        metrics.refresh(state)
+        return web.json_response({"lease": lease.public(), "audit": entry}, status=201)
+
+    async def list_faults(request: web.Request) -> web.Response:
+        return web.json_response({"faults": [le.public() for le in state.active()]})
+
+    async def revert(request: web.Request) -> web.Response:
+        try:
+            entry = state.end(request.match_info["id"], request.query.get("actor", "unknown"))
+        except KeyError:
+            return web.json_response(
+                {"error": "no such active lease; it ended already"}, status=404
+            )
+        metrics.refresh(state)
+        return web.json_response({"audit": entry})
+
+    async def set_route(request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            entry = state.set_route(
+                str(body.get("target")),
+                str(body.get("actor", "unknown")),
+                str(body.get("reason", "")),
+            )
+        except FaultError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"audit": entry})
+
+    async def audit(request: web.Request) -> web.Response:
+        return web.json_response({"audit": state.audit(), "route": state.route})
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "route": state.route})
+
+    async def metrics_endpoint(request: web.Request) -> web.Response:
+        metrics.refresh(state)
+        return web.Response(
+            body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    app.router.add_post("/admin/faults", inject)
+    app.router.add_get("/admin/faults", list_faults)
+    app.router.add_delete("/admin/faults/{id}", revert)
+    app.router.add_post("/admin/route", set_route)
+    app.router.add_get("/admin/audit", audit)
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics_endpoint)
+    app.router.add_route("*", "/{path:.*}", proxy)
+    return app
+
+
+async def _forward(
+    request: web.Request,
+    state: GatewayState,
+    metrics: Metrics,
+    upstream: str,
+    model: str,
+    route: str,
+) -> web.Response:
+    selected = [lease for lease in state.active() if lease.selects()]
+    for lease in selected:
+        lease.applied += 1
+        metrics.faulted.labels(lease.type).inc()
+    body = await request.read()
+    path = request.path_qs
+    # What clients send is changed whichever way the request goes.
+    if any(lease.type in BODY_FAULTS for lease in selected):
+        body = _rewrite(body, [le for le in selected if le.type in BODY_FAULTS])
+    if route == "fallback":
+        path = path.replace(f"/v2/models/{model}/", f"/v2/models/{model}-fallback/", 1)
+    else:  # errors and slowness belong to the primary path: the fallback avoids them
+        for lease in selected:
+            if lease.type == "error_burst":
+                status = int(lease.params.get("status", 503))
+                return web.json_response({"error": "upstream error (injected)"}, status=status)
+        delays = [delay_of(le) for le in selected if le.type == "latency_spike"]
+        if delays:
+            await asyncio.sleep(max(delays))
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+    session: aiohttp.ClientSession = request.app["session"]
+    try:
+        async with session.request(
+            request.method, upstream + path, data=body, headers=headers
+        ) as answer:
+            content = await answer.read()
+            out = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
+            return web.Response(body=content, status=answer.status, headers=out)
+    except aiohttp.ClientError as exc:
+        return web.json_response({"error": f"upstream unreachable: {exc}"}, status=502)
+
+
+def _rewrite(body: bytes, leases: list[Lease]) -> bytes:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
+    for lease in leases:
+        document = transform(lease, document)
+    return json.dumps(document, allow_nan=True).encode()
+
+
+async def _reap(state: GatewayState, metrics: Metrics) -> None:
+    """Ends expired leases by itself: the TTL holds even if the runner was killed."""
+    while True:
+        await asyncio.sleep(REAP_INTERVAL_S)
+        if state.expire():
+            metrics.refresh(state)

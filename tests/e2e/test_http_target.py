@@ -1,0 +1,118 @@
+"""The `http` target: a user's own service, known only through a service file.
+
+The "user's service" is a second, independently configured stack: another model name, other
+ports, its own Prometheus, Alertmanager and PagerDuty receiver, and alert rules with other
+names. mlchaos reaches it only through the service file and the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlchaos.stack import supervisor
+from mlchaos.stack.config import COMPONENTS, StackConfig
+from tests.conftest import ROOT, free_ports
+from tests.e2e.conftest import results
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def fraud_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
+    cfg = StackConfig(
+        state_dir=tmp_path_factory.mktemp("fraud"),
+        ports=dict(zip(COMPONENTS, free_ports(len(COMPONENTS)), strict=True)),
+        model_name="fraud",
+        pagerduty_service="fraud-oncall",
+        alert_prefix="Fraud",
+    )
+    supervisor.up(cfg)
+    yield cfg
+    supervisor.down(cfg)
+
+
+def service_file(cfg: StackConfig, directory: Path) -> Path:
+    document = {
+        "version": 1,
+        "name": "fraud-scorer",
+        "model": "fraud",
+        "endpoints": {
+            "gateway": cfg.url("gateway"),
+            "prometheus": cfg.url("prometheus"),
+            "alertmanager": cfg.url("alertmanager"),
+        },
+        "pagerduty": {
+            "url": cfg.url("pagerduty"),
+            "service": "fraud-oncall",
+            "routing_key_env": "FRAUD_PD_ROUTING_KEY",
+            "ca_file": str(cfg.tls_dir / "cert.pem"),
+        },
+        "traffic_query": 'sum(rate(mlchaos_gateway_requests_total{model="fraud"}[5s]))',
+    }
+    path = directory / "fraud-service.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_error_burst_on_a_users_own_service(fraud_stack: StackConfig, tmp_path: Path) -> None:
+    text = (ROOT / "experiments" / "error-burst.yaml").read_text()
+    experiment = yaml.safe_load(text.replace("credit-risk", "fraud"))
+    experiment["expect"]["detection"]["alert"] = "FraudEdgeHighErrorRate"
+    experiment["expect"]["paging"]["service"] = "fraud-oncall"
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(experiment))
+    env = {**os.environ, "FRAUD_PD_ROUTING_KEY": fraud_stack.routing_key()}
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlchaos",
+            "run",
+            str(tmp_path / "exp.yaml"),
+            "--service",
+            str(service_file(fraud_stack, tmp_path)),
+            "--rate",
+            "60",
+            "--users",
+            "5",
+            "--report-dir",
+            str(tmp_path / "reports"),
+            "--state-dir",
+            str(tmp_path / "no-reference-stack"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=ROOT,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    [exp] = results(tmp_path / "reports")["experiments"]
+    assert exp["verdict"] == "pass", exp["reasons"]
+    assert exp["sources"]["mitigated"] == "gateway audit log (fallback by responder)"
+    assert not (tmp_path / "no-reference-stack" / "stack.json").exists()  # nothing else started
+
+
+def test_service_file_errors_have_lines(tmp_path: Path) -> None:
+    path = tmp_path / "bad-service.yaml"
+    path.write_text(
+        "version: 1\nname: x\nmodel: x\nendpoints:\n  gateway: ftp://x\n"
+        "pagerduty: {service: s}\ntraffic_query: q\nrollback: {}\n"
+    )
+    from mlchaos.errors import ValidationFailed
+    from mlchaos.loader import load_service
+
+    with pytest.raises(ValidationFailed) as failed:
+        load_service(path)
+    messages = [str(p) for p in failed.value.problems]
+    assert f"{path}:4: endpoints.prometheus: required field is missing" in messages
+    assert f"{path}:5: endpoints.gateway: 'ftp://x' is not an http:// or https:// URL" in messages
+    assert f"{path}:8: rollback: give exactly one of 'http' or 'command'" in messages

@@ -1,0 +1,103 @@
+"""The chaos gateway as a real process in front of the real model server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from mlchaos.stack.config import StackConfig
+from mlchaos.stack.dataset import FEATURES
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.integration
+MODEL = "credit-risk"
+BODY = {
+    "inputs": [
+        {"name": f, "datatype": "FP64", "shape": [1], "data": [v]}
+        for f, v in zip(FEATURES, [52000.0, 0.3, 40.0, 4.0, 0.5, 0.0], strict=True)
+    ]
+}
+
+
+@pytest.fixture
+def gateway(stack: StackConfig) -> Iterator[str]:
+    url = stack.url("gateway")
+    yield url
+    for fault in requests.get(f"{url}/admin/faults", timeout=5).json()["faults"]:
+        requests.delete(f"{url}/admin/faults/{fault['id']}", timeout=5)
+    requests.post(f"{url}/admin/route", json={"target": "primary", "actor": "test"}, timeout=5)
+
+
+def inject(gateway: str, **body: object) -> dict[str, object]:
+    answer = requests.post(f"{gateway}/admin/faults", json={"holder": "test", **body}, timeout=5)
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json()["lease"])
+
+
+def test_proxies_inference_untouched_without_faults(gateway: str) -> None:
+    answer = requests.post(f"{gateway}/v2/models/{MODEL}/infer", json=BODY, timeout=5)
+    assert answer.status_code == 200
+    assert answer.headers["x-model-version"] == "v2"
+    assert 0 < answer.json()["outputs"][0]["data"][0] < 1
+
+
+def test_error_share_is_deterministic_on_one_keep_alive_connection(gateway: str) -> None:
+    def codes() -> list[int]:
+        lease = inject(
+            gateway, type="error_burst", params={"status": 503}, share=0.3, seed=11, ttl_s=60
+        )
+        with requests.Session() as session:  # one keep-alive connection for every request
+            seen = [
+                session.post(f"{gateway}/v2/models/{MODEL}/infer", json=BODY, timeout=5).status_code
+                for _ in range(60)
+            ]
+        requests.delete(f"{gateway}/admin/faults/{lease['id']}", timeout=5)
+        return seen
+
+    first, second = codes(), codes()
+    assert first == second
+    assert set(first) == {200, 503} and 8 <= first.count(503) <= 30
+
+
+def test_active_fault_is_exported_and_expires_by_itself(gateway: str) -> None:
+    inject(gateway, type="latency_spike", params={"delay_s": 0.01}, share=1.0, ttl_s=1.0)
+
+    def active() -> float:
+        metrics = requests.get(f"{gateway}/metrics", timeout=5).text
+        line = next(
+            m
+            for m in metrics.splitlines()
+            if m.startswith('mlchaos_fault_active{fault="latency_spike"}')
+        )
+        return float(line.rsplit(" ", 1)[1])
+
+    assert active() == 1.0
+    wait_until(lambda: active() == 0.0, timeout=10)
+    audit = requests.get(f"{gateway}/admin/audit", timeout=5).json()["audit"]
+    assert [e["action"] for e in audit][-1] == "expire"
+
+
+def test_schema_change_reaches_the_model_and_the_fallback_imputes(gateway: str) -> None:
+    inject(
+        gateway,
+        type="schema_change",
+        params={"rename": {"income": "annual_income"}},
+        share=1.0,
+        ttl_s=60,
+    )
+    broken = requests.post(f"{gateway}/v2/models/{MODEL}/infer", json=BODY, timeout=5)
+    assert (broken.status_code, broken.json()["error"]) == (400, "input 'income' is missing")
+    requests.post(f"{gateway}/admin/route", json={"target": "fallback", "actor": "test"}, timeout=5)
+    served = requests.post(f"{gateway}/v2/models/{MODEL}/infer", json=BODY, timeout=5)
+    assert served.status_code == 200
+    assert served.headers["x-model-version"] == "fallback-v1"
+
+
+def test_refuses_a_fault_that_would_do_nothing(gateway: str) -> None:
+    answer = requests.post(
+        f"{gateway}/admin/faults", json={"type": "schema_change", "params": {}}, timeout=5
+    )
+    assert answer.status_code == 400
+    assert "would change nothing" in answer.json()["error"]

@@ -1,0 +1,89 @@
+"""The gateway's pure parts: deterministic selection, body transforms, and refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlchaos.stack.gateway import FaultError, GatewayState, transform
+
+
+def body() -> dict[str, object]:
+    return {
+        "inputs": [
+            {"name": "income", "datatype": "FP64", "shape": [1], "data": [50000.0]},
+            {"name": "age", "datatype": "FP64", "shape": [1], "data": [40.0]},
+        ]
+    }
+
+
+def selections(state: GatewayState, lease_id: str, n: int) -> list[bool]:
+    lease = state.leases[lease_id]
+    return [lease.selects() for _ in range(n)]
+
+
+def test_selection_is_deterministic_per_seed_and_near_the_share(tmp_path: Path) -> None:
+    a = GatewayState(tmp_path / "a.jsonl")
+    b = GatewayState(tmp_path / "b.jsonl")
+    la, _ = a.inject("error_burst", {"status": 503}, share=0.2, seed=7, ttl_s=60, holder="t")
+    lb, _ = b.inject("error_burst", {"status": 503}, share=0.2, seed=7, ttl_s=60, holder="t")
+    first, second = selections(a, la.id, 2000), selections(b, lb.id, 2000)
+    assert first == second
+    assert 0.17 < sum(first) / 2000 < 0.23
+    lc, _ = a.inject("error_burst", {"status": 503}, share=0.2, seed=8, ttl_s=60, holder="t")
+    assert selections(a, lc.id, 2000) != first
+
+
+def test_schema_change_renames_drops_and_retypes(tmp_path: Path) -> None:
+    state = GatewayState(tmp_path / "a.jsonl")
+    lease, _ = state.inject(
+        "schema_change",
+        {"rename": {"income": "annual_income"}, "retype": {"age": "string"}},
+        1,
+        0,
+        60,
+        "t",
+    )
+    changed = transform(lease, body())
+    assert [t["name"] for t in changed["inputs"]] == ["annual_income", "age"]
+    assert changed["inputs"][1]["data"] == ["40.0"] and changed["inputs"][1]["datatype"] == "BYTES"
+    dropped, _ = state.inject("schema_change", {"drop": ["age"]}, 1, 0, 60, "t")
+    assert [t["name"] for t in transform(dropped, body())["inputs"]] == ["income"]
+
+
+def test_drift_and_missing_values(tmp_path: Path) -> None:
+    state = GatewayState(tmp_path / "a.jsonl")
+    drift, _ = state.inject(
+        "data_drift", {"feature": "income", "shift": 1000.0, "scale": 2.0}, 1, 0, 60, "t"
+    )
+    assert transform(drift, body())["inputs"][0]["data"] == [101000.0]
+    missing, _ = state.inject(
+        "missing_features", {"features": ["age"], "value": "null"}, 1, 0, 60, "t"
+    )
+    assert transform(missing, body())["inputs"][1]["data"] == [None]
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "message"),
+    [
+        ("meteor", {}, "unknown fault type 'meteor'"),
+        ("schema_change", {}, "schema_change with params {} would change nothing"),
+        ("latency_spike", {"delay_s": 0}, "would change nothing"),
+        ("data_drift", {"feature": "income", "shift": 0}, "would change nothing"),
+    ],
+)
+def test_injections_that_would_do_nothing_are_refused(
+    tmp_path: Path, kind: str, params: dict[str, object], message: str
+) -> None:
+    with pytest.raises(FaultError, match=message):
+        GatewayState(tmp_path / "a.jsonl").inject(kind, params, 1, 0, 60, "t")
+
+
+def test_ending_a_lease_fails_back_a_route_switched_during_it(tmp_path: Path) -> None:
+    state = GatewayState(tmp_path / "a.jsonl")
+    lease, _ = state.inject("error_burst", {"status": 503}, 0.5, 0, 60, "t")
+    state.set_route("fallback", "responder", "runbook")
+    state.end(lease.id, "mlchaos")
+    assert state.route == "primary"
+    assert [e["action"] for e in state.audit()] == ["inject", "route", "revert", "failback"]

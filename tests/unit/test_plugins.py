@@ -1,0 +1,84 @@
+"""A third-party fault through the real entry-point machinery, checked when it loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlchaos.ctk.actions import inject_fault, revert_faults
+from mlchaos.ctk.probes import fault_active
+from mlchaos.engine.journal import Journal
+from mlchaos.errors import ValidationFailed
+from mlchaos.faults import plugins
+from mlchaos.loader import parse_document
+from mlchaos.schema import Experiment
+from tests.conftest import FIXTURES
+from tests.unit.test_compile import SERVICE
+
+PLUGIN_DIR = FIXTURES / "plugins"
+
+
+@pytest.fixture(autouse=True)
+def installed_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fixture directory holds a dist-info with an entry point, as pip would install it."""
+    monkeypatch.syspath_prepend(str(PLUGIN_DIR))
+
+
+def experiment(arguments: str) -> str:
+    return f"""version: 1
+name: flag
+fault:
+  type: plugin
+  plugin: flag_flip
+  arguments: {arguments}
+steady_state:
+  - {{name: errors, query: "vector(0)", below: 0.01}}
+expect:
+  detection: {{alert: FlagFlipped, within: 5s}}
+"""
+
+
+def test_plugin_is_discovered_by_entry_point() -> None:
+    assert "flag_flip" in plugins.available()
+
+
+def test_arguments_are_bound_to_the_plugin_signature_at_validation() -> None:
+    with pytest.raises(ValidationFailed) as failed:
+        parse_document(experiment("{flagg: x, value: true, store: s}"), Experiment, "e.yaml")
+    [problem] = failed.value.problems
+    assert (problem.line, problem.field) == (6, "fault.arguments")
+    assert problem.message == "unknown argument 'flagg'; did you mean 'flag'?"
+    with pytest.raises(ValidationFailed) as missing:
+        parse_document(experiment("{flag: x, store: s}"), Experiment, "e.yaml")
+    assert missing.value.problems[0].message == (
+        "missing a required argument: 'value'; flag_flip takes: flag, value, store"
+    )
+
+
+def test_unknown_plugin_names_what_is_installed() -> None:
+    text = experiment("{}").replace("flag_flip", "nope")
+    with pytest.raises(ValidationFailed) as failed:
+        parse_document(text, Experiment, "e.yaml")
+    [problem] = failed.value.problems
+    assert (problem.line, problem.field) == (5, "fault.plugin")
+    assert "no fault plugin 'nope'" in problem.message and "flag_flip" in problem.message
+
+
+def test_plugin_fault_injects_confirms_and_reverts_through_the_journal(tmp_path: Path) -> None:
+    from mlchaos_example_plugin import read_flags  # type: ignore[import-not-found]
+
+    store = tmp_path / "flags.json"
+    document = parse_document(
+        experiment(f"{{flag: ranker, value: true, store: '{store}'}}"), Experiment, "e.yaml"
+    )
+    configuration = {"mlchaos_journal": str(tmp_path / "j.jsonl")}
+    fault = document.fault.model_dump(mode="json")
+    service = SERVICE.model_dump(mode="json")
+    inject_fault(fault, service, configuration)
+    assert fault_active(fault, service, configuration) is True
+    assert read_flags(store)["ranker"]["value"] is True
+    [ended] = revert_faults(configuration)
+    assert ended["action"] == "unset" and read_flags(store) == {}
+    events = [r["event"] for r in Journal(tmp_path / "j.jsonl").read() if r["type"] == "event"]
+    assert events == ["injected", "reverted"]
