@@ -64,7 +64,7 @@ def show_progress(verbose: bool = False) -> None:
     progress.setLevel(logging.INFO)
     progress.propagate = False
     chaos = logging.getLogger("chaostoolkit")
-    chaos.setLevel(logging.INFO if verbose else logging.CRITICAL)
+    chaos.setLevel(logging.INFO if verbose else logging.CRITICAL + 1)  # our verdicts, not its
     if verbose:
         chaos.addHandler(handler)
 

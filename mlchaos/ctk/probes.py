@@ -84,11 +84,13 @@ def wait_for_page(
     service: str,
     give_up_after_s: float,
     ca_file: str | None = None,
+    alert: str | None = None,
     configuration: Configuration = None,
 ) -> bool:
-    """Wait for an incident on the PagerDuty ``service`` after injection (paging)."""
+    """Wait for an incident on the PagerDuty ``service`` after injection (paging), for
+    ``alert`` when given."""
     journal, injected, deadline = _window(configuration, give_up_after_s)
-    look = events.paged(Incidents(pagerduty_url, _path(ca_file)), service, injected)
+    look = events.paged(Incidents(pagerduty_url, _path(ca_file)), service, injected, alert)
     return events.wait_for(journal, "paged", f"incident on {service}", deadline, look)
 
 
@@ -124,15 +126,19 @@ def wait_for_mitigation(
     """Wait for the mitigation ``by`` names, done by anyone but mlchaos itself.
 
     ``rollback``: a registry rollback away from the injected version. ``fallback``: the
-    gateway routing traffic to the fallback model.
+    gateway routing traffic to the fallback model. ``retrain``: a retrain request in the
+    registry's audit log.
     """
     journal, injected, deadline = _window(configuration, give_up_after_s)
     target = Service.model_validate(service)
+    registry = RegistryClient(target.registry_url or "")
     if by == "rollback":
         version = _injected_detail(journal).get("version", "")
-        registry = RegistryClient(target.registry_url or "")
         look = events.mitigated(registry, target.model, version, injected, ignore_actor=ACTOR)
         what = f"rollback of {target.model}"
+    elif by == "retrain":
+        look = events.retrain_requested(registry, target.model, injected, ignore_actor=ACTOR)
+        what = f"retrain request for {target.model}"
     else:
         look = events.routed_to_fallback(GatewayClient(target.gateway_url), injected, ACTOR)
         what = "switch to the fallback"

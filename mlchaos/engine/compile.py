@@ -84,6 +84,7 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
                 {
                     **pd,
                     "service": expect.paging.service,
+                    "alert": expect.detection.alert,
                     **wait,
                 },
             )

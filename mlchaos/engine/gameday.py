@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from mlchaos.engine.floor import Floor
 from mlchaos.engine.run import preflight, run_experiment
 from mlchaos.engine.verdict import ExperimentResult, overall
-from mlchaos.errors import ObservationError
+from mlchaos.errors import ObservationError, TargetError
 from mlchaos.load.runner import LoadStats, Locust
 from mlchaos.observe.pagerduty import Incidents
 from mlchaos.observe.prometheus import Prometheus
@@ -30,6 +30,9 @@ _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 class Responder(Protocol):
+    def watch_from(self, when: datetime) -> None:
+        """Act only on pages raised from ``when``: the current experiment's."""
+
     def stop(self) -> None: ...
 
 
@@ -92,7 +95,10 @@ def run_gameday(
             responder = start_responder(started) if start_responder else None
             for index, experiment in enumerate(experiments, 1):
                 if floors[experiment.name] is not None:  # else nothing can be observed
+                    _restore_primary(service)
                     _settle(experiment, service, scenario.cool_down)
+                if responder is not None:
+                    responder.watch_from(datetime.now(UTC))
                 progress.info(
                     "[%d/%d] %s: injecting %s",
                     index,
@@ -112,6 +118,7 @@ def run_gameday(
     finally:
         if responder is not None:
             responder.stop()
+        _restore_primary(service)
         if marker is not None:
             marker.unlink(missing_ok=True)
     result.verdict = overall([e.verdict for e in result.experiments])
@@ -129,9 +136,23 @@ def _preflight(experiment: Experiment, service: Service) -> Floor | None:
         return None
 
 
+def _restore_primary(service: Service) -> None:
+    """Undo a fallback the game day's responders left in place (a late page can switch it
+    after its fault ended), so no experiment starts, and no game day ends, on the fallback."""
+    from mlchaos.observe.gateway import GatewayClient
+
+    gateway = GatewayClient(service.gateway_url)
+    try:
+        if gateway.route_now() == "fallback" and not gateway.faults():
+            gateway.route("primary", "mlchaos", "game day: back to the primary route")
+            progress.info("restored the primary route the responders had switched away from")
+    except (ObservationError, TargetError) as exc:
+        progress.warning("could not check the gateway's route: %s", exc)
+
+
 def _settle(experiment: Experiment, service: Service, limit_s: float) -> None:
-    """Wait, at most ``limit_s``, until the service is quiet: SLOs hold under traffic, the
-    detection alert is not active and no incident is open on the paging service.
+    """Wait, at most ``limit_s``, until the service is quiet: SLOs hold under traffic, no alert
+    on the model is pending or firing and no incident is open on the paging service.
 
     Without the last two, a new page would be folded into the previous experiment's open
     incident by PagerDuty's deduplication, and be missed.
@@ -149,10 +170,11 @@ def _quiet(experiment: Experiment, service: Service) -> bool:
 
     prometheus = Prometheus(service.prometheus_url)
     slos = (*experiment.steady_state, traffic_slo(experiment, service))
-    alert = experiment.expect.detection.alert
     try:
         values = [prometheus.values(s.query) for s in slos]
-        alerting = any(a["labels"].get("alertname") == alert for a in prometheus.alerts())
+        # Any alert on the model, not only this experiment's: effects of the previous
+        # experiment can surface late (a bad version's wrong answers show once labels arrive).
+        alerting = any(a["labels"].get("model") == service.model for a in prometheus.alerts())
         paging = experiment.expect.paging
         incidents = Incidents(service.pagerduty_url, service.pagerduty_ca_file)
         open_incidents = paging is not None and any(

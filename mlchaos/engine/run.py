@@ -47,6 +47,7 @@ def run_experiment(
     """
     from chaoslib.experiment import ensure_experiment_is_valid
     from chaoslib.experiment import run_experiment as chaos_run
+    from chaoslib.types import Strategy
 
     journal = Journal(run_dir / "journals" / f"{experiment.name}.jsonl")
     journal.write(
@@ -65,7 +66,10 @@ def run_experiment(
     document = compile_experiment(experiment, service, journal.path)
     ensure_experiment_is_valid(document)
     try:
-        chaos_journal = chaos_run(document, settings=ROLLBACKS_ALWAYS)
+        # Without a recovery target the steady state is not expected back before the revert,
+        # so it is checked before the method only.
+        strategy = Strategy.DEFAULT if experiment.expect.recovery else Strategy.BEFORE_METHOD
+        chaos_journal = chaos_run(document, settings=ROLLBACKS_ALWAYS, strategy=strategy)
         status = chaos_journal.get("status")
         journal.write("run_finished", chaoslib_status=status)
     finally:

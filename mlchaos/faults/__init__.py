@@ -40,7 +40,7 @@ def kind_of(fault: Any) -> FaultKind:
         from mlchaos.faults import kubernetes
 
         return kubernetes
-    if fault.type == "bad_version":
+    if fault.type in ("bad_version", "segment_regression"):
         return bad_version
     if fault.type in gateway.TYPES:
         return gateway

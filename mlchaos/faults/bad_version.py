@@ -17,17 +17,26 @@ from mlchaos.engine.journal import Journal
 from mlchaos.errors import TargetError
 from mlchaos.faults.leases import record_granted, record_injected, record_intent
 from mlchaos.observe.registry import RegistryClient
-from mlchaos.schema import BadVersionFault
+from mlchaos.schema.experiment import BadVersionFault, SegmentRegressionFault
 from mlchaos.service import Service
-from mlchaos.stack.training import bad_version_name
+from mlchaos.stack.training import bad_version_name, segment_version_name
+
+AnyRegistryFault = BadVersionFault | SegmentRegressionFault
 
 ACTOR = "mlchaos"
 TARGET = "registry"
 
 
-def inject(journal: Journal, service: Service, fault: BadVersionFault) -> str:
-    """Promote the bad version of ``fault.variant``; return the lease id."""
-    version = bad_version_name(fault.variant)
+def version_of(fault: AnyRegistryFault) -> str:
+    """The registry version the fault promotes."""
+    if isinstance(fault, SegmentRegressionFault):
+        return segment_version_name(str(fault.segment))
+    return bad_version_name(fault.variant)
+
+
+def inject(journal: Journal, service: Service, fault: AnyRegistryFault) -> str:
+    """Promote the fault's broken version; return the lease id."""
+    version = version_of(fault)
     if service.registry_url is None:
         raise TargetError("bad_version needs a registry: set endpoints.registry in the service")
     registry = RegistryClient(service.registry_url)
@@ -40,9 +49,7 @@ def inject(journal: Journal, service: Service, fault: BadVersionFault) -> str:
         version=version,
         ttl_s=fault.ttl,
     )
-    answer = registry.promote(
-        fault.model, version, ACTOR, f"chaos: bad_version {fault.variant}", fault.ttl
-    )
+    answer = registry.promote(fault.model, version, ACTOR, f"chaos: {fault.type}", fault.ttl)
     audit, lease = answer["audit"], answer["lease"]
     record_granted(journal, intent, lease["id"], lease["expires_at"])
     record_injected(
@@ -55,28 +62,44 @@ def inject(journal: Journal, service: Service, fault: BadVersionFault) -> str:
 
 
 def confirm(
-    journal: Journal, service: Service, fault: BadVersionFault, timeout_s: float = 5.0
+    journal: Journal, service: Service, fault: AnyRegistryFault, timeout_s: float = 5.0
 ) -> bool:
-    """Wait until the service answers with the bad version; record the result."""
-    version = bad_version_name(fault.variant)
+    """Live once a real inference, sent the way clients send it, is answered by the bad
+    version: the registry saying so is not enough if traffic goes elsewhere."""
+    version = version_of(fault)
     deadline = time.monotonic() + timeout_s
     seen = None
     while time.monotonic() < deadline:
-        try:
-            url = f"{service.model_url}/v2/models/{fault.model}"
-            seen = requests.get(url, timeout=2).json()["versions"][0]
-        except (requests.RequestException, ValueError, KeyError, IndexError):
-            seen = None
+        seen = _answering_version(service, fault.model)
         if seen == version:
-            journal.write("fault_active", active=True, evidence=f"model server serves {version}")
+            journal.write(
+                "fault_active", active=True, evidence=f"inferences are answered by {version}"
+            )
             return True
         time.sleep(0.05)
     journal.write(
         "fault_active",
         active=False,
-        evidence=f"model server still serves {seen!r} after {timeout_s:g}s, not {version!r}",
+        evidence=f"inferences are still answered by {seen!r} after {timeout_s:g}s, not {version!r}",
     )
     return False
+
+
+def _answering_version(service: Service, model: str) -> str | None:
+    from mlchaos.stack.dataset import FEATURES, REPLAY_SEED, generate
+
+    row = generate(1, seed=REPLAY_SEED).features[0]
+    body = {
+        "inputs": [
+            {"name": f, "datatype": "FP64", "shape": [1], "data": [float(v)]}
+            for f, v in zip(FEATURES, row, strict=True)
+        ]
+    }
+    try:
+        answer = requests.post(f"{service.model_url}/v2/models/{model}/infer", json=body, timeout=2)
+    except requests.RequestException:
+        return None
+    return answer.headers.get("x-model-version")
 
 
 def end_lease(journal: Journal, intent: dict[str, Any], lease_id: str | None) -> dict[str, Any]:

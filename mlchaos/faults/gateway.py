@@ -22,7 +22,14 @@ from mlchaos.service import Service
 
 ACTOR = "mlchaos"
 TARGET = "gateway"
-TYPES = ("schema_change", "data_drift", "latency_spike", "error_burst", "missing_features")
+TYPES = (
+    "schema_change",
+    "data_drift",
+    "latency_spike",
+    "error_burst",
+    "missing_features",
+    "concept_drift",
+)
 
 
 def params_of(service: Service, fault: AnyGatewayFault) -> dict[str, Any]:
@@ -33,7 +40,10 @@ def params_of(service: Service, fault: AnyGatewayFault) -> dict[str, Any]:
             "drop": list(fault.drop),
             "retype": dict(fault.retype),
         }
-    if fault.type == "data_drift":
+    if fault.type == "data_drift" and fault.mix:
+        [(segment, share)] = fault.mix.items()
+        return {"feature": "age", "mix": {"segment": segment, "share": share}}
+    if fault.type == "data_drift" and fault.feature is not None:
         std = _reference_std(service, fault.feature)
         return {
             "feature": fault.feature,
@@ -47,6 +57,8 @@ def params_of(service: Service, fault: AnyGatewayFault) -> dict[str, Any]:
         return {"status": fault.status}
     if fault.type == "missing_features":
         return {"features": list(fault.features), "value": fault.value}
+    if fault.type == "concept_drift":
+        return {}
     raise TargetError(f"the gateway does not apply {fault.type}")
 
 
@@ -78,7 +90,12 @@ def inject(journal: Journal, service: Service, fault: AnyGatewayFault) -> str:
 def confirm(
     journal: Journal, service: Service, fault: AnyGatewayFault, timeout_s: float = 5.0
 ) -> bool:
-    """Live means requests were actually changed by it, not merely that a lease exists."""
+    """Live means requests were actually changed by it, not merely that a lease exists.
+
+    A fault on labels shows only once labels arrive, after the label lag: it gets longer.
+    """
+    if fault.type == "concept_drift":
+        timeout_s = max(timeout_s, 30.0)
     lease_id = _lease_id(journal)
     deadline = time.monotonic() + timeout_s
     applied = 0

@@ -2,17 +2,22 @@
 
 Stands on its own:
 
-    locust -f mlchaos/load/locustfile.py --host http://127.0.0.1:18080 --headless -u 10 \
+    locust -f mlchaos/load/locustfile.py --host http://127.0.0.1:18000 --headless -u 10 \
         --mlchaos-user-rate 10
 
 Each user walks the replay table from its own deterministic offset, at a constant throughput.
+Every request carries an id; for a seeded share of them the true outcome (the label) is posted
+back after ``--mlchaos-label-lag`` seconds, as the business would learn it later.
 """
 
+import random
+
+import gevent
 from locust import FastHttpUser, constant_throughput, events, task
 
 from mlchaos.stack.dataset import FEATURES, REPLAY_SEED, generate
 
-ROWS = generate(2000, seed=REPLAY_SEED).features
+TABLE = generate(2000, seed=REPLAY_SEED)
 
 
 @events.init_command_line_parser.add_listener
@@ -21,18 +26,30 @@ def _options(parser):
     parser.add_argument(
         "--mlchaos-user-rate", type=float, default=10.0, help="requests per second per user"
     )
+    parser.add_argument(
+        "--mlchaos-label-lag",
+        type=float,
+        default=5.0,
+        help="seconds before a request's label is posted back",
+    )
+    parser.add_argument(
+        "--mlchaos-labelled",
+        type=float,
+        default=0.2,
+        help="share of requests whose label is ever posted",
+    )
 
 
 def _body(row):
     return {
         "inputs": [
             {"name": name, "datatype": "FP64", "shape": [1], "data": [float(value)]}
-            for name, value in zip(FEATURES, row, strict=False)
+            for name, value in zip(FEATURES, row, strict=True)
         ]
     }
 
 
-BODIES = [_body(row) for row in ROWS]
+BODIES = [_body(row) for row in TABLE.features]
 
 
 class ModelUser(FastHttpUser):
@@ -40,9 +57,14 @@ class ModelUser(FastHttpUser):
 
     def on_start(self):
         ModelUser._count += 1
-        self.cursor = (ModelUser._count * 997) % len(BODIES)
+        self.number = ModelUser._count
+        self.cursor = (self.number * 997) % len(BODIES)
+        self.sent = 0
+        self.rng = random.Random(self.number)
         options = self.environment.parsed_options
-        self.path = f"/v2/models/{options.mlchaos_model}/infer"
+        self.path = f"/v2/models/{options.mlchaos_model}"
+        self.lag = options.mlchaos_label_lag
+        self.labelled = options.mlchaos_labelled
         self._pace = constant_throughput(options.mlchaos_user_rate)
 
     def wait_time(self):
@@ -50,8 +72,19 @@ class ModelUser(FastHttpUser):
 
     @task
     def infer(self):
-        body = BODIES[self.cursor]
+        row = self.cursor
         self.cursor = (self.cursor + 1) % len(BODIES)
-        # 5xx and 400 are the fault's doing, not the load generator's: count them as failures
-        # in Locust's stats so the achieved load is honest about what was served.
-        self.client.post(self.path, json=body, name="infer")
+        self.sent += 1
+        request_id = f"u{self.number}-{self.sent}"
+        # 5xx and 400 are the fault's doing, not the load generator's: they count as failures
+        # in Locust's statistics, so the achieved load is honest about what was served.
+        self.client.post(f"{self.path}/infer", json={"id": request_id, **BODIES[row]}, name="infer")
+        if self.rng.random() < self.labelled:
+            gevent.spawn_later(self.lag, self._label, request_id, int(TABLE.labels[row]))
+
+    def _label(self, request_id, label):
+        self.client.post(
+            f"{self.path}/labels",
+            json={"labels": [{"id": request_id, "label": label}]},
+            name="labels",
+        )

@@ -76,6 +76,10 @@ class Locust:
             self.model,
             "--mlchaos-user-rate",
             f"{self.load.rate / self.load.users:g}",
+            "--mlchaos-label-lag",
+            f"{self.load.label_lag:g}",
+            "--mlchaos-labelled",
+            f"{self.load.labelled:g}",
         ]
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(
@@ -121,7 +125,8 @@ class Locust:
         path = Path(f"{self.prefix}.json")
         if not path.exists():
             return None
-        entries = json.loads(path.read_text())
+        # Inference only: label posts are the world answering back, not load on the model.
+        entries = [e for e in json.loads(path.read_text()) if e.get("name") == "infer"]
         requests = sum(int(e["num_requests"]) for e in entries)
         if not entries or not requests:
             return LoadStats(

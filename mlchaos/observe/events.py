@@ -115,11 +115,21 @@ def detected(prometheus: Prometheus, alert: str, injected: datetime) -> Callable
     return look
 
 
-def paged(incidents: Incidents, service: str, injected: datetime) -> Callable[[], Seen | None]:
-    """The first incident the PagerDuty receiver opened on ``service`` after injection."""
+def paged(
+    incidents: Incidents, service: str, injected: datetime, alert: str | None = None
+) -> Callable[[], Seen | None]:
+    """The first incident on ``service`` after injection for ``alert``, per the receiver.
+
+    An incident whose details name another alert belongs to something else (a late effect
+    of an earlier experiment, say); one that names no alert is taken as it comes.
+    """
 
     def look() -> Seen | None:
-        found = incidents.since(service, injected)
+        found = [
+            i
+            for i in incidents.since(service, injected)
+            if alert is None or (i.get("custom_details") or {}).get("alertname") in (None, alert)
+        ]
         if not found:
             return None
         first = min(found, key=lambda i: i["triggered_at"])
@@ -191,6 +201,28 @@ def routed_to_fallback(
                     entry["at"],
                     f"gateway audit log (fallback by {entry['actor']})",
                     {"reason": entry.get("reason", "")},
+                )
+        return None
+
+    return look
+
+
+def retrain_requested(
+    registry: RegistryClient, model: str, injected: datetime, ignore_actor: str
+) -> Callable[[], Seen | None]:
+    """The first retrain request for ``model`` after injection, per the registry audit log."""
+
+    def look() -> Seen | None:
+        for entry in registry.audit(model):
+            if (
+                entry["action"] == "retrain_requested"
+                and entry["actor"] != ignore_actor
+                and parse_time(entry["at"]) >= injected
+            ):
+                return Seen(
+                    entry["at"],
+                    f"registry audit log (retrain by {entry['actor']})",
+                    {"reason": entry["reason"]},
                 )
         return None
 

@@ -38,5 +38,8 @@ class GatewayClient(JsonApi):
         body = {"target": target, "actor": actor, "reason": reason}
         return dict(self._call("POST", "/admin/route", json=body)["audit"])
 
+    def route_now(self) -> str:
+        return str(self._call("GET", "/admin/audit")["route"])
+
     def audit(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/admin/audit")["audit"])

@@ -95,6 +95,11 @@ class AutomatedResponder:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="responder", daemon=True)
 
+    def watch_from(self, when: datetime) -> None:
+        """Act only on incidents triggered from ``when``: pages that belong to an earlier
+        experiment are left to Alertmanager to resolve, not mitigated into the next one."""
+        self.started = when
+
     def start(self) -> AutomatedResponder:
         self._thread.start()
         return self

@@ -33,6 +33,10 @@ class RegistryClient(JsonApi):
         except TargetError:
             return None
 
+    def request_retrain(self, name: str, actor: str, reason: str) -> dict[str, Any]:
+        body = {"actor": actor, "reason": reason}
+        return dict(self._call("POST", f"/v1/models/{name}/retrain", json=body)["audit"])
+
     def leases(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/v1/leases")["leases"])
 

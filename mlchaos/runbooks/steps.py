@@ -1,6 +1,7 @@
 """Automated runbook steps, keyed by the ``action`` label an alert rule carries.
 
 - ``fallback``: route traffic to the fallback model through the chaos gateway;
+- ``retrain``: ask the registry for a retrain (concept drift: the model itself is outdated);
 - ``rollback``: run the service's rollback hook (an HTTP call or a command), when it has one.
   On the reference stack the rollback controller handles these through Alertmanager instead.
 
@@ -18,6 +19,7 @@ import requests
 
 from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.pagerduty import Step
+from mlchaos.observe.registry import RegistryClient
 from mlchaos.schema.service import RollbackHook
 from mlchaos.service import Service
 
@@ -31,6 +33,13 @@ def runbook_steps(service: Service) -> dict[str, Step]:
         gateway.route("fallback", RESPONDER, f"runbook {_alert(incident)}: route to the fallback")
 
     steps: dict[str, Step] = {"fallback": fallback}
+    if service.registry_url is not None:
+        registry = RegistryClient(service.registry_url)
+
+        def retrain(incident: dict[str, Any]) -> None:
+            registry.request_retrain(service.model, RESPONDER, f"runbook {_alert(incident)}")
+
+        steps["retrain"] = retrain
     if service.rollback_hook is not None:
         steps["rollback"] = rollback_step(service.rollback_hook)
     return steps

@@ -95,17 +95,25 @@ class SchemaChangeFault(GatewayFault):
 
 
 class DataDriftFault(GatewayFault):
-    """Shift one feature's values by ``shift`` training sigmas and/or scale them."""
+    """Shift one feature's values by ``shift`` training sigmas and/or scale them, or change
+    the category mix: ``mix: {young: 60%}`` makes that share of requests young applicants."""
 
     type: Literal["data_drift"]
-    feature: FeatureName
+    feature: FeatureName | None = None
     shift: Sigma = 0.0
     scale: float = Field(default=1.0, gt=0)
+    mix: dict[Literal["young", "adult"], Share] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _drifts(self) -> DataDriftFault:
-        if self.shift == 0 and self.scale == 1:
-            raise ValueError("give a non-zero 'shift' (such as 0.5sigma) or a 'scale' other than 1")
+        if self.shift == 0 and self.scale == 1 and not self.mix:
+            raise ValueError(
+                "give a non-zero 'shift' (such as 0.5sigma), a 'scale' other than 1, or a 'mix'"
+            )
+        if len(self.mix) > 1:
+            raise ValueError("'mix' takes one segment and the share of requests it should have")
+        if not self.mix and self.feature is None:
+            raise ValueError("give the 'feature' to shift or scale")
         return self
 
 
@@ -132,6 +140,26 @@ class MissingFeaturesFault(GatewayFault):
     value: Literal["null", "nan"] = "null"
 
 
+class ConceptDriftFault(GatewayFault):
+    """The world changes: the true outcome of a share of requests becomes the opposite one.
+
+    Inputs and predictions look as before; only the labels that arrive later, joined by
+    request id, show it. Detection can be no faster than the label lag.
+    """
+
+    type: Literal["concept_drift"]
+
+
+class SegmentRegressionFault(Frozen):
+    """Promote a version that is worse on one segment only: aggregate metrics stay fine while
+    a fairness gap opens for that group."""
+
+    type: Literal["segment_regression"]
+    model: Name = "credit-risk"
+    segment: Literal["young"] = "young"
+    ttl: Duration = Field(default=300.0, gt=0, le=3600)
+
+
 class PluginFault(Frozen):
     """A fault from another package, found by ``plugin`` in the ``mlchaos.faults`` entry points.
 
@@ -145,7 +173,12 @@ class PluginFault(Frozen):
 
 
 AnyGatewayFault = (
-    SchemaChangeFault | DataDriftFault | LatencySpikeFault | ErrorBurstFault | MissingFeaturesFault
+    SchemaChangeFault
+    | DataDriftFault
+    | LatencySpikeFault
+    | ErrorBurstFault
+    | MissingFeaturesFault
+    | ConceptDriftFault
 )
 
 Fault = Annotated[
@@ -155,6 +188,8 @@ Fault = Annotated[
     | LatencySpikeFault
     | ErrorBurstFault
     | MissingFeaturesFault
+    | ConceptDriftFault
+    | SegmentRegressionFault
     | PluginFault,
     Field(discriminator="type"),
 ]
@@ -201,8 +236,9 @@ class Acknowledgement(Frozen):
 
 
 class Mitigation(Frozen):
-    by: Literal["rollback", "fallback"] = "rollback"
-    """``rollback``: the registry rolls back; ``fallback``: traffic is routed to the fallback."""
+    by: Literal["rollback", "fallback", "retrain"] = "rollback"
+    """``rollback``: the registry rolls back; ``fallback``: traffic is routed to the fallback;
+    ``retrain``: a retrain of the model is requested from the registry."""
     within: Duration = Field(gt=0)
 
 

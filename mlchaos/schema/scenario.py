@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import Field
 
 from mlchaos.schema.experiment import Frozen, Name
-from mlchaos.schema.units import Duration
+from mlchaos.schema.units import Duration, Share
 
 
 class Load(Frozen):
@@ -27,6 +27,10 @@ class Load(Frozen):
     rate: float = Field(default=100.0, gt=0)
     """Total requests per second across all users."""
     ramp_up: Duration = Field(default=5.0, ge=0)
+    label_lag: Duration = Field(default=5.0, ge=0)
+    """How long after a prediction its true outcome (the label) is posted back."""
+    labelled: Share = 0.2
+    """The share of requests whose outcome is ever known."""
 
 
 class Responders(Frozen):

@@ -13,6 +13,11 @@ import numpy as np
 FEATURES = ("income", "debt_ratio", "age", "credit_lines", "utilization", "late_payments")
 """Feature names, in the order models expect them."""
 
+SEGMENTS = ("young", "adult")
+"""Applicant segments, by age: fairness is measured per segment."""
+YOUNG_BELOW_AGE = 30.0
+AGE = FEATURES.index("age")
+
 TRAIN_SEED = 20240611
 REPLAY_SEED = 7
 
@@ -46,3 +51,8 @@ def generate(n: int, seed: int = TRAIN_SEED) -> Table:
     labels = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
     features = np.column_stack([income, debt_ratio, age, credit_lines, utilization, late_payments])
     return Table(features=features, labels=labels)
+
+
+def segments_of(features: np.ndarray) -> np.ndarray:
+    """The segment of each row: ``young`` below 30, else ``adult``."""
+    return np.where(features[:, AGE] < YOUNG_BELOW_AGE, SEGMENTS[0], SEGMENTS[1])

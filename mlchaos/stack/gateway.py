@@ -43,7 +43,16 @@ from prometheus_client import (
     generate_latest,
 )
 
-FAULT_TYPES = ("schema_change", "data_drift", "latency_spike", "error_burst", "missing_features")
+FAULT_TYPES = (
+    "schema_change",
+    "data_drift",
+    "latency_spike",
+    "error_burst",
+    "missing_features",
+    "concept_drift",
+)
+LABEL_FAULTS = ("concept_drift",)
+"""Faults on the ground-truth labels clients post later, not on inference requests."""
 BODY_FAULTS = ("schema_change", "data_drift", "missing_features")
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 REAP_INTERVAL_S = 0.25
@@ -65,6 +74,8 @@ class Lease:
     expires_at: datetime
     rng: random.Random = field(repr=False)
     applied: int = 0
+    marked: set[str] = field(default_factory=set, repr=False)
+    """For concept drift: ids of requests made while the lease held, whose outcome changed."""
 
     def selects(self) -> bool:
         """One draw per request from this lease's own stream."""
@@ -97,12 +108,16 @@ def validate_fault(kind: str, params: dict[str, Any]) -> None:
     checks: dict[str, Callable[[dict[str, Any]], bool]] = {
         "schema_change": lambda p: bool(p.get("rename") or p.get("drop") or p.get("retype")),
         "data_drift": lambda p: (
-            bool(p.get("feature"))
-            and (float(p.get("shift", 0)) != 0 or float(p.get("scale", 1)) != 1)
+            bool(p.get("mix"))
+            or (
+                bool(p.get("feature"))
+                and (float(p.get("shift", 0)) != 0 or float(p.get("scale", 1)) != 1)
+            )
         ),
         "latency_spike": lambda p: float(p.get("delay_s", 0)) > 0,
         "error_burst": lambda p: 500 <= int(p.get("status", 503)) <= 599,
         "missing_features": lambda p: bool(p.get("features")),
+        "concept_drift": lambda p: True,  # flipping the selected labels always changes them
     }
     if not checks[kind](params):
         raise FaultError(f"{kind} with params {params} would change nothing")
@@ -129,6 +144,8 @@ def transform(lease: Lease, body: dict[str, Any]) -> dict[str, Any]:
                 }
             changed.append({**tensor, "name": renames.get(name, name)})
         return {**body, "inputs": changed}
+    if lease.type == "data_drift" and p.get("mix"):
+        return _remix(body, lease)
     if lease.type == "data_drift":
         shift, scale = float(p.get("shift", 0.0)), float(p.get("scale", 1.0))
         return {
@@ -152,6 +169,52 @@ def transform(lease: Lease, body: dict[str, Any]) -> dict[str, Any]:
             ],
         }
     return body
+
+
+AGE_BANDS = {"young": (21.0, 29.0), "adult": (30.0, 75.0)}
+"""Ages of each applicant segment, as the reference data draws them."""
+
+
+def _remix(body: dict[str, Any], lease: Lease) -> dict[str, Any]:
+    """Category mix: a request becomes the segment's with probability ``share``, otherwise
+    the other segment's, so the segment's share of traffic becomes ``share``."""
+    mix = lease.params["mix"]
+    target = str(mix["segment"])
+    other = next(s for s in AGE_BANDS if s != target)
+    low, high = AGE_BANDS[target if lease.rng.random() < float(mix["share"]) else other]
+    return {
+        **body,
+        "inputs": [
+            {**t, "data": [float(round(lease.rng.uniform(low, high))) for _ in t.get("data", [])]}
+            if t.get("name") == "age"
+            else t
+            for t in body["inputs"]
+        ],
+    }
+
+
+def mark_request(body: bytes, lease: Lease) -> None:
+    """Concept drift: the outcome of a selected request made now will be the opposite one."""
+    if not lease.selects():
+        return
+    try:
+        request_id = json.loads(body).get("id")
+    except (ValueError, AttributeError):
+        return
+    if request_id:
+        lease.marked.add(str(request_id))
+
+
+def flip_labels(body: dict[str, Any], lease: Lease) -> tuple[dict[str, Any], int]:
+    """Flip the labels of marked requests; labels of earlier requests are left as they were."""
+    items = body.get("labels", [body])
+    flipped, count = [], 0
+    for item in items:
+        if str(item.get("id")) in lease.marked:
+            lease.marked.discard(str(item["id"]))
+            item, count = {**item, "label": 1 - int(item["label"])}, count + 1
+        flipped.append(item)
+    return {"labels": flipped}, count
 
 
 def delay_of(lease: Lease) -> float:
@@ -380,18 +443,30 @@ async def _forward(
     model: str,
     route: str,
 ) -> web.Response:
-    selected = [lease for lease in state.active() if lease.selects()]
-    for lease in selected:
+    if request.path.endswith("/labels"):
+        return await _forward_labels(request, state, metrics, upstream)
+    selected = [
+        lease
+        for lease in state.active()
+        if lease.type not in LABEL_FAULTS
+        # errors and slowness belong to the primary path: the fallback avoids them
+        and (route == "primary" or lease.type in BODY_FAULTS)
+        and lease.selects()
+    ]
+    for lease in selected:  # counted only where the fault really changes the request
         lease.applied += 1
         metrics.faulted.labels(lease.type).inc()
     body = await request.read()
+    for lease in state.active():
+        if lease.type in LABEL_FAULTS:
+            mark_request(body, lease)
     path = request.path_qs
     # What clients send is changed whichever way the request goes.
     if any(lease.type in BODY_FAULTS for lease in selected):
         body = _rewrite(body, [le for le in selected if le.type in BODY_FAULTS])
     if route == "fallback":
         path = path.replace(f"/v2/models/{model}/", f"/v2/models/{model}-fallback/", 1)
-    else:  # errors and slowness belong to the primary path: the fallback avoids them
+    else:
         for lease in selected:
             if lease.type == "error_burst":
                 status = int(lease.params.get("status", 503))
@@ -399,17 +474,35 @@ async def _forward(
         delays = [delay_of(le) for le in selected if le.type == "latency_spike"]
         if delays:
             await asyncio.sleep(max(delays))
+    return await _send_upstream(request, upstream + path, body)
+
+
+async def _send_upstream(request: web.Request, url: str, body: bytes) -> web.Response:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
     session: aiohttp.ClientSession = request.app["session"]
     try:
-        async with session.request(
-            request.method, upstream + path, data=body, headers=headers
-        ) as answer:
+        async with session.request(request.method, url, data=body, headers=headers) as answer:
             content = await answer.read()
             out = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
             return web.Response(body=content, status=answer.status, headers=out)
     except aiohttp.ClientError as exc:
         return web.json_response({"error": f"upstream unreachable: {exc}"}, status=502)
+
+
+async def _forward_labels(
+    request: web.Request, state: GatewayState, metrics: Metrics, upstream: str
+) -> web.Response:
+    body = await request.read()
+    for lease in [le for le in state.active() if le.type in LABEL_FAULTS]:
+        try:
+            document, flipped = flip_labels(json.loads(body), lease)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            break
+        body = json.dumps(document).encode()
+        lease.applied += flipped
+        if flipped:
+            metrics.faulted.labels(lease.type).inc(flipped)
+    return await _send_upstream(request, upstream + request.path_qs, body)
 
 
 def _rewrite(body: bytes, leases: list[Lease]) -> bytes:

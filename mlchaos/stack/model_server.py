@@ -17,7 +17,7 @@ import contextlib
 import math
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,12 +31,13 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Summary,
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from mlchaos.stack.dataset import FEATURES
+from mlchaos.stack.dataset import FEATURES, segments_of
 from mlchaos.stack.registry import Registry
 
 WATCH_INTERVAL_S = 0.1
@@ -101,6 +102,30 @@ class Metrics:
             ["model", "version", "sha256"],
             registry=registry,
         )
+        self.segment_score = Summary(
+            "mlchaos_model_segment_score",
+            "Predicted probability, per applicant segment.",
+            ["model", "version", "segment"],
+            registry=registry,
+        )
+        self.segment_reference = Gauge(
+            "mlchaos_model_reference_segment_positive_share",
+            "Positive share per segment in the training data.",
+            ["model", "segment"],
+            registry=registry,
+        )
+        self.labels = Counter(
+            "mlchaos_model_labels",
+            "Ground-truth labels joined to predictions by request id.",
+            ["model", "version", "outcome"],
+            registry=registry,
+        )
+        self.reference_accuracy = Gauge(
+            "mlchaos_model_reference_accuracy",
+            "Holdout accuracy of the served version at training time.",
+            ["model"],
+            registry=registry,
+        )
 
 
 class DriftMonitor(Collector):
@@ -141,6 +166,32 @@ class DriftMonitor(Collector):
         yield family
 
 
+class PredictionLog:
+    """Recent predictions by request id, so labels that arrive later can be joined to them."""
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self.capacity = capacity
+        self.entries: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, request_id: str, labels: list[int], version: str) -> None:
+        with self._lock:
+            for index, label in enumerate(labels):
+                key = request_id if len(labels) == 1 else f"{request_id}:{index}"
+                self.entries[key] = (label, version)
+            while len(self.entries) > self.capacity:
+                self.entries.popitem(last=False)
+
+    def join(self, request_id: str, truth: int) -> tuple[str, str]:
+        """(outcome, version): outcome is ``correct``, ``wrong`` or ``unmatched``."""
+        with self._lock:
+            found = self.entries.pop(request_id, None)
+        if found is None:
+            return "unmatched", "none"
+        predicted, version = found
+        return ("correct" if predicted == truth else "wrong"), version
+
+
 class ModelHolder:
     """Holds the served model and swaps it when the registry's production alias moves."""
 
@@ -169,15 +220,25 @@ class ModelHolder:
     def _load(self) -> Served:
         version = self.registry.aliases(self.name).production
         model, meta = self.registry.load(self.name, version)
+        reference = self.registry.reference(self.name)
         self.metrics.version_info.clear()
         self.metrics.version_info.labels(self.name, version, meta["sha256"][:12]).set(1)
-        self.metrics.reference.labels(self.name).set(float(meta["reference"]["positive_share"]))
-        return Served(version, model, meta["sha256"], meta["reference"])
+        self.metrics.reference.labels(self.name).set(float(reference["positive_share"]))
+        for segment, share in reference["segment_positive_share"].items():
+            self.metrics.segment_reference.labels(self.name, segment).set(float(share))
+        accuracy = reference["holdout_accuracy"].get(version)
+        if accuracy is not None:  # a crashing version has none: no accuracy reference then
+            self.metrics.reference_accuracy.labels(self.name).set(float(accuracy))
+        else:
+            self.metrics.reference_accuracy.clear()
+        return Served(version, model, meta["sha256"], reference)
 
     def _fallback(self) -> Served:
         first = self.registry.aliases(self.name).history[0]
         model, meta = self.registry.load(self.name, first)
-        return Served(f"fallback-{first}", model, meta["sha256"], meta["reference"])
+        return Served(
+            f"fallback-{first}", model, meta["sha256"], self.registry.reference(self.name)
+        )
 
 
 class InvalidInput(ValueError):
@@ -231,6 +292,13 @@ def guarded_inputs(body: Any, reference: dict[str, Any]) -> tuple[np.ndarray, li
     return np.asarray(columns, dtype=float).T, sorted(set(imputed))
 
 
+def _valid_or_none(body: Any) -> np.ndarray | None:
+    try:
+        return parse_inputs(body)
+    except InvalidInput:
+        return None
+
+
 def _tensors(body: Any) -> dict[Any, dict[str, Any]]:
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
         raise InvalidInput("malformed", "body must be an object with an 'inputs' list")
@@ -251,6 +319,7 @@ def create_app(registry: Registry, name: str) -> FastAPI:
     drift = DriftMonitor(name, holder.served.reference)
     metrics.registry.register(drift)
     fallback_name = f"{name}-fallback"
+    predictions = PredictionLog()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -325,12 +394,14 @@ def create_app(registry: Registry, name: str) -> FastAPI:
                 features, imputed = guarded_inputs(body, served.reference)
                 for feature in imputed:
                     metrics.imputed.labels(name, feature).inc()
+                observed = _valid_or_none(body)
             else:
-                features = parse_inputs(body)
+                features = observed = parse_inputs(body)
         except InvalidInput as exc:
             metrics.validation_failures.labels(name, exc.reason).inc()
             return JSONResponse({"error": str(exc)}, status_code=400)
-        drift.observe(features)
+        if observed is not None:  # drift is judged on inputs as received, never on repairs
+            drift.observe(observed)
         try:
             proba = await _predict(served.model, features)
         except Exception as exc:  # a broken artifact must answer 500, not kill the server
@@ -338,6 +409,10 @@ def create_app(registry: Registry, name: str) -> FastAPI:
         score = metrics.score.labels(name, served.version)
         for p in proba:
             score.observe(float(p))
+        for segment, p in zip(segments_of(features), proba, strict=True):
+            metrics.segment_score.labels(name, served.version, str(segment)).observe(float(p))
+        if isinstance(body, dict) and body.get("id"):
+            predictions.add(str(body["id"]), [int(p >= 0.5) for p in proba], served.version)
         return JSONResponse(
             {
                 "model_name": model,
@@ -359,6 +434,22 @@ def create_app(registry: Registry, name: str) -> FastAPI:
                 ],
             }
         )
+
+    @app.post("/v2/models/{model}/labels")
+    async def labels(model: str, request: Request) -> Response:
+        """Ground truth that arrives later: ``{"labels": [{"id": ..., "label": 0 | 1}]}``."""
+        try:
+            body = await request.json()
+            items = body.get("labels", [body]) if isinstance(body, dict) else body
+            pairs = [(str(item["id"]), int(item["label"])) for item in items]
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": "expected {labels: [{id, label}]}"}, status_code=400)
+        outcomes: dict[str, int] = {}
+        for request_id, truth in pairs:
+            outcome, version = predictions.join(request_id, truth)
+            metrics.labels.labels(name, version, outcome).inc()
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        return JSONResponse({"joined": outcomes})
 
     @app.get("/metrics")
     def metrics_endpoint() -> Response:

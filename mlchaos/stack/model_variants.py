@@ -60,3 +60,20 @@ class SlowModel:
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         time.sleep(self.delay_s)
         return np.asarray(self.base.predict_proba(features))
+
+
+class SegmentRegressionModel:
+    """Scores one segment as no risk at all ("approve everyone under 30"): aggregate metrics
+    barely move while that group is served badly. The gap per segment is what shows it."""
+
+    def __init__(self, base: Any, feature: int, below: float, probability: float = 0.02) -> None:
+        self.base = base
+        self.feature = feature
+        self.below = below
+        self.probability = probability
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        proba = np.asarray(self.base.predict_proba(features)).copy()
+        hit = features[:, self.feature] < self.below
+        proba[hit] = [1 - self.probability, self.probability]
+        return proba

@@ -115,6 +115,19 @@ class Registry:
             raise TargetError(f"artifact of {name} {version} does not match its sha256")
         return pickle.loads(blob), {**entry["metadata"], "sha256": entry["sha256"]}
 
+    def set_reference(self, name: str, reference: dict[str, Any]) -> None:
+        """The training reference of ``name``: feature statistics, positive shares, and the
+        holdout accuracy of each version. It describes the training data, so it lives beside
+        the versions rather than inside any one immutable artifact."""
+        with self._locked():
+            _atomic_write(self._model_dir(name) / "reference.json", json.dumps(reference, indent=2))
+
+    def reference(self, name: str) -> dict[str, Any]:
+        path = self._model_dir(name) / "reference.json"
+        if not path.exists():
+            raise TargetError(f"model {name!r} has no training reference; run `mlchaos up` again")
+        return dict(json.loads(path.read_text()))
+
     # -- aliases -------------------------------------------------------------------------
 
     def aliases(self, name: str) -> Aliases:
@@ -167,6 +180,12 @@ class Registry:
         """
         with self._locked():
             return self._rollback(name, actor, reason, from_version, lease=None)
+
+    def request_retrain(self, name: str, actor: str, reason: str = "") -> AuditEntry:
+        """Record that ``name`` needs retraining; the training pipeline reads the audit log."""
+        with self._locked():
+            production = self.aliases(name).production
+            return self._audit(name, "retrain_requested", production, None, actor, reason, None)
 
     # -- leases --------------------------------------------------------------------------
 

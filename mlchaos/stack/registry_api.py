@@ -108,6 +108,14 @@ def create_app(registry: Registry) -> FastAPI:
             return JSONResponse({"audit": None, "detail": "nothing to roll back"}, status_code=200)
         return JSONResponse({"audit": entry.model_dump(mode="json")})
 
+    @app.post("/v1/models/{name}/retrain")
+    def retrain(name: str, body: RollbackRequest) -> JSONResponse:
+        try:
+            entry = registry.request_retrain(name, body.actor, body.reason)
+        except TargetError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404)
+        return JSONResponse({"audit": entry.model_dump(mode="json")})
+
     @app.get("/v1/models/{name}/audit")
     def audit(name: str) -> JSONResponse:
         return JSONResponse({"audit": [e.model_dump(mode="json") for e in registry.audit(name)]})

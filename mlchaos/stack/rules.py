@@ -29,6 +29,10 @@ class RuleSettings:
     p99_latency_s: float = 0.25
     validation_ratio: float = 0.05
     drift_score: float = 0.25
+    segment_gap: float = 0.2
+    accuracy_drop: float = 0.15
+    label_window: str = "15s"
+    """Labels arrive slower than requests, so accuracy is judged over a longer window."""
     for_: str = "1s"
     evaluation_interval: str = "1s"
     alert_prefix: str = ""
@@ -118,6 +122,37 @@ def alert_rules(settings: RuleSettings = RuleSettings()) -> dict[str, Any]:
             f"(rate(mlchaos_gateway_request_duration_seconds_bucket{{{model}}}[{w}]))\n"
             f") > {s.p99_latency_s:g}",
             "clients of {{ $labels.model }} see a p99 of {{ $value | humanizeDuration }}",
+        ),
+    ]
+    segment = "sum by (model, version, segment)"
+    labels = "sum by (model) (rate(mlchaos_model_labels_total"
+    lw = s.label_window
+    rules += [
+        _rule(
+            s,
+            "ModelSegmentGap",
+            "critical",
+            "rollback",
+            f"abs(\n  {segment} (rate(mlchaos_model_segment_score_sum{{{model}}}[{w}]))\n"
+            f"  / {segment} (rate(mlchaos_model_segment_score_count{{{model}}}[{w}]))\n"
+            f"  - on (model, segment) group_left\n"
+            f"    max by (model, segment) "
+            f"(mlchaos_model_reference_segment_positive_share{{{model}}})\n"
+            f") > {s.segment_gap:g}",
+            "{{ $labels.model }} {{ $labels.version }} scores segment {{ $labels.segment }}"
+            " {{ $value | humanize }} away from its training reference",
+        ),
+        _rule(
+            s,
+            "ModelAccuracyDrop",
+            "critical",
+            "retrain",
+            f'{labels}{{{model},outcome="correct"}}[{lw}]))\n'
+            f'  / {labels}{{{model},outcome=~"correct|wrong"}}[{lw}]))\n'
+            f"  < on (model)\n"
+            f"  max by (model) (mlchaos_model_reference_accuracy{{{model}}}) - {s.accuracy_drop:g}",
+            "{{ $labels.model }} is right on {{ $value | humanizePercentage }} of labelled"
+            " requests",
         ),
     ]
     return {

@@ -122,6 +122,7 @@ def _prepare(cfg: StackConfig, progress: Progress) -> None:
     if training.bootstrap(registry, cfg.model_name):
         progress("trained the reference models v1 and v2 and registered the bad versions")
     cert, _ = ensure_certificate(cfg.tls_dir, cfg.host)
+    _archive_incidents(cfg)
     if not cfg.secrets_path.exists():
         keys = {cfg.pagerduty_service: secrets.token_hex(16)}
         cfg.secrets_path.write_text(json.dumps({"routing_keys": keys}))
@@ -139,6 +140,16 @@ def _prepare(cfg: StackConfig, progress: Progress) -> None:
         monitoring.alertmanager_config(cfg, cfg.routing_key(), cert),
         private=True,
     )
+
+
+def _archive_incidents(cfg: StackConfig) -> None:
+    """Start the receiver with no open incident. Alertmanager starts with fresh state, so an
+    incident left open by a previous run would swallow the next page by deduplication."""
+    log = cfg.state_dir / "incidents.jsonl"
+    if log.exists():
+        archive = cfg.state_dir / "incidents-archive"
+        archive.mkdir(exist_ok=True)
+        log.rename(archive / f"incidents-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
 
 
 def _command(cfg: StackConfig, component: str) -> list[str]:

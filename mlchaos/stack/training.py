@@ -15,8 +15,17 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from mlchaos.errors import TargetError
 from mlchaos.stack import model_variants
-from mlchaos.stack.dataset import FEATURES, TRAIN_SEED, generate
+from mlchaos.stack.dataset import (
+    AGE,
+    FEATURES,
+    SEGMENTS,
+    TRAIN_SEED,
+    YOUNG_BELOW_AGE,
+    generate,
+    segments_of,
+)
 from mlchaos.stack.registry import Registry
 
 TRAIN_ROWS = 8000
@@ -28,15 +37,32 @@ def bad_version_name(variant: str) -> str:
     return f"v3-{variant.replace('_', '-')}"
 
 
+def segment_version_name(segment: str) -> str:
+    """The registry version a ``segment_regression`` fault on ``segment`` promotes."""
+    return f"v3-segment-{segment}"
+
+
 def bootstrap(registry: Registry, name: str) -> bool:
-    """Train and register every version unless the registry already has them. True if trained."""
-    if registry.versions(name):
+    """Train and register every version the registry lacks. True if it trained anything.
+
+    A registry from an older mlchaos gets only the versions it is missing.
+    """
+    wanted = [
+        "v1",
+        "v2",
+        *(bad_version_name(v) for v in BAD_VARIANTS),
+        segment_version_name("young"),
+    ]
+    have = registry.versions(name)
+    if all(v in have for v in wanted) and _reference_is_current(registry, name):
         return False
     train = generate(TRAIN_ROWS, seed=TRAIN_SEED)
     holdout = generate(HOLDOUT_ROWS, seed=TRAIN_SEED + 1)
+    segments = segments_of(train.features)
     reference = {
         "features": list(FEATURES),
         "positive_share": float(train.labels.mean()),
+        "segment_positive_share": {s: float(train.labels[segments == s].mean()) for s in SEGMENTS},
         "feature_means": train.features.mean(axis=0).tolist(),
         "feature_stds": train.features.std(axis=0).tolist(),
         "train_rows": TRAIN_ROWS,
@@ -48,18 +74,37 @@ def bootstrap(registry: Registry, name: str) -> bool:
     v2 = HistGradientBoostingClassifier(max_iter=120, random_state=0).fit(
         train.features, train.labels
     )
-    good = {"v1": v1, "v2": v2}
-    for version, model in good.items():
-        registry.register(name, version, model, _metadata(model, holdout, reference, "good"))
-    for variant, model in _bad_variants(v2, reference).items():
-        meta = _metadata(model, holdout, reference, f"bad:{variant}")
-        registry.register(name, bad_version_name(variant), model, meta)
-    registry.promote(name, "v1", actor="bootstrap", reason="first trained version")
-    registry.promote(name, "v2", actor="bootstrap", reason="gradient-boosted challenger")
+    models: dict[str, tuple[Any, str]] = {"v1": (v1, "good"), "v2": (v2, "good")}
+    for variant, model in _bad_variants(v2).items():
+        models[bad_version_name(variant)] = (model, f"bad:{variant}")
+    young = model_variants.SegmentRegressionModel(v2, AGE, YOUNG_BELOW_AGE)
+    models[segment_version_name("young")] = (young, "bad:segment_regression:young")
+    accuracy = {}
+    for version, (model, kind) in models.items():
+        meta = _metadata(model, holdout, reference, kind)
+        accuracy[version] = meta["holdout_accuracy"]
+        if version not in have:
+            registry.register(name, version, model, meta)
+    registry.set_reference(name, {**reference, "holdout_accuracy": accuracy})
+    if not registry.aliases_path(name).exists():
+        registry.promote(name, "v1", actor="bootstrap", reason="first trained version")
+        registry.promote(name, "v2", actor="bootstrap", reason="gradient-boosted challenger")
     return True
 
 
-def _bad_variants(base: Any, reference: dict[str, Any]) -> dict[str, Any]:
+BAD_VARIANTS = ("inverted", "constant", "crashing", "wrong_feature_order", "slow")
+REFERENCE_KEYS = ("segment_positive_share", "holdout_accuracy", "feature_stds")
+
+
+def _reference_is_current(registry: Registry, name: str) -> bool:
+    try:
+        reference = registry.reference(name)
+    except TargetError:
+        return False
+    return all(key in reference for key in REFERENCE_KEYS)
+
+
+def _bad_variants(base: Any) -> dict[str, Any]:
     order = list(range(len(FEATURES)))
     order[0], order[1] = order[1], order[0]
     return {
@@ -75,6 +120,7 @@ def _metadata(model: Any, holdout: Any, reference: dict[str, Any], kind: str) ->
     try:
         proba = np.asarray(model.predict_proba(holdout.features))[:, 1]
         auc: float | None = float(roc_auc_score(holdout.labels, proba))
+        accuracy: float | None = float(((proba >= 0.5) == holdout.labels).mean())
     except RuntimeError:
-        auc = None
-    return {"kind": kind, "holdout_auc": auc, "reference": reference}
+        auc = accuracy = None
+    return {"kind": kind, "holdout_auc": auc, "holdout_accuracy": accuracy, "reference": reference}

@@ -41,6 +41,8 @@ FAULTS = (
     "latency_spike",
     "error_burst",
     "missing_features",
+    "concept_drift",
+    "segment_regression",
 )
 
 
@@ -91,6 +93,11 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
         "gateway audit log (fallback by responder)"
     )
     assert by_fault["data_drift"]["timeline"]["recovered"] is None  # no recovery target
+    label_lag = 5.0  # scenarios/nightly.yaml: the accuracy drop cannot show before labels do
+    assert by_fault["concept_drift"]["durations_s"]["mttd"] >= label_lag
+    assert by_fault["concept_drift"]["sources"]["mitigated"] == (
+        "registry audit log (retrain by responder)"
+    )
     assert document["load"]["requests"] > 0
     assert "game day nightly: PASS" in done.stdout
     assert "✓ detected" in done.stderr  # progress while it waits

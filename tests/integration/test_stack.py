@@ -63,7 +63,7 @@ def test_generated_rules_pass_promtool(tmp_path: Path) -> None:
         timeout=60,
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 7 rules found" in check.stdout
+    assert "SUCCESS: 9 rules found" in check.stdout
     assert 'model="fraud"' in rules and "runbook_url" in rules
 
 

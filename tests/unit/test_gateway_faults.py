@@ -87,3 +87,26 @@ def test_ending_a_lease_fails_back_a_route_switched_during_it(tmp_path: Path) ->
     state.end(lease.id, "mlchaos")
     assert state.route == "primary"
     assert [e["action"] for e in state.audit()] == ["inject", "route", "revert", "failback"]
+
+
+def test_concept_drift_flips_only_labels_of_requests_made_while_it_held(tmp_path: Path) -> None:
+    from mlchaos.stack.gateway import flip_labels, mark_request
+
+    state = GatewayState(tmp_path / "a.jsonl")
+    lease, _ = state.inject("concept_drift", {}, 1.0, 0, 60, "t")
+    mark_request(b'{"id": "after-1", "inputs": []}', lease)
+    labels = {"labels": [{"id": "before-1", "label": 1}, {"id": "after-1", "label": 1}]}
+    flipped, count = flip_labels(labels, lease)
+    assert count == 1
+    assert flipped["labels"] == [{"id": "before-1", "label": 1}, {"id": "after-1", "label": 0}]
+
+
+def test_category_mix_makes_the_segment_that_share_of_requests(tmp_path: Path) -> None:
+    state = GatewayState(tmp_path / "a.jsonl")
+    lease, _ = state.inject(
+        "data_drift", {"feature": "age", "mix": {"segment": "young", "share": 0.6}}, 1.0, 3, 60, "t"
+    )
+    ages = [transform(lease, body())["inputs"][1]["data"][0] for _ in range(2000)]
+    young = sum(age < 30 for age in ages) / len(ages)
+    assert 0.56 < young < 0.64
+    assert all(21 <= age <= 75 for age in ages)

@@ -57,6 +57,8 @@ def test_catalogue_and_nightly_scenario_are_valid() -> None:
         "latency_spike",
         "error_burst",
         "missing_features",
+        "concept_drift",
+        "segment_regression",
     ]
 
 
