@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from mlchaos.stack.config import DEFAULT_PORTS, StackConfig
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT = {"pass": 0, "fail": 1, "bad_input": 2, "inconclusive": 3}
 
@@ -26,6 +29,34 @@ state_dir_option = click.option(
     show_default=".mlchaos/stack, or $MLCHAOS_STATE_DIR",
     help="Where the reference stack keeps its state, configs and logs.",
 )
+
+
+def gameday_options(command: F) -> F:
+    """The options `run` and `gameday` share: where reports go, which stack, how loud."""
+    decorators = [
+        click.option(
+            "--report-dir",
+            type=click.Path(path_type=Path),
+            default=Path("reports"),
+            show_default=True,
+            help="Each run writes NAME-TIMESTAMP/ under it.",
+        ),
+        click.option(
+            "--keep-stack", is_flag=True, help="Leave a reference stack this run started running."
+        ),
+        click.option(
+            "--service",
+            "service_file",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="A service file naming your own staging stack; default: the reference stack.",
+        ),
+        state_dir_option,
+        click.option("-v", "--verbose", is_flag=True, help="Also show Chaos Toolkit's log."),
+    ]
+    for decorate in reversed(decorators):
+        command = decorate(command)
+    return command
 
 
 def load_stack(state_dir: Path) -> StackConfig:

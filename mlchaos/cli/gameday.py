@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mlchaos.cli.common import state_dir_option
+from mlchaos.cli.common import gameday_options
 from mlchaos.cli.execute import execute
 from mlchaos.loader import load_scenario
 
@@ -14,28 +14,12 @@ from mlchaos.loader import load_scenario
 @click.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option(
-    "--report-dir",
-    type=click.Path(path_type=Path),
-    default=Path("reports"),
-    show_default=True,
-    help="Each run writes SCENARIO-TIMESTAMP/ under it.",
-)
-@click.option(
     "--responders",
     type=click.Choice(["automated", "human"]),
     default=None,
     help="Override the scenario's responders.",
 )
-@click.option("--keep-stack", is_flag=True, help="Leave a stack this run started running.")
-@click.option(
-    "--service",
-    "service_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="A service file naming your own staging stack; default: the reference stack.",
-)
-@state_dir_option
-@click.option("-v", "--verbose", is_flag=True, help="Also show Chaos Toolkit's log.")
+@gameday_options
 def gameday(
     scenario: Path,
     report_dir: Path,

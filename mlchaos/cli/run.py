@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mlchaos.cli.common import state_dir_option
+from mlchaos.cli.common import gameday_options
 from mlchaos.cli.execute import execute
 from mlchaos.loader import load_experiment
 from mlchaos.schema import Load, Scenario
@@ -15,9 +15,6 @@ from mlchaos.schema import Load, Scenario
 @click.command()
 @click.argument("experiment", type=click.Path(path_type=Path))
 @click.option(
-    "--report-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
-)
-@click.option(
     "--rate",
     type=float,
     default=Load().rate,
@@ -25,16 +22,7 @@ from mlchaos.schema import Load, Scenario
     help="Requests per second of Locust traffic during the experiment.",
 )
 @click.option("--users", type=int, default=Load().users, show_default=True)
-@click.option("--keep-stack", is_flag=True, help="Leave a stack this run started running.")
-@click.option(
-    "--service",
-    "service_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="A service file naming your own staging stack; default: the reference stack.",
-)
-@state_dir_option
-@click.option("-v", "--verbose", is_flag=True, help="Also show Chaos Toolkit's log.")
+@gameday_options
 def run(
     experiment: Path,
     report_dir: Path,

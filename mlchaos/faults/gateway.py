@@ -17,19 +17,12 @@ from mlchaos.engine.journal import Journal
 from mlchaos.errors import TargetError
 from mlchaos.faults.leases import record_granted, record_injected, record_intent
 from mlchaos.observe.gateway import GatewayClient
-from mlchaos.schema.experiment import AnyGatewayFault
+from mlchaos.schema.experiment import GATEWAY_FAULT_TYPES, AnyGatewayFault
 from mlchaos.service import Service
 
 ACTOR = "mlchaos"
 TARGET = "gateway"
-TYPES = (
-    "schema_change",
-    "data_drift",
-    "latency_spike",
-    "error_burst",
-    "missing_features",
-    "concept_drift",
-)
+TYPES = GATEWAY_FAULT_TYPES
 
 
 def params_of(service: Service, fault: AnyGatewayFault) -> dict[str, Any]:

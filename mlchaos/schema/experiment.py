@@ -17,7 +17,7 @@ expect:
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -180,6 +180,11 @@ AnyGatewayFault = (
     | MissingFeaturesFault
     | ConceptDriftFault
 )
+
+GATEWAY_FAULT_TYPES: tuple[str, ...] = tuple(
+    get_args(member.model_fields["type"].annotation)[0] for member in get_args(AnyGatewayFault)
+)
+"""The ``type`` of every fault the chaos gateway applies, in one place."""
 
 Fault = Annotated[
     BadVersionFault

@@ -43,14 +43,9 @@ from prometheus_client import (
     generate_latest,
 )
 
-FAULT_TYPES = (
-    "schema_change",
-    "data_drift",
-    "latency_spike",
-    "error_burst",
-    "missing_features",
-    "concept_drift",
-)
+from mlchaos.schema.experiment import GATEWAY_FAULT_TYPES
+
+FAULT_TYPES = GATEWAY_FAULT_TYPES
 LABEL_FAULTS = ("concept_drift",)
 """Faults on the ground-truth labels clients post later, not on inference requests."""
 BODY_FAULTS = ("schema_change", "data_drift", "missing_features")

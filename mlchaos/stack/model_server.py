@@ -41,9 +41,9 @@ from mlchaos.stack.dataset import FEATURES, segments_of
 from mlchaos.stack.registry import Registry
 
 WATCH_INTERVAL_S = 0.1
-DRIFT_WINDOW = 500
+DRIFT_WINDOW = 1000
 """Observations per feature in the drift monitor's sliding window."""
-DRIFT_MIN_COUNT = 100
+DRIFT_MIN_COUNT = 200
 """Below this many observations the monitor reports nothing rather than noise."""
 
 
