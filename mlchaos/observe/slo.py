@@ -61,14 +61,20 @@ def recovered_at(
 
     Returns ``(time, breached)``: ``time`` is the first sample of the final run in which all
     hold, if that run has lasted ``stable_for_s``; ``breached`` says whether any SLO broke at all.
+    Raises `ObservationError` when an SLO has no samples at all: that is inconclusive, not a miss.
     """
-    holding: dict[float, bool] = {}
-    for slo in slos:
-        samples = prometheus.range_values(slo.query, since, until, step_s)
-        for stamp, values in samples.items():
-            holding[stamp] = holding.get(stamp, True) and slo.holds(worst(slo, values))
-        for stamp in holding.keys() - samples.keys():
-            holding[stamp] = False  # a missing sample is not a healthy one
+    per_slo = [(slo, prometheus.range_values(slo.query, since, until, step_s)) for slo in slos]
+    for slo, samples in per_slo:
+        if not samples:  # no data is not health: the verdict must say it could not tell
+            raise ObservationError(f"SLO {slo.name} returned no samples since injection")
+    stamps_seen = set().union(*(samples.keys() for _, samples in per_slo))
+    # A stamp holds only where every SLO has a sample, and every sample meets its bound.
+    holding = {
+        stamp: all(
+            stamp in samples and slo.holds(worst(slo, samples[stamp])) for slo, samples in per_slo
+        )
+        for stamp in stamps_seen
+    }
     stamps = sorted(holding)
     breaches = [s for s in stamps if not holding[s]]
     if not breaches:

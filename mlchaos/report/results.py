@@ -15,7 +15,3 @@ def write_results(document: dict[str, Any], run_dir: Path) -> Path:
         json.dumps({"schema_version": SCHEMA_VERSION, **document}, indent=2, default=str) + "\n"
     )
     return path
-
-
-def read_results(run_dir: Path) -> dict[str, Any]:
-    return dict(json.loads((run_dir / "results.json").read_text()))
