@@ -10,7 +10,17 @@ import sys
 
 import click
 
-from mlchaos.cli import gameday, gateway, recover, registry, rules, run, stack, validate
+from mlchaos.cli import (
+    gameday,
+    gateway,
+    recover,
+    registry,
+    report,
+    rules,
+    run,
+    stack,
+    validate,
+)
 from mlchaos.cli.common import EXIT
 from mlchaos.errors import InputError, MlchaosError
 
@@ -29,6 +39,7 @@ for command in (
     validate.validate,
     run.run,
     gameday.gameday,
+    report.report,
     gateway.gateway,
     recover.recover,
     rules.rules,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -53,10 +54,36 @@ def gameday_options(command: F) -> F:
         ),
         state_dir_option,
         click.option("-v", "--verbose", is_flag=True, help="Also show Chaos Toolkit's log."),
+        report_options,
     ]
     for decorate in reversed(decorators):
         command = decorate(command)
     return command
+
+
+def report_options(command: F) -> F:
+    """``--template-dir`` and ``--postmortem``, handed to the command as ``report_options``."""
+    from mlchaos.report.render import ReportOptions
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, template_dir: Path | None, postmortem: str, **kwargs: Any) -> Any:
+        options = ReportOptions(template_dir=template_dir, postmortem=postmortem)
+        return command(*args, report_options=options, **kwargs)
+
+    wrapper = click.option(
+        "--template-dir",
+        type=click.Path(path_type=Path, file_okay=False, exists=True),
+        default=None,
+        help="Your templates; each overrides the built-in one of the same file name.",
+    )(wrapper)
+    wrapper = click.option(
+        "--postmortem",
+        default="sre",
+        show_default=True,
+        help="Postmortem template: sre (Google SRE sections), pagerduty, or NAME for "
+        "postmortem-NAME.md.j2 in --template-dir.",
+    )(wrapper)
+    return wrapper  # type: ignore[return-value]
 
 
 def load_stack(state_dir: Path) -> StackConfig:

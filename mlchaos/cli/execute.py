@@ -17,7 +17,7 @@ from mlchaos.cli.common import EXIT, new_stack_config, say, show_progress
 from mlchaos.engine.gameday import GamedayResult, Responder, run_gameday
 from mlchaos.loader import load_service
 from mlchaos.observe.pagerduty import AutomatedResponder, Incidents, events_client
-from mlchaos.report.postmortem import render_postmortem
+from mlchaos.report.render import ReportOptions, render_run
 from mlchaos.report.results import write_results
 from mlchaos.report.table import summary_table
 from mlchaos.runbooks.steps import runbook_steps
@@ -35,6 +35,7 @@ def execute(
     keep_stack: bool,
     verbose: bool,
     service_file: Path | None = None,
+    report_options: ReportOptions | None = None,
 ) -> None:
     show_progress(verbose)
     signal.signal(signal.SIGTERM, _interrupt)  # run `finally` blocks: stop load, revert, stop
@@ -55,7 +56,7 @@ def execute(
         if cfg is not None and started_stack and not keep_stack:
             supervisor.down(cfg)
             say("stopped the reference stack this run started (keep it with --keep-stack)")
-    _report(result)
+    _report(result, report_options or ReportOptions())
     raise SystemExit(130 if result.interrupted else EXIT[result.verdict])
 
 
@@ -101,13 +102,13 @@ def _responder(
     return start
 
 
-def _report(result: GamedayResult) -> None:
+def _report(result: GamedayResult, options: ReportOptions) -> None:
     document = result.as_dict()
-    results = write_results(document, result.run_dir)
-    postmortem = render_postmortem(document, result.run_dir)
+    paths = [write_results(document, result.run_dir)]
+    paths += render_run(document, result.run_dir, result.run_dir, options)
     click.echo("")
     click.echo(summary_table(document))
-    click.echo(f"\nreports: {results}\n         {postmortem}")
+    click.echo("\nreports: " + "\n         ".join(str(p) for p in paths))
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

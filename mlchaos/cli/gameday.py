@@ -9,6 +9,7 @@ import click
 from mlchaos.cli.common import gameday_options
 from mlchaos.cli.execute import execute
 from mlchaos.loader import load_scenario
+from mlchaos.report.render import ReportOptions
 
 
 @click.command()
@@ -28,6 +29,7 @@ def gameday(
     service_file: Path | None,
     state_dir: Path,
     verbose: bool,
+    report_options: ReportOptions,
 ) -> None:
     """Run SCENARIO's experiments in order under steady Locust traffic.
 
@@ -39,4 +41,13 @@ def gameday(
         document = document.model_copy(
             update={"responders": document.responders.model_copy(update={"mode": responders})}
         )
-    execute(document, experiments, report_dir, state_dir, keep_stack, verbose, service_file)
+    execute(
+        document,
+        experiments,
+        report_dir,
+        state_dir,
+        keep_stack,
+        verbose,
+        service_file,
+        report_options,
+    )

@@ -9,6 +9,7 @@ import click
 from mlchaos.cli.common import gameday_options
 from mlchaos.cli.execute import execute
 from mlchaos.loader import load_experiment
+from mlchaos.report.render import ReportOptions
 from mlchaos.schema import Load, Scenario
 
 
@@ -32,6 +33,7 @@ def run(
     service_file: Path | None,
     state_dir: Path,
     verbose: bool,
+    report_options: ReportOptions,
 ) -> None:
     """Run one EXPERIMENT. Exit codes as for `gameday`."""
     document = load_experiment(experiment)
@@ -40,4 +42,13 @@ def run(
         experiments=(str(experiment),),
         load=Load(users=users, rate=rate),
     )
-    execute(scenario, [document], report_dir, state_dir, keep_stack, verbose, service_file)
+    execute(
+        scenario,
+        [document],
+        report_dir,
+        state_dir,
+        keep_stack,
+        verbose,
+        service_file,
+        report_options,
+    )

@@ -109,6 +109,7 @@ def run_gameday(
                 result.experiments.append(
                     run_experiment(experiment, service, run_dir, floors[experiment.name])
                 )
+                _save_series(experiment, service, run_dir, result.experiments[-1])
                 _announce(result.experiments[-1])
                 if _was_interrupted(run_dir, experiment):
                     result.interrupted = True
@@ -184,6 +185,18 @@ def _quiet(experiment: Experiment, service: Service) -> bool:
         return False
     holding = all(v and s.holds(worst(s, v)) for s, v in zip(slos, values, strict=True))
     return holding and not alerting and not open_incidents
+
+
+def _save_series(
+    experiment: Experiment, service: Service, run_dir: Path, result: ExperimentResult
+) -> None:
+    """Keep the SLIs of the experiment's window for the report's charts."""
+    from mlchaos.observe.sli import capture
+
+    series = capture(experiment, service, result.timeline)
+    path = run_dir / "series" / f"{experiment.name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(series))
 
 
 def _was_interrupted(run_dir: Path, experiment: Experiment) -> bool:

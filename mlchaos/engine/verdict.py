@@ -43,6 +43,10 @@ class ExperimentResult:
     floor: dict[str, float] | None
     reasons: list[str] = field(default_factory=list)
     fault_detail: dict[str, Any] = field(default_factory=dict)
+    expected: dict[str, str | None] = field(default_factory=dict)
+    """What the service should do: the detecting alert, the paged service, the mitigation."""
+    runbook_steps: list[dict[str, Any]] = field(default_factory=list)
+    """Each runbook step the responder executed, with its time and outcome."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -64,6 +68,8 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
         invalid = _inactive(records)
         if "reverted" not in times:
             fail.append("the fault was not reverted; run `mlchaos recover` now")
+    steps = [_step(r) for r in records if r["type"] == "runbook_step"]
+    fail += [_defect(s) for s in steps if not s["ok"]]
     reasons = fail + invalid + unsure
     verdict = "fail" if fail else "invalid" if invalid else "inconclusive" if unsure else "pass"
     if "injected" not in times:
@@ -80,6 +86,8 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
         floor=floor.as_dict() if floor else None,
         reasons=reasons,
         fault_detail=experiment.fault.model_dump(mode="json"),
+        expected=_expected(experiment),
+        runbook_steps=steps,
     )
 
 
@@ -159,6 +167,27 @@ def _why_not_injected(records: list[Record]) -> str:
         if record["type"] == "activity" and record.get("exception"):
             return f"the fault was not injected: {record['exception']}"
     return "the fault was not injected"
+
+
+def _expected(experiment: Experiment) -> dict[str, str | None]:
+    expect = experiment.expect
+    return {
+        "alert": expect.detection.alert,
+        "paging_service": expect.paging.service if expect.paging else None,
+        "mitigation": expect.mitigation.by if expect.mitigation else None,
+    }
+
+
+def _step(record: Record) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in ("type", "written_at")}
+
+
+def _defect(step: dict[str, Any]) -> str:
+    """A failed runbook step fails the experiment: on-call would have hit the same wall."""
+    return (
+        f"runbook defect: {step['runbook']} step {step['step']!r} failed "
+        f"({step.get('error') or 'no detail'})"
+    )
 
 
 def _iso(value: datetime | None) -> str | None:

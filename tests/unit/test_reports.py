@@ -1,28 +1,65 @@
-"""Reports render from a results document: the table, the postmortem and its timeline picture."""
+"""Reports render from a results document: the table, junit.xml, the postmortem, the HTML page
+and the aggregate over many runs."""
 
 from __future__ import annotations
 
+import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from mlchaos.engine.floor import Floor, refuse_below
 from mlchaos.engine.verdict import judge
 from mlchaos.errors import InputError
-from mlchaos.report.postmortem import render_postmortem
+from mlchaos.report.aggregate import aggregate, aggregate_table, percentile, render_aggregate
+from mlchaos.report.render import ReportOptions, render_run
 from mlchaos.report.table import summary_table
-from tests.unit.test_verdict import EXPERIMENT, FLOOR, passing
+from tests.unit.test_verdict import EXPERIMENT, FLOOR, at, passing
+
+SECTIONS = (
+    "Summary and impact",
+    "Trigger and root cause",
+    "Detection",
+    "Response",
+    "Recovery",
+    "Timeline",
+    "What went well",
+    "What went wrong",
+    "Where we got lucky",
+    "Action items",
+)
 
 
-def document(detected: float = 2.0) -> dict[str, object]:
-    result = judge(EXPERIMENT, passing(detected=detected), FLOOR)
+def document(detected: float = 2.0, steps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    result = judge(EXPERIMENT, passing(detected=detected) + (steps or []), FLOOR)
     return {
         "scenario": "nightly",
         "verdict": result.verdict,
-        "started_at": "s",
-        "finished_at": "f",
+        "started_at": at(-60),
+        "finished_at": at(60),
         "responders": "automated",
         "load": None,
         "experiments": [result.as_dict()],
     }
+
+
+def step(ok: bool) -> dict[str, Any]:
+    return {
+        "type": "runbook_step",
+        "runbook": "bad-version",
+        "step": "Roll back",
+        "command": "false",
+        "at": at(3),
+        "ok": ok,
+        "error": "" if ok else "exit 1: no such alias",
+    }
+
+
+def rendered(tmp_path: Path, doc: dict[str, Any], **options: Any) -> dict[str, str]:
+    render_run(doc, tmp_path, tmp_path, ReportOptions(**options))
+    return {p.name: p.read_text() for p in tmp_path.iterdir() if p.is_file()}
 
 
 def test_table_shows_verdict_values_targets_and_floor() -> None:
@@ -33,43 +70,125 @@ def test_table_shows_verdict_values_targets_and_floor() -> None:
     assert table.splitlines()[-1] == "game day nightly: FAIL"
 
 
-def test_postmortem_has_sections_timeline_and_action_items(tmp_path: Path) -> None:
-    text = render_postmortem(document(detected=7.0), tmp_path).read_text()
-    for section in (
-        "Summary and impact",
-        "Trigger and root cause",
-        "Detection",
-        "Response",
-        "Recovery",
-        "Timeline",
-        "What went well",
-        "What went wrong",
-        "Where we got lucky",
-        "Action items",
-    ):
+def test_postmortem_has_the_sre_sections_timeline_and_action_items(tmp_path: Path) -> None:
+    text = rendered(tmp_path, document(detected=7.0))["postmortem.md"]
+    for section in SECTIONS:
         assert f"### {section}" in text
-    assert "- [ ] Fix: detection (MTTD): 7.0s, over the 5s target" in text
+    assert "- [ ] detection (MTTD) 7.0s against a 5s target: tighten detection of " in text
     picture = text.split("```")[1]
     assert "detected     " in picture and "+7.0s" in picture and "┆" in picture
 
 
-def test_postmortem_template_can_be_overridden(tmp_path: Path) -> None:
-    (tmp_path / "postmortem.md.j2").write_text("custom {{ run.scenario }}\n")
+def test_pagerduty_style_postmortem(tmp_path: Path) -> None:
+    text = rendered(tmp_path, document(), postmortem="pagerduty")["postmortem.md"]
+    for section in ("Overview", "What happened", "Resolution", "Impact", "Responders"):
+        assert f"### {section}" in text
+    assert "### Summary and impact" not in text
+
+
+def test_any_template_can_be_overridden_by_file_name(tmp_path: Path) -> None:
+    custom = tmp_path / "mine"
+    custom.mkdir()
+    (custom / "postmortem-sre.md.j2").write_text("custom {{ run.scenario }}\n")
     out = tmp_path / "out"
     out.mkdir()
-    assert (
-        render_postmortem(document(), out, template_dir=tmp_path).read_text() == "custom nightly\n"
-    )
+    files = rendered(out, document(), template_dir=custom)
+    assert files["postmortem.md"] == "custom nightly\n"
+    assert "<svg" in files["report.html"]  # the others still come from the built-in set
+
+
+def test_a_broken_user_template_is_bad_input_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "postmortem-sre.md.j2").write_text("ok\n{% for x in %}\n")
+    with pytest.raises(InputError, match=r"postmortem-sre\.md\.j2:2: template: "):
+        render_run(document(), tmp_path, tmp_path, ReportOptions(template_dir=tmp_path))
+    with pytest.raises(InputError, match=r"postmortem-nope\.md\.j2: template: not found"):
+        render_run(document(), tmp_path, tmp_path, ReportOptions(postmortem="nope"))
+
+
+def test_junit_failure_lists_each_missed_target_with_its_value(tmp_path: Path) -> None:
+    suite = ET.fromstring(rendered(tmp_path, document(detected=7.0))["junit.xml"])
+    assert suite.get("tests") == "1" and suite.get("failures") == "1"
+    failure = suite.find("testcase/failure")
+    assert failure is not None
+    assert failure.get("message") == "detection (MTTD): 7.0s, over the 5s target"
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["mttd"] == "7" and props["floor_s"] == "4"
+
+
+def test_junit_reports_inconclusive_as_an_error_not_a_pass(tmp_path: Path) -> None:
+    doc = document()
+    doc["experiments"][0] |= {"verdict": "inconclusive", "reasons": ["no traffic"]}
+    suite = ET.fromstring(rendered(tmp_path, doc)["junit.xml"])
+    assert suite.get("errors") == "1"
+    error = suite.find("testcase/error")
+    assert error is not None and error.get("type") == "inconclusive"
+
+
+def test_a_failed_runbook_step_is_a_defect_and_an_action_item(tmp_path: Path) -> None:
+    doc = document(steps=[step(ok=False)])
+    exp = doc["experiments"][0]
+    assert exp["verdict"] == "fail"
+    assert exp["reasons"] == [
+        "runbook defect: bad-version step 'Roll back' failed (exit 1: no such alias)"
+    ]
+    files = rendered(tmp_path, doc)
+    assert "- [ ] fix runbook bad-version: step 'Roll back' failed" in files["postmortem.md"]
+    assert "runbook step 'Roll back' FAILED" in files["postmortem.md"]
+    assert 'class="step"' in files["report.html"]
+
+
+def test_html_is_self_contained_with_a_timeline_and_sli_charts(tmp_path: Path) -> None:
+    series = {
+        "start_s": -15.0,
+        "end_s": 20.0,
+        "slis": [
+            {
+                "name": "errors",
+                "query": "q",
+                "condition": "< 0.01",
+                "threshold": 0.01,
+                "points": [[t, 0.5 if 0 <= t < 9 else 0.0] for t in range(-15, 20)],
+            }
+        ],
+    }
+    (tmp_path / "series").mkdir()
+    (tmp_path / "series" / "good.json").write_text(json.dumps(series))
+    files = rendered(tmp_path, document(detected=7.0))
+    page = files["report.html"]
+    assert 'data-event="detected" data-status="missed"' in page
+    assert 'data-event="recovered" data-status="met"' in page
+    assert 'data-sli="errors"' in page and "<polyline" in page
+    assert "src=" not in page and "<script" not in page and "<link" not in page
+    assert "errors was out of bounds (< 0.01) for 9 s, at worst 0.5" in files["postmortem.md"]
+
+
+def test_missing_series_says_so_instead_of_drawing_nothing(tmp_path: Path) -> None:
+    page = rendered(tmp_path, document())["report.html"]
+    assert "no SLI series were recorded for this experiment" in page
+
+
+def test_aggregate_pass_rate_percentiles_and_share_within_target(tmp_path: Path) -> None:
+    runs = [document(detected=d) for d in (1.0, 2.0, 3.0, 7.0)]
+    for i, run in enumerate(runs):
+        run["started_at"] = at(i * 86400)
+    summary = aggregate(list(reversed(runs)))
+    history = summary["experiments"][0]
+    assert history.verdicts == ["pass", "pass", "pass", "fail"]  # oldest first
+    assert history.pass_rate == 0.75
+    stats = history.stats("mttd")
+    assert stats["p50"] == pytest.approx(2.5) and stats["within"] == 0.75
+    assert stats["p90"] == pytest.approx(5.8)
+    assert "good        4     75%" in aggregate_table(summary)
+    md, html = (p.read_text() for p in render_aggregate(summary, tmp_path))
+    assert "4 runs" in md and html.count('class="trend"') == 4
+
+
+def test_percentile_of_nothing_is_unknown() -> None:
+    assert percentile([], 0.5) is None
+    assert percentile([4.0], 0.9) == 4.0
 
 
 def test_target_below_floor_is_refused_with_the_arithmetic() -> None:
-    try:
+    with pytest.raises(InputError, match=r"below the physical floor 5s = scrape 1s \+ evaluation"):
         refuse_below(Floor(1, 1, 2, 1), "exp", 3.0)
-    except InputError as exc:
-        assert (
-            "below the physical floor 5s = scrape 1s + evaluation 1s + for 2s + group_wait 1s"
-            in str(exc)
-        )
-    else:
-        raise AssertionError("a target below the floor was accepted")
     refuse_below(Floor(1, 1, 2, 1), "exp", 5.0)

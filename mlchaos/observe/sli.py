@@ -1,0 +1,67 @@
+"""The SLIs around one experiment, read back from Prometheus once it ends, for the report's charts.
+
+Saved as ``series/NAME.json`` beside ``results.json`` so that `mlchaos report` can redraw the
+charts later without Prometheus. Each SLO keeps its worst series per timestamp, the value the
+steady-state check itself judges.
+
+>>> capture(experiment, service, result.timeline)
+{'start': ..., 'end': ..., 'slis': [{'name': 'edge-error-ratio', 'points': [[0.0, 0.001], ...]}]}
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mlchaos.errors import ObservationError
+from mlchaos.observe.prometheus import Prometheus
+from mlchaos.observe.slo import worst
+from mlchaos.schema import Experiment, Slo
+from mlchaos.service import Service
+
+LEAD_S = 15.0
+"""How much steady state to show before injection."""
+TAIL_S = 10.0
+
+
+def capture(
+    experiment: Experiment, service: Service, timeline: dict[str, str | None]
+) -> dict[str, Any]:
+    """Range-query each SLO (and traffic) over the experiment's window, offsets from injection."""
+    from mlchaos.engine.compile import traffic_slo
+
+    injected = timeline.get("injected")
+    if injected is None:
+        return {"slis": [], "error": "the fault was never injected"}
+    start = datetime.fromisoformat(injected)
+    last = max(datetime.fromisoformat(t) for t in timeline.values() if t is not None)
+    end = min(last + timedelta(seconds=TAIL_S), datetime.now(UTC))
+    window = (start - timedelta(seconds=LEAD_S), end)
+    prometheus = Prometheus(service.prometheus_url)
+    slos = (*experiment.steady_state, traffic_slo(experiment, service))
+    return {
+        "start_s": -LEAD_S,
+        "end_s": (window[1] - start).total_seconds(),
+        "slis": [_series(prometheus, slo, start, window) for slo in slos],
+    }
+
+
+def _series(
+    prometheus: Prometheus, slo: Slo, injected: datetime, window: tuple[datetime, datetime]
+) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "name": slo.name,
+        "query": slo.query,
+        "condition": slo.condition,
+        "threshold": slo.below if slo.below is not None else slo.above,
+        "points": [],
+    }
+    try:
+        by_time = prometheus.range_values(slo.query, window[0], window[1], 1.0)
+    except ObservationError as exc:
+        return {**view, "error": str(exc)}
+    zero = injected.timestamp()
+    view["points"] = [[round(t - zero, 3), worst(slo, vs)] for t, vs in by_time.items() if vs]
+    if not view["points"]:
+        view["error"] = f"no samples for {slo.query}"
+    return view

@@ -1,0 +1,131 @@
+"""Many runs at once: the pass rate per experiment and the MTTx distribution across nights.
+
+>>> summary = aggregate([read_results(d) for d in run_dirs])
+>>> print(aggregate_table(summary))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlchaos.engine.verdict import LABELS
+from mlchaos.report import svg
+from mlchaos.report.templating import environment, render
+
+MEASURES = ("mttd", "mtta", "mttm", "mttr")
+
+
+@dataclass
+class ExperimentHistory:
+    name: str
+    verdicts: list[str] = field(default_factory=list)
+    values: dict[str, list[float]] = field(default_factory=dict)
+    within: dict[str, list[bool]] = field(default_factory=dict)
+    targets: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def pass_rate(self) -> float:
+        return self.verdicts.count("pass") / len(self.verdicts)
+
+    def stats(self, key: str) -> dict[str, float | None]:
+        values = sorted(self.values.get(key, []))
+        within = self.within.get(key, [])
+        return {
+            "p50": percentile(values, 0.5),
+            "p90": percentile(values, 0.9),
+            "within": sum(within) / len(within) if within else None,
+            "target": self.targets.get(key),
+        }
+
+
+def percentile(sorted_values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks; None for no values."""
+    if not sorted_values:
+        return None
+    position = (len(sorted_values) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def aggregate(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """``documents``: results.json contents, in any order; they are sorted by start time."""
+    runs = sorted(documents, key=lambda d: d["started_at"])
+    histories: dict[str, ExperimentHistory] = {}
+    for run in runs:
+        for exp in run["experiments"]:
+            _add(histories.setdefault(exp["name"], ExperimentHistory(exp["name"])), exp)
+    return {"runs": runs, "experiments": sorted(histories.values(), key=lambda h: h.name)}
+
+
+def _add(history: ExperimentHistory, exp: dict[str, Any]) -> None:
+    history.verdicts.append(exp["verdict"])
+    history.targets.update(exp["targets_s"])
+    for key in MEASURES:
+        value, target = exp["durations_s"].get(key), exp["targets_s"].get(key)
+        if value is not None:
+            history.values.setdefault(key, []).append(value)
+        if target is not None and exp["timeline"].get("injected"):
+            # A missing event counts against the target: it never came.
+            history.within.setdefault(key, []).append(value is not None and value <= target)
+
+
+def aggregate_table(summary: dict[str, Any]) -> str:
+    header = [
+        "experiment",
+        "runs",
+        "pass rate",
+        *(k.upper() + " p50/p90 (within)" for k in MEASURES),
+    ]
+    rows = [header]
+    for history in summary["experiments"]:
+        cells = [history.name, str(len(history.verdicts)), f"{history.pass_rate:.0%}"]
+        cells += [_cell(history.stats(key)) for key in MEASURES]
+        rows.append(cells)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cell(stats: dict[str, float | None]) -> str:
+    p50, p90, within = stats["p50"], stats["p90"], stats["within"]
+    if p50 is None or p90 is None:
+        return "-" if within is None else f"never ({within:.0%})"
+    share = f" ({within:.0%})" if within is not None else ""
+    return f"{p50:.1f}/{p90:.1f}s{share}"
+
+
+def render_aggregate(
+    summary: dict[str, Any], out_dir: Path, template_dir: Path | None = None
+) -> list[Path]:
+    """``aggregate.md`` (the table) and ``aggregate.html`` (the table and trend charts)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    context = {
+        "summary": summary,
+        "table": aggregate_table(summary),
+        "trends": [_trend(summary, key) for key in MEASURES],
+        "labels": LABELS,
+        "measures": MEASURES,
+    }
+    paths = []
+    for name, autoescape in (("aggregate.md", False), ("aggregate.html", True)):
+        text = render(environment(template_dir, autoescape=autoescape), f"{name}.j2", **context)
+        path = out_dir / name
+        path.write_text(text)
+        paths.append(path)
+    return paths
+
+
+def _trend(summary: dict[str, Any], key: str) -> dict[str, Any]:
+    runs = [
+        {
+            "label": run["started_at"][5:16].replace("T", " "),
+            "values": {e["name"]: e["durations_s"].get(key) for e in run["experiments"]},
+        }
+        for run in summary["runs"]
+    ]
+    targets = [t for h in summary["experiments"] if (t := h.targets.get(key)) is not None]
+    return {**svg.trend(runs, key, targets), "label": LABELS[key]}

@@ -1,0 +1,34 @@
+"""``report.html``: one self-contained page, with an SVG timeline and SLI charts per experiment.
+
+>>> render_html(view, Path("reports/nightly-20260101-000000"))
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlchaos.engine.verdict import LABELS
+from mlchaos.report import svg
+from mlchaos.report.templating import environment, render
+
+
+def render_html(view: dict[str, Any], out_dir: Path, template_dir: Path | None = None) -> Path:
+    """``view`` is a run view (see `mlchaos.report.view.run_view`)."""
+    experiments = [_pictures(e) for e in view["experiments"]]
+    page = render(
+        environment(template_dir, autoescape=True),
+        "report.html.j2",
+        run=view,
+        experiments=experiments,
+        labels=LABELS,
+    )
+    path = out_dir / "report.html"
+    path.write_text(page)
+    return path
+
+
+def _pictures(exp: dict[str, Any]) -> dict[str, Any]:
+    series = exp["series"]
+    charts = [svg.chart(sli, exp["offsets"], series) for sli in series.get("slis", [])]
+    return {**exp, "timeline_svg": svg.timeline(exp), "charts": charts}

@@ -1,0 +1,62 @@
+"""``junit.xml``: one testcase per experiment, for CI systems that read JUnit.
+
+- ``fail`` becomes a ``<failure>`` whose message lists each missed target with its value;
+- ``inconclusive`` and ``invalid`` become an ``<error>``: the game day could not tell, which
+  must not show as green;
+- each measured duration is a ``<property>``.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+
+def render_junit(document: dict[str, Any], out_dir: Path) -> Path:
+    experiments = document["experiments"]
+    suite = ET.Element(
+        "testsuite",
+        name=f"mlchaos.{document['scenario']}",
+        tests=str(len(experiments)),
+        failures=str(sum(e["verdict"] == "fail" for e in experiments)),
+        errors=str(sum(e["verdict"] in ("inconclusive", "invalid") for e in experiments)),
+        timestamp=document["started_at"],
+    )
+    for exp in experiments:
+        suite.append(_testcase(document["scenario"], exp))
+    path = out_dir / "junit.xml"
+    tree = ET.ElementTree(suite)
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+    return path
+
+
+def _testcase(scenario: str, exp: dict[str, Any]) -> ET.Element:
+    case = ET.Element("testcase", classname=f"mlchaos.{scenario}", name=exp["name"])
+    case.set("time", f"{_elapsed(exp):.3f}")
+    properties = ET.SubElement(case, "properties")
+    for key, value in exp["durations_s"].items():
+        if value is not None:
+            ET.SubElement(properties, "property", name=key, value=f"{value:g}")
+    if exp.get("floor_s") is not None:
+        ET.SubElement(properties, "property", name="floor_s", value=f"{exp['floor_s']:g}")
+    message = "; ".join(exp["reasons"]) or exp["verdict"]
+    if exp["verdict"] == "fail":
+        ET.SubElement(case, "failure", message=message, type="missed-target").text = _detail(exp)
+    elif exp["verdict"] in ("inconclusive", "invalid"):
+        ET.SubElement(case, "error", message=message, type=exp["verdict"]).text = _detail(exp)
+    return case
+
+
+def _detail(exp: dict[str, Any]) -> str:
+    lines = [f"- {reason}" for reason in exp["reasons"]]
+    lines += [f"{event}: {at or 'never'}" for event, at in exp["timeline"].items()]
+    return "\n".join(lines)
+
+
+def _elapsed(exp: dict[str, Any]) -> float:
+    from mlchaos.report.view import offset
+
+    value = offset(exp, exp["timeline"].get("reverted"))
+    return value if value is not None else 0.0

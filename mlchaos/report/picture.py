@@ -1,0 +1,44 @@
+"""The text timeline a postmortem draws: one row per event on a shared time axis.
+
+```
+injected     ●                                                  +0.0s
+detected     ────●   ┆                                          +2.7s
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlchaos.engine.timeline import EVENTS
+from mlchaos.report.view import TARGET_OF_EVENT
+
+WIDTH = 48
+
+
+def text_timeline(exp: dict[str, Any]) -> str:
+    """``exp`` is an experiment view (see `mlchaos.report.view`); ┆ marks each event's target."""
+    offsets: dict[str, float | None] = exp["offsets"]
+    targets = exp["targets_s"]
+    known = [v for v in offsets.values() if v is not None]
+    span = max([*known, *targets.values(), 1.0])
+    scale = WIDTH / span
+    rows = []
+    for event in EVENTS:
+        value = offsets[event]
+        line = [" "] * (WIDTH + 1)
+        key = TARGET_OF_EVENT.get(event)
+        if key and key in targets:
+            line[min(WIDTH, round(targets[key] * scale))] = "┆"
+        if value is not None:
+            position = min(WIDTH, max(0, round(value * scale)))
+            for i in range(position):
+                if line[i] == " ":
+                    line[i] = "─"
+            line[position] = "●"
+            label = f"+{value:.1f}s"
+        else:
+            label = "never"
+        rows.append(f"{event:<13}{''.join(line)}  {label}")
+    rows.append(f"{'':<13}0{'':>{WIDTH - 1}}{span:.0f}s")
+    return "\n".join(rows)

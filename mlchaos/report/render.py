@@ -1,0 +1,50 @@
+"""Write every report of one run from its ``results.json`` and SLI series: ``junit.xml``,
+``postmortem.md`` and ``report.html``. `mlchaos gameday` calls it at the end of a run, and
+`mlchaos report` re-renders old runs with it, offline.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlchaos.errors import InputError
+from mlchaos.report.html import render_html
+from mlchaos.report.junit import render_junit
+from mlchaos.report.postmortem import render_postmortem
+from mlchaos.report.view import run_view
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    template_dir: Path | None = None
+    """A directory whose templates override the built-in ones by file name."""
+    postmortem: str = "sre"
+    """``sre`` (Google SRE sections) or ``pagerduty``, or NAME for postmortem-NAME.md.j2."""
+
+
+def render_run(
+    document: dict[str, Any], run_dir: Path, out_dir: Path, options: ReportOptions | None = None
+) -> list[Path]:
+    options = options or ReportOptions()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    view = run_view(document, run_dir)
+    return [
+        render_junit(document, out_dir),
+        render_postmortem(view, out_dir, options.template_dir, options.postmortem),
+        render_html(view, out_dir, options.template_dir),
+    ]
+
+
+def read_results(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "results.json"
+    try:
+        return dict(json.loads(path.read_text()))
+    except FileNotFoundError as exc:
+        raise InputError(
+            f"{path}: no results.json; is {run_dir} an mlchaos run directory?"
+        ) from exc
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON: {exc}") from exc

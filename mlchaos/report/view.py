@@ -1,0 +1,151 @@
+"""What every report needs beyond ``results.json``: offsets from injection, the impact read
+from the SLI series, and action items derived from each missed target and runbook defect.
+
+>>> view = run_view(document, run_dir)
+>>> view["experiments"][0]["offsets"]["detected"]
+2.7
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mlchaos.engine.timeline import EVENTS
+from mlchaos.engine.verdict import LABELS
+
+TARGET_OF_EVENT = {
+    "detected": "mttd",
+    "paged": "time_to_page",
+    "mitigated": "mttm",
+    "recovered": "mttr",
+}
+"""The target each event is measured against, as an offset from injection (MTTA is not)."""
+
+FIX_BY_TARGET = {
+    "mttd": "tighten detection of {alert}: its window, `for` and the scrape interval set how soon "
+    "it can fire",
+    "time_to_page": "shorten the path from alert to page: Alertmanager `group_wait` and routing",
+    "mtta": "make the page reach someone who can act: escalation policy and notification rules",
+    "mttm": "automate or shorten the mitigation in the runbook ({by})",
+    "mttr": "find what kept the SLOs broken after mitigation: caches, warm-up, the fallback's "
+    "capacity",
+}
+
+
+def load_series(run_dir: Path, name: str) -> dict[str, Any]:
+    path = run_dir / "series" / f"{name}.json"
+    if not path.exists():
+        return {"slis": [], "error": "no SLI series were recorded for this experiment"}
+    return dict(json.loads(path.read_text()))
+
+
+def run_view(document: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """The results document with a view of each experiment, for the templates."""
+    experiments = [
+        experiment_view(e, load_series(run_dir, e["name"])) for e in document["experiments"]
+    ]
+    return {**document, "experiments": experiments}
+
+
+def experiment_view(exp: dict[str, Any], series: dict[str, Any]) -> dict[str, Any]:
+    offsets = {event: offset(exp, exp["timeline"].get(event)) for event in EVENTS}
+    steps = [{**s, "offset": offset(exp, s.get("at"))} for s in exp.get("runbook_steps", [])]
+    return {
+        **exp,
+        "offsets": offsets,
+        "runbook_steps": steps,
+        "chronology": chronology(exp, offsets, steps),
+        "series": series,
+        "impact": impact(series),
+        "went_well": went_well(exp),
+        "action_items": action_items(exp),
+    }
+
+
+def offset(exp: dict[str, Any], at: str | None) -> float | None:
+    injected = exp["timeline"].get("injected")
+    if injected is None or at is None:
+        return None
+    return round((datetime.fromisoformat(at) - datetime.fromisoformat(injected)).total_seconds(), 3)
+
+
+def chronology(
+    exp: dict[str, Any], offsets: dict[str, float | None], steps: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Timeline events and runbook steps in the order they happened; missing events last."""
+    rows = [
+        {
+            "at": exp["timeline"].get(event),
+            "offset": offsets[event],
+            "what": event,
+            "source": exp["sources"].get(event, "—"),
+        }
+        for event in EVENTS
+    ]
+    rows += [
+        {
+            "at": step.get("at"),
+            "offset": step["offset"],
+            "what": f"runbook step {step['step']!r} {'ran' if step['ok'] else 'FAILED'}",
+            "source": f"responder, runbook {step['runbook']}",
+        }
+        for step in steps
+    ]
+    return sorted(rows, key=lambda r: (r["offset"] is None, r["offset"] or 0.0))
+
+
+def impact(series: dict[str, Any]) -> list[str]:
+    """For each SLO the fault broke: how long it was out of bounds and its worst value."""
+    lines = []
+    for sli in series.get("slis", []):
+        if sli["name"] == "traffic" or not sli["points"]:
+            continue
+        below = sli["condition"].startswith("<")
+        broken = [
+            (t, v)
+            for t, v in sli["points"]
+            if (v >= sli["threshold"] if below else v <= sli["threshold"])
+        ]
+        if broken:
+            peak = max(v for _, v in broken) if below else min(v for _, v in broken)
+            lines.append(
+                f"{sli['name']} was out of bounds ({sli['condition']}) for {len(broken)} s, "
+                f"at worst {peak:.4g}"
+            )
+    return lines
+
+
+def went_well(exp: dict[str, Any]) -> list[str]:
+    return [
+        f"{LABELS[key]} took {exp['durations_s'][key]:.1f}s, within the {target:g}s target"
+        for key, target in exp["targets_s"].items()
+        if exp["durations_s"].get(key) is not None and exp["durations_s"][key] <= target
+    ]
+
+
+def action_items(exp: dict[str, Any]) -> list[str]:
+    """One item per missed target and per runbook defect, each saying what to look at."""
+    items = []
+    expected = exp.get("expected", {})
+    for key, target in exp["targets_s"].items():
+        value = exp["durations_s"].get(key)
+        if value is not None and value <= target:
+            continue
+        measured = f"{value:.1f}s" if value is not None else "never happened"
+        fix = FIX_BY_TARGET[key].format(
+            alert=expected.get("alert") or "the detecting alert",
+            by=expected.get("mitigation") or "the mitigation step",
+        )
+        items.append(f"{LABELS[key]} {measured} against a {target:g}s target: {fix}")
+    for step in exp.get("runbook_steps", []):
+        if not step["ok"]:
+            items.append(
+                f"fix runbook {step['runbook']}: step {step['step']!r} failed "
+                f"({step.get('error') or 'no detail'})"
+            )
+    if exp["verdict"] in ("inconclusive", "invalid"):
+        items += [f"make the game day able to tell: {r}" for r in exp["reasons"]]
+    return items
