@@ -52,7 +52,7 @@ def measure(page: Path, work: Path) -> dict[str, Any]:
     html = page.read_text()
     html = re.sub(
         r'<meta http-equiv="Content-Security-Policy"[^>]*>',
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">",
         html,
     )

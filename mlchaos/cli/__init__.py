@@ -18,6 +18,7 @@ from mlchaos.cli import (
     report,
     rules,
     run,
+    runbook,
     stack,
     validate,
 )
@@ -43,6 +44,7 @@ for command in (
     gateway.gateway,
     recover.recover,
     rules.rules,
+    runbook.runbook,
     registry.registry,
 ):
     cli.add_command(command)

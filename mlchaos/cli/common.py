@@ -7,11 +7,13 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from mlchaos.report.render import ReportOptions
 from mlchaos.stack.config import DEFAULT_PORTS, StackConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,8 +34,28 @@ state_dir_option = click.option(
 )
 
 
+@dataclass(frozen=True)
+class GamedayOptions:
+    """What `run` and `gameday` share: where reports go, which stack, how loud."""
+
+    report_dir: Path
+    keep_stack: bool
+    service_file: Path | None
+    state_dir: Path
+    verbose: bool
+    runbook_dir: Path | None
+    report: ReportOptions
+
+
 def gameday_options(command: F) -> F:
-    """The options `run` and `gameday` share: where reports go, which stack, how loud."""
+    """Adds the shared options and hands them to the command as one ``options``."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, report_options: ReportOptions, **kwargs: Any) -> Any:
+        names = ("report_dir", "keep_stack", "service_file", "state_dir", "verbose", "runbook_dir")
+        shared = {name: kwargs.pop(name) for name in names}
+        return command(*args, options=GamedayOptions(**shared, report=report_options), **kwargs)
+
     decorators = [
         click.option(
             "--report-dir",
@@ -52,18 +74,24 @@ def gameday_options(command: F) -> F:
             default=None,
             help="A service file naming your own staging stack; default: the reference stack.",
         ),
+        click.option(
+            "--runbook-dir",
+            type=click.Path(path_type=Path, file_okay=False, exists=True),
+            default=None,
+            help="Your runbook templates; each overrides the built-in one of the same name.",
+        ),
         state_dir_option,
         click.option("-v", "--verbose", is_flag=True, help="Also show Chaos Toolkit's log."),
         report_options,
     ]
+    decorated: Any = wrapper
     for decorate in reversed(decorators):
-        command = decorate(command)
-    return command
+        decorated = decorate(decorated)
+    return decorated  # type: ignore[no-any-return]
 
 
 def report_options(command: F) -> F:
     """``--template-dir`` and ``--postmortem``, handed to the command as ``report_options``."""
-    from mlchaos.report.render import ReportOptions
 
     @functools.wraps(command)
     def wrapper(*args: Any, template_dir: Path | None, postmortem: str, **kwargs: Any) -> Any:

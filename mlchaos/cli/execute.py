@@ -13,50 +13,40 @@ from types import FrameType
 
 import click
 
-from mlchaos.cli.common import EXIT, new_stack_config, say, show_progress
-from mlchaos.engine.gameday import GamedayResult, Responder, run_gameday
+from mlchaos.cli.common import EXIT, GamedayOptions, new_stack_config, say, show_progress
+from mlchaos.engine.gameday import GamedayResult, run_gameday
+from mlchaos.engine.responders import AutomatedResponders, Responder
 from mlchaos.loader import load_service
-from mlchaos.observe.pagerduty import AutomatedResponder, Incidents, events_client
 from mlchaos.report.render import ReportOptions, render_run
 from mlchaos.report.results import write_results
 from mlchaos.report.table import summary_table
-from mlchaos.runbooks.steps import runbook_steps
-from mlchaos.schema import Experiment, Scenario
+from mlchaos.runbooks.catalogue import render_runbooks
+from mlchaos.schema import Experiment, Responders, Scenario
 from mlchaos.service import Service
 from mlchaos.stack import supervisor
 from mlchaos.stack.config import StackConfig
+from mlchaos.stack.rules import RuleSettings
 
 
-def execute(
-    scenario: Scenario,
-    experiments: list[Experiment],
-    report_dir: Path,
-    state_dir: Path,
-    keep_stack: bool,
-    verbose: bool,
-    service_file: Path | None = None,
-    report_options: ReportOptions | None = None,
-) -> None:
-    show_progress(verbose)
+def execute(scenario: Scenario, experiments: list[Experiment], options: GamedayOptions) -> None:
+    show_progress(options.verbose)
     signal.signal(signal.SIGTERM, _interrupt)  # run `finally` blocks: stop load, revert, stop
-    if service_file is not None:
-        service, cfg, started_stack = load_service(service_file), None, False
+    if options.service_file is not None:
+        service, cfg, started_stack = load_service(options.service_file), None, False
     else:
-        cfg, started_stack = _ensure_stack(state_dir)
+        cfg, started_stack = _ensure_stack(options.state_dir)
         service = Service.from_stack(cfg)
     try:
-        responder = None
-        if scenario.responders.mode == "automated":
-            responder = _responder(service, cfg, scenario.responders.ack_delay)
-        else:
-            say("responders: human — acknowledge pages in PagerDuty; mitigate per the runbook")
-        open_runs = (cfg.state_dir if cfg else state_dir) / "runs"
-        result = run_gameday(scenario, experiments, service, report_dir, responder, open_runs)
+        responder = _responder(service, cfg, scenario.responders, options.runbook_dir)
+        open_runs = (cfg.state_dir if cfg else options.state_dir) / "runs"
+        result = run_gameday(
+            scenario, experiments, service, options.report_dir, responder, open_runs
+        )
     finally:
-        if cfg is not None and started_stack and not keep_stack:
+        if cfg is not None and started_stack and not options.keep_stack:
             supervisor.down(cfg)
             say("stopped the reference stack this run started (keep it with --keep-stack)")
-    _report(result, report_options or ReportOptions())
+    _report(result, options.report)
     raise SystemExit(130 if result.interrupted else EXIT[result.verdict])
 
 
@@ -77,27 +67,26 @@ def _ensure_stack(state_dir: Path) -> tuple[StackConfig, bool]:
 
 
 def _responder(
-    service: Service, cfg: StackConfig | None, ack_delay_s: float
+    service: Service, cfg: StackConfig | None, responders: Responders, runbook_dir: Path | None
 ) -> Callable[[datetime], Responder] | None:
-    """Acks pages after ``ack_delay_s`` through the official client, then runs the runbook's
-    automated steps. The routing key is read from the stack's secrets or the environment and
-    kept in memory only."""
+    """Automated: acks pages after the scenario's delay through the official client, then
+    follows the runbook's automated steps. The routing key is read from the stack's secrets or
+    the environment and kept in memory only. The runbooks are rendered now, so a broken one
+    stops us before any fault is injected."""
+    if responders.mode == "human":
+        say("responders: human — acknowledge pages in PagerDuty or with `mlchaos ack`")
+        return None
     key = cfg.routing_key() if cfg else os.environ.get(service.routing_key_env or "", "")
     if not key:
         say(f"no routing key in ${service.routing_key_env}: nobody will acknowledge pages")
         return None
+    settings = supervisor.rule_settings(cfg) if cfg else RuleSettings(model=service.model)
+    books = render_runbooks(service, settings, runbook_dir)
 
     def start(started: datetime) -> Responder:
-        incidents = Incidents(service.pagerduty_url, service.pagerduty_ca_file)
-        client = events_client(key, service.pagerduty_url, service.pagerduty_ca_file)
-        return AutomatedResponder(
-            incidents,
-            client,
-            service.pagerduty_service,
-            ack_delay_s,
-            started,
-            steps=runbook_steps(service),
-        ).start()
+        return AutomatedResponders(
+            service, key, responders.ack_delay, books, started, settings.alert_prefix
+        )
 
     return start
 

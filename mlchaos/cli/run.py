@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from mlchaos.cli.common import gameday_options
+from mlchaos.cli.common import GamedayOptions, gameday_options
 from mlchaos.cli.execute import execute
 from mlchaos.loader import load_experiment
-from mlchaos.report.render import ReportOptions
 from mlchaos.schema import Load, Scenario
 
 
@@ -24,17 +23,7 @@ from mlchaos.schema import Load, Scenario
 )
 @click.option("--users", type=int, default=Load().users, show_default=True)
 @gameday_options
-def run(
-    experiment: Path,
-    report_dir: Path,
-    rate: float,
-    users: int,
-    keep_stack: bool,
-    service_file: Path | None,
-    state_dir: Path,
-    verbose: bool,
-    report_options: ReportOptions,
-) -> None:
+def run(experiment: Path, rate: float, users: int, options: GamedayOptions) -> None:
     """Run one EXPERIMENT. Exit codes as for `gameday`."""
     document = load_experiment(experiment)
     scenario = Scenario(
@@ -42,13 +31,4 @@ def run(
         experiments=(str(experiment),),
         load=Load(users=users, rate=rate),
     )
-    execute(
-        scenario,
-        [document],
-        report_dir,
-        state_dir,
-        keep_stack,
-        verbose,
-        service_file,
-        report_options,
-    )
+    execute(scenario, [document], options)

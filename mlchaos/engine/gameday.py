@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from mlchaos.engine.floor import Floor
+from mlchaos.engine.journal import Journal
+from mlchaos.engine.responders import Responder
 from mlchaos.engine.run import preflight, run_experiment
 from mlchaos.engine.verdict import ExperimentResult, overall
 from mlchaos.errors import ObservationError, TargetError
@@ -27,13 +29,6 @@ from mlchaos.service import Service
 
 progress = logging.getLogger("mlchaos.progress")
 _EPOCH = datetime.fromtimestamp(0, UTC)
-
-
-class Responder(Protocol):
-    def watch_from(self, when: datetime) -> None:
-        """Act only on pages raised from ``when``: the current experiment's."""
-
-    def stop(self) -> None: ...
 
 
 @dataclass
@@ -98,7 +93,7 @@ def run_gameday(
                     _restore_primary(service)
                     _settle(experiment, service, scenario.cool_down)
                 if responder is not None:
-                    responder.watch_from(datetime.now(UTC))
+                    responder.watch(datetime.now(UTC), _journal(run_dir, experiment))
                 progress.info(
                     "[%d/%d] %s: injecting %s",
                     index,
@@ -199,11 +194,14 @@ def _save_series(
     path.write_text(json.dumps(series))
 
 
+def _journal(run_dir: Path, experiment: Experiment) -> Journal:
+    return Journal(run_dir / "journals" / f"{experiment.name}.jsonl")
+
+
 def _was_interrupted(run_dir: Path, experiment: Experiment) -> bool:
-    from mlchaos.engine.journal import Journal
     from mlchaos.engine.verdict import interrupted
 
-    return interrupted(Journal(run_dir / "journals" / f"{experiment.name}.jsonl").read())
+    return interrupted(_journal(run_dir, experiment).read())
 
 
 def _describe(experiment: Experiment) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,25 +51,11 @@ def events_client(routing_key: str, url: str, ca_file: Path | None) -> pagerduty
     return client
 
 
-Step = Callable[[dict[str, Any]], None]
-"""A runbook step: takes the incident, acts, raises if it could not."""
-
-
-@dataclass
-class StepRun:
-    incident: str
-    action: str
-    at: str
-    ok: bool
-    error: str = ""
-
-
 class AutomatedResponder:
     """Acknowledges each new incident ``ack_delay_s`` after it was triggered, as a person would,
-    then runs the automated runbook step named by the alert's ``action`` label, if any.
+    then hands it to ``after_ack`` (the game day follows the incident's runbook there).
 
-    Runs in a thread beside the game day; ``stop()`` ends it. ``steps_run`` records each step
-    and whether it worked: a failed step is a runbook defect.
+    Runs in a thread beside the game day; ``stop()`` ends it.
     """
 
     def __init__(
@@ -80,7 +65,7 @@ class AutomatedResponder:
         service: str,
         ack_delay_s: float,
         started: datetime,
-        steps: dict[str, Step] | None = None,
+        after_ack: Callable[[dict[str, Any]], None] | None = None,
         poll_s: float = 0.2,
     ) -> None:
         self.incidents = incidents
@@ -88,10 +73,9 @@ class AutomatedResponder:
         self.service = service
         self.ack_delay = timedelta(seconds=ack_delay_s)
         self.started = started
-        self.steps = steps or {}
+        self.after_ack = after_ack
         self.poll_s = poll_s
         self.acked: set[str] = set()
-        self.steps_run: list[StepRun] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="responder", daemon=True)
 
@@ -124,19 +108,5 @@ class AutomatedResponder:
                 self.client.acknowledge(incident["dedup_key"])
                 self.acked.add(incident["id"])
                 log.info("responder acknowledged %s (%s)", incident["id"], incident["summary"][:60])
-                self._run_step(incident)
-
-    def _run_step(self, incident: dict[str, Any]) -> None:
-        action = str((incident.get("custom_details") or {}).get("action", ""))
-        step = self.steps.get(action)
-        if step is None:
-            return
-        at = datetime.now().astimezone().isoformat()
-        try:
-            step(incident)
-        except Exception as exc:  # a broken step is a finding, not a crash of the game day
-            self.steps_run.append(StepRun(incident["id"], action, at, False, str(exc)))
-            log.warning("responder: runbook step %r failed: %s", action, exc)
-            return
-        self.steps_run.append(StepRun(incident["id"], action, at, True))
-        log.info("responder ran runbook step %r for %s", action, incident["id"])
+                if self.after_ack is not None:
+                    self.after_ack(incident)

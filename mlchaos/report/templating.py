@@ -13,12 +13,14 @@ from mlchaos.errors import InputError
 TEMPLATES = Path(__file__).with_name("templates")
 
 
-def environment(template_dir: Path | None = None, autoescape: bool = False) -> jinja2.Environment:
-    """Templates from ``template_dir`` first, then the built-in ones."""
+def environment(
+    template_dir: Path | None = None, autoescape: bool = False, builtin: Path = TEMPLATES
+) -> jinja2.Environment:
+    """Templates from ``template_dir`` first, then the built-in ones in ``builtin``."""
     loaders: list[jinja2.BaseLoader] = []
     if template_dir is not None:
         loaders.append(jinja2.FileSystemLoader(template_dir))
-    loaders.append(jinja2.FileSystemLoader(TEMPLATES))
+    loaders.append(jinja2.FileSystemLoader(builtin))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,

@@ -69,6 +69,11 @@ class StackConfig(BaseModel):
         return self.state_dir / "tls"
 
     @property
+    def runbook_dir(self) -> Path:
+        """Runbooks rendered for this stack; alert rules and pages link to them."""
+        return self.state_dir / "runbooks"
+
+    @property
     def secrets_path(self) -> Path:
         """Routing keys, readable by the owner only; never copied into reports or journals."""
         return self.state_dir / "secrets.json"

@@ -74,6 +74,7 @@ def alertmanager_config(cfg: StackConfig, routing_key: str, ca_file: Path) -> di
                             "alertname": "{{ .CommonLabels.alertname }}",
                             "action": "{{ .CommonLabels.action }}",
                             "model": "{{ .CommonLabels.model }}",
+                            "version": "{{ .CommonLabels.version }}",
                         },
                         "http_config": {"tls_config": {"ca_file": str(ca_file)}},
                         "links": [

@@ -163,6 +163,20 @@ def alert_rules(settings: RuleSettings = RuleSettings()) -> dict[str, Any]:
     }
 
 
+RUNBOOK_OF = {
+    "ModelHighErrorRate": "bad-version",
+    "ModelPredictionShift": "bad-version",
+    "ModelHighLatencyP99": "bad-version",
+    "ModelInputValidationFailures": "input-validation",
+    "ModelFeatureDrift": "data-drift",
+    "EdgeHighErrorRate": "edge-degradation",
+    "EdgeHighLatencyP99": "edge-degradation",
+    "ModelSegmentGap": "segment-regression",
+    "ModelAccuracyDrop": "concept-drift",
+}
+"""Each rule's runbook (runbooks/NAME.md.j2), linked from its ``runbook_url``."""
+
+
 def _rule(
     s: RuleSettings, name: str, severity: str, action: str, expr: str, summary: str
 ) -> dict[str, Any]:
@@ -173,7 +187,7 @@ def _rule(
         "labels": {"severity": severity, "action": action},
         "annotations": {
             "summary": summary,
-            "runbook_url": f"{s.runbook_base_url}/{name}.md",
+            "runbook_url": f"{s.runbook_base_url}/{RUNBOOK_OF[name]}.md",
         },
     }
 

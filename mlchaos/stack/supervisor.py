@@ -129,9 +129,8 @@ def _prepare(cfg: StackConfig, progress: Progress) -> None:
         cfg.secrets_path.chmod(0o600)
     rules = cfg.state_dir / "prometheus" / "rules.yml"
     rules.parent.mkdir(parents=True, exist_ok=True)
-    rules.write_text(
-        render_rules(RuleSettings(model=cfg.model_name, alert_prefix=cfg.alert_prefix))
-    )
+    rules.write_text(render_rules(rule_settings(cfg)))
+    _render_runbooks(cfg)
     monitoring.write_yaml(
         cfg.state_dir / "prometheus" / "prometheus.yml", monitoring.prometheus_config(cfg, rules)
     )
@@ -140,6 +139,22 @@ def _prepare(cfg: StackConfig, progress: Progress) -> None:
         monitoring.alertmanager_config(cfg, cfg.routing_key(), cert),
         private=True,
     )
+
+
+def rule_settings(cfg: StackConfig) -> RuleSettings:
+    """The stack's rules link each alert to the runbook rendered for it on this machine."""
+    return RuleSettings(
+        model=cfg.model_name,
+        alert_prefix=cfg.alert_prefix,
+        runbook_base_url=cfg.runbook_dir.resolve().as_uri(),
+    )
+
+
+def _render_runbooks(cfg: StackConfig) -> None:
+    from mlchaos.runbooks.catalogue import render_runbooks, write_runbooks
+    from mlchaos.service import Service
+
+    write_runbooks(render_runbooks(Service.from_stack(cfg), rule_settings(cfg)), cfg.runbook_dir)
 
 
 def _archive_incidents(cfg: StackConfig) -> None:
@@ -210,7 +225,7 @@ def reload_rules(cfg: StackConfig, without: frozenset[str] = frozenset()) -> Non
 
     Game days use it to show what happens when a detection is missing.
     """
-    rules = alert_rules(RuleSettings(model=cfg.model_name, alert_prefix=cfg.alert_prefix))
+    rules = alert_rules(rule_settings(cfg))
     for group in rules["groups"]:
         group["rules"] = [r for r in group["rules"] if r["alert"] not in without]
     (cfg.state_dir / "prometheus" / "rules.yml").write_text(yaml.safe_dump(rules, sort_keys=False))

@@ -19,6 +19,7 @@ import yaml
 from mlchaos.engine.timeline import EVENTS
 from mlchaos.stack import supervisor
 from mlchaos.stack.config import StackConfig
+from tests.chromium import measure
 from tests.conftest import ROOT, wait_until
 from tests.e2e.conftest import (
     controller_disabled,
@@ -47,7 +48,7 @@ FAULTS = (
 
 
 def gameday(
-    stack: StackConfig, scenario: Path, report_dir: Path
+    stack: StackConfig, scenario: Path, report_dir: Path, *extra: str
 ) -> subprocess.CompletedProcess[str]:
     return mlchaos(
         "gameday",
@@ -56,6 +57,7 @@ def gameday(
         str(stack.state_dir),
         "--report-dir",
         str(report_dir),
+        *extra,
     )
 
 
@@ -90,13 +92,13 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
         "reverted": "registry audit log (lease_released)",
     }
     assert by_fault["latency_spike"]["sources"]["mitigated"] == (
-        "gateway audit log (fallback by responder)"
+        "gateway audit log (fallback by on-call)"
     )
     assert by_fault["data_drift"]["timeline"]["recovered"] is None  # no recovery target
     label_lag = 5.0  # scenarios/nightly.yaml: the accuracy drop cannot show before labels do
     assert by_fault["concept_drift"]["durations_s"]["mttd"] >= label_lag
     assert by_fault["concept_drift"]["sources"]["mitigated"] == (
-        "registry audit log (retrain by responder)"
+        "registry audit log (retrain by on-call)"
     )
     assert document["load"]["requests"] > 0
     assert "game day nightly: PASS" in done.stdout
@@ -104,6 +106,13 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
     assert production(stack) == "v2"
 
     run_dir = next(tmp_path.iterdir())
+    for name in ("results.json", "junit.xml", "postmortem.md", "report.html"):
+        assert (run_dir / name).is_file(), name
+    for exp in document["experiments"]:
+        steps = exp["runbook_steps"]  # the responder followed each incident's runbook
+        assert steps and all(s["ok"] for s in steps), (exp["name"], steps)
+        assert all(exp["timeline"]["paged"] <= s["at"] for s in steps)
+    _shows_every_timeline(run_dir, tmp_path, [e["name"] for e in document["experiments"]])
     secret = stack.routing_key()
     for path in run_dir.rglob("*"):
         if path.is_file():
@@ -127,6 +136,23 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
             timeout=60,
         )
         assert check.returncode == 0, check.stdout
+
+
+def _shows_every_timeline(run_dir: Path, work: Path, names: list[str]) -> None:
+    """In a real headless Chromium, each experiment's timeline is laid out on screen, with a
+    visible marker for each event that happened, and every SLI chart is drawn."""
+    page = measure(run_dir / "report.html", work)
+    assert page["title"] == "mlchaos nightly — PASS"
+    assert [t["experiment"] for t in page["timelines"]] == names
+    for timeline in page["timelines"]:
+        assert timeline["box"]["width"] >= 600 and timeline["box"]["height"] >= 150
+        events = timeline["events"]
+        assert set(events) == set(EVENTS)
+        for event in ("injected", "detected", "paged", "acknowledged", "mitigated", "reverted"):
+            assert events[event]["marker"], (timeline["experiment"], event)
+        assert events["detected"]["status"] == "met"
+    assert page["charts"] and all(c["drawn"] for c in page["charts"])
+    assert page["resources"] == 0  # self-contained: nothing fetched
 
 
 @pytest.mark.parametrize("source", CATALOGUE_FILES, ids=lambda p: p.stem)
@@ -177,6 +203,44 @@ def test_disabled_rollback_controller_fails_on_mitigation(
     assert any(r.startswith("recovery (MTTR)") for r in exp["reasons"])
     assert exp["timeline"]["reverted"] is not None  # mlchaos put staging back itself
     assert production(stack) == "v2"
+
+
+def test_a_broken_runbook_step_fails_the_game_day_as_a_runbook_defect(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    """The runbook's fallback step points at a wrong path: on-call would hit the same wall."""
+    runbooks = tmp_path / "runbooks"
+    runbooks.mkdir()
+    original = (ROOT / "runbooks" / "input-validation.md.j2").read_text()
+    broken = original.replace(
+        "commands.fallback | tojson",
+        '(commands.fallback | replace("/admin/route", "/admin/rout")) | tojson',
+    )
+    assert broken != original
+    (runbooks / "input-validation.md.j2").write_text(broken)
+    scenario = write_scenario(
+        tmp_path,
+        "broken-runbook",
+        source=ROOT / "experiments" / "schema-change.yaml",
+        give_up_after="15s",
+    )
+    done = gameday(stack, scenario, tmp_path / "reports", "--runbook-dir", str(runbooks))
+    assert done.returncode == 1, done.stdout + done.stderr
+    [exp] = results(tmp_path / "reports")["experiments"]
+    assert exp["verdict"] == "fail"
+    [checked, failed] = exp["runbook_steps"]
+    assert checked["ok"] and not failed["ok"]
+    assert failed["step"] == "Route traffic to the fallback model"
+    assert "exit 22" in failed["error"]  # curl -f on the 404
+    assert any(
+        r.startswith("runbook defect: input-validation step 'Route traffic") for r in exp["reasons"]
+    )
+    assert any(r.startswith("mitigation (MTTM): target") for r in exp["reasons"])
+    postmortem = (next((tmp_path / "reports").iterdir()) / "postmortem.md").read_text()
+    assert (
+        "- [ ] fix runbook input-validation: step 'Route traffic to the fallback model'"
+        in postmortem
+    )
 
 
 def test_alert_that_no_rule_defines_fails_on_detection(stack: StackConfig, tmp_path: Path) -> None:

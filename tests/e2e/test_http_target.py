@@ -97,7 +97,7 @@ def test_error_burst_on_a_users_own_service(fraud_stack: StackConfig, tmp_path: 
     assert done.returncode == 0, done.stdout + done.stderr
     [exp] = results(tmp_path / "reports")["experiments"]
     assert exp["verdict"] == "pass", exp["reasons"]
-    assert exp["sources"]["mitigated"] == "gateway audit log (fallback by responder)"
+    assert exp["sources"]["mitigated"] == "gateway audit log (fallback by on-call)"
     assert not (tmp_path / "no-reference-stack" / "stack.json").exists()  # nothing else started
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from mlchaos.runbooks.steps import rollback_step
+from mlchaos.runbooks.actions import rollback_step
 from mlchaos.schema.service import RollbackHook
 
 pytestmark = pytest.mark.integration
