@@ -11,6 +11,7 @@ import sys
 import click
 
 from mlchaos.cli import (
+    ack,
     gameday,
     gateway,
     recover,
@@ -43,6 +44,7 @@ for command in (
     report.report,
     gateway.gateway,
     recover.recover,
+    ack.ack,
     rules.rules,
     runbook.runbook,
     registry.registry,

@@ -15,7 +15,7 @@ import click
 
 from mlchaos.cli.common import EXIT, GamedayOptions, new_stack_config, say, show_progress
 from mlchaos.engine.gameday import GamedayResult, run_gameday
-from mlchaos.engine.responders import AutomatedResponders, Responder
+from mlchaos.engine.responders import AutomatedResponders, HumanResponders, Responder
 from mlchaos.loader import load_service
 from mlchaos.report.render import ReportOptions, render_run
 from mlchaos.report.results import write_results
@@ -74,8 +74,9 @@ def _responder(
     the environment and kept in memory only. The runbooks are rendered now, so a broken one
     stops us before any fault is injected."""
     if responders.mode == "human":
-        say("responders: human — acknowledge pages in PagerDuty or with `mlchaos ack`")
-        return None
+        say("responders: human — acknowledge pages in PagerDuty or with `mlchaos ack`, and")
+        say("mitigate by following the runbook each page links to; Ctrl-C aborts and reverts")
+        return lambda started: HumanResponders(service)
     key = cfg.routing_key() if cfg else os.environ.get(service.routing_key_env or "", "")
     if not key:
         say(f"no routing key in ${service.routing_key_env}: nobody will acknowledge pages")

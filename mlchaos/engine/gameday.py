@@ -21,14 +21,13 @@ from mlchaos.engine.run import preflight, run_experiment
 from mlchaos.engine.verdict import ExperimentResult, overall
 from mlchaos.errors import ObservationError, TargetError
 from mlchaos.load.runner import LoadStats, Locust
-from mlchaos.observe.pagerduty import Incidents
+from mlchaos.observe.pagerduty import EPOCH, Incidents
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.observe.slo import worst
 from mlchaos.schema import Experiment, Scenario
 from mlchaos.service import Service
 
 progress = logging.getLogger("mlchaos.progress")
-_EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 @dataclass
@@ -174,7 +173,7 @@ def _quiet(experiment: Experiment, service: Service) -> bool:
         paging = experiment.expect.paging
         incidents = Incidents(service.pagerduty_url, service.pagerduty_ca_file)
         open_incidents = paging is not None and any(
-            i["status"] != "resolved" for i in incidents.since(paging.service, _EPOCH)
+            i["status"] != "resolved" for i in incidents.since(paging.service, EPOCH)
         )
     except ObservationError:
         return False

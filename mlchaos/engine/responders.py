@@ -8,14 +8,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Protocol
+import logging
+import re
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Protocol, TextIO
 
 from mlchaos.engine.journal import Journal
+from mlchaos.errors import ObservationError
 from mlchaos.observe.pagerduty import AutomatedResponder, Incidents, events_client
+from mlchaos.report.live import live_lines
 from mlchaos.runbooks.catalogue import Runbook
 from mlchaos.runbooks.follow import RunbookFollower
 from mlchaos.service import Service
+
+log = logging.getLogger("mlchaos.progress")
 
 
 class Responder(Protocol):
@@ -52,3 +61,79 @@ class AutomatedResponders:
 
     def stop(self) -> None:
         self.pager.stop()
+
+
+class HumanResponders:
+    """Nobody in mlchaos answers pages: people do, in PagerDuty or with `mlchaos ack`, and they
+    mitigate by following the runbook. This shows them the live view while they work.
+
+    On a terminal the view redraws in place once a second; otherwise (CI logs, pipes) it prints
+    a new block whenever an event or a page changes, and every ``quiet_s`` while waiting.
+    """
+
+    def __init__(
+        self,
+        service: Service,
+        out: TextIO | None = None,
+        interval_s: float = 1.0,
+        quiet_s: float = 10.0,
+    ) -> None:
+        self.service = service
+        self.incidents = Incidents(service.pagerduty_url, service.pagerduty_ca_file)
+        self.out = out or sys.stderr
+        self.tty = self.out.isatty()
+        self.interval_s, self.quiet_s = interval_s, quiet_s
+        self.since = datetime.now(UTC)
+        self.journal: Journal | None = None
+        self._drawn: list[str] = []
+        self._last_print = 0.0
+        self._stop = threading.Event()
+        self._filter = _DropWaitingLines()
+        if self.tty:  # the view already shows what the waiting lines would say
+            logging.getLogger("mlchaos.progress").addFilter(self._filter)
+        self._thread = threading.Thread(target=self._run, name="live-view", daemon=True)
+        self._thread.start()
+
+    def watch(self, since: datetime, journal: Journal) -> None:
+        self.since, self.journal, self._drawn = since, journal, []
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        logging.getLogger("mlchaos.progress").removeFilter(self._filter)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            if self.journal is None:
+                continue
+            try:
+                pages = self.incidents.since(self.service.pagerduty_service, self.since)
+            except ObservationError as exc:
+                pages = []
+                log.warning("live view: %s", exc)
+            self._draw(live_lines(self.journal.read(), pages, datetime.now(UTC)))
+
+    def _draw(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        if self.tty:
+            up = f"\x1b[{len(self._drawn)}F\x1b[J" if self._drawn else ""
+            self.out.write(up + "\n".join(lines) + "\n")
+        else:
+            changed = _shape(lines) != _shape(self._drawn)
+            if not changed and time.monotonic() - self._last_print < self.quiet_s:
+                return
+            self.out.write("\n".join(lines) + "\n")
+            self._last_print = time.monotonic()
+        self.out.flush()
+        self._drawn = lines
+
+
+def _shape(lines: list[str]) -> list[str]:
+    """The view without its clocks: what changed when an event or a page changed."""
+    return [re.sub(r"[0-9.]+s (left|OVER)|\+[0-9.]+s$", "", line) for line in lines]
+
+
+class _DropWaitingLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("    waiting for")

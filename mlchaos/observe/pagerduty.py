@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import requests
 from mlchaos.errors import ObservationError
 
 log = logging.getLogger("mlchaos.progress")
+EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 class Incidents:
@@ -110,3 +111,24 @@ class AutomatedResponder:
                 log.info("responder acknowledged %s (%s)", incident["id"], incident["summary"][:60])
                 if self.after_ack is not None:
                     self.after_ack(incident)
+
+
+def acknowledge(
+    incidents: Incidents,
+    client: pagerduty.EventsApiV2Client,
+    service: str,
+    ids: tuple[str, ...] = (),
+) -> list[dict[str, Any]]:
+    """Acknowledge the triggered incidents named by ``ids`` (all of them when empty) through the
+    Events API, as PagerDuty's own integrations do; returns the incidents acknowledged."""
+    from mlchaos.errors import InputError
+
+    open_ = [i for i in incidents.since(service, EPOCH) if i["status"] == "triggered"]
+    chosen = [i for i in open_ if not ids or i["id"] in ids]
+    unknown = set(ids) - {i["id"] for i in open_}
+    if unknown:
+        known = ", ".join(i["id"] for i in open_) or "none"
+        raise InputError(f"no triggered incident {', '.join(sorted(unknown))}; triggered: {known}")
+    for incident in chosen:
+        client.acknowledge(incident["dedup_key"])
+    return chosen

@@ -1,0 +1,60 @@
+"""`mlchaos ack [INCIDENT...]`: acknowledge pages during a human game day."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from mlchaos.cli.common import load_stack, state_dir_option
+from mlchaos.errors import InputError
+from mlchaos.loader import load_service
+from mlchaos.observe.pagerduty import Incidents, acknowledge, events_client
+from mlchaos.service import Service
+
+
+@click.command()
+@click.argument("incidents", nargs=-1)
+@click.option(
+    "--dedup-key",
+    "dedup_keys",
+    multiple=True,
+    help="Acknowledge by dedup key: real PagerDuty incidents cannot be listed without a token.",
+)
+@click.option(
+    "--service",
+    "service_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Your service file; default: the reference stack.",
+)
+@state_dir_option
+def ack(
+    incidents: tuple[str, ...],
+    dedup_keys: tuple[str, ...],
+    service_file: Path | None,
+    state_dir: Path,
+) -> None:
+    """Acknowledge INCIDENTs (all triggered ones when none is named) through the PagerDuty
+    Events API v2, with the official client. mlchaos measures MTTA from these acks."""
+    if service_file is not None:
+        service = load_service(service_file)
+        key = os.environ.get(service.routing_key_env or "", "")
+        if not key:
+            raise InputError(f"--service: set ${service.routing_key_env} to the routing key")
+    else:
+        cfg = load_stack(state_dir)
+        service, key = Service.from_stack(cfg), cfg.routing_key()
+    client = events_client(key, service.pagerduty_url, service.pagerduty_ca_file)
+    for dedup_key in dedup_keys:
+        client.acknowledge(dedup_key)
+        click.echo(f"acknowledged {dedup_key}")
+    if dedup_keys and not incidents:
+        return
+    found = Incidents(service.pagerduty_url, service.pagerduty_ca_file)
+    done = acknowledge(found, client, service.pagerduty_service, incidents)
+    for incident in done:
+        click.echo(f"acknowledged {incident['id']}: {incident['summary']}")
+    if not done:
+        click.echo("no triggered incident to acknowledge")

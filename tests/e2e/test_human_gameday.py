@@ -1,0 +1,92 @@
+"""A human game day: mlchaos pages, shows the clock, and measures what people do.
+
+The test plays the on-call engineer: it acknowledges with `mlchaos ack`, opens the runbook the
+page links to, and runs the mitigation command written there, exactly as printed.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+from mlchaos.observe.pagerduty import Incidents
+from mlchaos.stack.config import StackConfig
+from tests.conftest import ROOT, wait_until
+from tests.e2e.conftest import mlchaos, results, write_scenario
+
+pytestmark = pytest.mark.e2e
+
+
+def triggered(stack: StackConfig, since: datetime) -> list[dict[str, Any]]:
+    incidents = Incidents(stack.url("pagerduty"), stack.tls_dir / "cert.pem")
+    return [
+        i for i in incidents.since(stack.pagerduty_service, since) if i["status"] == "triggered"
+    ]
+
+
+def runbook_command(runbook: Path, step: str) -> str:
+    """The shell block under ``step`` in a rendered runbook, as on-call would copy it."""
+    text = runbook.read_text()
+    after = text[text.index(f"**{step}**") :]
+    block = re.search(r"```sh\n(.*?)\n\s*```", after, re.S)
+    assert block, f"no command under {step!r} in {runbook}"
+    return "\n".join(line.removeprefix("   ") for line in block.group(1).splitlines())
+
+
+def test_people_acknowledge_with_mlchaos_ack_and_mitigate_from_the_runbook(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    scenario = write_scenario(
+        tmp_path, "human", source=ROOT / "experiments" / "schema-change.yaml", give_up_after="60s"
+    )
+    since = datetime.now(UTC)
+    log = (tmp_path / "stderr.txt").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlchaos", "gameday", str(scenario), "--responders", "human",
+         "--state-dir", str(stack.state_dir), "--report-dir", str(tmp_path / "reports")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True,
+    )  # fmt: skip
+    try:
+        [page] = wait_until(lambda: triggered(stack, since), timeout=60)
+        acked = mlchaos("ack", page["id"], "--state-dir", str(stack.state_dir), timeout=30)
+        assert acked.returncode == 0 and f"acknowledged {page['id']}: " in acked.stdout
+        [link] = page["links"]
+        runbook = Path(urlparse(link["href"]).path)
+        assert runbook.name == "input-validation.md" and runbook.is_file()
+        command = runbook_command(runbook, "Route traffic to the fallback model")
+        alert = page["custom_details"]["alertname"]
+        mitigate = subprocess.run(
+            ["bash", "-c", f"export ALERT={alert}\n{command}"], capture_output=True, text=True
+        )
+        assert mitigate.returncode == 0, mitigate.stderr
+        stdout, _ = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    view = (tmp_path / "stderr.txt").read_text()
+    assert process.returncode == 0, stdout + view
+    [exp] = results(tmp_path / "reports")["experiments"]
+    assert exp["verdict"] == "pass", exp["reasons"]
+    assert exp["sources"]["acknowledged"] == "pagerduty incident acknowledged"
+    assert exp["sources"]["mitigated"] == "gateway audit log (fallback by on-call)"
+    assert exp["runbook_steps"] == []  # no automated responder: people did it all
+    assert exp["durations_s"]["mtta"] is not None and exp["durations_s"]["mttm"] is not None
+    # The live view showed the clock, the page and the runbook while it waited.
+    assert re.search(r"… acknowledged +target ≤30s after the page: [0-9.]+s left", view), view
+    assert f"acknowledge with `mlchaos ack {page['id']}`" in view
+    assert f"runbook: {link['href']}" in view
+    assert re.search(r"✓ detected +\+[0-9.]+s +target ≤5s", view)
+
+
+def test_ack_with_nothing_open_says_so(stack: StackConfig) -> None:
+    done = mlchaos("ack", "--state-dir", str(stack.state_dir), timeout=30)
+    assert done.returncode == 0 and "no triggered incident to acknowledge" in done.stdout
+    unknown = mlchaos("ack", "P99999", "--state-dir", str(stack.state_dir), timeout=30)
+    assert unknown.returncode == 2
+    assert unknown.stderr.startswith("error: no triggered incident P99999; triggered: ")
