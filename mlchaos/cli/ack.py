@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from mlchaos.cli.common import load_stack, state_dir_option
+from mlchaos.cli.common import load_stack, service_option, state_dir_option
 from mlchaos.errors import InputError
 from mlchaos.loader import load_service
 from mlchaos.observe.pagerduty import Incidents, acknowledge, events_client
@@ -22,13 +22,7 @@ from mlchaos.service import Service
     multiple=True,
     help="Acknowledge by dedup key: real PagerDuty incidents cannot be listed without a token.",
 )
-@click.option(
-    "--service",
-    "service_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Your service file; default: the reference stack.",
-)
+@service_option
 @state_dir_option
 def ack(
     incidents: tuple[str, ...],

@@ -34,6 +34,15 @@ state_dir_option = click.option(
 )
 
 
+service_option = click.option(
+    "--service",
+    "service_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A service file naming your own staging stack; default: the reference stack.",
+)
+
+
 @dataclass(frozen=True)
 class GamedayOptions:
     """What `run` and `gameday` share: where reports go, which stack, how loud."""
@@ -67,13 +76,7 @@ def gameday_options(command: F) -> F:
         click.option(
             "--keep-stack", is_flag=True, help="Leave a reference stack this run started running."
         ),
-        click.option(
-            "--service",
-            "service_file",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="A service file naming your own staging stack; default: the reference stack.",
-        ),
+        service_option,
         click.option(
             "--runbook-dir",
             type=click.Path(path_type=Path, file_okay=False, exists=True),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mlchaos.cli.common import new_stack_config, state_dir_option
+from mlchaos.cli.common import new_stack_config, service_option, state_dir_option
 from mlchaos.loader import load_service
 from mlchaos.runbooks.catalogue import render_runbooks, write_runbooks
 from mlchaos.service import Service
@@ -20,13 +20,7 @@ def runbook() -> None:
 
 
 @runbook.command()
-@click.option(
-    "--service",
-    "service_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Your service file; default: the reference stack.",
-)
+@service_option
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True)
 @click.option(
     "--template-dir",
