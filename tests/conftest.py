@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+pytest_plugins = ["pytester"]  # the mlchaos pytest plugin is tested as pytest users run it
+
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -65,60 +65,109 @@ def run_gameday(
 ) -> GamedayResult:
     """Run every experiment under load and return the results; reports are written by the caller.
 
+    Every experiment's floor is measured first, so a target below it stops the game day
+    before any load or fault.
+    """
+    floors = {e.name: _preflight(e, service) for e in experiments}
+    with Gameday(scenario, service, report_root, start_responder, open_runs) as day:
+        for index, experiment in enumerate(experiments, 1):
+            day.run(experiment, floors[experiment.name], f"[{index}/{len(experiments)}] ")
+            if day.result.interrupted:
+                progress.warning("interrupted: the fault was reverted; stopping the game day")
+                break
+    return day.result
+
+
+class Gameday:
+    """Load and responders held across experiments run one at a time:
+
+    >>> with Gameday(scenario, service, Path("reports")) as day:
+    ...     result = day.run(experiment)
+    >>> day.result.verdict
+
     ``open_runs`` is a directory where the run registers itself until it ends, so that
     `mlchaos recover` can find its journals after a `kill -9`.
     """
-    started = datetime.now(UTC)
-    run_dir = report_root / f"{scenario.name}-{started.strftime('%Y%m%d-%H%M%S')}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    result = GamedayResult(
-        scenario.name, "inconclusive", started.isoformat(), "", run_dir, scenario.responders.mode
-    )
-    floors = {e.name: _preflight(e, service) for e in experiments}
-    marker = _register(open_runs, run_dir)
-    responder = None
-    try:
-        with Locust(scenario.load, service.model_url, service.model, run_dir) as locust:
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        service: Service,
+        report_root: Path,
+        start_responder: Callable[[datetime], Responder] | None = None,
+        open_runs: Path | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.service = service
+        started = datetime.now(UTC)
+        self.run_dir = report_root / f"{scenario.name}-{started.strftime('%Y%m%d-%H%M%S')}"
+        self.result = GamedayResult(
+            scenario.name,
+            "inconclusive",
+            started.isoformat(),
+            "",
+            self.run_dir,
+            scenario.responders.mode,
+        )
+        self._start_responder = start_responder
+        self._open_runs = open_runs
+        self._marker: Path | None = None
+        self._locust: Locust | None = None
+        self._responder: Responder | None = None
+
+    def __enter__(self) -> Gameday:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._marker = _register(self._open_runs, self.run_dir)
+        load = self.scenario.load
+        self._locust = Locust(load, self.service.model_url, self.service.model, self.run_dir)
+        try:
+            self._locust.__enter__()
             progress.info(
                 "load: %d users at %g req/s, ramping up for %gs",
-                scenario.load.users,
-                scenario.load.rate,
-                scenario.load.ramp_up,
+                load.users,
+                load.rate,
+                load.ramp_up,
             )
-            time.sleep(scenario.load.ramp_up)
-            responder = start_responder(started) if start_responder else None
-            for index, experiment in enumerate(experiments, 1):
-                if floors[experiment.name] is not None:  # else nothing can be observed
-                    _restore_primary(service)
-                    _settle(experiment, service, scenario.cool_down)
-                if responder is not None:
-                    responder.watch(datetime.now(UTC), _journal(run_dir, experiment))
-                progress.info(
-                    "[%d/%d] %s: injecting %s",
-                    index,
-                    len(experiments),
-                    experiment.name,
-                    _describe(experiment),
-                )
-                result.experiments.append(
-                    run_experiment(experiment, service, run_dir, floors[experiment.name])
-                )
-                _save_series(experiment, service, run_dir, result.experiments[-1])
-                _announce(result.experiments[-1])
-                if _was_interrupted(run_dir, experiment):
-                    result.interrupted = True
-                    progress.warning("interrupted: the fault was reverted; stopping the game day")
-                    break
-        result.load = locust.stats
-    finally:
-        if responder is not None:
-            responder.stop()
-        _restore_primary(service)
-        if marker is not None:
-            marker.unlink(missing_ok=True)
-    result.verdict = overall([e.verdict for e in result.experiments])
-    result.finished_at = datetime.now(UTC).isoformat()
-    return result
+            time.sleep(load.ramp_up)
+            if self._start_responder is not None:
+                self._responder = self._start_responder(datetime.now(UTC))
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def run(
+        self, experiment: Experiment, floor: Floor | None = None, position: str = ""
+    ) -> ExperimentResult:
+        """Settle, inject, observe, revert and judge one experiment; the result is also kept."""
+        if floor is None:
+            floor = _preflight(experiment, self.service)
+        if floor is not None:  # else nothing can be observed, and nothing is injected
+            _restore_primary(self.service)
+            _settle(experiment, self.service, self.scenario.cool_down)
+        if self._responder is not None:
+            self._responder.watch(datetime.now(UTC), _journal(self.run_dir, experiment))
+        progress.info("%s%s: injecting %s", position, experiment.name, _describe(experiment))
+        result = run_experiment(experiment, self.service, self.run_dir, floor)
+        _save_series(experiment, self.service, self.run_dir, result)
+        _announce(result)
+        self.result.experiments.append(result)
+        self.result.interrupted |= _was_interrupted(self.run_dir, experiment)
+        return result
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._responder is not None:
+                self._responder.stop()
+            if self._locust is not None:
+                self._locust.__exit__(None, None, None)
+                self.result.load = self._locust.stats
+        finally:
+            _restore_primary(self.service)
+            if self._marker is not None:
+                self._marker.unlink(missing_ok=True)
+            self.result.verdict = overall([e.verdict for e in self.result.experiments])
+            self.result.finished_at = datetime.now(UTC).isoformat()
 
 
 def _preflight(experiment: Experiment, service: Service) -> Floor | None:

@@ -9,22 +9,62 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Protocol, TextIO
 
 from mlchaos.engine.journal import Journal
 from mlchaos.errors import ObservationError
 from mlchaos.observe.pagerduty import AutomatedResponder, Incidents, events_client
 from mlchaos.report.live import live_lines
-from mlchaos.runbooks.catalogue import Runbook
+from mlchaos.runbooks.catalogue import Runbook, render_runbooks
 from mlchaos.runbooks.follow import RunbookFollower
+from mlchaos.schema import Responders
 from mlchaos.service import Service
+from mlchaos.stack.config import StackConfig
+from mlchaos.stack.rules import RuleSettings
+from mlchaos.stack.supervisor import rule_settings
 
 log = logging.getLogger("mlchaos.progress")
+
+
+def responders_for(
+    service: Service,
+    cfg: StackConfig | None,
+    responders: Responders,
+    runbook_dir: Path | None = None,
+    say: Callable[[str], None] = log.info,
+) -> Callable[[datetime], Responder] | None:
+    """How to start the scenario's responders once the load has ramped up.
+
+    Automated: acknowledge pages after the scenario's delay through the official client, then
+    follow the runbook's automated steps. The routing key is read from the stack's secrets or
+    the environment and kept in memory only. The runbooks are rendered now, so a broken one
+    stops the game day before any fault is injected.
+    """
+    if responders.mode == "human":
+        say("responders: human — acknowledge pages in PagerDuty or with `mlchaos ack`, and")
+        say("mitigate by following the runbook each page links to; Ctrl-C aborts and reverts")
+        return lambda started: HumanResponders(service)
+    key = cfg.routing_key() if cfg else os.environ.get(service.routing_key_env or "", "")
+    if not key:
+        say(f"no routing key in ${service.routing_key_env}: nobody will acknowledge pages")
+        return None
+    settings = rule_settings(cfg) if cfg else RuleSettings(model=service.model)
+    books = render_runbooks(service, settings, runbook_dir)
+
+    def start(started: datetime) -> Responder:
+        return AutomatedResponders(
+            service, key, responders.ack_delay, books, started, settings.alert_prefix
+        )
+
+    return start
 
 
 class Responder(Protocol):

@@ -14,6 +14,7 @@ from mlchaos.errors import InputError
 from mlchaos.report.html import render_html
 from mlchaos.report.junit import render_junit
 from mlchaos.report.postmortem import render_postmortem
+from mlchaos.report.results import write_results
 from mlchaos.report.view import run_view
 
 
@@ -36,6 +37,13 @@ def render_run(
         render_postmortem(view, out_dir, options.template_dir, options.postmortem),
         render_html(view, out_dir, options.template_dir),
     ]
+
+
+def write_reports(
+    document: dict[str, Any], run_dir: Path, options: ReportOptions | None = None
+) -> list[Path]:
+    """All four files of a finished run, into its own directory."""
+    return [write_results(document, run_dir), *render_run(document, run_dir, run_dir, options)]
 
 
 def read_results(run_dir: Path) -> dict[str, Any]:

@@ -53,6 +53,25 @@ class ComponentStatus:
     healthy: bool
 
 
+def ensure_running(
+    state_dir: Path, progress: Progress = lambda _: None
+) -> tuple[StackConfig, bool]:
+    """The stack in ``state_dir`` if any of it runs, else a new one started there; and whether
+    this call started it (then the caller stops it when done).
+
+    A partly broken stack is used as it is: a game day reports what it cannot observe as
+    inconclusive, rather than hiding the breakage by restarting things.
+    """
+    if (state_dir / "stack.json").exists():
+        cfg = StackConfig.load(state_dir)
+        if any_running(cfg):
+            return cfg, False
+    progress("starting the reference stack")
+    cfg = StackConfig(state_dir=state_dir.resolve())
+    up(cfg, progress=lambda line: progress(f"  {line}"))
+    return cfg, True
+
+
 def up(cfg: StackConfig, progress: Progress = lambda _: None) -> list[ComponentStatus]:
     """Start every component and wait until all answer their health checks."""
     if any_running(cfg):
