@@ -57,7 +57,52 @@ def load_scenario(path: str | Path) -> tuple[Scenario, list[Experiment]]:
         )
     if problems:
         raise ValidationFailed(problems)
-    return scenario, experiments
+    experiments = [_with_defaults(e, scenario, path) for e in experiments]
+    return _draw(scenario, experiments, path)
+
+
+def _with_defaults(experiment: Experiment, scenario: Scenario, path: str | Path) -> Experiment:
+    """The experiment with the scenario's default targets where its own leave them out."""
+    expect = experiment.expect.model_dump()
+    defaults = scenario.defaults.model_dump(exclude_none=True)
+    missing = {k: v for k, v in defaults.items() if expect.get(k) is None}
+    if not missing:
+        return experiment
+    try:
+        return Experiment.model_validate(
+            {**experiment.model_dump(), "expect": {**expect, **missing}}
+        )
+    except ValidationError as exc:
+        line = _line_of(_compose(Path(path).read_text()), ("defaults",))
+        problems = [
+            Problem(str(path), line, "defaults", f"{experiment.name}: {e['msg']}")
+            for e in exc.errors()
+        ]
+        raise ValidationFailed(problems) from exc
+
+
+def _draw(
+    scenario: Scenario, experiments: list[Experiment], path: str | Path
+) -> tuple[Scenario, list[Experiment]]:
+    """The wheel of misfortune: a seeded random pick, in the listed order. The seed is kept in
+    the scenario (chosen now when the file gives none), so the draw can be replayed."""
+    import random
+    import secrets
+
+    draw = scenario.draw
+    if draw is None:
+        return scenario, experiments
+    if draw.count > len(experiments):
+        line = _line_of(_compose(Path(path).read_text()), ("draw", "count"))
+        raise ValidationFailed(
+            [Problem(str(path), line, "draw.count", f"{draw.count} is more than the "
+                     f"{len(experiments)} experiments listed")]
+        )  # fmt: skip
+    seed = draw.seed if draw.seed is not None else secrets.randbelow(2**31)
+    picked = set(random.Random(seed).sample(range(len(experiments)), draw.count))
+    chosen = [e for i, e in enumerate(experiments) if i in picked]
+    drawn = scenario.model_copy(update={"draw": draw.model_copy(update={"seed": seed})})
+    return drawn, chosen
 
 
 def load_document(path: str | Path, model: type[M]) -> M:

@@ -41,6 +41,8 @@ class GamedayResult:
     experiments: list[ExperimentResult] = field(default_factory=list)
     load: LoadStats | None = None
     interrupted: bool = False
+    draw: dict[str, Any] | None = None
+    """The wheel of misfortune's count and seed, when the experiments were drawn."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,7 @@ class GamedayResult:
             "responders": self.responders,
             "interrupted": self.interrupted,
             "load": self.load.as_dict() if self.load else None,
+            "draw": self.draw,
             "experiments": [e.as_dict() for e in self.experiments],
         }
 
@@ -68,6 +71,12 @@ def run_gameday(
     Every experiment's floor is measured first, so a target below it stops the game day
     before any load or fault.
     """
+    if scenario.draw is not None:
+        progress.info(
+            "wheel of misfortune: drew %s (seed %d; set draw.seed to replay)",
+            ", ".join(e.name for e in experiments),
+            scenario.draw.seed,
+        )
     floors = {e.name: _preflight(e, service) for e in experiments}
     with Gameday(scenario, service, report_root, start_responder, open_runs) as day:
         for index, experiment in enumerate(experiments, 1):
@@ -108,6 +117,7 @@ class Gameday:
             "",
             self.run_dir,
             scenario.responders.mode,
+            draw=scenario.draw.model_dump() if scenario.draw else None,
         )
         self._start_responder = start_responder
         self._open_runs = open_runs
@@ -122,13 +132,12 @@ class Gameday:
         self._locust = Locust(load, self.service.model_url, self.service.model, self.run_dir)
         try:
             self._locust.__enter__()
+            progress.info("load: %d users at %g req/s", load.users, load.rate)
+            _reach_rate(self.service, load.rate)
             progress.info(
-                "load: %d users at %g req/s, ramping up for %gs",
-                load.users,
-                load.rate,
-                load.ramp_up,
+                "load: holding it for %gs before the first steady-state check", load.ramp_up
             )
-            time.sleep(load.ramp_up)
+            time.sleep(load.ramp_up)  # a deliberate hold, not a wait for something to happen
             if self._start_responder is not None:
                 self._responder = self._start_responder(datetime.now(UTC))
         except BaseException:
@@ -178,6 +187,25 @@ def _preflight(experiment: Experiment, service: Service) -> Floor | None:
     except ObservationError as exc:
         progress.warning("%s: %s", experiment.name, exc)
         return None
+
+
+def _reach_rate(service: Service, rate: float, limit_s: float = 30.0, share: float = 0.9) -> None:
+    """Wait until the service counts ``share`` of the target rate: Locust takes seconds to
+    start, and a ramp-up timed from its launch would let the first experiment begin under
+    partial load. Gives up (saying so) after ``limit_s``; the steady-state check then decides."""
+    prometheus = Prometheus(service.prometheus_url)
+    started = time.monotonic()
+    seen = 0.0
+    while time.monotonic() - started < limit_s:
+        try:
+            seen = max(prometheus.values(service.traffic()) or [0.0])
+        except ObservationError:
+            seen = 0.0
+        if seen >= share * rate:
+            progress.info("load: %.0f req/s reached after %.1fs", seen, time.monotonic() - started)
+            return
+        time.sleep(0.5)
+    progress.warning("load: only %.0f of %g req/s after %gs", seen, rate, limit_s)
 
 
 def _restore_primary(service: Service) -> None:
@@ -234,12 +262,13 @@ def _save_series(
     experiment: Experiment, service: Service, run_dir: Path, result: ExperimentResult
 ) -> None:
     """Keep the SLIs of the experiment's window for the report's charts."""
-    from mlchaos.observe.sli import capture
+    from mlchaos.observe.sli import capture, served_rate
 
     series = capture(experiment, service, result.timeline)
     path = run_dir / "series" / f"{experiment.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(series))
+    result.load_rps = served_rate(series, result.timeline)
 
 
 def _journal(run_dir: Path, experiment: Experiment) -> Journal:

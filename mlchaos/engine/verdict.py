@@ -47,6 +47,8 @@ class ExperimentResult:
     """What the service should do: the detecting alert, the paged service, the mitigation."""
     runbook_steps: list[dict[str, Any]] = field(default_factory=list)
     """Each runbook step the responder executed, with its time and outcome."""
+    load_rps: float | None = None
+    """Requests per second the service counted while the fault was in."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

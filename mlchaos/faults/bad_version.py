@@ -19,7 +19,7 @@ from mlchaos.faults.leases import record_granted, record_injected, record_intent
 from mlchaos.observe.registry import RegistryClient
 from mlchaos.schema.experiment import BadVersionFault, SegmentRegressionFault
 from mlchaos.service import Service
-from mlchaos.stack.training import bad_version_name, segment_version_name
+from mlchaos.stack.versions import bad_version_name, segment_version_name
 
 AnyRegistryFault = BadVersionFault | SegmentRegressionFault
 

@@ -5,19 +5,24 @@ Stands on its own:
     locust -f mlchaos/load/locustfile.py --host http://127.0.0.1:18000 --headless -u 10 \
         --mlchaos-user-rate 10
 
-Each user walks the replay table from its own deterministic offset, at a constant throughput.
+Each user walks the replay table from its own deterministic offset, on a fixed schedule, and
+does not wait for one reply before sending the next request (up to ``concurrency`` in flight):
+clients of a real service do not slow down when it does, so neither does the load during a
+latency fault (Locust's ``constant_throughput`` would quietly lower it).
 Every request carries an id; for a seeded share of them the true outcome (the label) is posted
 back after ``--mlchaos-label-lag`` seconds, as the business would learn it later.
 """
 
 import random
+import time
 
 import gevent
-from locust import FastHttpUser, constant_throughput, events, task
+from locust import FastHttpUser, events, task
 
 from mlchaos.stack.dataset import FEATURES, REPLAY_SEED, generate
 
 TABLE = generate(2000, seed=REPLAY_SEED)
+MAX_BEHIND_S = 2.0
 
 
 @events.init_command_line_parser.add_listener
@@ -54,6 +59,8 @@ BODIES = [_body(row) for row in TABLE.features]
 
 class ModelUser(FastHttpUser):
     _count = 0
+    concurrency = 20
+    """Requests one user may have in flight; beyond it, the schedule slips (and says so)."""
 
     def on_start(self):
         ModelUser._count += 1
@@ -65,10 +72,16 @@ class ModelUser(FastHttpUser):
         self.path = f"/v2/models/{options.mlchaos_model}"
         self.lag = options.mlchaos_label_lag
         self.labelled = options.mlchaos_labelled
-        self._pace = constant_throughput(options.mlchaos_user_rate)
+        self.interval = 1.0 / options.mlchaos_user_rate
+        # A seeded phase per user: started together, users would otherwise fire in bursts.
+        self.due = time.monotonic() + self.rng.uniform(0, self.interval)
 
     def wait_time(self):
-        return self._pace(self)
+        self.due += self.interval
+        now = time.monotonic()
+        if now - self.due > MAX_BEHIND_S:
+            self.due = now  # far behind (the service stalled): resume the rate, no burst
+        return max(0.0, self.due - now)
 
     @task
     def infer(self):
@@ -76,10 +89,14 @@ class ModelUser(FastHttpUser):
         self.cursor = (self.cursor + 1) % len(BODIES)
         self.sent += 1
         request_id = f"u{self.number}-{self.sent}"
+        labelled = self.rng.random() < self.labelled
+        gevent.spawn(self._infer, row, request_id, labelled)
+
+    def _infer(self, row, request_id, labelled):
         # 5xx and 400 are the fault's doing, not the load generator's: they count as failures
         # in Locust's statistics, so the achieved load is honest about what was served.
         self.client.post(f"{self.path}/infer", json={"id": request_id, **BODIES[row]}, name="infer")
-        if self.rng.random() < self.labelled:
+        if labelled:
             gevent.spawn_later(self.lag, self._label, request_id, int(TABLE.labels[row]))
 
     def _label(self, request_id, label):

@@ -65,3 +65,15 @@ def _series(
     if not view["points"]:
         view["error"] = f"no samples for {slo.query}"
     return view
+
+
+def served_rate(series: dict[str, Any], timeline: dict[str, str | None]) -> float | None:
+    """The mean request rate the service itself counted while the fault was in (the traffic
+    SLI), or None when it was not recorded: the load during the experiment, not Locust's."""
+    injected, reverted = timeline.get("injected"), timeline.get("reverted")
+    traffic = next((s for s in series.get("slis", []) if s["name"] == "traffic"), None)
+    if traffic is None or injected is None or reverted is None:
+        return None
+    end = (datetime.fromisoformat(reverted) - datetime.fromisoformat(injected)).total_seconds()
+    inside = [v for t, v in traffic["points"] if 0 <= t <= end]
+    return round(sum(inside) / len(inside), 1) if inside else None

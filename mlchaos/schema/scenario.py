@@ -1,11 +1,15 @@
-"""A game day: experiments in order, the load during them, and who responds to pages.
+"""A game day: experiments in order (or a seeded draw of them), the load during them, default
+targets, and who responds to pages.
 
 ```yaml
 version: 1
-name: nightly
-experiments: [../experiments/bad-version.yaml]
-load: {users: 10, rate: 100, ramp_up: 5s}
-responders: {mode: automated, ack_delay: 2s}
+name: wheel-of-misfortune
+experiments: [../experiments/bad-version.yaml, ../experiments/data-drift.yaml]
+draw: {count: 1, seed: 7}          # optional: pick at random, reproducibly
+defaults:                          # targets for experiments that do not set their own
+  acknowledgement: {within: 5m}
+load: {users: 50, rate: 500, ramp_up: 5s}
+responders: {mode: human}
 cool_down: 10s
 ```
 """
@@ -16,7 +20,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from mlchaos.schema.experiment import Frozen, Name
+from mlchaos.schema.experiment import Acknowledgement, Frozen, Name, Paging, Recovery
 from mlchaos.schema.units import Duration, Share
 
 
@@ -27,6 +31,8 @@ class Load(Frozen):
     rate: float = Field(default=100.0, gt=0)
     """Total requests per second across all users."""
     ramp_up: Duration = Field(default=5.0, ge=0)
+    """How long to hold the load, once the service counts 90% of ``rate``, before the first
+    steady-state check."""
     label_lag: Duration = Field(default=5.0, ge=0)
     """How long after a prediction its true outcome (the label) is posted back."""
     labelled: Share = 0.2
@@ -40,12 +46,33 @@ class Responders(Frozen):
     ack_delay: Duration = Field(default=2.0, ge=0)
 
 
+class Draw(Frozen):
+    """The wheel of misfortune: ``count`` experiments drawn at random from the list.
+
+    The seed is recorded in the results, so a draw can be replayed; without one, a seed is
+    chosen and reported.
+    """
+
+    count: int = Field(ge=1)
+    seed: int | None = None
+
+
+class Defaults(Frozen):
+    """Targets an experiment gets when its own ``expect`` leaves them out."""
+
+    paging: Paging | None = None
+    acknowledgement: Acknowledgement | None = None
+    recovery: Recovery | None = None
+
+
 class Scenario(Frozen):
     version: Literal[1] = 1
     name: Name
     description: str = ""
     experiments: tuple[str, ...] = Field(min_length=1)
     """Experiment files, relative to the scenario file."""
+    draw: Draw | None = None
+    defaults: Defaults = Defaults()
     load: Load = Load()
     responders: Responders = Responders()
     cool_down: Duration = Field(default=10.0, ge=0)

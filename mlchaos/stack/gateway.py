@@ -359,6 +359,9 @@ def create_app(upstream: str, model: str, state_dir: Path) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
 
     async def proxy(request: web.Request) -> web.StreamResponse:
+        if request.path.endswith("/labels"):
+            # Outcomes posted back, not inference: counting them would dilute the edge SLIs.
+            return await _forward_labels(request, state, metrics, upstream)
         started = time.perf_counter()
         route = state.route
         response = await _forward(request, state, metrics, upstream, model, route)
@@ -438,8 +441,6 @@ async def _forward(
     model: str,
     route: str,
 ) -> web.Response:
-    if request.path.endswith("/labels"):
-        return await _forward_labels(request, state, metrics, upstream)
     selected = [
         lease
         for lease in state.active()

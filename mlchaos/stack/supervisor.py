@@ -25,7 +25,7 @@ import requests
 import yaml
 
 from mlchaos.errors import PortInUse, StackError
-from mlchaos.stack import monitoring, training
+from mlchaos.stack import monitoring
 from mlchaos.stack.config import COMPONENTS, StackConfig
 from mlchaos.stack.registry import Registry
 from mlchaos.stack.rules import RuleSettings, alert_rules, render_rules
@@ -138,6 +138,8 @@ def any_running(cfg: StackConfig) -> bool:
 
 def _prepare(cfg: StackConfig, progress: Progress) -> None:
     registry = Registry(cfg.registry_dir)
+    from mlchaos.stack import training  # scikit-learn: only when the stack starts
+
     if training.bootstrap(registry, cfg.model_name):
         progress("trained the reference models v1 and v2 and registered the bad versions")
     cert, _ = ensure_certificate(cfg.tls_dir, cfg.host)

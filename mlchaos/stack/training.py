@@ -27,19 +27,10 @@ from mlchaos.stack.dataset import (
     segments_of,
 )
 from mlchaos.stack.registry import Registry
+from mlchaos.stack.versions import bad_version_name, segment_version_name
 
 TRAIN_ROWS = 8000
 HOLDOUT_ROWS = 2000
-
-
-def bad_version_name(variant: str) -> str:
-    """The registry version a ``bad_version`` fault of ``variant`` promotes."""
-    return f"v3-{variant.replace('_', '-')}"
-
-
-def segment_version_name(segment: str) -> str:
-    """The registry version a ``segment_regression`` fault on ``segment`` promotes."""
-    return f"v3-segment-{segment}"
 
 
 def bootstrap(registry: Registry, name: str) -> bool:
