@@ -8,7 +8,7 @@ SCENARIO ?= scenarios/nightly.yaml
 .PHONY: setup gameday test unit lint up down status clean
 
 setup: $(STAMP)
-	@./scripts/ensure-prometheus.sh
+	@./scripts/ensure-packages.sh
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -20,6 +20,7 @@ gameday: setup
 	$(BIN)/mlchaos gameday $(SCENARIO) --report-dir reports
 
 test: setup
+	@./scripts/ensure-packages.sh --chromium
 	$(BIN)/pytest tests
 
 unit: setup

@@ -39,6 +39,9 @@ def execute(scenario: Scenario, experiments: list[Experiment], options: GamedayO
             supervisor.down(cfg)
             say("stopped the reference stack this run started (keep it with --keep-stack)")
     _report(result, options.report)
+    # Reverted and reported: a Ctrl-C now (or one still pending from the interrupted run) must
+    # not turn the documented exit code into death by signal while threads wind down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise SystemExit(130 if result.interrupted else EXIT[result.verdict])
 
 

@@ -43,6 +43,8 @@ class GamedayResult:
     interrupted: bool = False
     draw: dict[str, Any] | None = None
     """The wheel of misfortune's count and seed, when the experiments were drawn."""
+    false_alarms: list[str] = field(default_factory=list)
+    """Pages and rollbacks under load before any fault was injected."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,7 @@ class GamedayResult:
             "interrupted": self.interrupted,
             "load": self.load.as_dict() if self.load else None,
             "draw": self.draw,
+            "false_alarms": self.false_alarms,
             "experiments": [e.as_dict() for e in self.experiments],
         }
 
@@ -154,15 +157,36 @@ class Gameday:
         if floor is not None:  # else nothing can be observed, and nothing is injected
             _restore_primary(self.service)
             _settle(experiment, self.service, self.scenario.cool_down)
+            _restore_primary(self.service)  # again: a late page may have switched it meanwhile
+        if not self.result.experiments:
+            self._check_quiet_start()
         if self._responder is not None:
             self._responder.watch(datetime.now(UTC), _journal(self.run_dir, experiment))
         progress.info("%s%s: injecting %s", position, experiment.name, _describe(experiment))
-        result = run_experiment(experiment, self.service, self.run_dir, floor)
+        try:
+            result = run_experiment(experiment, self.service, self.run_dir, floor)
+        finally:
+            if self._responder is not None:
+                self._responder.idle()  # no runbook of this experiment runs into the next
         _save_series(experiment, self.service, self.run_dir, result)
         _announce(result)
         self.result.experiments.append(result)
         self.result.interrupted |= _was_interrupted(self.run_dir, experiment)
         return result
+
+    def _check_quiet_start(self) -> None:
+        """Under load and with no fault in yet, nothing should have paged or rolled back."""
+        from mlchaos.engine.false_alarms import look_for_false_alarms
+
+        started = datetime.fromisoformat(self.result.started_at)
+        try:
+            alarms = look_for_false_alarms(self.service, started, datetime.now(UTC))
+        except ObservationError as exc:
+            progress.warning("could not check for false alarms before the first fault: %s", exc)
+            return
+        for alarm in alarms:
+            progress.warning("FALSE ALARM: %s", alarm)
+        self.result.false_alarms += alarms
 
     def __exit__(self, *exc: object) -> None:
         try:
@@ -176,6 +200,8 @@ class Gameday:
             if self._marker is not None:
                 self._marker.unlink(missing_ok=True)
             self.result.verdict = overall([e.verdict for e in self.result.experiments])
+            if self.result.false_alarms and self.result.experiments:
+                self.result.verdict = "fail"  # the service deviated with no fault in
             self.result.finished_at = datetime.now(UTC).isoformat()
 
 

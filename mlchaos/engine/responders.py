@@ -71,6 +71,9 @@ class Responder(Protocol):
     def watch(self, since: datetime, journal: Journal) -> None:
         """A new experiment starts: answer its pages, raised from ``since``, into ``journal``."""
 
+    def idle(self) -> None:
+        """The experiment ended: act on nothing until the next one starts."""
+
     def stop(self) -> None: ...
 
 
@@ -98,6 +101,10 @@ class AutomatedResponders:
     def watch(self, since: datetime, journal: Journal) -> None:
         self.follower.watch(journal)
         self.pager.watch_from(since)
+
+    def idle(self) -> None:
+        self.pager.pause()
+        self.follower.watch(None)
 
     def stop(self) -> None:
         self.pager.stop()
@@ -136,6 +143,9 @@ class HumanResponders:
 
     def watch(self, since: datetime, journal: Journal) -> None:
         self.since, self.journal, self._drawn = since, journal, []
+
+    def idle(self) -> None:
+        self.journal = None
 
     def stop(self) -> None:
         self._stop.set()

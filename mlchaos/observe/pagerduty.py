@@ -78,12 +78,18 @@ class AutomatedResponder:
         self.poll_s = poll_s
         self.acked: set[str] = set()
         self._stop = threading.Event()
+        self._paused = threading.Event()
         self._thread = threading.Thread(target=self._run, name="responder", daemon=True)
 
     def watch_from(self, when: datetime) -> None:
         """Act only on incidents triggered from ``when``: pages that belong to an earlier
         experiment are left to Alertmanager to resolve, not mitigated into the next one."""
         self.started = when
+        self._paused.clear()
+
+    def pause(self) -> None:
+        """Act on nothing until the next `watch_from`."""
+        self._paused.set()
 
     def start(self) -> AutomatedResponder:
         self._thread.start()
@@ -95,6 +101,8 @@ class AutomatedResponder:
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_s):
+            if self._paused.is_set():
+                continue
             try:
                 self._ack_due()
             except (ObservationError, pagerduty.Error) as exc:

@@ -81,10 +81,20 @@ def _event_row(
         "x0": x(0),
         "x": x(value) if value is not None else None,
         "label": f"+{value:.1f}s" if value is not None else "never",
+        # Right of the marker, and of the target's tick when it is near, so neither hides it.
+        "label_x": _label_x(x(value) if value is not None else None, x(target) if target else None),
         "colour": COLOURS[status],
         "status": status,
         "target": {"x": x(target), "label": f"≤{target:.3g}s"} if target is not None else None,
     }
+
+
+def _label_x(marker: float | None, tick: float | None) -> float | None:
+    if marker is None:
+        return None
+    if tick is not None and marker - 4 <= tick <= marker + 110:
+        return tick + 8
+    return marker + 10
 
 
 def chart(

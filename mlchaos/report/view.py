@@ -47,7 +47,23 @@ def run_view(document: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     experiments = [
         experiment_view(e, load_series(run_dir, e["name"])) for e in document["experiments"]
     ]
-    return {**document, "experiments": experiments}
+    return {
+        **document,
+        "experiments": experiments,
+        "when": _when(document),
+        "false_alarms": document.get("false_alarms") or [],  # absent from older runs
+    }
+
+
+def _when(document: dict[str, Any]) -> str:
+    """``2026-11-22 18:58:49 UTC, 2 min 5 s``: when the run started and how long it took."""
+    try:
+        start = datetime.fromisoformat(document["started_at"])
+        end = datetime.fromisoformat(document["finished_at"])
+    except (KeyError, ValueError):
+        return str(document.get("started_at", ""))
+    took = round((end - start).total_seconds())
+    return f"{start:%Y-%m-%d %H:%M:%S} UTC, {took // 60} min {took % 60} s"
 
 
 def experiment_view(exp: dict[str, Any], series: dict[str, Any]) -> dict[str, Any]:

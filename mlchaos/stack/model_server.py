@@ -13,6 +13,7 @@ the training range. The gateway routes there as a mitigation.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import threading
@@ -41,6 +42,8 @@ from mlchaos.stack.dataset import FEATURES, segments_of
 from mlchaos.stack.registry import Registry
 
 WATCH_INTERVAL_S = 0.1
+WARM_ROUNDS = 20
+WARM_GIVE_UP_S = 0.05
 DRIFT_WINDOW = 1000
 """Observations per feature in the drift monitor's sliding window."""
 DRIFT_MIN_COUNT = 200
@@ -192,6 +195,20 @@ class PredictionLog:
         return ("correct" if predicted == truth else "wrong"), version
 
 
+def _warm(model: Any, reference: dict[str, Any], rounds: int = WARM_ROUNDS) -> None:
+    """Predict a few times before serving, as production servers do: the first calls of a
+    freshly loaded model are slow, and at 500 req/s that is enough for a p99 alert."""
+    row = np.asarray([reference["feature_means"]], dtype=float)
+    for _ in range(rounds):
+        started = time.perf_counter()
+        try:
+            model.predict_proba(row)
+        except Exception:  # a crashing variant crashes when served too, which is the point
+            return
+        if time.perf_counter() - started > WARM_GIVE_UP_S:
+            return  # slow by itself (the `slow` variant): warming does not help, and would delay it
+
+
 class ModelHolder:
     """Holds the served model and swaps it when the registry's production alias moves."""
 
@@ -231,11 +248,13 @@ class ModelHolder:
             self.metrics.reference_accuracy.labels(self.name).set(float(accuracy))
         else:
             self.metrics.reference_accuracy.clear()
+        _warm(model, reference)
         return Served(version, model, meta["sha256"], reference)
 
     def _fallback(self) -> Served:
         first = self.registry.aliases(self.name).history[0]
         model, meta = self.registry.load(self.name, first)
+        _warm(model, self.registry.reference(self.name))
         return Served(
             f"fallback-{first}", model, meta["sha256"], self.registry.reference(self.name)
         )
@@ -320,6 +339,7 @@ def create_app(registry: Registry, name: str) -> FastAPI:
     metrics.registry.register(drift)
     fallback_name = f"{name}-fallback"
     predictions = PredictionLog()
+    batcher = Batcher()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -403,7 +423,7 @@ def create_app(registry: Registry, name: str) -> FastAPI:
         if observed is not None:  # drift is judged on inputs as received, never on repairs
             drift.observe(observed)
         try:
-            proba = await _predict(served.model, features)
+            proba = await batcher.predict(served.model, features)
         except Exception as exc:  # a broken artifact must answer 500, not kill the server
             return JSONResponse({"error": f"model failed: {exc}"}, status_code=500)
         score = metrics.score.labels(name, served.version)
@@ -458,9 +478,57 @@ def create_app(registry: Registry, name: str) -> FastAPI:
     return app
 
 
-async def _predict(model: Any, features: np.ndarray) -> np.ndarray:
-    from starlette.concurrency import run_in_threadpool
+class Batcher:
+    """Dynamic batching, as Triton and KServe do it: requests that arrive while the model is busy
+    are predicted together, in one call per model.
 
-    # In a thread, so that a slow model stalls its own requests and not the health checks.
-    result = await run_in_threadpool(model.predict_proba, features)
-    return np.asarray(result)[:, 1]
+    A gradient-boosted model costs about as much for one row as for fifty, so one call per
+    request saturates the server near 500 req/s on two cores (p99 near a second, and a false
+    latency alert); batched, it idles. Predictions run in threads, at most ``workers`` batches
+    at once, so a slow model stalls its own requests and not the health checks.
+    """
+
+    def __init__(self, workers: int = 4, max_rows: int = 64) -> None:
+        self.workers = workers
+        self.max_rows = max_rows
+        self._pending: list[tuple[Any, np.ndarray, asyncio.Future[np.ndarray]]] = []
+        self._active = 0
+
+    async def predict(self, model: Any, features: np.ndarray) -> np.ndarray:
+        """The positive-class probability of each row of ``features``."""
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self._pending.append((model, features, future))
+        if self._active < self.workers:
+            self._active += 1
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, rows = [], 0
+                while self._pending and rows < self.max_rows:
+                    batch.append(self._pending.pop(0))
+                    rows += len(batch[-1][1])
+                for model in {id(m): m for m, _, _ in batch}.values():
+                    await self._run(model, [(f, fut) for m, f, fut in batch if m is model])
+        finally:
+            self._active -= 1
+
+    @staticmethod
+    async def _run(model: Any, items: list[tuple[np.ndarray, asyncio.Future[np.ndarray]]]) -> None:
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            result = await run_in_threadpool(model.predict_proba, np.vstack([f for f, _ in items]))
+        except Exception as exc:  # the whole call failed: so did each request in it
+            for _, future in items:
+                if not future.done():  # done: the client went away meanwhile
+                    future.set_exception(exc)
+            return
+        proba = np.asarray(result)[:, 1]
+        start = 0
+        for features, future in items:
+            if not future.done():
+                future.set_result(proba[start : start + len(features)])
+            start += len(features)

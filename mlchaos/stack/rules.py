@@ -27,6 +27,11 @@ class RuleSettings:
     window: str = "3s"
     error_ratio: float = 0.05
     score_shift: float = 0.15
+    min_scores: int = 60
+    """A mean over fewer predictions is noise: when traffic stops (a schema change rejects it
+    all) the last few scores' mean crossed 0.15 and rolled a good version back. With 60, the
+    0.15 threshold is about four standard errors of the mean score."""
+    min_segment_scores: int = 30
     p99_latency_s: float = 0.25
     validation_ratio: float = 0.05
     drift_score: float = 0.3
@@ -68,7 +73,9 @@ def alert_rules(settings: RuleSettings = RuleSettings()) -> dict[str, Any]:
             f"  / {per_version} (rate(mlchaos_model_prediction_score_count{{{model}}}[{w}]))\n"
             f"  - on (model) group_left\n"
             f"    max by (model) (mlchaos_model_reference_positive_share{{{model}}})\n"
-            f") > {s.score_shift:g}",
+            f") > {s.score_shift:g}\n"
+            f"and {per_version} (increase(mlchaos_model_prediction_score_count{{{model}}}[{w}]))"
+            f" >= {s.min_scores}",
             "{{ $labels.model }} {{ $labels.version }} mean score is {{ $value | humanize }}"
             " away from the training reference",
         ),
@@ -139,7 +146,9 @@ def alert_rules(settings: RuleSettings = RuleSettings()) -> dict[str, Any]:
             f"  - on (model, segment) group_left\n"
             f"    max by (model, segment) "
             f"(mlchaos_model_reference_segment_positive_share{{{model}}})\n"
-            f") > {s.segment_gap:g}",
+            f") > {s.segment_gap:g}\n"
+            f"and {segment} (increase(mlchaos_model_segment_score_count{{{model}}}[{w}]))"
+            f" >= {s.min_segment_scores}",
             "{{ $labels.model }} {{ $labels.version }} scores segment {{ $labels.segment }}"
             " {{ $value | humanize }} away from its training reference",
         ),

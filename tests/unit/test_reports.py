@@ -192,3 +192,12 @@ def test_target_below_floor_is_refused_with_the_arithmetic() -> None:
     with pytest.raises(InputError, match=r"below the physical floor 5s = scrape 1s \+ evaluation"):
         refuse_below(Floor(1, 1, 2, 1), "exp", 3.0)
     refuse_below(Floor(1, 1, 2, 1), "exp", 5.0)
+
+
+def test_false_alarms_show_in_every_report(tmp_path: Path) -> None:
+    doc = document()
+    doc["false_alarms"] = ["page P1 at t (ModelHighLatencyP99) with no fault injected"]
+    files = rendered(tmp_path, doc)
+    assert "## False alarms" in files["postmortem.md"]
+    assert 'id="false-alarms"' in files["report.html"]
+    assert "FALSE ALARM: page P1 at t" in summary_table(doc)

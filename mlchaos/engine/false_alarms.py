@@ -1,0 +1,56 @@
+"""False alarms: pages and automated rollbacks while no fault was in.
+
+Before the first fault, under nothing but the scenario's load, the service should stay quiet.
+A page or a rollback then is the monitoring crying wolf (at 500 req/s a p99 rule once paged
+and rolled a good version back during the ramp-up), and it fails the game day: the service
+deviated, whatever the experiments found afterwards.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from mlchaos.engine.journal import parse_time
+from mlchaos.errors import ObservationError, TargetError
+from mlchaos.observe.pagerduty import Incidents
+from mlchaos.observe.registry import RegistryClient
+from mlchaos.service import Service
+
+
+def false_alarms(
+    incidents: list[dict[str, Any]], audit: list[dict[str, Any]], since: datetime, until: datetime
+) -> list[str]:
+    """What paged or rolled back between ``since`` and ``until``, when no fault was in."""
+    found = [
+        f"page {i['id']} at {i['triggered_at']} ({_alert(i)}) with no fault injected"
+        for i in incidents
+        if since <= parse_time(i["triggered_at"]) < until
+    ]
+    found += [
+        f"rollback of {e['model']} from {e['from_version']} at {e['at']} by {e['actor']} "
+        f"({e.get('reason') or 'no reason'}) with no fault injected"
+        for e in audit
+        if e["action"] == "rollback" and since <= parse_time(e["at"]) < until
+    ]
+    return found
+
+
+def look_for_false_alarms(service: Service, since: datetime, until: datetime) -> list[str]:
+    """Read the pager and the registry; raises `ObservationError` when either cannot be read."""
+    pages = Incidents(service.pagerduty_url, service.pagerduty_ca_file).since(
+        service.pagerduty_service, since
+    )
+    try:
+        audit = (
+            RegistryClient(service.registry_url).audit(service.model)
+            if service.registry_url
+            else []
+        )
+    except TargetError as exc:
+        raise ObservationError(f"registry at {service.registry_url}: {exc}") from exc
+    return false_alarms(pages, audit, since, until)
+
+
+def _alert(incident: dict[str, Any]) -> str:
+    return str((incident.get("custom_details") or {}).get("alertname", "?"))
