@@ -2,7 +2,7 @@
 
 Counts every alert that reached pending or firing (Prometheus ALERTS over the whole window)
 and every incident the PagerDuty receiver opened. The thresholds are calibrated when both
-are zero. Default: 10 minutes at the nightly scenario's 100 req/s.
+are zero. Default: 10 minutes at the nightly scenario's 500 req/s.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from mlchaos.schema import Load
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--rate", type=float, default=100.0)
-    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--users", type=int, default=100)
     args = parser.parse_args()
     with bench_stack() as (cfg, work):
         prometheus, ca = cfg.url("prometheus"), str(cfg.tls_dir / "cert.pem")
