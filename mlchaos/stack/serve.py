@@ -6,6 +6,7 @@ crash or a `kill -9` of the runner leaves the stack (and its lease timers) runni
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sys
@@ -40,10 +41,20 @@ def build_app(component: str, cfg: StackConfig) -> Any:
     raise SystemExit(f"unknown component {component!r}")
 
 
+def _quiet_garbage_collector() -> None:
+    """Move start-up objects out of the collector's way and collect the oldest generation
+    rarely, as latency-sensitive Python services do: at 500 req/s a full collection's pause
+    shows up as a p99 spike, and the p99 alerts page on it."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1_000)
+
+
 def main(argv: list[str]) -> None:
     component, state_dir = argv[0], Path(argv[1])
     cfg = StackConfig.load(state_dir)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {component} %(message)s")
+    _quiet_garbage_collector()
     if component == "gateway":
         from aiohttp import web
 
