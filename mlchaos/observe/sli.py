@@ -5,7 +5,7 @@ charts later without Prometheus. Each SLO keeps its worst series per timestamp, 
 steady-state check itself judges.
 
 >>> capture(experiment, service, result.timeline)
-{'start': ..., 'end': ..., 'slis': [{'name': 'edge-error-ratio', 'points': [[0.0, 0.001], ...]}]}
+{'start_s': -15.0, 'end_s': ..., 'slis': [{'name': 'traffic', 'points': [[0.0, 500.0], ...]}]}
 """
 
 from __future__ import annotations

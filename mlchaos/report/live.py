@@ -16,13 +16,7 @@ from typing import Any
 
 from mlchaos.engine.journal import Record, parse_time
 from mlchaos.engine.timeline import EVENTS
-
-DEADLINE_OF = {
-    "detected": "mttd",
-    "paged": "time_to_page",
-    "mitigated": "mttm",
-    "recovered": "mttr",
-}
+from mlchaos.report.view import TARGET_OF_EVENT
 
 
 def live_lines(records: list[Record], incidents: list[dict[str, Any]], now: datetime) -> list[str]:
@@ -71,7 +65,7 @@ def _deadline(
         paged = times.get("paged")
         text = f"target ≤{targets['mtta']:g}s after the page"
         return (paged + timedelta(seconds=targets["mtta"]) if paged else None), text
-    key = DEADLINE_OF.get(event)
+    key = TARGET_OF_EVENT.get(event)
     if key is None or key not in targets:
         return None, ""
     return injected + timedelta(seconds=targets[key]), f"target ≤{targets[key]:g}s"

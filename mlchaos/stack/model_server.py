@@ -491,7 +491,7 @@ class Batcher:
     def __init__(self, workers: int = 4, max_rows: int = 64) -> None:
         self.workers = workers
         self.max_rows = max_rows
-        self._pending: list[tuple[Any, np.ndarray, asyncio.Future[np.ndarray]]] = []
+        self._pending: deque[tuple[Any, np.ndarray, asyncio.Future[np.ndarray]]] = deque()
         self._active = 0
 
     async def predict(self, model: Any, features: np.ndarray) -> np.ndarray:
@@ -508,7 +508,7 @@ class Batcher:
             while self._pending:
                 batch, rows = [], 0
                 while self._pending and rows < self.max_rows:
-                    batch.append(self._pending.pop(0))
+                    batch.append(self._pending.popleft())
                     rows += len(batch[-1][1])
                 for model in {id(m): m for m, _, _ in batch}.values():
                     await self._run(model, [(f, fut) for m, f, fut in batch if m is model])
