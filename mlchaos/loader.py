@@ -15,11 +15,35 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from mlchaos.errors import Problem, ValidationFailed
+from mlchaos.reading import compose, read_text
 from mlchaos.schema import Experiment, Scenario
 from mlchaos.schema.service import ServiceFile
 from mlchaos.service import Service
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def load_any(path: str | Path) -> str:
+    """Validate an experiment, scenario or service file by its own schema; return its kind.
+
+    The kind comes from the document's fields: ``experiments`` makes a scenario, ``endpoints``
+    a service file, anything else an experiment.
+    """
+    root, data = compose(read_text(Path(path)), str(path))
+    kind = _kind_of(data)
+    if kind == "experiment":
+        validate_composed(root, data, Experiment, str(path))
+    else:
+        {"scenario": load_scenario, "service": load_service}[kind](path)
+    return kind
+
+
+def _kind_of(data: Any) -> str:
+    if isinstance(data, dict) and "experiments" in data:
+        return "scenario"
+    if isinstance(data, dict) and "endpoints" in data:
+        return "service"
+    return "experiment"
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -106,25 +130,19 @@ def _draw(
 
 
 def load_document(path: str | Path, model: type[M]) -> M:
-    """Parse ``path`` as YAML and validate it as ``model``."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ValidationFailed([Problem(str(path), 0, "(file)", exc.strerror or str(exc))]) from exc
-    return parse_document(text, model, source=str(path))
+    """Read ``path`` (bounded: see `mlchaos.reading`) and validate it as ``model``."""
+    return parse_document(read_text(Path(path)), model, source=str(path))
 
 
 def parse_document(text: str, model: type[M], source: str = "<string>") -> M:
     """Validate YAML ``text`` as ``model``; ``source`` names it in problems."""
-    try:
-        root = _compose(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark else 0
-        raise ValidationFailed([Problem(source, line, "(yaml)", str(exc.problem))]) from exc
+    root, data = compose(text, source)
+    return validate_composed(root, data, model, source)
+
+
+def validate_composed(root: yaml.Node | None, data: Any, model: type[M], source: str) -> M:
+    """Validate YAML already composed by `mlchaos.reading.compose` as ``model``."""
     problems = _duplicate_keys(root, source)
-    data: Any = yaml.safe_load(text) if root is not None else None
     if not isinstance(data, dict):
         problems.append(Problem(source, 1, "(document)", "expected a mapping of fields at the top"))
         raise ValidationFailed(problems)
@@ -133,11 +151,26 @@ def parse_document(text: str, model: type[M], source: str = "<string>") -> M:
     except ValidationError as exc:
         problems.extend(_problems(exc, root, source, model))
         problems.sort(key=lambda p: p.line)
-        raise ValidationFailed(problems) from exc
+        raise ValidationFailed(_capped(problems)) from exc
     problems.extend(_plugin_problems(document, root, source))
     if problems:
-        raise ValidationFailed(problems)
+        raise ValidationFailed(_capped(problems))
     return document
+
+
+MAX_PROBLEMS = 50
+"""Past this many, the rest are counted, not listed: nobody reads the 40,001st."""
+
+
+def _capped(problems: list[Problem]) -> list[Problem]:
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    last = problems[MAX_PROBLEMS - 1]
+    more = len(problems) - MAX_PROBLEMS + 1
+    return [
+        *problems[: MAX_PROBLEMS - 1],
+        Problem(last.file, last.line, "(file)", f"{more} more problems not shown"),
+    ]
 
 
 def _plugin_problems(document: BaseModel, root: yaml.Node | None, source: str) -> list[Problem]:
@@ -159,7 +192,7 @@ def _plugin_problems(document: BaseModel, root: yaml.Node | None, source: str) -
 
 
 def _compose(text: str) -> yaml.Node | None:
-    return yaml.compose(text, Loader=yaml.SafeLoader)
+    return compose(text)[0]
 
 
 def _problems(
@@ -168,12 +201,14 @@ def _problems(
     problems = []
     errors = exc.errors()
     nested = {tuple(e["loc"][:-1]) for e in errors if len(e["loc"]) > 1}
-    for error in errors:
+    for index, error in enumerate(errors):
         loc = tuple(error["loc"])
         if error["type"] == "too_short" and any(n[: len(loc)] == loc for n in nested):
             continue  # the items themselves failed; that is the real problem
         message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
+        if error["type"] == "extra_forbidden" and index >= MAX_PROBLEMS:
+            message = "unknown field"  # not shown: no need to look for a close name
+        elif error["type"] == "extra_forbidden":
             message = "unknown field" + _did_you_mean(str(loc[-1]), _siblings(model, loc[:-1]))
         elif error["type"] == "missing":
             message = "required field is missing"
@@ -272,13 +307,30 @@ def _walk(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[int, list[str]]
 def _child(node: yaml.Node | None, part: Any) -> tuple[int, yaml.Node] | None:
     """The line where ``part`` starts inside ``node``, and its value node."""
     if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-        for key, value in node.value:
-            if key.value == part:
-                return int(key.start_mark.line) + 1, value
+        found = _keys(node).get(part)
+        return (int(found[0].start_mark.line) + 1, found[1]) if found else None
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
         item: yaml.Node = node.value[part]
         return int(item.start_mark.line) + 1, item
     return None
+
+
+_KEYS: dict[int, tuple[yaml.MappingNode, dict[Any, tuple[yaml.Node, yaml.Node]]]] = {}
+
+
+def _keys(node: yaml.MappingNode) -> dict[Any, tuple[yaml.Node, yaml.Node]]:
+    """The mapping's entries by key, built once per node: problems in a mapping of 40,000
+    keys would otherwise each scan all of it."""
+    cached = _KEYS.get(id(node))
+    if cached is None or cached[0] is not node:
+        index: dict[Any, tuple[yaml.Node, yaml.Node]] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                index.setdefault(key.value, (key, value))
+        if len(_KEYS) >= 256:
+            _KEYS.clear()  # bounded: a long-lived process must not hold every tree it read
+        cached = _KEYS[id(node)] = (node, index)
+    return cached[1]
 
 
 def _scalar(node: yaml.MappingNode, key: str) -> Any:
@@ -297,17 +349,26 @@ def _dotted(root: yaml.Node | None, loc: tuple[Any, ...]) -> str:
     return ".".join(path) or "(document)"
 
 
-def _duplicate_keys(node: yaml.Node | None, source: str) -> list[Problem]:
+def _duplicate_keys(root: yaml.Node | None, source: str) -> list[Problem]:
+    """Keys given twice in one mapping, each node visited once: an alias is a shared node,
+    and following every alias would walk the whole expansion."""
     problems: list[Problem] = []
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if key.value in seen:
-                line = key.start_mark.line + 1
-                problems.append(Problem(source, line, str(key.value), "duplicate key"))
-            seen.add(key.value)
-            problems.extend(_duplicate_keys(value, source))
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            problems.extend(_duplicate_keys(item, source))
+    seen_nodes: set[int] = set()
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: set[Any] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value in keys:
+                    line = key.start_mark.line + 1
+                    problems.append(Problem(source, line, str(key.value), "duplicate key"))
+                keys.add(key.value if isinstance(key, yaml.ScalarNode) else id(key))
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    problems.sort(key=lambda p: p.line)
     return problems

@@ -5,24 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import yaml
 
 from mlchaos.cli.common import EXIT
 from mlchaos.errors import Problem, ValidationFailed
-from mlchaos.loader import load_experiment, load_scenario
+from mlchaos.loader import load_any
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate(files: tuple[Path, ...]) -> None:
-    """Check experiment and scenario files without touching anything. Exit 2 on any error."""
+    """Check experiment, scenario and service files without touching anything.
+
+    Each file is validated by its own schema. Exit 2 on any error."""
     problems: list[Problem] = []
     for path in files:
         try:
-            if _is_scenario(path):
-                load_scenario(path)
-            else:
-                load_experiment(path)
+            load_any(path)
         except ValidationFailed as failed:
             problems.extend(failed.problems)
     for problem in problems:
@@ -33,11 +31,3 @@ def validate(files: tuple[Path, ...]) -> None:
         )
         raise SystemExit(EXIT["bad_input"])
     click.echo(f"ok: {len(files)} file(s) valid", err=True)
-
-
-def _is_scenario(path: Path) -> bool:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return False
-    return isinstance(data, dict) and "experiments" in data

@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from mlchaos.schema.units import Duration, Share, Sigma
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
+Target = Annotated[Duration, Field(gt=0, le=86400)]
+"""How long an event may take: more than 0, and at most a day (86400s)."""
 
 
 class Frozen(BaseModel):
@@ -101,7 +103,7 @@ class DataDriftFault(GatewayFault):
     type: Literal["data_drift"]
     feature: FeatureName | None = None
     shift: Sigma = 0.0
-    scale: float = Field(default=1.0, gt=0)
+    scale: float = Field(default=1.0, gt=0, le=1000, allow_inf_nan=False)
     mix: dict[Literal["young", "adult"], Share] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -121,7 +123,8 @@ class LatencySpikeFault(GatewayFault):
     """Delay requests on the way to the model: a fixed delay or an exponential one."""
 
     type: Literal["latency_spike"]
-    delay: Duration = Field(gt=0)
+    delay: Duration = Field(gt=0, le=600)
+    """At most 10 minutes: a longer delay is an outage, better written as an error burst."""
     distribution: Literal["fixed", "exponential"] = "fixed"
 
 
@@ -205,8 +208,8 @@ class Slo(Frozen):
 
     name: Name
     query: str = Field(min_length=1)
-    below: float | None = None
-    above: float | None = None
+    below: float | None = Field(default=None, allow_inf_nan=False)
+    above: float | None = Field(default=None, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _one_bound(self) -> Slo:
@@ -227,29 +230,29 @@ class Slo(Frozen):
 
 
 class Detection(Frozen):
-    alert: str = Field(min_length=1, pattern=r"^[A-Za-z_:][A-Za-z0-9_:]*$")
-    within: Duration = Field(gt=0)
+    alert: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z_:][A-Za-z0-9_:]*$")
+    within: Target
 
 
 class Paging(Frozen):
     service: Name = "model-oncall"
-    within: Duration = Field(gt=0)
+    within: Target
 
 
 class Acknowledgement(Frozen):
-    within: Duration = Field(gt=0)
+    within: Target
 
 
 class Mitigation(Frozen):
     by: Literal["rollback", "fallback", "retrain"] = "rollback"
     """``rollback``: the registry rolls back; ``fallback``: traffic is routed to the fallback;
     ``retrain``: a retrain of the model is requested from the registry."""
-    within: Duration = Field(gt=0)
+    within: Target
 
 
 class Recovery(Frozen):
-    within: Duration = Field(gt=0)
-    stable_for: Duration = Field(default=3.0, ge=0)
+    within: Target
+    stable_for: Duration = Field(default=3.0, ge=0, le=3600)
     """The SLO must hold this long before the service counts as recovered."""
 
 
@@ -281,9 +284,9 @@ class Experiment(Frozen):
     fault: Fault
     steady_state: tuple[Slo, ...] = Field(min_length=1)
     expect: Expectations
-    min_traffic_rps: float = Field(default=1.0, ge=0)
+    min_traffic_rps: float = Field(default=1.0, ge=0, le=1_000_000, allow_inf_nan=False)
     """Below this request rate the service is idle and nothing can be concluded."""
-    give_up_after: Duration | None = Field(default=None, gt=0)
+    give_up_after: Duration | None = Field(default=None, gt=0, le=86400)
     """How long after injection to keep waiting for events; default twice the largest target."""
 
     @model_validator(mode="after")

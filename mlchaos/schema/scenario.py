@@ -28,12 +28,12 @@ class Load(Frozen):
     """Locust traffic held for the whole game day."""
 
     users: int = Field(default=10, ge=1, le=1000)
-    rate: float = Field(default=100.0, gt=0)
+    rate: float = Field(default=100.0, gt=0, le=100_000, allow_inf_nan=False)
     """Total requests per second across all users."""
-    ramp_up: Duration = Field(default=5.0, ge=0)
+    ramp_up: Duration = Field(default=5.0, ge=0, le=3600)
     """How long to hold the load, once the service counts 90% of ``rate``, before the first
     steady-state check."""
-    label_lag: Duration = Field(default=5.0, ge=0)
+    label_lag: Duration = Field(default=5.0, ge=0, le=3600)
     """How long after a prediction its true outcome (the label) is posted back."""
     labelled: Share = 0.2
     """The share of requests whose outcome is ever known."""
@@ -43,7 +43,7 @@ class Responders(Frozen):
     """``automated`` acknowledges pages after ``ack_delay``; ``human`` leaves it to people."""
 
     mode: Literal["automated", "human"] = "automated"
-    ack_delay: Duration = Field(default=2.0, ge=0)
+    ack_delay: Duration = Field(default=2.0, ge=0, le=3600)
 
 
 class Draw(Frozen):
@@ -75,5 +75,5 @@ class Scenario(Frozen):
     defaults: Defaults = Defaults()
     load: Load = Load()
     responders: Responders = Responders()
-    cool_down: Duration = Field(default=10.0, ge=0)
+    cool_down: Duration = Field(default=10.0, ge=0, le=3600)
     """Longest wait for the steady state to return between experiments."""

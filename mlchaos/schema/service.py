@@ -25,18 +25,19 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from mlchaos.schema.experiment import Frozen, Name
+from mlchaos.schema.units import HttpsUrl, Url
 
 
 class Endpoints(Frozen):
-    gateway: str = Field(pattern=r"^https?://")
-    prometheus: str = Field(pattern=r"^https?://")
-    alertmanager: str = Field(pattern=r"^https?://")
-    registry: str | None = Field(default=None, pattern=r"^https?://")
+    gateway: Url
+    prometheus: Url
+    alertmanager: Url
+    registry: Url | None = None
     """Only for ``bad_version`` faults, which promote through an mlchaos-style registry."""
 
 
 class PagerDutyTarget(Frozen):
-    url: str = Field(default="https://events.pagerduty.com", pattern=r"^https://")
+    url: HttpsUrl = "https://events.pagerduty.com"
     service: Name
     routing_key_env: str = Field(
         default="MLCHAOS_PAGERDUTY_ROUTING_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$"
@@ -46,7 +47,7 @@ class PagerDutyTarget(Frozen):
 
 
 class HttpHook(Frozen):
-    url: str = Field(pattern=r"^https?://")
+    url: Url
     method: Literal["POST", "PUT", "PATCH"] = "POST"
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -26,14 +28,24 @@ def parse_duration(value: Any) -> float:
         if not match:
             raise ValueError(f"expected a duration such as 30s, 2m or 500ms, got {value!r}")
         seconds = float(match.group(1)) * _SECONDS[match.group(2)]
+    if not math.isfinite(seconds):
+        raise ValueError(f"a duration must be a finite number of seconds, got {value!r}")
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative, got {value!r}")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"a duration must be at most 7 days (604800s), got {value!r}")
     return seconds
 
 
+MAX_DURATION_S = 7 * 24 * 3600.0
+"""Longer than any game day, TTL or wait; past it a value is a typo, not a plan."""
+
+
 def format_duration(seconds: float) -> str:
-    """The shortest exact way to write a number of seconds: ``90`` -> ``90s``."""
-    return f"{seconds:g}s"
+    """A number of seconds written exactly, so that it parses back to the same float:
+    ``90`` -> ``90s``, ``1234.5678`` -> ``1234.5678s``, ``3.6e6`` -> ``3600000s``."""
+    text = format(Decimal(repr(float(seconds))), "f")
+    return (text.removesuffix(".0") if text.endswith(".0") else text) + "s"
 
 
 Duration = Annotated[
@@ -75,11 +87,20 @@ def parse_sigma(value: Any) -> float:
     0.5
     """
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)  # already in sigmas, as a compiled experiment carries it
-    match = _SIGMA.match(str(value)) if not isinstance(value, bool) else None
-    if not match:
-        raise ValueError(f"expected a shift such as 0.5sigma or -1sigma, got {value!r}")
-    return float(match.group(1))
+        sigmas = float(value)  # already in sigmas, as a compiled experiment carries it
+    else:
+        match = _SIGMA.match(str(value)) if not isinstance(value, bool) else None
+        if not match:
+            raise ValueError(f"expected a shift such as 0.5sigma or -1sigma, got {value!r}")
+        sigmas = float(match.group(1))
+    if not math.isfinite(sigmas) or abs(sigmas) > MAX_SIGMAS:
+        raise ValueError(
+            f"a shift must be between -{MAX_SIGMAS:g} and {MAX_SIGMAS:g} sigma, got {value!r}"
+        )
+    return sigmas
+
+
+MAX_SIGMAS = 100.0
 
 
 Share = Annotated[float, BeforeValidator(parse_share)]
@@ -87,3 +108,34 @@ Share = Annotated[float, BeforeValidator(parse_share)]
 
 Sigma = Annotated[float, BeforeValidator(parse_sigma)]
 """A shift in units of the feature's training standard deviation: ``0.5sigma``."""
+
+
+def parse_url(value: Any, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """A URL a client can really call: the scheme, a host, a port in range, no spaces.
+
+    >>> parse_url("http://127.0.0.1:9090")
+    'http://127.0.0.1:9090'
+    """
+    from urllib.parse import urlsplit
+
+    text = value if isinstance(value, str) else ""
+    wanted = " or ".join(f"{s}://" for s in schemes)
+    if not text or text.split("://", 1)[0].lower() not in schemes or "://" not in text:
+        raise ValueError(f"{value!r} is not an {wanted} URL")
+    if any(c.isspace() or ord(c) < 32 for c in text):
+        raise ValueError(f"{value!r} is not a valid URL: it contains spaces or control characters")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises on a port out of range or not a number
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a valid URL: {exc}") from exc
+    if not parts.hostname:
+        raise ValueError(f"{value!r} is not a valid URL: it names no host")
+    return text
+
+
+Url = Annotated[str, BeforeValidator(parse_url)]
+"""An ``http://`` or ``https://`` URL with a host and a valid port."""
+
+HttpsUrl = Annotated[str, BeforeValidator(lambda v: parse_url(v, ("https",)))]
+"""An ``https://`` URL: the official PagerDuty client speaks nothing else."""
