@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import logging
 import signal
-from types import FrameType
 
 import click
 
 from mlchaos.cli.common import EXIT, GamedayOptions, say, show_progress
 from mlchaos.engine.gameday import GamedayResult, run_gameday
+from mlchaos.engine.interrupts import INTERRUPTS
 from mlchaos.engine.responders import responders_for
 from mlchaos.loader import load_service
 from mlchaos.report.render import ReportOptions, write_reports
@@ -22,7 +21,7 @@ from mlchaos.stack import supervisor
 
 def execute(scenario: Scenario, experiments: list[Experiment], options: GamedayOptions) -> None:
     show_progress(options.verbose)
-    signal.signal(signal.SIGTERM, _interrupt)  # run `finally` blocks: stop load, revert, stop
+    INTERRUPTS.install()  # the first signal stops the run; none can stop the revert or reports
     if options.service_file is not None:
         service, cfg, started_stack = load_service(options.service_file), None, False
     else:
@@ -36,12 +35,15 @@ def execute(scenario: Scenario, experiments: list[Experiment], options: GamedayO
         )
     finally:
         if cfg is not None and started_stack and not options.keep_stack:
-            supervisor.down(cfg)
+            with INTERRUPTS.deferred():
+                supervisor.down(cfg)
             say("stopped the reference stack this run started (keep it with --keep-stack)")
-    _report(result, options.report)
-    # Reverted and reported: a Ctrl-C now (or one still pending from the interrupted run) must
-    # not turn the documented exit code into death by signal while threads wind down.
+    with INTERRUPTS.deferred():  # a signal now is noted, and the reports still written
+        _report(result, options.report)
+    # Reverted and reported: a signal now must not turn the documented exit code into death
+    # by signal while threads wind down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise SystemExit(130 if result.interrupted else EXIT[result.verdict])
 
 
@@ -51,8 +53,3 @@ def _report(result: GamedayResult, options: ReportOptions) -> None:
     click.echo("")
     click.echo(summary_table(document))
     click.echo("\nreports: " + "\n         ".join(str(p) for p in paths))
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    logging.getLogger("mlchaos.progress").warning("SIGTERM: stopping, reverting any fault")
-    raise KeyboardInterrupt

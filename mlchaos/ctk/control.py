@@ -5,7 +5,8 @@ chaoslib turns any exception raised inside a Python activity into ``ActivityFail
 carries on with the next one, even its own SIGTERM ``InterruptExecution``. Only a control can
 interrupt the method, so this one does, after:
 
-- an activity that was interrupted by SIGTERM;
+- an activity that was interrupted by SIGTERM (chaoslib's handler, in raw `chaos run`);
+- an ``inject-*`` action that failed: there is no fault to observe;
 - a ``confirm-*`` probe that found the fault inactive.
 
 The rollbacks still run either way.
@@ -46,6 +47,8 @@ def after_activity_control(
     )
     if "InterruptExecution" in exception:
         raise InterruptExecution(f"{name} was interrupted: {exception.splitlines()[-1]}")
+    if name.startswith("inject-") and state.get("status") == "failed":
+        raise InterruptExecution(f"{name}: the fault could not be injected; nothing to measure")
     if name.startswith("confirm-") and state.get("output") is False:
         raise InterruptExecution(f"{name}: the injected fault is not active; nothing to measure")
 

@@ -13,8 +13,9 @@ from typing import Any
 from mlchaos.engine.journal import journal_from
 from mlchaos.faults import kind_of
 from mlchaos.faults.bad_version import ACTOR
-from mlchaos.observe import events, slo
+from mlchaos.observe import events, serving, slo
 from mlchaos.observe.gateway import GatewayClient
+from mlchaos.observe.health import down
 from mlchaos.observe.pagerduty import Incidents
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.observe.registry import RegistryClient
@@ -23,6 +24,7 @@ from mlchaos.service import Service
 
 __all__ = [
     "fault_active",
+    "serving_holds",
     "slo_holds",
     "wait_for_acknowledgement",
     "wait_for_alert",
@@ -55,6 +57,14 @@ def slo_holds(
     return slo.check(journal_from(configuration), Prometheus(prometheus_url), objective, role)
 
 
+def serving_holds(
+    gateway_url: str, min_success: float = 0.9, configuration: Configuration = None
+) -> bool:
+    """True when the chaos gateway answered at least ``min_success`` of the last few seconds'
+    requests with a 2xx: the service is serving, not just failing quietly."""
+    return serving.check(journal_from(configuration), GatewayClient(gateway_url), min_success)
+
+
 def fault_active(
     fault: dict[str, Any], service: dict[str, Any], configuration: Configuration = None
 ) -> bool:
@@ -85,13 +95,22 @@ def wait_for_page(
     give_up_after_s: float,
     ca_file: str | None = None,
     alert: str | None = None,
+    pipeline: dict[str, str] | None = None,
     configuration: Configuration = None,
 ) -> bool:
     """Wait for an incident on the PagerDuty ``service`` after injection (paging), for
-    ``alert`` when given."""
+    ``alert`` when given. ``pipeline`` names the components a page passes through
+    (``{"Prometheus": url, "Alertmanager": url}``): if one is down, no page is *cannot tell*.
+    """
     journal, injected, deadline = _window(configuration, give_up_after_s)
     look = events.paged(Incidents(pagerduty_url, _path(ca_file)), service, injected, alert)
-    return events.wait_for(journal, "paged", f"incident on {service}", deadline, look)
+    return events.wait_for(
+        journal, "paged", f"incident on {service}", deadline, look, _depends(pipeline)
+    )
+
+
+def _depends(pipeline: dict[str, str] | None) -> Any:
+    return (lambda: down(pipeline)) if pipeline else None
 
 
 def wait_for_acknowledgement(
@@ -103,13 +122,20 @@ def wait_for_acknowledgement(
 ) -> bool:
     """Wait for the incident that paged to be acknowledged."""
     journal, injected, deadline = _window(configuration, give_up_after_s)
-    page = next((r for r in journal.read() if r["type"] == "event" and r["event"] == "paged"), None)
+    records = journal.read()
+    page = next((r for r in records if r["type"] == "event" and r["event"] == "paged"), None)
     if page is None:
+        unseen = any(
+            r["type"] == "missed" and r["event"] == "paged" and r["status"] == "unreachable"
+            for r in records
+        )
         journal.write(
             "missed",
             event="acknowledged",
-            status="timeout",
-            reason="nothing paged, so nothing could be acknowledged",
+            status="unreachable" if unseen else "timeout",
+            reason="the page could not be observed, so neither can its acknowledgement"
+            if unseen
+            else "nothing paged, so nothing could be acknowledged",
         )
         return False
     incidents = Incidents(pagerduty_url, _path(ca_file))
@@ -121,13 +147,15 @@ def wait_for_mitigation(
     by: str,
     service: dict[str, Any],
     give_up_after_s: float,
+    pipeline: dict[str, str] | None = None,
     configuration: Configuration = None,
 ) -> bool:
     """Wait for the mitigation ``by`` names, done by anyone but mlchaos itself.
 
     ``rollback``: a registry rollback away from the injected version. ``fallback``: the
     gateway routing traffic to the fallback model. ``retrain``: a retrain request in the
-    registry's audit log.
+    registry's audit log. Mitigation is set off by alerts and pages, so with a component of
+    ``pipeline`` down, none is *cannot tell*.
     """
     journal, injected, deadline = _window(configuration, give_up_after_s)
     target = Service.model_validate(service)
@@ -142,7 +170,7 @@ def wait_for_mitigation(
     else:
         look = events.routed_to_fallback(GatewayClient(target.gateway_url), injected, ACTOR)
         what = "switch to the fallback"
-    return events.wait_for(journal, "mitigated", what, deadline, look)
+    return events.wait_for(journal, "mitigated", what, deadline, look, _depends(pipeline))
 
 
 def _injected_detail(journal: Any) -> dict[str, Any]:
@@ -158,12 +186,19 @@ def wait_for_recovery(
     give_up_after_s: float,
     step_s: float = 1.0,
     stable_for_s: float = 3.0,
+    gateway_url: str | None = None,
+    min_success: float = 0.9,
     configuration: Configuration = None,
 ) -> bool:
-    """Wait until every SLO holds again, stably, after its breach (recovery)."""
+    """Wait until every SLO holds again, stably, after its breach, and (with ``gateway_url``)
+    the gateway answers at least ``min_success`` of requests with a 2xx again (recovery)."""
     journal, injected, deadline = _window(configuration, give_up_after_s)
     objectives = tuple(Slo.model_validate(s) for s in slos)
-    look = events.recovered(Prometheus(prometheus_url), objectives, injected, step_s, stable_for_s)
+    gateway = GatewayClient(gateway_url) if gateway_url else None
+    look = events.recovered(
+        Prometheus(prometheus_url), objectives, injected, step_s, stable_for_s,
+        gateway, min_success,
+    )  # fmt: skip
     return events.wait_for(journal, "recovered", "SLO recovery", deadline, look)
 
 

@@ -33,7 +33,10 @@ def compile_experiment(experiment: Experiment, service: Service, journal: Path) 
         "steady-state-hypothesis": {
             "title": "the service meets its SLOs under traffic",
             "probes": [_slo_probe(s, service, "slo") for s in experiment.steady_state]
-            + [_slo_probe(traffic_slo(experiment, service), service, "traffic")],
+            + [
+                _slo_probe(traffic_slo(experiment, service), service, "traffic"),
+                _serving_probe(experiment, service),
+            ],
         },
         "method": _method(experiment, service),
         "rollbacks": [_activity("action", "revert-fault", ACTIONS, "revert_faults", {})],
@@ -51,6 +54,9 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
     target = {"service": service.model_dump(mode="json")}
     fault = experiment.fault.model_dump(mode="json")
     pd = {"pagerduty_url": service.pagerduty_url, "ca_file": _str(service.pagerduty_ca_file)}
+    # Pages and automated mitigations pass through these; if one is down, nothing is missed.
+    pipeline = {"pipeline": {"Prometheus": service.prometheus_url,
+                             "Alertmanager": service.alertmanager_url}}  # fmt: skip
     steps = [
         _activity(
             "action",
@@ -85,6 +91,7 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
                     **pd,
                     "service": expect.paging.service,
                     "alert": expect.detection.alert,
+                    **pipeline,
                     **wait,
                 },
             )
@@ -113,6 +120,7 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
                 {
                     "by": expect.mitigation.by,
                     **target,
+                    **pipeline,
                     **wait,
                 },
             )
@@ -128,6 +136,8 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
                     "prometheus_url": service.prometheus_url,
                     "slos": [s.model_dump(exclude_none=True) for s in experiment.steady_state],
                     "stable_for_s": expect.recovery.stable_for,
+                    "gateway_url": service.gateway_url,
+                    "min_success": experiment.min_success,
                     **wait,
                 },
             )
@@ -142,6 +152,15 @@ def _slo_probe(slo: Slo, service: Service, role: str) -> dict[str, Any]:
         **slo.model_dump(exclude_none=True),
     }
     probe = _activity("probe", f"{role}-{slo.name}", PROBES, "slo_holds", arguments)
+    probe["tolerance"] = True
+    return probe
+
+
+def _serving_probe(experiment: Experiment, service: Service) -> dict[str, Any]:
+    """The gateway's own count of 2xx answers: a service that rejects everything is not in
+    steady state, whatever its metrics call an error."""
+    arguments = {"gateway_url": service.gateway_url, "min_success": experiment.min_success}
+    probe = _activity("probe", "serving", PROBES, "serving_holds", arguments)
     probe["tolerance"] = True
     return probe
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlchaos.engine.floor import Floor
+from mlchaos.engine.interrupts import INTERRUPTS, Interrupts
 from mlchaos.engine.journal import Journal
 from mlchaos.engine.responders import Responder
 from mlchaos.engine.run import preflight, run_experiment
@@ -68,11 +69,13 @@ def run_gameday(
     report_root: Path,
     start_responder: Callable[[datetime], Responder] | None = None,
     open_runs: Path | None = None,
+    interrupts: Interrupts = INTERRUPTS,
 ) -> GamedayResult:
     """Run every experiment under load and return the results; reports are written by the caller.
 
     Every experiment's floor is measured first, so a target below it stops the game day
-    before any load or fault.
+    before any load or fault. A Ctrl-C or SIGTERM ends it early, reverted, and the results
+    say ``interrupted``: they are returned, not lost, so that the reports can still be written.
     """
     if scenario.draw is not None:
         progress.info(
@@ -81,12 +84,18 @@ def run_gameday(
             scenario.draw.seed,
         )
     floors = {e.name: _preflight(e, service) for e in experiments}
-    with Gameday(scenario, service, report_root, start_responder, open_runs) as day:
-        for index, experiment in enumerate(experiments, 1):
-            day.run(experiment, floors[experiment.name], f"[{index}/{len(experiments)}] ")
-            if day.result.interrupted:
-                progress.warning("interrupted: the fault was reverted; stopping the game day")
-                break
+    day = Gameday(scenario, service, report_root, start_responder, open_runs, interrupts)
+    try:
+        with day:
+            for index, experiment in enumerate(experiments, 1):
+                day.run(experiment, floors[experiment.name], f"[{index}/{len(experiments)}] ")
+                if day.result.interrupted:
+                    break
+    except KeyboardInterrupt:
+        pass  # a signal between experiments: the cleanup ran; the results say so
+    day.result.interrupted = interrupts.since(day.started) is not None
+    if day.result.interrupted:
+        progress.warning("interrupted: every fault was reverted; stopping the game day")
     return day.result
 
 
@@ -108,10 +117,12 @@ class Gameday:
         report_root: Path,
         start_responder: Callable[[datetime], Responder] | None = None,
         open_runs: Path | None = None,
+        interrupts: Interrupts = INTERRUPTS,
     ) -> None:
         self.scenario = scenario
         self.service = service
-        started = datetime.now(UTC)
+        self.interrupts = interrupts
+        self.started = started = datetime.now(UTC)
         self.run_dir = report_root / f"{scenario.name}-{started.strftime('%Y%m%d-%H%M%S')}"
         self.result = GamedayResult(
             scenario.name,
@@ -164,14 +175,15 @@ class Gameday:
             self._responder.watch(datetime.now(UTC), _journal(self.run_dir, experiment))
         progress.info("%s%s: injecting %s", position, experiment.name, _describe(experiment))
         try:
-            result = run_experiment(experiment, self.service, self.run_dir, floor)
+            result = run_experiment(experiment, self.service, self.run_dir, floor, self.interrupts)
         finally:
             if self._responder is not None:
                 self._responder.idle()  # no runbook of this experiment runs into the next
-        _save_series(experiment, self.service, self.run_dir, result)
-        _announce(result)
-        self.result.experiments.append(result)
+        self.result.experiments.append(result)  # first: a signal from here on loses nothing
         self.result.interrupted |= _was_interrupted(self.run_dir, experiment)
+        _announce(result)
+        if not self.result.interrupted:  # Prometheus range queries: not while stopping
+            _save_series(experiment, self.service, self.run_dir, result)
         return result
 
     def _check_quiet_start(self) -> None:
@@ -189,11 +201,16 @@ class Gameday:
         self.result.false_alarms += alarms
 
     def __exit__(self, *exc: object) -> None:
+        with self.interrupts.deferred():
+            self._clean_up()
+
+    def _clean_up(self) -> None:
+        """Bounded: responders get a few seconds, Locust a few more, then they are killed."""
         try:
             if self._responder is not None:
                 self._responder.stop()
             if self._locust is not None:
-                self._locust.__exit__(None, None, None)
+                self._locust.stop(grace_s=5.0 if self.interrupts.received else 15.0)
                 self.result.load = self._locust.stats
         finally:
             _restore_primary(self.service)
@@ -304,7 +321,7 @@ def _journal(run_dir: Path, experiment: Experiment) -> Journal:
 def _was_interrupted(run_dir: Path, experiment: Experiment) -> bool:
     from mlchaos.engine.verdict import interrupted
 
-    return interrupted(_journal(run_dir, experiment).read())
+    return interrupted(_journal(run_dir, experiment).read()) is not None
 
 
 def _describe(experiment: Experiment) -> str:

@@ -10,7 +10,8 @@ Record types:
     fault_active  whether the injected fault was observably live
     slo           one steady-state check: value, and holds / violated / no_data / unreachable
     activity      chaoslib activity start and end, recorded by the mlchaos control
-    run_finished
+    run_finished  chaoslib's status, kept for the record, never judged
+    interrupted   the SIGINT or SIGTERM that cut the run short, and when
 """
 
 from __future__ import annotations

@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mlchaos.engine.compile import compile_experiment
 from mlchaos.engine.floor import Floor, measure, refuse_below
+from mlchaos.engine.interrupts import INTERRUPTS, Interrupts, chaoslib_keeps_our_handlers
 from mlchaos.engine.journal import Journal
 from mlchaos.engine.verdict import ExperimentResult, judge
 from mlchaos.errors import ObservationError
@@ -38,17 +40,19 @@ def preflight(experiment: Experiment, service: Service) -> Floor:
 
 
 def run_experiment(
-    experiment: Experiment, service: Service, run_dir: Path, floor: Floor | None = None
+    experiment: Experiment,
+    service: Service,
+    run_dir: Path,
+    floor: Floor | None = None,
+    interrupts: Interrupts = INTERRUPTS,
 ) -> ExperimentResult:
     """Inject, observe and revert; the verdict comes from what the journal recorded.
 
-    Must run on the main thread: chaoslib installs signal handlers so that Ctrl-C and SIGTERM
-    still play the rollbacks.
+    Must run on the main thread: a first Ctrl-C or SIGTERM ends the wait in progress and the
+    rollbacks still play; later signals cannot cut the revert short (see `interrupts`).
     """
-    from chaoslib.experiment import ensure_experiment_is_valid
-    from chaoslib.experiment import run_experiment as chaos_run
-    from chaoslib.types import Strategy
-
+    interrupts.install_if_main_thread()
+    started = datetime.now(UTC)
     journal = Journal(run_dir / "journals" / f"{experiment.name}.jsonl")
     journal.write(
         "run_started",
@@ -56,29 +60,53 @@ def run_experiment(
         fault=experiment.fault.type,
         targets=experiment.expect.targets(),
     )
-    if floor is None:
-        try:
-            floor = preflight(experiment, service)
-        except ObservationError as exc:
-            journal.write("preflight_failed", reason=f"cannot read the monitoring: {exc}")
-            return judge(experiment, journal.read(), None)
-    journal.write("floor", **floor.as_dict())
-    document = compile_experiment(experiment, service, journal.path)
-    ensure_experiment_is_valid(document)
     try:
-        # Without a recovery target the steady state is not expected back before the revert,
-        # so it is checked before the method only.
-        strategy = Strategy.DEFAULT if experiment.expect.recovery else Strategy.BEFORE_METHOD
-        chaos_journal = chaos_run(document, settings=ROLLBACKS_ALWAYS, strategy=strategy)
-        status = chaos_journal.get("status")
-        journal.write("run_finished", chaoslib_status=status)
+        floor = floor or _preflight(experiment, service, journal)
+        if floor is not None:
+            _chaos_run(experiment, service, journal, floor)
+    except KeyboardInterrupt:
+        pass  # the signal is recorded below, from what the handler saw
     finally:
-        _revert_leftovers(journal)
+        with interrupts.deferred():
+            _revert_leftovers(journal)
+            _record_signal(journal, interrupts, started)
     return judge(experiment, journal.read(), floor)
 
 
+def _preflight(experiment: Experiment, service: Service, journal: Journal) -> Floor | None:
+    try:
+        return preflight(experiment, service)
+    except ObservationError as exc:
+        journal.write("preflight_failed", reason=f"cannot read the monitoring: {exc}")
+        return None
+
+
+def _chaos_run(experiment: Experiment, service: Service, journal: Journal, floor: Floor) -> None:
+    from chaoslib.experiment import ensure_experiment_is_valid
+    from chaoslib.experiment import run_experiment as chaos_run
+    from chaoslib.types import Strategy
+
+    journal.write("floor", **floor.as_dict())
+    document = compile_experiment(experiment, service, journal.path)
+    ensure_experiment_is_valid(document)
+    # Without a recovery target the steady state is not expected back before the revert,
+    # so it is checked before the method only.
+    strategy = Strategy.DEFAULT if experiment.expect.recovery else Strategy.BEFORE_METHOD
+    with chaoslib_keeps_our_handlers():
+        chaos_journal = chaos_run(document, settings=ROLLBACKS_ALWAYS, strategy=strategy)
+    journal.write("run_finished", chaoslib_status=chaos_journal.get("status"))
+
+
+def _record_signal(journal: Journal, interrupts: Interrupts, started: datetime) -> None:
+    """The only thing that makes a run "interrupted": a signal that arrived during it."""
+    received = interrupts.since(started)
+    if received is not None:
+        name, at = received
+        journal.write("interrupted", signal=name, at=at.isoformat())
+
+
 def _revert_leftovers(journal: Journal) -> None:
-    """A second line of defence: chaoslib skips the remaining rollbacks on a second signal."""
+    """A second line of defence, for a signal that landed outside chaoslib's rollbacks."""
     if open_leases(journal):
         progress.warning("reverting a fault the rollbacks left behind")
         revert_all(journal)

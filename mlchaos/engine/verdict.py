@@ -61,9 +61,10 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
     fail, unsure = _targets(experiment, records, spans)
     unsure = _before_injection(records) + unsure
     invalid: list[str] = []
-    if interrupted(records):
+    signal = interrupted(records)
+    if signal:
         # Events not waited for are unknown, not missed.
-        fail, unsure = [], ["interrupted (Ctrl-C or SIGTERM) before every event was observed"]
+        fail, unsure = [], [f"interrupted by {signal} before every event was observed"]
     if "injected" not in times:
         unsure = unsure or [_why_not_injected(records)]
     else:
@@ -101,11 +102,13 @@ def overall(verdicts: list[str]) -> str:
     return "inconclusive"  # no experiment ran: nothing was shown to pass
 
 
-def interrupted(records: list[Record]) -> bool:
-    """Whether a signal cut the run short (chaoslib still played the rollbacks)."""
-    return any(
-        r["type"] == "run_finished" and r.get("chaoslib_status") == "interrupted" for r in records
-    )
+def interrupted(records: list[Record]) -> str | None:
+    """The signal that cut the run short, if one did (the rollbacks still played).
+
+    chaoslib's own status says "interrupted" whenever the method stopped early, including
+    after a failed injection or an inactive fault; only a recorded signal counts here.
+    """
+    return next((str(r["signal"]) for r in records if r["type"] == "interrupted"), None)
 
 
 def _targets(
@@ -142,7 +145,13 @@ def _before_injection(records: list[Record]) -> list[str]:
         if record["type"] != "slo" or record["status"] == "holds":
             continue
         name = record["name"]
-        if record["status"] == "violated" and record.get("role") == "traffic":
+        if record["status"] == "violated" and record.get("role") == "serving":
+            reasons.append(
+                f"the service is not in steady state: {record['value']:.0%} of "
+                f"{record.get('answered', '?')} requests succeeded at the gateway, need "
+                f"{record['condition']}"
+            )
+        elif record["status"] == "violated" and record.get("role") == "traffic":
             reasons.append(f"no traffic: {record['value']:.2f} req/s, need {record['condition']}")
         elif record["status"] == "violated":
             reasons.append(

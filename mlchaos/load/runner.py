@@ -110,7 +110,8 @@ class Locust:
     ) -> None:
         self.stop()
 
-    def stop(self) -> LoadStats | None:
+    def stop(self, grace_s: float = 15.0) -> LoadStats | None:
+        """Stop Locust, giving it ``grace_s`` to write its final statistics, then kill it."""
         process = self._process
         if process is None:
             return self.stats
@@ -119,7 +120,7 @@ class Locust:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)  # locust writes its final CSV on SIGTERM
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

@@ -18,6 +18,7 @@ from typing import Any
 
 from mlchaos.engine.journal import Journal, parse_time
 from mlchaos.errors import MlchaosError, ObservationError
+from mlchaos.observe import serving
 from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.pagerduty import Incidents
 from mlchaos.observe.prometheus import Prometheus
@@ -42,9 +43,18 @@ class Undefined(MlchaosError):
 
 
 def wait_for(
-    journal: Journal, event: str, what: str, deadline: datetime, look: Callable[[], Seen | None]
+    journal: Journal,
+    event: str,
+    what: str,
+    deadline: datetime,
+    look: Callable[[], Seen | None],
+    depends: Callable[[], str | None] | None = None,
 ) -> bool:
-    """Poll ``look`` until it sees ``event`` or ``deadline`` passes; record either outcome."""
+    """Poll ``look`` until it sees ``event`` or ``deadline`` passes; record either outcome.
+
+    ``depends`` says why a component the event needs is down, if one is: an event that could
+    not have happened for that reason is recorded as ``unreachable``, not as a timeout.
+    """
     injected = journal.event_time("injected")
     last_note = 0.0
     while True:
@@ -66,6 +76,7 @@ def wait_for(
             return True
         now = datetime.now(UTC)
         if now >= deadline:
+            unreachable = unreachable or (depends() if depends else None)
             status = "unreachable" if unreachable else "timeout"
             reason = unreachable or f"no {what} by {_offset(injected, deadline)}"
             journal.write("missed", event=event, status=status, reason=reason)
@@ -235,18 +246,26 @@ def recovered(
     injected: datetime,
     step_s: float,
     stable_for_s: float,
+    gateway: GatewayClient | None = None,
+    min_success: float = 0.9,
 ) -> Callable[[], Seen | None]:
-    """The first Prometheus sample from which every SLO held again for ``stable_for_s``."""
+    """The first Prometheus sample from which every SLO held again for ``stable_for_s`` and,
+    with ``gateway``, from which the gateway served again (see `mlchaos.observe.serving`):
+    the later of the two."""
 
     def look() -> Seen | None:
         now = datetime.now(UTC)
         at, breached = recovered_at(prometheus, slos, injected, now, step_s, stable_for_s)
         if at is None:
             return None
-        return Seen(
-            at.isoformat(),
-            "prometheus SLO samples",
-            {"breached": breached, "stable_for_s": stable_for_s},
-        )
+        detail: dict[str, Any] = {"breached": breached, "stable_for_s": stable_for_s}
+        if gateway is not None:
+            rows, clock = gateway.outcomes(injected.timestamp())
+            back = serving.back_since(rows, injected.timestamp(), clock, min_success)
+            if back is None:
+                return None  # no successful answer yet since the last failing second
+            detail["serving_since"] = datetime.fromtimestamp(back, UTC).isoformat()
+            at = max(at, datetime.fromtimestamp(back, UTC))
+        return Seen(at.isoformat(), "prometheus SLO samples", detail)
 
     return look

@@ -43,3 +43,10 @@ class GatewayClient(JsonApi):
 
     def audit(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/admin/audit")["audit"])
+
+    def outcomes(self, since: float) -> tuple[list[tuple[int, int, int]], float]:
+        """``(second, answered, ok)`` for each second from ``since`` (epoch seconds) that saw
+        an inference request, and the gateway's clock now."""
+        answer = self._call("GET", "/admin/outcomes", params={"since": since})
+        rows = [(int(s), int(n), int(ok)) for s, n, ok in answer["outcomes"]]
+        return rows, float(answer["now"])

@@ -12,6 +12,7 @@ Admin API:
     DELETE /admin/faults/{id}   end a lease (it also ends by itself when its TTL runs out)
     POST   /admin/route         {"target": "primary" | "fallback", "actor", "reason"}
     GET    /admin/audit         inject, revert, expire and route changes, with their times
+    GET    /admin/outcomes?since=EPOCH   per second: requests answered, and how many with 2xx
 
 A lease that ends also fails traffic back to ``primary`` if the route was switched while it
 was active: once the fault is fixed, the mitigation is undone.
@@ -20,6 +21,7 @@ was active: once the fault is fixed, the mitigation is undone.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import random
@@ -301,6 +303,32 @@ class GatewayState:
         return entry
 
 
+class Outcomes:
+    """How many inference requests the gateway answered each second, and how many with a 2xx,
+    for the last `KEEP_S` seconds: the gateway's own view of whether the service is serving,
+    whatever the service's metrics count as an error."""
+
+    KEEP_S = 900
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._seconds: collections.deque[list[int]] = collections.deque()
+
+    def count(self, status: int) -> None:
+        second = int(self.clock())
+        if not self._seconds or self._seconds[-1][0] != second:
+            self._seconds.append([second, 0, 0])
+            while self._seconds[0][0] < second - self.KEEP_S:
+                self._seconds.popleft()
+        bucket = self._seconds[-1]
+        bucket[1] += 1
+        bucket[2] += 200 <= status < 300
+
+    def since(self, second: float) -> list[list[int]]:
+        """``[second, answered, ok]`` for each second from ``second`` that saw a request."""
+        return [list(b) for b in self._seconds if b[0] >= second]
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -341,6 +369,7 @@ class Metrics:
 def create_app(upstream: str, model: str, state_dir: Path) -> web.Application:
     state = GatewayState(state_dir / "gateway-audit.jsonl")
     metrics = Metrics()
+    outcomes = Outcomes()
     app = web.Application()
     app["state"] = state
 
@@ -366,6 +395,7 @@ def create_app(upstream: str, model: str, state_dir: Path) -> web.Application:
         route = state.route
         response = await _forward(request, state, metrics, upstream, model, route)
         metrics.requests.labels(model, route, str(response.status)).inc()
+        outcomes.count(response.status)
         metrics.latency.labels(model, route).observe(time.perf_counter() - started)
         return response
 
@@ -413,6 +443,13 @@ def create_app(upstream: str, model: str, state_dir: Path) -> web.Application:
     async def audit(request: web.Request) -> web.Response:
         return web.json_response({"audit": state.audit(), "route": state.route})
 
+    async def served(request: web.Request) -> web.Response:
+        try:
+            since = float(request.query.get("since", "0"))
+        except ValueError:
+            return web.json_response({"error": "since must be seconds since the epoch"}, status=400)
+        return web.json_response({"outcomes": outcomes.since(since), "now": time.time()})
+
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "route": state.route})
 
@@ -427,6 +464,7 @@ def create_app(upstream: str, model: str, state_dir: Path) -> web.Application:
     app.router.add_delete("/admin/faults/{id}", revert)
     app.router.add_post("/admin/route", set_route)
     app.router.add_get("/admin/audit", audit)
+    app.router.add_get("/admin/outcomes", served)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_route("*", "/{path:.*}", proxy)

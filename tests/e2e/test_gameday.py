@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -261,23 +262,46 @@ def test_alert_that_no_rule_defines_fails_on_detection(stack: StackConfig, tmp_p
     assert production(stack) == "v2"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+STOP_BOUND_S = 30
+"""How long after the signal `mlchaos` may take to revert, write reports and exit 130: the
+Locust grace (5 s when interrupted) plus the responder's join (5 s) plus the revert's HTTP
+calls, with room for a busy machine. A guard against a hang, not a speed test."""
+
+
+@pytest.mark.parametrize(
+    ("sig", "twice"),
+    [
+        (signal.SIGINT, False),
+        (signal.SIGTERM, False),
+        (signal.SIGINT, True),
+        (signal.SIGTERM, True),
+    ],
+    ids=["ctrl-c", "sigterm", "ctrl-c-twice", "sigterm-twice"],
+)
 def test_signal_mid_experiment_reverts_and_reports(
-    stack: StackConfig, tmp_path: Path, sig: signal.Signals
+    stack: StackConfig, tmp_path: Path, sig: signal.Signals, twice: bool
 ) -> None:
+    """A second signal 0.1 s after the first cannot cut the revert or the reports short."""
     scenario = write_scenario(tmp_path, "interrupted")
     with controller_disabled(stack):  # so only mlchaos's own revert can restore v2
         process = start_gameday(stack, scenario, tmp_path / "reports")
         assert production(stack) == "v3-inverted"
         process.send_signal(sig)
-        _, stderr = process.communicate(timeout=60)
+        if twice:
+            time.sleep(0.1)  # the gap the issue names: the point is the timing, not a wait
+            process.send_signal(sig)
+        _, stderr = process.communicate(timeout=STOP_BOUND_S)
     assert process.returncode == 130, stderr
     assert production(stack) == "v2"
     document = results(tmp_path / "reports")
     [exp] = document["experiments"]
     assert document["interrupted"] is True
     assert exp["verdict"] == "inconclusive" and exp["timeline"]["reverted"] is not None
-    assert exp["reasons"] == ["interrupted (Ctrl-C or SIGTERM) before every event was observed"]
+    assert exp["reasons"] == [f"interrupted by {sig.name} before every event was observed"]
+    run_dir = next((tmp_path / "reports").iterdir())
+    assert {p.name for p in run_dir.iterdir()} >= {
+        "results.json", "junit.xml", "postmortem.md", "report.html"
+    }  # fmt: skip
 
 
 def test_kill_9_then_recover_puts_staging_back(stack: StackConfig, tmp_path: Path) -> None:

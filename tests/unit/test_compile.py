@@ -34,6 +34,7 @@ def test_catalogue_experiment_compiles_to_a_valid_chaostoolkit_experiment(tmp_pa
         "slo-edge-error-ratio",
         "slo-score-shift",
         "traffic-traffic",
+        "serving",
     ]
     assert all(p["tolerance"] is True for p in probes)
     assert [a["name"] for a in document["method"]] == [

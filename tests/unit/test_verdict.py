@@ -170,3 +170,77 @@ def test_pages_and_rollbacks_before_any_fault_are_false_alarms() -> None:
         "(alert ModelHighLatencyP99 firing) with no fault injected",
     ]
     assert false_alarms([], [], T0, T0 + timedelta(seconds=30)) == []
+
+
+# Issue 8: a service that rejects every request is not serving, whatever its metrics say.
+def test_a_service_answering_only_4xx_is_inconclusive_before_injection() -> None:
+    records = [
+        *HEALTHY_BEFORE,  # its own error SLO counts only 5xx, so it "holds"
+        slo("violated", role="serving", value=0.0, answered=1325,
+            condition=">= 90% of requests answered 2xx"),
+        *passing()[2:],
+    ]  # fmt: skip
+    result = judge(EXPERIMENT, records, FLOOR)
+    assert result.verdict == "inconclusive"
+    assert result.reasons == [
+        "the service is not in steady state: 0% of 1325 requests succeeded at the gateway, "
+        "need >= 90% of requests answered 2xx"
+    ]
+
+
+# Issue 8: chaoslib says "interrupted" whenever the method stopped early; only a signal is.
+def test_a_failed_injection_is_inconclusive_with_its_cause_not_interrupted() -> None:
+    records = [
+        *HEALTHY_BEFORE,
+        {"type": "activity", "name": "inject-data_drift", "phase": "end", "status": "failed",
+         "exception": "KeyError: 'reference'"},
+        {"type": "run_finished", "chaoslib_status": "interrupted"},
+    ]  # fmt: skip
+    result = judge(EXPERIMENT, records, FLOOR)
+    assert result.verdict == "inconclusive"
+    assert result.reasons == ["the fault was not injected: KeyError: 'reference'"]
+
+
+def test_a_fault_never_active_is_invalid_not_interrupted() -> None:
+    records = [
+        *HEALTHY_BEFORE,
+        event("injected", 0),
+        {"type": "fault_active", "active": False, "evidence": "0 of 2000 requests faulted"},
+        {"type": "run_finished", "chaoslib_status": "interrupted"},
+        event("reverted", 3),
+    ]
+    result = judge(EXPERIMENT, records, FLOOR)
+    assert result.verdict == "invalid"
+    assert result.reasons == ["the fault was not observably active: 0 of 2000 requests faulted"]
+
+
+def test_only_a_recorded_signal_makes_a_run_interrupted() -> None:
+    records = [*passing()[:-1], {"type": "interrupted", "signal": "SIGTERM", "at": at(5)},
+               event("reverted", 6)]  # fmt: skip
+    result = judge(EXPERIMENT, records, FLOOR)
+    assert result.verdict == "inconclusive"
+    assert result.reasons == ["interrupted by SIGTERM before every event was observed"]
+
+
+# Issue 8: a component lost mid-run makes what depends on it "cannot tell", never "missed".
+def test_a_page_that_could_not_be_observed_makes_mtta_cannot_tell_too() -> None:
+    experiment = EXPERIMENT.model_copy(
+        update={"expect": EXPERIMENT.expect.model_validate({
+            **EXPERIMENT.expect.model_dump(),
+            "paging": {"within": 10}, "acknowledgement": {"within": 30},
+        })}
+    )  # fmt: skip
+    unreachable = "Alertmanager at http://127.0.0.1:1 is unreachable: ConnectionError"
+    records = [
+        *passing(),
+        {"type": "missed", "event": "paged", "status": "unreachable", "reason": unreachable},
+        {"type": "missed", "event": "acknowledged", "status": "unreachable",
+         "reason": "the page could not be observed, so neither can its acknowledgement"},
+    ]  # fmt: skip
+    result = judge(experiment, records, FLOOR)
+    assert result.verdict == "inconclusive"
+    assert result.reasons == [
+        f"paging: cannot tell, {unreachable}",
+        "acknowledgement (MTTA): cannot tell, the page could not be observed, so neither can "
+        "its acknowledgement",
+    ]

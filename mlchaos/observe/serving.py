@@ -1,0 +1,77 @@
+"""Is the service *serving*? The share of requests the chaos gateway answered with a 2xx.
+
+A model that rejects every request with a 400 has no 5xx, so an SLO on server errors holds
+while nobody is served. The gateway sees every status code, so it decides this, whatever the
+service's own metrics call an error:
+
+- before injection, a service that is not serving is not in steady state: *inconclusive*;
+- recovery means successful traffic is back, not that the errors changed shape.
+
+    >>> check(journal, GatewayClient(url), min_success=0.9)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from mlchaos.engine.journal import Journal
+from mlchaos.errors import MlchaosError
+from mlchaos.observe.gateway import GatewayClient
+
+__all__ = ["WINDOW_S", "back_since", "check", "share"]
+
+WINDOW_S = 5
+"""Seconds of answers judged at once: enough requests to mean something at 1 req/s."""
+
+Second = tuple[int, int, int]
+"""``(epoch second, answered, ok)``."""
+
+
+def share(seconds: Sequence[Second]) -> tuple[int, float | None]:
+    """Requests answered and the share of them that succeeded (None when there were none)."""
+    answered = sum(n for _, n, _ in seconds)
+    return answered, (sum(ok for _, _, ok in seconds) / answered if answered else None)
+
+
+def check(journal: Journal, gateway: GatewayClient, min_success: float) -> bool:
+    """Judge the last `WINDOW_S` whole seconds and record it as an SLO of role ``serving``."""
+    try:
+        rows, now = gateway.outcomes(datetime.now(UTC).timestamp() - WINDOW_S - 1)
+    except MlchaosError as exc:
+        journal.write("slo", role="serving", name="serving", status="unreachable", reason=str(exc))
+        return False
+    window = [r for r in rows if now - WINDOW_S - 1 <= r[0] < int(now)]
+    answered, ok = share(window)
+    condition = f">= {min_success:.0%} of requests answered 2xx"
+    if ok is None:
+        reason = f"no request reached the gateway in the last {WINDOW_S}s"
+        journal.write("slo", role="serving", name="serving", status="no_data", reason=reason)
+        return False
+    holds = ok >= min_success
+    journal.write(
+        "slo",
+        role="serving",
+        name="serving",
+        value=ok,
+        answered=answered,
+        condition=condition,
+        status="holds" if holds else "violated",
+    )
+    return holds
+
+
+def back_since(
+    seconds: Sequence[Second], start: float, end: float, min_success: float
+) -> float | None:
+    """The first second from which every second up to ``end`` that had answers served (at
+    least ``min_success`` of them 2xx); ``start`` if none failed; None if no second after the
+    last failing one had answers yet: silence is not health."""
+    back: float = start
+    answered_since = False
+    for second, answered, ok in sorted(s for s in seconds if start <= s[0] < end):
+        if answered and ok / answered < min_success:
+            back, answered_since = float(second + 1), False
+        elif answered:
+            answered_since = True
+    return back if answered_since else None

@@ -1,0 +1,53 @@
+"""The gateway's own count of 2xx answers decides whether the service serves."""
+
+from __future__ import annotations
+
+from mlchaos.observe.serving import back_since, share
+from mlchaos.stack.gateway import Outcomes
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_outcomes_count_answers_and_successes_per_second() -> None:
+    clock = Clock(1000.2)
+    outcomes = Outcomes(clock)
+    for status in (200, 400, 404, 200):
+        outcomes.count(status)
+    clock.now = 1001.7
+    outcomes.count(503)
+    assert outcomes.since(1000) == [[1000, 4, 2], [1001, 1, 0]]
+    assert outcomes.since(1001) == [[1001, 1, 0]]
+
+
+def test_outcomes_forget_what_is_older_than_they_keep() -> None:
+    clock = Clock(0.0)
+    outcomes = Outcomes(clock)
+    outcomes.count(200)
+    clock.now = Outcomes.KEEP_S + 5.0
+    outcomes.count(200)
+    assert outcomes.since(0) == [[Outcomes.KEEP_S + 5, 1, 1]]
+
+
+def test_share_of_nothing_is_unknown_not_perfect() -> None:
+    assert share([]) == (0, None)
+    assert share([(1, 1325, 0)]) == (1325, 0.0)
+
+
+def test_serving_is_back_after_the_last_failing_second() -> None:
+    seconds = [(10, 50, 50), (11, 50, 0), (12, 50, 10), (13, 0, 0), (14, 50, 49), (15, 50, 50)]
+    assert back_since(seconds, 10, 16, 0.9) == 13.0
+
+
+def test_serving_that_never_broke_counts_from_the_start() -> None:
+    assert back_since([(10, 5, 5), (11, 5, 5)], 10, 12, 0.9) == 10.0
+
+
+def test_no_answer_since_the_last_failure_is_not_recovery() -> None:
+    assert back_since([(10, 50, 0), (11, 0, 0)], 10, 12, 0.9) is None
+    assert back_since([], 10, 12, 0.9) is None
