@@ -32,6 +32,8 @@ class Service(BaseModel):
     """What the automated responder runs for ``action: rollback`` alerts, if anything."""
     routing_key_env: str | None = None
     """Where the PagerDuty routing key is, for acknowledging; None for the reference stack."""
+    expected_production: str | None = None
+    """The version production should be on before a game day; None when not known."""
     traffic_query: str = ""
     """PromQL for the request rate clients see; empty means the reference stack's edge metric."""
 
@@ -57,6 +59,7 @@ class Service(BaseModel):
             rollback_hook=document.rollback,
             routing_key_env=pd.routing_key_env,
             traffic_query=document.traffic_query,
+            expected_production=document.production_version,
         )
 
     @classmethod
@@ -72,4 +75,5 @@ class Service(BaseModel):
             pagerduty_ca_file=cfg.tls_dir / "cert.pem",
             pagerduty_service=cfg.pagerduty_service,
             rollback_controller_url=cfg.url("rollback-controller"),
+            expected_production=cfg.production_version,
         )

@@ -28,11 +28,18 @@ def recover(state_dir: Path, journals: tuple[Path, ...]) -> None:
     """Revert every fault lease that no run ended, then any mlchaos still holds anywhere."""
     cfg = load_stack(state_dir)
     paths = list(journals) or _open_run_journals(state_dir / "runs")
-    reverted = 0
+    reverted = already = 0
     for path in paths:
         for audit in revert_all(Journal(path)):
-            reverted += 1
-            say(f"reverted from {path}: {audit['action']} by {audit['actor']} at {audit['at']}")
+            if _reverted_now(audit):
+                reverted += 1
+                say(f"reverted from {path}: {audit['action']} by {audit['actor']} at {audit['at']}")
+            else:  # its TTL ran out, or someone else undid it: nothing was left to revert
+                already += 1
+                say(
+                    f"already ended, nothing to revert ({path}): {audit['action']} by "
+                    f"{audit['actor']} at {audit['at']}"
+                )
     registry = RegistryClient(cfg.url("registry"))
     for lease in registry.leases():
         if lease["holder"] == ACTOR and registry.release(lease["id"], "recover"):
@@ -45,7 +52,14 @@ def recover(state_dir: Path, journals: tuple[Path, ...]) -> None:
             say(f"ended gateway lease {fault['id']} ({fault['type']})")
     for marker in (state_dir / "runs").glob("*.json"):
         marker.unlink()
-    say(f"recovered: {reverted} fault(s) reverted" if reverted else "nothing to recover")
+    ended = f"; {already} had already ended by themselves" if already else ""
+    say(f"recovered: {reverted} fault(s) reverted now{ended}" if reverted else
+        f"nothing to recover{ended}")  # fmt: skip
+
+
+def _reverted_now(audit: dict[str, object]) -> bool:
+    """Whether this call undid the fault, rather than finding it already undone."""
+    return audit["actor"] == ACTOR and audit["action"] not in ("already undone", "already ended")
 
 
 def _open_run_journals(runs: Path) -> list[Path]:

@@ -14,6 +14,7 @@ The rollbacks still run either way.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mlchaos.engine.journal import journal_from
@@ -60,4 +61,7 @@ def _headline(exception: str) -> str | None:
     lines = [line.strip() for line in exception.splitlines() if line.strip()]
     failed = [line for line in lines if "ActivityFailed:" in line]
     chosen = failed[-1].split("ActivityFailed:", 1)[1].strip() if failed else lines[-1]
+    # "mlchaos.errors.TargetError: why" says only why; "builtins.KeyError: x" says KeyError: x
+    chosen = re.sub(r"^mlchaos\.errors\.\w+: ", "", chosen)
+    chosen = re.sub(r"^(?:\w+\.)+(\w+: )", r"\1", chosen)
     return chosen[:500]

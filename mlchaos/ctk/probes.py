@@ -188,10 +188,13 @@ def wait_for_recovery(
     stable_for_s: float = 3.0,
     gateway_url: str | None = None,
     min_success: float = 0.9,
+    pipeline: dict[str, str] | None = None,
     configuration: Configuration = None,
 ) -> bool:
     """Wait until every SLO holds again, stably, after its breach, and (with ``gateway_url``)
-    the gateway answers at least ``min_success`` of requests with a 2xx again (recovery)."""
+    the gateway answers at least ``min_success`` of requests with a 2xx again (recovery).
+    Recovery follows mitigation, which alerts set off: with a component of ``pipeline`` down,
+    no recovery is *cannot tell*."""
     journal, injected, deadline = _window(configuration, give_up_after_s)
     objectives = tuple(Slo.model_validate(s) for s in slos)
     gateway = GatewayClient(gateway_url) if gateway_url else None
@@ -199,7 +202,7 @@ def wait_for_recovery(
         Prometheus(prometheus_url), objectives, injected, step_s, stable_for_s,
         gateway, min_success,
     )  # fmt: skip
-    return events.wait_for(journal, "recovered", "SLO recovery", deadline, look)
+    return events.wait_for(journal, "recovered", "SLO recovery", deadline, look, _depends(pipeline))
 
 
 def _path(ca_file: str | None) -> Any:

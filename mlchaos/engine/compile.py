@@ -138,6 +138,7 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
                     "stable_for_s": expect.recovery.stable_for,
                     "gateway_url": service.gateway_url,
                     "min_success": experiment.min_success,
+                    **pipeline,
                     **wait,
                 },
             )

@@ -8,6 +8,7 @@ deviated, whatever the experiments found afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any
 
@@ -19,13 +20,21 @@ from mlchaos.service import Service
 
 
 def false_alarms(
-    incidents: list[dict[str, Any]], audit: list[dict[str, Any]], since: datetime, until: datetime
+    incidents: list[dict[str, Any]],
+    audit: list[dict[str, Any]],
+    since: datetime,
+    until: datetime,
+    inherited: AbstractSet[str] = frozenset(),
 ) -> list[str]:
-    """What paged or rolled back between ``since`` and ``until``, when no fault was in."""
+    """What paged or rolled back between ``since`` and ``until``, when no fault was in.
+
+    Pages of ``inherited`` alerts, already active before the game day began, are not its
+    doing: a previous run's lingering effect is noted in the baseline instead.
+    """
     found = [
         f"page {i['id']} at {i['triggered_at']} ({_alert(i)}) with no fault injected"
         for i in incidents
-        if since <= parse_time(i["triggered_at"]) < until
+        if since <= parse_time(i["triggered_at"]) < until and _alert(i) not in inherited
     ]
     found += [
         f"rollback of {e['model']} from {e['from_version']} at {e['at']} by {e['actor']} "
@@ -36,7 +45,12 @@ def false_alarms(
     return found
 
 
-def look_for_false_alarms(service: Service, since: datetime, until: datetime) -> list[str]:
+def look_for_false_alarms(
+    service: Service,
+    since: datetime,
+    until: datetime,
+    inherited: AbstractSet[str] = frozenset(),
+) -> list[str]:
     """Read the pager and the registry; raises `ObservationError` when either cannot be read."""
     pages = Incidents(service.pagerduty_url, service.pagerduty_ca_file).since(
         service.pagerduty_service, since
@@ -49,7 +63,7 @@ def look_for_false_alarms(service: Service, since: datetime, until: datetime) ->
         )
     except TargetError as exc:
         raise ObservationError(f"registry at {service.registry_url}: {exc}") from exc
-    return false_alarms(pages, audit, since, until)
+    return false_alarms(pages, audit, since, until, inherited)
 
 
 def _alert(incident: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlchaos.engine.baseline import Baseline, take_baseline
 from mlchaos.engine.floor import Floor
 from mlchaos.engine.interrupts import INTERRUPTS, Interrupts
 from mlchaos.engine.journal import Journal
@@ -46,6 +47,8 @@ class GamedayResult:
     """The wheel of misfortune's count and seed, when the experiments were drawn."""
     false_alarms: list[str] = field(default_factory=list)
     """Pages and rollbacks under load before any fault was injected."""
+    baseline: Baseline = field(default_factory=Baseline)
+    """Staging before the game day: problems that keep it from passing, inherited alerts."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +61,7 @@ class GamedayResult:
             "load": self.load.as_dict() if self.load else None,
             "draw": self.draw,
             "false_alarms": self.false_alarms,
+            "baseline": self.baseline.as_dict(),
             "experiments": [e.as_dict() for e in self.experiments],
         }
 
@@ -142,6 +146,13 @@ class Gameday:
     def __enter__(self) -> Gameday:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._marker = _register(self._open_runs, self.run_dir)
+        self.result.baseline = baseline = take_baseline(self.service)
+        for problem in baseline.problems:
+            progress.warning("BASELINE: %s", problem)
+        for alert, state in baseline.inherited.items():
+            progress.warning(
+                "baseline: alert %s is already %s; its pages are not ours", alert, state
+            )
         load = self.scenario.load
         self._locust = Locust(load, self.service.model_url, self.service.model, self.run_dir)
         try:
@@ -192,7 +203,9 @@ class Gameday:
 
         started = datetime.fromisoformat(self.result.started_at)
         try:
-            alarms = look_for_false_alarms(self.service, started, datetime.now(UTC))
+            alarms = look_for_false_alarms(
+                self.service, started, datetime.now(UTC), set(self.result.baseline.inherited)
+            )
         except ObservationError as exc:
             progress.warning("could not check for false alarms before the first fault: %s", exc)
             return
@@ -219,6 +232,8 @@ class Gameday:
             self.result.verdict = overall([e.verdict for e in self.result.experiments])
             if self.result.false_alarms and self.result.experiments:
                 self.result.verdict = "fail"  # the service deviated with no fault in
+            elif self.result.baseline.problems and self.result.verdict == "pass":
+                self.result.verdict = "inconclusive"  # it measured another service than meant
             self.result.finished_at = datetime.now(UTC).isoformat()
 
 

@@ -100,13 +100,20 @@ class AutomatedResponder:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        failing = False  # say so once when the pager fails, and once when it is back
         while not self._stop.wait(self.poll_s):
             if self._paused.is_set():
                 continue
             try:
                 self._ack_due()
             except (ObservationError, pagerduty.Error) as exc:
-                log.warning("responder: %s", exc)
+                if not failing:
+                    log.warning("responder: %s (retrying quietly until it answers)", exc)
+                failing = True
+                continue
+            if failing:
+                log.warning("responder: the pager answers again")
+            failing = False
 
     def _ack_due(self) -> None:
         now = datetime.now().astimezone()

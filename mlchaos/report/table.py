@@ -28,6 +28,8 @@ def summary_table(document: dict[str, Any]) -> str:
             f"; load {load['achieved_rps']:g} req/s achieved of {load['target_rps']:g} "
             f"({load['requests']} requests, {load['failures']} failed)"
         )
+    for problem in (document.get("baseline") or {}).get("problems", []):
+        footer += f"\nBASELINE: {problem}"
     for alarm in document.get("false_alarms") or []:
         footer += f"\nFALSE ALARM: {alarm}"
     served = [e["load_rps"] for e in document["experiments"] if e.get("load_rps") is not None]

@@ -52,6 +52,7 @@ def run_view(document: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "experiments": experiments,
         "when": _when(document),
         "false_alarms": document.get("false_alarms") or [],  # absent from older runs
+        "baseline": document.get("baseline") or {"problems": [], "inherited_alerts": {}},
     }
 
 

@@ -72,3 +72,6 @@ class ServiceFile(Frozen):
     pagerduty: PagerDutyTarget
     traffic_query: str = Field(min_length=1)
     rollback: RollbackHook | None = None
+    production_version: str | None = Field(default=None, min_length=1, max_length=200)
+    """The version production should serve before a game day; a game day on another one
+    cannot pass (it would measure the wrong service)."""

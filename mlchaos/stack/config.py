@@ -52,6 +52,12 @@ class StackConfig(BaseModel):
     alert_prefix: str = ""
     """Prefix for every alert rule's name; a second stack can name its alerts differently."""
 
+    @property
+    def production_version(self) -> str:
+        """What the registry's ``production`` alias serves on a healthy stack: the
+        gradient-boosted v2, promoted over v1 at bootstrap."""
+        return "v2"
+
     def url(self, component: str) -> str:
         scheme = "https" if component == "pagerduty" else "http"
         return f"{scheme}://{self.host}:{self.ports[component]}"

@@ -312,6 +312,7 @@ def test_kill_9_then_recover_puts_staging_back(stack: StackConfig, tmp_path: Pat
         done = mlchaos("recover", "--state-dir", str(stack.state_dir))
     assert done.returncode == 0, done.stderr
     assert "reverted from" in done.stderr
+    assert "recovered: 1 fault(s) reverted now" in done.stderr
     assert production(stack) == "v2"
     assert '"event": "reverted"' in journal_text(tmp_path / "reports")
     leases = requests.get(f"{stack.url('registry')}/v1/leases", timeout=5).json()["leases"]
@@ -330,6 +331,9 @@ def test_kill_9_lease_expires_by_itself(stack: StackConfig, tmp_path: Path) -> N
     done = mlchaos("recover", "--state-dir", str(stack.state_dir))
     assert done.returncode == 0, done.stderr
     assert '"note": "lease_expired"' in journal_text(tmp_path / "reports")
+    # It says what it really did: the lease had expired, so it reverted nothing.
+    assert "already ended, nothing to revert" in done.stderr
+    assert "nothing to recover; 1 had already ended by themselves" in done.stderr
 
 
 def test_unreachable_prometheus_is_inconclusive_never_pass(

@@ -1,0 +1,165 @@
+"""Outcomes named for what happened (issue 8): never a false pass, never "interrupted" without
+a signal, and "cannot tell" when a component the verdict needs is lost mid-run.
+
+Each runs the real `mlchaos` command against the session's real stack, and checks the exit
+code, the console and results.json, as a user's CI would.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlchaos.stack import supervisor
+from mlchaos.stack.config import StackConfig
+from tests.conftest import ROOT, wait_until
+from tests.e2e.conftest import (
+    controller_disabled,
+    journal_text,
+    mlchaos,
+    production,
+    results,
+    start_gameday,
+    write_scenario,
+)
+
+pytestmark = pytest.mark.e2e
+ERROR_BURST = ROOT / "experiments" / "error-burst.yaml"
+DATA_DRIFT = ROOT / "experiments" / "data-drift.yaml"
+
+
+def run_scenario(
+    stack: StackConfig, scenario: Path, reports: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return mlchaos(
+        "gameday", str(scenario), "--state-dir", str(stack.state_dir),
+        "--report-dir", str(reports), *extra,
+    )  # fmt: skip
+
+
+def test_a_service_that_rejects_every_request_never_passes(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    """The model answers 404 to every request; the experiment's SLOs count only 5xx."""
+    service = {
+        "version": 1,
+        "name": "rejects-everything",
+        "model": "no-such-model",  # the model server answers 404 for it
+        "endpoints": {
+            "gateway": stack.url("gateway"),
+            "prometheus": stack.url("prometheus"),
+            "alertmanager": stack.url("alertmanager"),
+        },
+        "pagerduty": {
+            "url": stack.url("pagerduty"),
+            "service": "model-oncall",
+            "ca_file": str(stack.tls_dir / "cert.pem"),
+        },
+        "traffic_query": 'sum(rate(mlchaos_gateway_requests_total{model="credit-risk"}[5s]))',
+    }
+    (tmp_path / "service.yaml").write_text(yaml.safe_dump(service))
+    done = mlchaos(
+        "run", str(ERROR_BURST), "--service", str(tmp_path / "service.yaml"),
+        "--rate", "60", "--users", "5", "--report-dir", str(tmp_path / "reports"),
+    )  # fmt: skip
+    assert done.returncode == 3, done.stdout + done.stderr
+    [exp] = results(tmp_path / "reports")["experiments"]
+    assert exp["verdict"] == "inconclusive"
+    assert exp["timeline"]["injected"] is None  # nothing is injected into a broken service
+    assert any(
+        r.startswith("the service is not in steady state: 0% of ") for r in exp["reasons"]
+    ), exp["reasons"]
+    assert "the service is not in steady state: 0% of " in done.stderr
+
+
+def test_a_fault_that_never_becomes_active_is_invalid_exit_3(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    scenario = write_scenario(tmp_path, "too-rare", ERROR_BURST, fault__share="0.01%")
+    done = run_scenario(stack, scenario, tmp_path / "reports")
+    assert done.returncode == 3, done.stdout + done.stderr
+    [exp] = results(tmp_path / "reports")["experiments"]
+    assert exp["verdict"] == "invalid"
+    assert exp["reasons"][0].startswith("the fault was not observably active: ")
+    assert "interrupted" not in done.stderr
+    assert exp["reasons"][0] in done.stderr  # the cause is on the console
+
+
+def test_a_fault_that_cannot_be_injected_is_inconclusive_with_its_cause(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    scenario = write_scenario(tmp_path, "no-feature", DATA_DRIFT, fault__feature="shoe_size")
+    done = run_scenario(stack, scenario, tmp_path / "reports")
+    assert done.returncode == 3, done.stdout + done.stderr
+    [exp] = results(tmp_path / "reports")["experiments"]
+    assert exp["verdict"] == "inconclusive"
+    assert len(exp["reasons"]) == 1
+    assert exp["reasons"][0].startswith(
+        "the fault was not injected: data_drift: the model has no feature 'shoe_size'"
+    )
+    assert "interrupted" not in done.stderr
+    assert exp["reasons"][0] in done.stderr
+
+
+@pytest.mark.parametrize("component", ["alertmanager", "pagerduty"])
+def test_a_component_lost_after_injection_is_cannot_tell_never_missed(
+    stack: StackConfig, tmp_path: Path, component: str
+) -> None:
+    scenario = write_scenario(tmp_path, f"lost-{component}", give_up_after="20s")
+    reports = tmp_path / "reports"
+    process = start_gameday(stack, scenario, reports)
+    supervisor.stop_component(stack, component)
+    try:
+        _, stderr = process.communicate(timeout=180)
+    finally:
+        supervisor.start_component(stack, component)
+    assert process.returncode == 3, stderr
+    [exp] = results(reports)["experiments"]
+    assert exp["verdict"] == "inconclusive", exp["reasons"]
+    assert not any("missed" in r or "over the" in r for r in exp["reasons"]), exp["reasons"]
+    assert any(r.startswith("paging: cannot tell") for r in exp["reasons"]), exp["reasons"]
+    assert any(r.startswith("acknowledgement (MTTA): cannot tell") for r in exp["reasons"])
+    assert exp["timeline"]["reverted"] is not None
+    wait_until(lambda: production(stack) == "v2", timeout=30)
+    assert '"status": "unreachable"' in journal_text(reports)
+
+
+def test_with_the_controller_stopped_a_missed_rollback_is_still_a_fail(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    """The dependency check must not excuse a real miss: the pipeline is up, nobody rolled back."""
+    scenario = write_scenario(tmp_path, "no-rollback", give_up_after="20s")
+    with controller_disabled(stack):
+        done = run_scenario(stack, scenario, tmp_path / "reports")
+    assert done.returncode == 1, done.stdout + done.stderr
+    [exp] = results(tmp_path / "reports")["experiments"]
+    assert exp["verdict"] == "fail"
+    assert any(r.startswith("mitigation (MTTM): target") for r in exp["reasons"]), exp["reasons"]
+
+
+def test_a_game_day_on_a_degraded_baseline_says_so_and_cannot_pass(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    """An earlier rollback left production on v1: the game day would measure v1."""
+    from mlchaos.observe.registry import RegistryClient
+
+    registry = RegistryClient(stack.url("registry"))
+    registry.promote(stack.model_name, "v1", "test", "an earlier run's rollback")
+    try:
+        scenario = write_scenario(tmp_path, "degraded", ERROR_BURST)
+        done = run_scenario(stack, scenario, tmp_path / "reports")
+    finally:
+        registry.promote(stack.model_name, "v2", "test", "back to the expected version")
+    document = results(tmp_path / "reports")
+    [problem] = document["baseline"]["problems"]
+    assert problem.startswith("production of credit-risk is v1, not v2 as the service expects")
+    assert f"BASELINE: {problem}" in done.stderr
+    assert document["verdict"] != "pass"
+    assert done.returncode in (1, 3), done.stdout + done.stderr
+    assert (
+        "## Baseline"
+        in next((tmp_path / "reports").iterdir()).joinpath("postmortem.md").read_text()
+    )
