@@ -19,7 +19,17 @@ import click
     show_default=True,
     help="Where the gateway keeps its audit log.",
 )
-def gateway(upstream: str, model: str, host: str, port: int, state_dir: Path) -> None:
+@click.option(
+    "--max-in-flight",
+    type=click.IntRange(1, 1_000_000),
+    default=1024,
+    show_default=True,
+    help="Requests worked on at once; beyond it the gateway answers 503 and counts them "
+    "(mlchaos_gateway_shed_requests_total) rather than queue without bound.",
+)
+def gateway(
+    upstream: str, model: str, host: str, port: int, state_dir: Path, max_in_flight: int
+) -> None:
     """Proxy clients to UPSTREAM and hold fault leases; runs in the foreground.
 
     Point clients (and your traffic) at the gateway, and name it as endpoints.gateway in your
@@ -30,6 +40,6 @@ def gateway(upstream: str, model: str, host: str, port: int, state_dir: Path) ->
     from mlchaos.stack.gateway import create_app
 
     state_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(upstream.rstrip("/"), model, state_dir)
+    app = create_app(upstream.rstrip("/"), model, state_dir, max_in_flight)
     click.echo(f"chaos gateway on http://{host}:{port} -> {upstream}", err=True)
     web.run_app(app, host=host, port=port, access_log=None, print=None, shutdown_timeout=2)

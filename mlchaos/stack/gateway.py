@@ -28,7 +28,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -53,6 +54,44 @@ LABEL_FAULTS = ("concept_drift",)
 BODY_FAULTS = ("schema_change", "data_drift", "missing_features")
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 REAP_INTERVAL_S = 0.25
+
+AUTO_HEADERS = ("Content-Type", "Accept", "Accept-Encoding", "User-Agent")
+"""Headers aiohttp's client would add to a request that had none: a proxy must not."""
+MAX_IN_FLIGHT = 1024
+"""Requests the gateway works on at once before it sheds more with a 503. Generous: at 500
+req/s and a 2 ms upstream a handful are in flight. Requests a latency fault is holding do not
+count: they cost nothing but memory, and shedding them would turn latency into errors."""
+
+
+UNTYPED = "mlchaos_untyped"
+"""Marks an answer the upstream sent with no Content-Type, so that none goes out with it."""
+
+
+async def _keep_untyped(request: web.Request, response: web.StreamResponse) -> None:
+    """aiohttp adds ``application/octet-stream`` to any body without a type, after the
+    handler; this runs after that, before the headers are written."""
+    if response.get(UNTYPED):
+        response.headers.popall("Content-Type", None)
+
+
+class InFlight:
+    """How many requests the gateway is working on, against its bound."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.now = 0
+
+    def full(self) -> bool:
+        return self.now >= self.limit
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """While a fault delays it, a request is not work in flight."""
+        self.now -= 1
+        try:
+            yield
+        finally:
+            self.now += 1
 
 
 def now_utc() -> datetime:
@@ -73,6 +112,8 @@ class Lease:
     applied: int = 0
     marked: set[str] = field(default_factory=set, repr=False)
     """For concept drift: ids of requests made while the lease held, whose outcome changed."""
+    ended: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    """Set when the lease ends (revert or TTL): requests it is delaying go on at once."""
 
     def selects(self) -> bool:
         """One draw per request from this lease's own stream."""
@@ -262,6 +303,7 @@ class GatewayState:
             lease = self.leases.pop(lease_id, None)
             if lease is None:
                 raise KeyError(lease_id)
+            lease.ended.set()
             entry = self._audit(action, actor, lease=lease)
             if (
                 self.route == "fallback"
@@ -357,6 +399,11 @@ class Metrics:
             ["fault"],
             registry=self.registry,
         )
+        self.shed = Counter(
+            "mlchaos_gateway_shed_requests",
+            "Requests answered 503 because the gateway had its limit in flight.",
+            registry=self.registry,
+        )
         for kind in FAULT_TYPES:
             self.active.labels(kind).set(0)
 
@@ -366,17 +413,25 @@ class Metrics:
             self.active.labels(kind).set(1 if kind in live else 0)
 
 
-def create_app(upstream: str, model: str, state_dir: Path) -> web.Application:
+def create_app(
+    upstream: str, model: str, state_dir: Path, max_in_flight: int = MAX_IN_FLIGHT
+) -> web.Application:
     state = GatewayState(state_dir / "gateway-audit.jsonl")
     metrics = Metrics()
     outcomes = Outcomes()
+    in_flight = InFlight(max_in_flight)
     app = web.Application()
     app["state"] = state
+    app["in_flight"] = in_flight
+    app.on_response_prepare.append(_keep_untyped)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         connector = aiohttp.TCPConnector(limit=200, keepalive_timeout=30)
         app["session"] = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=30),
+            auto_decompress=False,  # pass compressed answers through as they are
+            skip_auto_headers=AUTO_HEADERS,
         )
         reaper = asyncio.create_task(_reap(state, metrics))
         yield
@@ -393,7 +448,15 @@ def create_app(upstream: str, model: str, state_dir: Path) -> web.Application:
             return await _forward_labels(request, state, metrics, upstream)
         started = time.perf_counter()
         route = state.route
-        response = await _forward(request, state, metrics, upstream, model, route)
+        if in_flight.full():  # overload is answered, counted and seen at the edge, not queued
+            metrics.shed.inc()
+            response = _shed(in_flight)
+        else:
+            in_flight.now += 1
+            try:
+                response = await _forward(request, state, metrics, upstream, model, route)
+            finally:
+                in_flight.now -= 1
         metrics.requests.labels(model, route, str(response.status)).inc()
         outcomes.count(response.status)
         metrics.latency.labels(model, route).observe(time.perf_counter() - started)
@@ -505,20 +568,45 @@ async def _forward(
             if lease.type == "error_burst":
                 status = int(lease.params.get("status", 503))
                 return web.json_response({"error": "upstream error (injected)"}, status=status)
-        delays = [delay_of(le) for le in selected if le.type == "latency_spike"]
-        if delays:
-            await asyncio.sleep(max(delays))
+        await _hold(selected, request.app["in_flight"])
     return await _send_upstream(request, upstream + path, body)
 
 
+def _shed(in_flight: InFlight) -> web.Response:
+    return web.json_response(
+        {"error": f"gateway overloaded: {in_flight.limit} requests in flight; shed"},
+        status=503,
+        headers={"X-Mlchaos-Shed": "1"},
+    )
+
+
+async def _hold(selected: list[Lease], in_flight: InFlight) -> None:
+    """Delay the request as its latency leases say, but no longer than they last: a revert or
+    an expiry releases every request a lease holds (a 100 h delay must not outlive it)."""
+    delays = [(delay_of(le), le) for le in selected if le.type == "latency_spike"]
+    if not delays:
+        return
+    delay, lease = max(delays, key=lambda pair: pair[0])
+    with in_flight.held(), contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(lease.ended.wait(), timeout=delay)
+
+
 async def _send_upstream(request: web.Request, url: str, body: bytes) -> web.Response:
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+    """Forward as received: the same headers (hop-by-hop ones aside), none invented, and the
+    body's bytes; the answer comes back the same way, still compressed if it was."""
+    headers = CIMultiDict(
+        (k, v) for k, v in request.headers.items() if k.lower() not in HOP_HEADERS
+    )
     session: aiohttp.ClientSession = request.app["session"]
     try:
         async with session.request(request.method, url, data=body, headers=headers) as answer:
             content = await answer.read()
-            out = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
-            return web.Response(body=content, status=answer.status, headers=out)
+            out = CIMultiDict(
+                (k, v) for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS
+            )
+            response = web.Response(body=content, status=answer.status, headers=out)
+            response[UNTYPED] = "Content-Type" not in answer.headers
+            return response
     except aiohttp.ClientError as exc:
         return web.json_response({"error": f"upstream unreachable: {exc}"}, status=502)
 
