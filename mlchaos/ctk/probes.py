@@ -28,6 +28,7 @@ __all__ = [
     "slo_holds",
     "wait_for_acknowledgement",
     "wait_for_alert",
+    "wait_for_firing",
     "wait_for_mitigation",
     "wait_for_page",
     "wait_for_recovery",
@@ -83,10 +84,19 @@ def fault_active(
 def wait_for_alert(
     prometheus_url: str, alert: str, give_up_after_s: float, configuration: Configuration = None
 ) -> bool:
-    """Wait for ``alert`` to become active after injection (detection)."""
+    """Wait for ``alert`` to become active (pending) after injection: detection."""
     journal, injected, deadline = _window(configuration, give_up_after_s)
     look = events.detected(Prometheus(prometheus_url), alert, injected)
-    return events.wait_for(journal, "detected", f"firing of alert {alert}", deadline, look)
+    return events.wait_for(journal, "detected", f"alert {alert} pending", deadline, look)
+
+
+def wait_for_firing(
+    prometheus_url: str, alert: str, give_up_after_s: float, configuration: Configuration = None
+) -> bool:
+    """Wait for ``alert`` to fire (its ``for`` after going pending): what Alertmanager acts on."""
+    journal, injected, deadline = _window(configuration, give_up_after_s)
+    look = events.fired(Prometheus(prometheus_url), alert, injected)
+    return events.wait_for(journal, "fired", f"alert {alert} firing", deadline, look)
 
 
 def wait_for_page(
@@ -184,7 +194,7 @@ def wait_for_recovery(
     prometheus_url: str,
     slos: list[dict[str, Any]],
     give_up_after_s: float,
-    step_s: float = 1.0,
+    step_s: float = 0.1,
     stable_for_s: float = 3.0,
     gateway_url: str | None = None,
     min_success: float = 0.9,

@@ -52,6 +52,7 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
     expect = experiment.expect
     wait = {"give_up_after_s": experiment.deadline_s}
     target = {"service": service.model_dump(mode="json")}
+    alert = {"prometheus_url": service.prometheus_url, "alert": expect.detection.alert, **wait}
     fault = experiment.fault.model_dump(mode="json")
     pd = {"pagerduty_url": service.pagerduty_url, "ca_file": _str(service.pagerduty_ca_file)}
     # Pages and automated mitigations pass through these; if one is down, nothing is missed.
@@ -68,17 +69,8 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
         _activity(
             "probe", "confirm-fault-active", PROBES, "fault_active", {"fault": fault, **target}
         ),
-        _activity(
-            "probe",
-            "wait-detected",
-            PROBES,
-            "wait_for_alert",
-            {
-                "prometheus_url": service.prometheus_url,
-                "alert": expect.detection.alert,
-                **wait,
-            },
-        ),
+        _activity("probe", "wait-detected", PROBES, "wait_for_alert", alert),
+        _activity("probe", "wait-fired", PROBES, "wait_for_firing", alert),
     ]
     if expect.paging:
         steps.append(

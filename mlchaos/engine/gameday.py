@@ -17,7 +17,8 @@ from typing import Any
 from mlchaos.engine.baseline import Baseline, take_baseline
 from mlchaos.engine.floor import Floor
 from mlchaos.engine.interrupts import INTERRUPTS, Interrupts
-from mlchaos.engine.journal import Journal
+from mlchaos.engine.journal import Journal, parse_time
+from mlchaos.engine.pages import pages_in_window
 from mlchaos.engine.responders import Responder
 from mlchaos.engine.run import preflight, run_experiment
 from mlchaos.engine.verdict import ExperimentResult, overall
@@ -142,6 +143,8 @@ class Gameday:
         self._marker: Path | None = None
         self._locust: Locust | None = None
         self._responder: Responder | None = None
+        self._window: tuple[Experiment, ExperimentResult] | None = None
+        """The experiment whose pages are still being collected (see `_close_window`)."""
 
     def __enter__(self) -> Gameday:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -180,6 +183,7 @@ class Gameday:
             _restore_primary(self.service)
             _settle(experiment, self.service, self.scenario.cool_down)
             _restore_primary(self.service)  # again: a late page may have switched it meanwhile
+        self._close_window()  # the previous experiment's pages end where this one begins
         if not self.result.experiments:
             self._check_quiet_start()
         if self._responder is not None:
@@ -191,6 +195,7 @@ class Gameday:
             if self._responder is not None:
                 self._responder.idle()  # no runbook of this experiment runs into the next
         self.result.experiments.append(result)  # first: a signal from here on loses nothing
+        self._window = (experiment, result)
         self.result.interrupted |= _was_interrupted(self.run_dir, experiment)
         _announce(result)
         if not self.result.interrupted:  # Prometheus range queries: not while stopping
@@ -214,11 +219,48 @@ class Gameday:
         self.result.false_alarms += alarms
 
     def __exit__(self, *exc: object) -> None:
-        with self.interrupts.deferred():
-            self._clean_up()
+        try:
+            if self._window is not None and not self.interrupts.received:
+                # Late pages (an accuracy alert after the revert) still belong to the last
+                # experiment: wait for quiet, as between experiments. A signal cuts this short.
+                _settle(self._window[0], self.service, self.scenario.cool_down)
+        except KeyboardInterrupt:
+            pass  # run_gameday reads the signal from `interrupts`
+        finally:
+            with self.interrupts.deferred():
+                self._clean_up()
+
+    def _close_window(self) -> None:
+        """Record every page from the last experiment's injection until now in its result."""
+        if self._window is None:
+            return
+        experiment, result = self._window
+        self._window = None
+        injected = result.timeline.get("injected")
+        if injected is None:
+            return
+        alert = experiment.expect.detection.alert
+        services = {self.service.pagerduty_service}
+        if experiment.expect.paging:
+            services.add(experiment.expect.paging.service)
+        pager = Incidents(self.service.pagerduty_url, self.service.pagerduty_ca_file)
+        try:
+            incidents = [i for s in sorted(services) for i in pager.since(s, parse_time(injected))]
+        except ObservationError as exc:
+            progress.warning("could not read the pages of %s: %s", experiment.name, exc)
+            result.reasons.append(f"its pages could not be listed: {exc}")
+            return
+        result.pages = pages_in_window(incidents, alert, parse_time(injected), datetime.now(UTC))
+        for page in result.pages:
+            if page["role"] == "collateral":
+                progress.info(
+                    "  collateral page %s (%s) during %s%s", page["id"], page["alert"],
+                    experiment.name, "" if page["acknowledged"] else ", never acknowledged",
+                )  # fmt: skip
 
     def _clean_up(self) -> None:
         """Bounded: responders get a few seconds, Locust a few more, then they are killed."""
+        self._close_window()
         try:
             if self._responder is not None:
                 self._responder.stop()

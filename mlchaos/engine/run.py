@@ -35,7 +35,11 @@ def preflight(experiment: Experiment, service: Service) -> Floor:
         service.alertmanager_url,
         experiment.expect.detection.alert,
     )
-    refuse_below(floor, experiment.name, experiment.expect.detection.within)
+    paging = experiment.expect.paging
+    refuse_below(
+        floor, experiment.name, experiment.expect.detection.within,
+        paging.within if paging else None,
+    )  # fmt: skip
     return floor
 
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-EVENTS = ("injected", "detected", "paged", "acknowledged", "mitigated", "recovered", "reverted")
+EVENTS = (
+    "injected",
+    "detected",  # the alert went pending: Prometheus's activeAt
+    "fired",  # the alert went firing, ``for`` later: the first firing sample of ALERTS
+    "paged",
+    "acknowledged",
+    "mitigated",
+    "recovered",
+    "reverted",
+)
 
 DURATIONS = {
     # name: (from event, to event). MTTA runs from the page, as PagerDuty defines it.
-    "mttd": ("injected", "detected"),
+    "mttd": ("injected", "detected"),  # to pending, as Prometheus's activeAt says
+    "time_to_fire": ("injected", "fired"),
     "time_to_page": ("injected", "paged"),
     "mtta": ("paged", "acknowledged"),
     "mttm": ("injected", "mitigated"),

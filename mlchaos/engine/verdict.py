@@ -16,6 +16,7 @@ from typing import Any
 
 from mlchaos.engine.floor import Floor
 from mlchaos.engine.journal import Record, parse_time
+from mlchaos.engine.pages import split_steps
 from mlchaos.engine.timeline import EVENTS, TARGET_EVENT, durations
 from mlchaos.schema import Experiment
 
@@ -40,7 +41,9 @@ class ExperimentResult:
     durations_s: dict[str, float | None]
     targets_s: dict[str, float]
     floor_s: float | None
+    """The floor of MTTD (detection is the alert going pending): scrape + evaluation."""
     floor: dict[str, float] | None
+    floors_s: dict[str, float] | None
     reasons: list[str] = field(default_factory=list)
     fault_detail: dict[str, Any] = field(default_factory=dict)
     expected: dict[str, str | None] = field(default_factory=dict)
@@ -49,6 +52,10 @@ class ExperimentResult:
     """Each runbook step the responder executed, with its time and outcome."""
     load_rps: float | None = None
     """Requests per second the service counted while the fault was in."""
+    collateral_steps: list[dict[str, Any]] = field(default_factory=list)
+    """Runbook steps run for pages of other alerts: reported, never judged (see `pages`)."""
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    """Every page from injection to the end of the experiment's window (`mlchaos.engine.pages`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -71,7 +78,10 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
         invalid = _inactive(records)
         if "reverted" not in times:
             fail.append("the fault was not reverted; run `mlchaos recover` now")
-    steps = [_step(r) for r in records if r["type"] == "runbook_step"]
+    steps, collateral_steps = split_steps(
+        [_step(r) for r in records if r["type"] == "runbook_step"],
+        experiment.expect.detection.alert,
+    )
     fail += [_defect(s) for s in steps if not s["ok"]]
     reasons = fail + invalid + unsure
     verdict = "fail" if fail else "invalid" if invalid else "inconclusive" if unsure else "pass"
@@ -85,12 +95,14 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
         sources={e: r["source"] for e, r in events.items()},
         durations_s=spans,
         targets_s=experiment.expect.targets(),
-        floor_s=floor.total_s if floor else None,
+        floor_s=floor.of("mttd") if floor else None,
         floor=floor.as_dict() if floor else None,
+        floors_s=floor.floors() if floor else None,
         reasons=reasons,
         fault_detail=experiment.fault.model_dump(mode="json"),
         expected=_expected(experiment),
         runbook_steps=steps,
+        collateral_steps=collateral_steps,
     )
 
 

@@ -126,6 +126,21 @@ def detected(prometheus: Prometheus, alert: str, injected: datetime) -> Callable
     return look
 
 
+def fired(prometheus: Prometheus, alert: str, injected: datetime) -> Callable[[], Seen | None]:
+    """The first evaluation after injection at which ``alert`` was firing: the first sample of
+    Prometheus's own ``ALERTS{alertstate="firing"}`` series, stamped by the rule evaluation."""
+
+    def look() -> Seen | None:
+        selector = f'ALERTS{{alertname="{alert}",alertstate="firing"}}'
+        stamps = prometheus.sample_times(selector, injected)
+        if not stamps:
+            return None
+        at = datetime.fromtimestamp(stamps[0], UTC)
+        return Seen(at.isoformat(), "prometheus ALERTS series (firing)", {"alert": alert})
+
+    return look
+
+
 def paged(
     incidents: Incidents, service: str, injected: datetime, alert: str | None = None
 ) -> Callable[[], Seen | None]:

@@ -33,8 +33,16 @@ class Prometheus:
     def range_values(
         self, query: str, start: datetime, end: datetime, step_s: float
     ) -> dict[float, list[float]]:
-        """Values of every series at each step, keyed by Prometheus's own sample timestamps."""
-        result = self._call(self._client.custom_query_range, query, start, end, f"{step_s:g}s")
+        """Values of every series at each step from ``start``, to the millisecond: the
+        prometheus-api-client rounds ``start`` to whole seconds, which put every recovery up
+        to a second late, so this asks the HTTP API itself."""
+        params = {
+            "query": query,
+            "start": f"{start.timestamp():.3f}",
+            "end": f"{end.timestamp():.3f}",
+            "step": f"{step_s:g}",
+        }
+        result = self._api("/api/v1/query_range", params)["result"]
         by_time: dict[float, list[float]] = {}
         for series in result:
             for stamp, raw in series.get("values", []):
@@ -42,6 +50,14 @@ class Prometheus:
                 if value is not None:
                     by_time.setdefault(float(stamp), []).append(value)
         return dict(sorted(by_time.items()))
+
+    def sample_times(self, selector: str, since: datetime) -> list[float]:
+        """The timestamps of the raw samples of ``selector`` since ``since``: each one the
+        moment Prometheus scraped or, for ``ALERTS``, evaluated it."""
+        seconds = max(1, math.ceil(datetime.now(since.tzinfo).timestamp() - since.timestamp()) + 1)
+        result = self._api("/api/v1/query", {"query": f"{selector}[{seconds}s]"})["result"]
+        stamps = [float(t) for series in result for t, _ in series.get("values", [])]
+        return sorted(t for t in stamps if t >= since.timestamp())
 
     def alerts(self) -> list[dict[str, Any]]:
         """Active alerts (pending and firing) with their ``activeAt``."""
@@ -65,9 +81,9 @@ class Prometheus:
             parse_duration(glob.get("evaluation_interval", "1m")),
         )
 
-    def _api(self, path: str) -> dict[str, Any]:
+    def _api(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         try:
-            response = requests.get(self.url + path, timeout=self.timeout_s)
+            response = requests.get(self.url + path, params=params, timeout=self.timeout_s)
             response.raise_for_status()
             return dict(response.json()["data"])
         except (requests.RequestException, ValueError, KeyError) as exc:

@@ -59,10 +59,14 @@ def recovered_at(
 ) -> tuple[datetime | None, bool]:
     """When every SLO started holding for good after its last breach since ``since``.
 
-    Returns ``(time, breached)``: ``time`` is the first sample of the final run in which all
-    hold, if that run has lasted ``stable_for_s``; ``breached`` says whether any SLO broke at all.
+    Returns ``(time, breached)``: ``time`` is the first point of the final run in which all
+    hold (on a ``step_s`` grid from ``since``, so at most ``step_s`` after the scrape that made
+    them hold), if that run has lasted ``stable_for_s``; ``breached`` says whether any SLO broke
+    at all.
     Raises `ObservationError` when an SLO has no samples at all: that is inconclusive, not a miss.
     """
+    # Prometheus answers at most 11,000 points a series: a long wait coarsens the grid.
+    step_s = max(step_s, (until - since).total_seconds() / 10_000)
     per_slo = [(slo, prometheus.range_values(slo.query, since, until, step_s)) for slo in slos]
     for slo, samples in per_slo:
         if not samples:  # no data is not health: the verdict must say it could not tell

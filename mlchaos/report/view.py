@@ -70,10 +70,24 @@ def _when(document: dict[str, Any]) -> str:
 def experiment_view(exp: dict[str, Any], series: dict[str, Any]) -> dict[str, Any]:
     offsets = {event: offset(exp, exp["timeline"].get(event)) for event in EVENTS}
     steps = [{**s, "offset": offset(exp, s.get("at"))} for s in exp.get("runbook_steps", [])]
+    collateral = [
+        {**s, "offset": offset(exp, s.get("at"))} for s in exp.get("collateral_steps", [])
+    ]
+    pages = [
+        {
+            **p,
+            "offset": offset(exp, p["triggered_at"]),
+            "ack_offset": offset(exp, p.get("acknowledged_at")),
+            "resolved_offset": offset(exp, p.get("resolved_at")),
+        }
+        for p in exp.get("pages", [])  # absent from older runs
+    ]
     return {
         **exp,
         "offsets": offsets,
         "runbook_steps": steps,
+        "collateral_steps": collateral,
+        "pages": pages,
         "chronology": chronology(exp, offsets, steps),
         "series": series,
         "impact": impact(series),
@@ -157,7 +171,7 @@ def action_items(exp: dict[str, Any]) -> list[str]:
             by=expected.get("mitigation") or "the mitigation step",
         )
         items.append(f"{LABELS[key]} {measured} against a {target:g}s target: {fix}")
-    for step in exp.get("runbook_steps", []):
+    for step in [*exp.get("runbook_steps", []), *exp.get("collateral_steps", [])]:
         if not step["ok"]:
             items.append(
                 f"fix runbook {step['runbook']}: step {step['step']!r} failed "

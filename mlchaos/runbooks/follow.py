@@ -53,6 +53,7 @@ def run_step(step: Step, incident: dict[str, Any], service: Service) -> dict[str
         "ok": not error,
         "error": error[-ERROR_CHARS:],
         "incident": incident.get("id"),
+        "alert": (incident.get("custom_details") or {}).get("alertname"),
     }
 
 

@@ -41,6 +41,7 @@ def test_catalogue_experiment_compiles_to_a_valid_chaostoolkit_experiment(tmp_pa
         "inject-bad_version",
         "confirm-fault-active",
         "wait-detected",
+        "wait-fired",
         "wait-paged",
         "wait-acknowledged",
         "wait-mitigated",

@@ -66,7 +66,7 @@ def test_table_shows_verdict_values_targets_and_floor() -> None:
     table = summary_table(document(detected=7.0))
     row = table.splitlines()[2]
     assert row.split()[:2] == ["good", "FAIL"]
-    assert "7.0s ✗ ≤5s" in row and "9.0s ✓ ≤30s" in row and row.endswith("4s")
+    assert "7.0s ✗ ≤5s" in row and "9.0s ✓ ≤30s" in row and row.endswith("2s")
     assert table.splitlines()[-1] == "game day nightly: FAIL"
 
 
@@ -112,7 +112,7 @@ def test_junit_failure_lists_each_missed_target_with_its_value(tmp_path: Path) -
     assert failure is not None
     assert failure.get("message") == "detection (MTTD): 7.0s, over the 5s target"
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
-    assert props["mttd"] == "7" and props["floor_s"] == "4"
+    assert props["mttd"] == "7" and props["floor_s"] == "2"
 
 
 def test_junit_reports_inconclusive_as_an_error_not_a_pass(tmp_path: Path) -> None:
@@ -189,9 +189,21 @@ def test_percentile_of_nothing_is_unknown() -> None:
 
 
 def test_target_below_floor_is_refused_with_the_arithmetic() -> None:
-    with pytest.raises(InputError, match=r"below the physical floor 5s = scrape 1s \+ evaluation"):
-        refuse_below(Floor(1, 1, 2, 1), "exp", 3.0)
-    refuse_below(Floor(1, 1, 2, 1), "exp", 5.0)
+    """Each target against the floor of what it measures: detection is the alert going
+    pending (scrape + evaluation), paging comes after ``for`` and ``group_wait`` too."""
+    floor = Floor(1, 1, 2, 1)
+    assert floor.floors() == {"mttd": 2.0, "time_to_fire": 4.0, "time_to_page": 5.0}
+    with pytest.raises(
+        InputError, match=r"detection.within 1.5s is below the physical floor 2s = scrape 1s \+ "
+        r"evaluation 1s; raise"
+    ):  # fmt: skip
+        refuse_below(floor, "exp", 1.5)
+    with pytest.raises(
+        InputError, match=r"paging.within 4s is below the physical floor 5s = scrape 1s \+ "
+        r"evaluation 1s \+ for 2s \+ group_wait 1s"
+    ):  # fmt: skip
+        refuse_below(floor, "exp", 2.0, paging_s=4.0)
+    refuse_below(floor, "exp", 2.0, paging_s=5.0)
 
 
 def test_false_alarms_show_in_every_report(tmp_path: Path) -> None:
