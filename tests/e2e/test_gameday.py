@@ -77,16 +77,23 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
         timeline = exp["timeline"]
         happened = [datetime.fromisoformat(timeline[e]) for e in EVENTS if timeline[e]]
         assert min(happened) == datetime.fromisoformat(timeline["injected"])
-        assert timeline["detected"] <= timeline["paged"] <= timeline["acknowledged"]
+        assert timeline["detected"] <= timeline["fired"] <= timeline["paged"]
+        assert timeline["paged"] <= timeline["acknowledged"]
         assert timeline["detected"] <= timeline["mitigated"]
         if timeline["recovered"]:
             assert timeline["mitigated"] <= timeline["recovered"]
         for name, target in exp["targets_s"].items():
             assert exp["durations_s"][name] <= target, (exp["name"], name, exp["durations_s"])
-        assert exp["floor_s"] == 4.0 and exp["reasons"] == []
+        assert exp["floor_s"] == 2.0 and exp["reasons"] == []  # MTTD is pending
+        assert exp["floors_s"] == {"mttd": 2.0, "time_to_fire": 3.0, "time_to_page": 4.0}
+        # Its own page, acknowledged, is among the window's pages; any other is collateral.
+        assert any(p["role"] == "experiment" and p["acknowledged"] for p in exp["pages"])
+        own_alert = exp["expected"]["alert"]
+        assert all(s.get("alert") in (None, own_alert) for s in exp["runbook_steps"])
     assert by_fault["bad_version"]["sources"] == {
         "injected": "registry audit log (promote)",
         "detected": "prometheus alert activeAt",
+        "fired": "prometheus ALERTS series (firing)",
         "paged": "pagerduty incident triggered",
         "acknowledged": "pagerduty incident acknowledged",
         "mitigated": "registry audit log (rollback by rollback-controller)",
