@@ -198,6 +198,7 @@ def _loaded_alerts(stack: StackConfig) -> set[str]:
 def test_disabled_rollback_controller_fails_on_mitigation(
     stack: StackConfig, tmp_path: Path
 ) -> None:
+    """A real miss stays a miss: with Prometheus and Alertmanager up, nobody rolled back."""
     scenario = write_scenario(tmp_path, "no-rollback", give_up_after="20s")
     with controller_disabled(stack):
         done = gameday(stack, scenario, tmp_path / "reports")
