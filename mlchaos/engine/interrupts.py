@@ -39,16 +39,30 @@ class Interrupts:
         self._pending = False
 
     def install(self) -> Interrupts:
-        """Must be called from the main thread, as Python requires of signal handlers."""
+        """For the rest of the process (the CLI). Must be called from the main thread, as
+        Python requires of signal handlers."""
+        self.received = []
         signal.signal(signal.SIGINT, self._handle)
         signal.signal(signal.SIGTERM, self._handle)
         self.installed = True
         return self
 
-    def install_if_main_thread(self) -> Interrupts:
-        if not self.installed and threading.current_thread() is threading.main_thread():
-            self.install()
-        return self
+    @contextlib.contextmanager
+    def installed_while(self) -> Iterator[Interrupts]:
+        """Installed for the block only, unless already installed (a library caller, such as
+        the pytest plugin, keeps its own handlers afterwards). Off the main thread, nothing
+        can be installed, and chaoslib's own handling applies."""
+        if self.installed or threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+        self.install()
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous[0])
+            signal.signal(signal.SIGTERM, previous[1])
+            self.installed = False
 
     @contextlib.contextmanager
     def deferred(self) -> Iterator[None]:
@@ -91,11 +105,14 @@ INTERRUPTS = Interrupts()
 
 
 @contextlib.contextmanager
-def chaoslib_keeps_our_handlers() -> Iterator[None]:
+def chaoslib_keeps_our_handlers(ours: bool = True) -> Iterator[None]:
     """chaoslib installs a SIGTERM handler for the length of a run that raises on *every*
-    SIGTERM, rollbacks included; while this is active it leaves the installed handlers be."""
+    SIGTERM, rollbacks included; while this is active it leaves ``ours`` be, if there are."""
     import chaoslib.run
 
+    if not ours:
+        yield
+        return
     original = chaoslib.run.exit_signals
     chaoslib.run.exit_signals = contextlib.nullcontext
     try:

@@ -55,7 +55,17 @@ def run_experiment(
     Must run on the main thread: a first Ctrl-C or SIGTERM ends the wait in progress and the
     rollbacks still play; later signals cannot cut the revert short (see `interrupts`).
     """
-    interrupts.install_if_main_thread()
+    with interrupts.installed_while():
+        return _run(experiment, service, run_dir, floor, interrupts)
+
+
+def _run(
+    experiment: Experiment,
+    service: Service,
+    run_dir: Path,
+    floor: Floor | None,
+    interrupts: Interrupts,
+) -> ExperimentResult:
     started = datetime.now(UTC)
     journal = Journal(run_dir / "journals" / f"{experiment.name}.jsonl")
     journal.write(
@@ -67,7 +77,7 @@ def run_experiment(
     try:
         floor = floor or _preflight(experiment, service, journal)
         if floor is not None:
-            _chaos_run(experiment, service, journal, floor)
+            _chaos_run(experiment, service, journal, floor, interrupts)
     except KeyboardInterrupt:
         pass  # the signal is recorded below, from what the handler saw
     finally:
@@ -85,7 +95,10 @@ def _preflight(experiment: Experiment, service: Service, journal: Journal) -> Fl
         return None
 
 
-def _chaos_run(experiment: Experiment, service: Service, journal: Journal, floor: Floor) -> None:
+def _chaos_run(
+    experiment: Experiment, service: Service, journal: Journal, floor: Floor,
+    interrupts: Interrupts,
+) -> None:  # fmt: skip
     from chaoslib.experiment import ensure_experiment_is_valid
     from chaoslib.experiment import run_experiment as chaos_run
     from chaoslib.types import Strategy
@@ -96,7 +109,7 @@ def _chaos_run(experiment: Experiment, service: Service, journal: Journal, floor
     # Without a recovery target the steady state is not expected back before the revert,
     # so it is checked before the method only.
     strategy = Strategy.DEFAULT if experiment.expect.recovery else Strategy.BEFORE_METHOD
-    with chaoslib_keeps_our_handlers():
+    with chaoslib_keeps_our_handlers(interrupts.installed):
         chaos_journal = chaos_run(document, settings=ROLLBACKS_ALWAYS, strategy=strategy)
     journal.write("run_finished", chaoslib_status=chaos_journal.get("status"))
 
