@@ -19,8 +19,23 @@ from mlchaos.loader import load_scenario
     default=None,
     help="Override the scenario's responders.",
 )
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True, max=100_000),
+    default=None,
+    help="Override the scenario's requests per second (the machine's capacity decides it).",
+)
+@click.option(
+    "--users", type=click.IntRange(1, 1000), default=None, help="Override the scenario's users."
+)
 @gameday_options
-def gameday(scenario: Path, responders: str | None, options: GamedayOptions) -> None:
+def gameday(
+    scenario: Path,
+    responders: str | None,
+    rate: float | None,
+    users: int | None,
+    options: GamedayOptions,
+) -> None:
     """Run SCENARIO's experiments in order under steady Locust traffic.
 
     Exit 0 when every target was met, 1 when one was missed, 2 on bad input, 3 when the
@@ -31,4 +46,7 @@ def gameday(scenario: Path, responders: str | None, options: GamedayOptions) -> 
         document = document.model_copy(
             update={"responders": document.responders.model_copy(update={"mode": responders})}
         )
+    load = {k: v for k, v in {"rate": rate, "users": users}.items() if v is not None}
+    if load:
+        document = document.model_copy(update={"load": document.load.model_copy(update=load)})
     execute(document, experiments, options)

@@ -54,12 +54,12 @@ def test_runbook_steps_of_collateral_pages_are_kept_apart_and_never_judged() -> 
            "at": T0.isoformat(), "ok": True, "error": "",
            "alert": "ModelHighErrorRate"}  # fmt: skip
     stray = {**own, "runbook": "latency", "step": "Route to fallback", "ok": False,
-             "error": "exit 22", "alert": "EdgeHighLatencyP99"}  # fmt: skip
+             "error": "exit 22", "alert": "EdgeSlowRequests"}  # fmt: skip
     result = judge(EXPERIMENT, [*passing(), own, stray], FLOOR)
     assert result.verdict == "pass", result.reasons
     assert [s["runbook"] for s in result.runbook_steps] == ["high-error-rate"]
     assert [s["runbook"] for s in result.collateral_steps] == ["latency"]
-    assert split_steps([own, stray], "EdgeHighLatencyP99") == ([stray], [own])
+    assert split_steps([own, stray], "EdgeSlowRequests") == ([stray], [own])
 
 
 def test_pages_and_collateral_steps_show_in_the_postmortem_and_html(tmp_path: Path) -> None:

@@ -208,7 +208,7 @@ def test_target_below_floor_is_refused_with_the_arithmetic() -> None:
 
 def test_false_alarms_show_in_every_report(tmp_path: Path) -> None:
     doc = document()
-    doc["false_alarms"] = ["page P1 at t (ModelHighLatencyP99) with no fault injected"]
+    doc["false_alarms"] = ["page P1 at t (ModelSlowRequests) with no fault injected"]
     files = rendered(tmp_path, doc)
     assert "## False alarms" in files["postmortem.md"]
     assert 'id="false-alarms"' in files["report.html"]

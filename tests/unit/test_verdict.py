@@ -156,19 +156,19 @@ def test_pages_and_rollbacks_before_any_fault_are_false_alarms() -> None:
     from mlchaos.engine.false_alarms import false_alarms
 
     pages = [
-        {"id": "P1", "triggered_at": at(5), "custom_details": {"alertname": "ModelHighLatencyP99"}},
+        {"id": "P1", "triggered_at": at(5), "custom_details": {"alertname": "ModelSlowRequests"}},
         {"id": "P2", "triggered_at": at(50), "custom_details": {}},  # after the window
     ]
     audit = [
         {"action": "promote", "at": at(1), "model": "m", "from_version": "v1", "actor": "x"},
         {"action": "rollback", "at": at(6), "model": "m", "from_version": "v2",
-         "actor": "rollback-controller", "reason": "alert ModelHighLatencyP99 firing"},
+         "actor": "rollback-controller", "reason": "alert ModelSlowRequests firing"},
     ]  # fmt: skip
     found = false_alarms(pages, audit, T0, T0 + timedelta(seconds=30))
     assert found == [
-        f"page P1 at {at(5)} (ModelHighLatencyP99) with no fault injected",
+        f"page P1 at {at(5)} (ModelSlowRequests) with no fault injected",
         f"rollback of m from v2 at {at(6)} by rollback-controller "
-        "(alert ModelHighLatencyP99 firing) with no fault injected",
+        "(alert ModelSlowRequests firing) with no fault injected",
     ]
     assert false_alarms([], [], T0, T0 + timedelta(seconds=30)) == []
 
