@@ -225,7 +225,7 @@ class Gameday:
             if self._window is not None and not self.interrupts.received:
                 # Late pages (an accuracy alert after the revert) still belong to the last
                 # experiment: wait for quiet, as between experiments. A signal cuts this short.
-                _settle(self._window[0], self.service, self.scenario.cool_down)
+                _settle(self._window[0], self.service, self.scenario.cool_down, last=True)
         except KeyboardInterrupt:
             pass  # run_gameday reads the signal from `interrupts`
         finally:
@@ -323,22 +323,25 @@ def _restore_primary(service: Service) -> None:
         progress.warning("could not check the gateway's route: %s", exc)
 
 
-def _settle(experiment: Experiment, service: Service, limit_s: float) -> None:
+def _settle(experiment: Experiment, service: Service, limit_s: float, last: bool = False) -> None:
     """Wait, at most ``limit_s``, until the service is quiet: SLOs hold under traffic, no alert
     on the model is pending or firing and no incident is open on the paging service.
 
     Without the last two, a new page would be folded into the previous experiment's open
-    incident by PagerDuty's deduplication, and be missed.
+    incident by PagerDuty's deduplication, and be missed. After the ``last`` experiment the
+    wait only collects late pages, so a source that cannot be read ends it at once.
     """
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        if _quiet(experiment, service):
+        quiet = _quiet(experiment, service)
+        if quiet or (last and quiet is None):
             return
         time.sleep(0.5)
     progress.warning("not in steady state after %gs; the experiment will say why", limit_s)
 
 
-def _quiet(experiment: Experiment, service: Service) -> bool:
+def _quiet(experiment: Experiment, service: Service) -> bool | None:
+    """Whether the service is quiet; None when a source could not be read."""
     from mlchaos.engine.compile import traffic_slo
 
     prometheus = Prometheus(service.prometheus_url)
@@ -354,7 +357,7 @@ def _quiet(experiment: Experiment, service: Service) -> bool:
             i["status"] != "resolved" for i in incidents.since(paging.service, EPOCH)
         )
     except ObservationError:
-        return False
+        return None
     holding = all(v and s.holds(worst(s, v)) for s, v in zip(slos, values, strict=True))
     return holding and not alerting and not open_incidents
 
