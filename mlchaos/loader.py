@@ -8,6 +8,7 @@ Validation is pure and offline: it reads the file and nothing else.
 from __future__ import annotations
 
 import difflib
+import functools
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
@@ -315,22 +316,15 @@ def _child(node: yaml.Node | None, part: Any) -> tuple[int, yaml.Node] | None:
     return None
 
 
-_KEYS: dict[int, tuple[yaml.MappingNode, dict[Any, tuple[yaml.Node, yaml.Node]]]] = {}
-
-
+@functools.lru_cache(maxsize=256)
 def _keys(node: yaml.MappingNode) -> dict[Any, tuple[yaml.Node, yaml.Node]]:
-    """The mapping's entries by key, built once per node: problems in a mapping of 40,000
-    keys would otherwise each scan all of it."""
-    cached = _KEYS.get(id(node))
-    if cached is None or cached[0] is not node:
-        index: dict[Any, tuple[yaml.Node, yaml.Node]] = {}
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                index.setdefault(key.value, (key, value))
-        if len(_KEYS) >= 256:
-            _KEYS.clear()  # bounded: a long-lived process must not hold every tree it read
-        cached = _KEYS[id(node)] = (node, index)
-    return cached[1]
+    """The mapping's entries by key, built once per node (nodes hash by identity): problems in
+    a mapping of 25,000 keys would otherwise each scan all of it."""
+    index: dict[Any, tuple[yaml.Node, yaml.Node]] = {}
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode):
+            index.setdefault(key.value, (key, value))
+    return index
 
 
 def _scalar(node: yaml.MappingNode, key: str) -> Any:

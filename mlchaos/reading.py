@@ -10,7 +10,8 @@ traceback and never a hang:
 - aliases may not expand the document beyond `MAX_NODES` (a "billion laughs" bomb is a few
   hundred bytes that stand for millions of nodes).
 
-    >>> root, data = read_yaml(Path("experiments/bad-version.yaml"))
+    >>> path = Path("experiments/bad-version.yaml")
+    >>> root, data = compose(read_text(path), str(path))
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import yaml
 
 from mlchaos.errors import Problem, ValidationFailed
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "compose", "read_text", "read_yaml"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "compose", "read_text"]
 
 MAX_BYTES = 256 * 1024
 """An experiment is a page of YAML; 256 KiB is a hundred times more than any needs, and
@@ -52,10 +53,10 @@ def read_text(path: Path) -> str:
         raise _failed(source, 0, "(file)", exc.strerror or str(exc)) from exc
     if len(raw) > MAX_BYTES:  # it grew after the stat
         raise _failed(source, 0, "(file)", f"over the {MAX_BYTES}-byte limit")
-    return decode(raw, source)
+    return _decode(raw, source)
 
 
-def decode(raw: bytes, source: str) -> str:
+def _decode(raw: bytes, source: str) -> str:
     """UTF-8 text, or a problem at the line of the first byte that is not."""
     try:
         return raw.decode("utf-8")
@@ -65,12 +66,6 @@ def decode(raw: bytes, source: str) -> str:
         raise _failed(
             source, line, "(file)", f"not UTF-8 text: byte 0x{byte:02x}; save the file as UTF-8"
         ) from exc
-
-
-def read_yaml(path: Path) -> tuple[yaml.Node | None, Any]:
-    """The composed node tree and the plain data of the file at ``path``."""
-    text = read_text(path)
-    return compose(text, str(path))
 
 
 def compose(text: str, source: str = "<string>") -> tuple[yaml.Node | None, Any]:

@@ -274,13 +274,16 @@ def recovered(
         if at is None:
             return None
         detail: dict[str, Any] = {"breached": breached, "stable_for_s": stable_for_s}
+        source = "prometheus SLO samples"
         if gateway is not None:
             rows, clock = gateway.outcomes(injected.timestamp())
             back = serving.back_since(rows, injected.timestamp(), clock, min_success)
             if back is None:
                 return None  # no successful answer yet since the last failing second
-            detail["serving_since"] = datetime.fromtimestamp(back, UTC).isoformat()
-            at = max(at, datetime.fromtimestamp(back, UTC))
-        return Seen(at.isoformat(), "prometheus SLO samples", detail)
+            serving_since = datetime.fromtimestamp(back, UTC)
+            detail["serving_since"] = serving_since.isoformat()
+            if serving_since > at:  # the time is the gateway's, and the source says so
+                at, source = serving_since, "gateway answers (2xx share back above min_success)"
+        return Seen(at.isoformat(), source, detail)
 
     return look

@@ -51,3 +51,36 @@ def test_serving_that_never_broke_counts_from_the_start() -> None:
 def test_no_answer_since_the_last_failure_is_not_recovery() -> None:
     assert back_since([(10, 50, 0), (11, 0, 0)], 10, 12, 0.9) is None
     assert back_since([], 10, 12, 0.9) is None
+
+
+def test_recovery_takes_the_later_of_slos_and_serving_and_names_its_source() -> None:
+    """Unit stand-ins for Prometheus and the gateway: only the arithmetic is under test here."""
+    from datetime import UTC, datetime
+    from typing import Any
+
+    from mlchaos.observe.events import recovered
+    from mlchaos.schema import Slo
+
+    class Samples:
+        def range_values(self, *_: Any) -> dict[float, list[float]]:
+            return {100.0: [1.0], 101.0: [0.0], 102.0: [0.0], 103.0: [0.0], 104.0: [0.0]}
+
+    class Answers:
+        def __init__(self, rows: list[tuple[int, int, int]]) -> None:
+            self.rows = rows
+
+        def outcomes(self, since: float) -> tuple[list[tuple[int, int, int]], float]:
+            return self.rows, 106.0
+
+    slo = Slo(name="e", query="q", below=0.5)
+    injected = datetime.fromtimestamp(100, UTC)
+    late = [(100, 10, 0), (101, 10, 0), (102, 10, 0), (103, 10, 10), (104, 10, 10)]
+    seen = recovered(Samples(), (slo,), injected, 1.0, 2.0, Answers(late), 0.9)()  # type: ignore[arg-type]
+    assert seen is not None
+    assert (seen.time, seen.source) == (
+        datetime.fromtimestamp(103, UTC).isoformat(),
+        "gateway answers (2xx share back above min_success)",
+    )
+    early = [(100, 10, 10), (101, 10, 10)]
+    seen = recovered(Samples(), (slo,), injected, 1.0, 2.0, Answers(early), 0.9)()  # type: ignore[arg-type]
+    assert seen is not None and seen.source == "prometheus SLO samples"
