@@ -24,6 +24,8 @@ from mlchaos.engine.run import preflight, run_experiment
 from mlchaos.engine.verdict import ExperimentResult, overall
 from mlchaos.errors import ObservationError, TargetError
 from mlchaos.load.runner import LoadStats, Locust
+from mlchaos.observe import serving
+from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.pagerduty import EPOCH, Incidents
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.observe.slo import worst
@@ -312,8 +314,6 @@ def _reach_rate(service: Service, rate: float, limit_s: float = 30.0, share: flo
 def _restore_primary(service: Service) -> None:
     """Undo a fallback the game day's responders left in place (a late page can switch it
     after its fault ended), so no experiment starts, and no game day ends, on the fallback."""
-    from mlchaos.observe.gateway import GatewayClient
-
     gateway = GatewayClient(service.gateway_url)
     try:
         if gateway.route_now() == "fallback" and not gateway.faults():
@@ -324,8 +324,10 @@ def _restore_primary(service: Service) -> None:
 
 
 def _settle(experiment: Experiment, service: Service, limit_s: float, last: bool = False) -> None:
-    """Wait, at most ``limit_s``, until the service is quiet: SLOs hold under traffic, no alert
-    on the model is pending or firing and no incident is open on the paging service.
+    """Wait, at most ``limit_s``, until the service is quiet: SLOs hold under traffic, the
+    gateway sees it serving, no alert on the model is pending or firing and no incident is open
+    on the paging service. A blip (a model swapping back, a busy machine) is waited out here,
+    so the steady-state probe judges a settled service rather than the tail of the blip.
 
     Without the last two, a new page would be folded into the previous experiment's open
     incident by PagerDuty's deduplication, and be missed. After the ``last`` experiment the
@@ -356,10 +358,12 @@ def _quiet(experiment: Experiment, service: Service) -> bool | None:
         open_incidents = paging is not None and any(
             i["status"] != "resolved" for i in incidents.since(paging.service, EPOCH)
         )
-    except ObservationError:
+        _, served = serving.recent(GatewayClient(service.gateway_url))
+    except (ObservationError, TargetError):
         return None
     holding = all(v and s.holds(worst(s, v)) for s, v in zip(slos, values, strict=True))
-    return holding and not alerting and not open_incidents
+    in_service = served is not None and served >= experiment.min_success
+    return holding and in_service and not alerting and not open_incidents
 
 
 def _save_series(

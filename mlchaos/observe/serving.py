@@ -19,7 +19,7 @@ from mlchaos.engine.journal import Journal
 from mlchaos.errors import MlchaosError
 from mlchaos.observe.gateway import GatewayClient
 
-__all__ = ["WINDOW_S", "back_since", "check", "share"]
+__all__ = ["WINDOW_S", "back_since", "check", "recent", "share"]
 
 WINDOW_S = 5
 """Seconds of answers judged at once: enough requests to mean something at 1 req/s."""
@@ -34,15 +34,19 @@ def share(seconds: Sequence[Second]) -> tuple[int, float | None]:
     return answered, (sum(ok for _, _, ok in seconds) / answered if answered else None)
 
 
+def recent(gateway: GatewayClient) -> tuple[int, float | None]:
+    """Requests answered in the last `WINDOW_S` whole seconds, and the share that succeeded."""
+    rows, now = gateway.outcomes(datetime.now(UTC).timestamp() - WINDOW_S - 1)
+    return share([r for r in rows if now - WINDOW_S - 1 <= r[0] < int(now)])
+
+
 def check(journal: Journal, gateway: GatewayClient, min_success: float) -> bool:
     """Judge the last `WINDOW_S` whole seconds and record it as an SLO of role ``serving``."""
     try:
-        rows, now = gateway.outcomes(datetime.now(UTC).timestamp() - WINDOW_S - 1)
+        answered, ok = recent(gateway)
     except MlchaosError as exc:
         journal.write("slo", role="serving", name="serving", status="unreachable", reason=str(exc))
         return False
-    window = [r for r in rows if now - WINDOW_S - 1 <= r[0] < int(now)]
-    answered, ok = share(window)
     condition = f">= {min_success:.0%} of requests answered 2xx"
     if ok is None:
         reason = f"no request reached the gateway in the last {WINDOW_S}s"
