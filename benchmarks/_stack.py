@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mlchaos.stack.config import COMPONENTS, StackConfig  # noqa: E402
+from mlchaos.reference.config import COMPONENTS, StackConfig  # noqa: E402
 
 
 def free_port() -> int:

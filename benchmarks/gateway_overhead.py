@@ -16,7 +16,7 @@ import time
 import aiohttp
 from _stack import bench_stack
 
-from mlchaos.stack.dataset import FEATURES, REPLAY_SEED, generate
+from mlchaos.reference.dataset import FEATURES, REPLAY_SEED, generate
 
 
 def bodies() -> list[bytes]:

@@ -174,9 +174,9 @@ class _Session:
         from mlchaos.engine.gameday import Gameday
         from mlchaos.engine.responders import responders_for
         from mlchaos.loader import load_service
+        from mlchaos.reference import supervisor
         from mlchaos.schema import Scenario
         from mlchaos.service import Service
-        from mlchaos.stack import supervisor
 
         show_progress()
         scenario = self.scenario or Scenario(name="pytest", experiments=("(fixtures)",))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from mlchaos.reference.config import StackConfig
 from mlchaos.schema.service import RollbackHook, ServiceFile
-from mlchaos.stack.config import StackConfig
 
 
 class Service(BaseModel):

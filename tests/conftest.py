@@ -42,8 +42,8 @@ def wait_until(condition: Callable[[], T], timeout: float = 20.0, interval: floa
 
 import pytest  # noqa: E402
 
-from mlchaos.stack import supervisor  # noqa: E402
-from mlchaos.stack.config import COMPONENTS, StackConfig  # noqa: E402
+from mlchaos.reference import supervisor  # noqa: E402
+from mlchaos.reference.config import COMPONENTS, StackConfig  # noqa: E402
 
 
 def new_stack_config(state_dir: Path) -> StackConfig:

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
+from mlchaos.reference.config import DEFAULT_PORTS, StackConfig
 from mlchaos.report.render import ReportOptions
-from mlchaos.stack.config import DEFAULT_PORTS, StackConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 

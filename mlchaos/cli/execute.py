@@ -12,11 +12,11 @@ from mlchaos.engine.gameday import GamedayResult, run_gameday
 from mlchaos.engine.interrupts import INTERRUPTS
 from mlchaos.engine.responders import responders_for
 from mlchaos.loader import load_service
+from mlchaos.reference import supervisor
 from mlchaos.report.render import ReportOptions, write_reports
 from mlchaos.report.table import summary_table
 from mlchaos.schema import Experiment, Scenario
 from mlchaos.service import Service
-from mlchaos.stack import supervisor
 
 
 def execute(scenario: Scenario, experiments: list[Experiment], options: GamedayOptions) -> None:

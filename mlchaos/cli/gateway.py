@@ -37,7 +37,7 @@ def gateway(
     """
     from aiohttp import web
 
-    from mlchaos.stack.gateway import create_app
+    from mlchaos.gateway.server import create_app
 
     state_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(upstream.rstrip("/"), model, state_dir, max_in_flight)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlchaos.stack.rules import RuleSettings, render_rules
+from mlchaos.rules import RuleSettings, render_rules
 
 
 @click.command()

@@ -8,10 +8,10 @@ import click
 
 from mlchaos.cli.common import new_stack_config, service_option, state_dir_option
 from mlchaos.loader import load_service
+from mlchaos.reference.config import StackConfig
+from mlchaos.rules import RuleSettings
 from mlchaos.runbooks.catalogue import render_runbooks, write_runbooks
 from mlchaos.service import Service
-from mlchaos.stack.config import StackConfig
-from mlchaos.stack.rules import RuleSettings
 
 
 @click.group()

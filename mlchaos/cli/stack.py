@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from mlchaos.cli.common import EXIT, load_stack, new_stack_config, say, state_dir_option
-from mlchaos.stack import supervisor
+from mlchaos.reference import supervisor
 
 
 @click.command()

@@ -22,14 +22,14 @@ from typing import Protocol, TextIO
 from mlchaos.engine.journal import Journal
 from mlchaos.errors import ObservationError
 from mlchaos.observe.pagerduty import AutomatedResponder, Incidents, events_client
+from mlchaos.reference.config import StackConfig
+from mlchaos.reference.supervisor import rule_settings
 from mlchaos.report.live import live_lines
+from mlchaos.rules import RuleSettings
 from mlchaos.runbooks.catalogue import Runbook, render_runbooks
 from mlchaos.runbooks.follow import RunbookFollower
 from mlchaos.schema import Responders
 from mlchaos.service import Service
-from mlchaos.stack.config import StackConfig
-from mlchaos.stack.rules import RuleSettings
-from mlchaos.stack.supervisor import rule_settings
 
 log = logging.getLogger("mlchaos.progress")
 

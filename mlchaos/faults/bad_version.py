@@ -17,9 +17,9 @@ from mlchaos.engine.journal import Journal
 from mlchaos.errors import TargetError
 from mlchaos.faults.leases import record_granted, record_injected, record_intent
 from mlchaos.observe.registry import RegistryClient
+from mlchaos.reference.versions import bad_version_name, segment_version_name
 from mlchaos.schema.experiment import BadVersionFault, SegmentRegressionFault
 from mlchaos.service import Service
-from mlchaos.stack.versions import bad_version_name, segment_version_name
 
 AnyRegistryFault = BadVersionFault | SegmentRegressionFault
 
@@ -86,7 +86,7 @@ def confirm(
 
 
 def _answering_version(service: Service, model: str) -> str | None:
-    from mlchaos.stack.dataset import FEATURES, REPLAY_SEED, generate
+    from mlchaos.reference.dataset import FEATURES, REPLAY_SEED, generate
 
     row = generate(1, seed=REPLAY_SEED).features[0]
     body = {

@@ -19,7 +19,7 @@ import time
 import gevent
 from locust import FastHttpUser, events, task
 
-from mlchaos.stack.dataset import FEATURES, REPLAY_SEED, generate
+from mlchaos.reference.dataset import FEATURES, REPLAY_SEED, generate
 
 TABLE = generate(2000, seed=REPLAY_SEED)
 MAX_BEHIND_S = 2.0

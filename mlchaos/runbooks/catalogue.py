@@ -28,10 +28,10 @@ import jinja2
 from mlchaos.errors import InputError, Problem, ValidationFailed
 from mlchaos.loader import parse_document
 from mlchaos.report.templating import environment
+from mlchaos.rules import RUNBOOK_OF, RuleSettings, alert_rules
 from mlchaos.runbooks.actions import ACTIONS
 from mlchaos.schema.runbook import RunbookSpec
 from mlchaos.service import Service
-from mlchaos.stack.rules import RUNBOOK_OF, RuleSettings, alert_rules
 
 TEMPLATES = Path(__file__).with_name("templates")
 BLOCK = "{% set runbook | runbook %}"

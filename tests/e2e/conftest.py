@@ -13,7 +13,7 @@ from typing import Any
 import requests
 import yaml
 
-from mlchaos.stack.config import StackConfig
+from mlchaos.reference.config import StackConfig
 from tests.conftest import ROOT, wait_until
 
 CATALOGUE = ROOT / "experiments" / "bad-version.yaml"

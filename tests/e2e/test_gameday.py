@@ -18,8 +18,8 @@ import requests
 import yaml
 
 from mlchaos.engine.timeline import EVENTS
-from mlchaos.stack import supervisor
-from mlchaos.stack.config import StackConfig
+from mlchaos.reference import supervisor
+from mlchaos.reference.config import StackConfig
 from tests.chromium import measure
 from tests.conftest import ROOT, wait_until
 from tests.e2e.conftest import (

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlchaos.stack import supervisor
-from mlchaos.stack.config import StackConfig
+from mlchaos.reference import supervisor
+from mlchaos.reference.config import StackConfig
 from tests.conftest import ROOT, wait_until
 from tests.e2e.conftest import (
     journal_text,

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlchaos.stack import supervisor
-from mlchaos.stack.config import COMPONENTS, StackConfig
+from mlchaos.reference import supervisor
+from mlchaos.reference.config import COMPONENTS, StackConfig
 from tests.conftest import ROOT, free_ports
 from tests.e2e.conftest import results
 

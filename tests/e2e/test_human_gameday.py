@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import pytest
 
 from mlchaos.observe.pagerduty import Incidents
-from mlchaos.stack.config import StackConfig
+from mlchaos.reference.config import StackConfig
 from tests.conftest import ROOT, wait_until
 from tests.e2e.conftest import mlchaos, results, write_scenario
 

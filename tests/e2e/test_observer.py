@@ -18,7 +18,7 @@ import pytest
 import requests
 import yaml
 
-from mlchaos.stack.config import StackConfig
+from mlchaos.reference.config import StackConfig
 from tests.conftest import ROOT
 from tests.e2e.conftest import mlchaos, results, write_scenario
 

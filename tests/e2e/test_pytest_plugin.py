@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlchaos.stack.config import StackConfig
+from mlchaos.reference.config import StackConfig
 from tests.conftest import ROOT
 from tests.e2e.conftest import write_scenario
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from mlchaos.stack.config import StackConfig
+from mlchaos.reference.config import StackConfig
 from tests.conftest import ROOT, wait_until
 from tests.e2e.conftest import journal_text, mlchaos, start_gameday, write_scenario
 

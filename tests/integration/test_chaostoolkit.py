@@ -13,8 +13,8 @@ import requests
 
 from mlchaos.engine.journal import Journal
 from mlchaos.load.runner import Locust
+from mlchaos.reference.config import StackConfig
 from mlchaos.schema import Load
-from mlchaos.stack.config import StackConfig
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration

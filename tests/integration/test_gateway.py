@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from mlchaos.stack.config import StackConfig
-from mlchaos.stack.dataset import FEATURES
+from mlchaos.reference.config import StackConfig
+from mlchaos.reference.dataset import FEATURES
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from mlchaos.load.runner import Locust
+from mlchaos.reference.config import StackConfig
 from mlchaos.schema import Load
-from mlchaos.stack.config import StackConfig
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import pytest
 import requests
 import yaml
 
-from mlchaos.stack.config import StackConfig
+from mlchaos.reference.config import StackConfig
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration

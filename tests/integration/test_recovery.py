@@ -9,8 +9,8 @@ import pytest
 from mlchaos.errors import ObservationError
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.observe.slo import recovered_at
+from mlchaos.reference.config import StackConfig
 from mlchaos.schema import Slo
-from mlchaos.stack.config import StackConfig
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from mlchaos.errors import PortInUse
-from mlchaos.stack import supervisor
-from mlchaos.stack.config import COMPONENTS, StackConfig
+from mlchaos.reference import supervisor
+from mlchaos.reference.config import COMPONENTS, StackConfig
 from tests.conftest import ROOT, new_stack_config, wait_until
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlchaos.stack.gateway import FaultError, GatewayState, transform
+from mlchaos.gateway.server import FaultError, GatewayState, transform
 
 
 def body() -> dict[str, object]:
@@ -90,7 +90,7 @@ def test_ending_a_lease_fails_back_a_route_switched_during_it(tmp_path: Path) ->
 
 
 def test_concept_drift_flips_only_labels_of_requests_made_while_it_held(tmp_path: Path) -> None:
-    from mlchaos.stack.gateway import flip_labels, mark_request
+    from mlchaos.gateway.server import flip_labels, mark_request
 
     state = GatewayState(tmp_path / "a.jsonl")
     lease, _ = state.inject("concept_drift", {}, 1.0, 0, 60, "t")

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from mlchaos.errors import TargetError
-from mlchaos.stack.model_variants import ConstantModel
-from mlchaos.stack.registry import Registry
+from mlchaos.reference.model_variants import ConstantModel
+from mlchaos.reference.registry import Registry
 
 
 class Clock:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from mlchaos.errors import InputError, ValidationFailed
+from mlchaos.reference.config import StackConfig
+from mlchaos.reference.supervisor import rule_settings
+from mlchaos.rules import RUNBOOK_OF, RuleSettings, alert_rules
 from mlchaos.runbooks.catalogue import render_runbooks, runbook_for, write_runbooks
 from mlchaos.service import Service
-from mlchaos.stack.config import StackConfig
-from mlchaos.stack.rules import RUNBOOK_OF, RuleSettings, alert_rules
-from mlchaos.stack.supervisor import rule_settings
 
 SECTIONS = (
     "## Symptoms",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from mlchaos.gateway.server import Outcomes
 from mlchaos.observe.serving import back_since, share
-from mlchaos.stack.gateway import Outcomes
 
 
 class Clock:

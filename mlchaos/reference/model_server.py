@@ -38,8 +38,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from mlchaos.stack.dataset import FEATURES, segments_of
-from mlchaos.stack.registry import Registry
+from mlchaos.reference.dataset import FEATURES, segments_of
+from mlchaos.reference.registry import Registry
 
 WATCH_INTERVAL_S = 0.1
 WARM_ROUNDS = 20

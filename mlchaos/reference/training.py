@@ -16,8 +16,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mlchaos.errors import TargetError
-from mlchaos.stack import model_variants
-from mlchaos.stack.dataset import (
+from mlchaos.reference import model_variants
+from mlchaos.reference.dataset import (
     AGE,
     FEATURES,
     SEGMENTS,
@@ -26,8 +26,8 @@ from mlchaos.stack.dataset import (
     generate,
     segments_of,
 )
-from mlchaos.stack.registry import Registry
-from mlchaos.stack.versions import bad_version_name, segment_version_name
+from mlchaos.reference.registry import Registry
+from mlchaos.reference.versions import bad_version_name, segment_version_name
 
 TRAIN_ROWS = 8000
 HOLDOUT_ROWS = 2000

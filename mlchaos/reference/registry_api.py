@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from mlchaos.errors import TargetError
-from mlchaos.stack.registry import Registry
+from mlchaos.reference.registry import Registry
 
 REAP_INTERVAL_S = 0.25
 log = logging.getLogger("mlchaos.registry")

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from mlchaos.stack.config import StackConfig
+from mlchaos.reference.config import StackConfig
 
 
 def _hostport(cfg: StackConfig, component: str) -> str:

@@ -1,4 +1,4 @@
-"""Run one Python component of the reference stack: ``python -m mlchaos.stack.serve NAME DIR``.
+"""Run one Python component of the reference stack: ``python -m mlchaos.reference.serve NAME DIR``.
 
 The supervisor starts each component this way, in its own process and session, so that a
 crash or a `kill -9` of the runner leaves the stack (and its lease timers) running.
@@ -15,27 +15,27 @@ from typing import Any
 
 import uvicorn
 
-from mlchaos.stack.config import StackConfig
+from mlchaos.reference.config import StackConfig
 
 
 def build_app(component: str, cfg: StackConfig) -> Any:
     if component == "registry":
-        from mlchaos.stack import registry_api
-        from mlchaos.stack.registry import Registry
+        from mlchaos.reference import registry_api
+        from mlchaos.reference.registry import Registry
 
         return registry_api.create_app(Registry(cfg.registry_dir))
     if component == "model-server":
-        from mlchaos.stack import model_server
-        from mlchaos.stack.registry import Registry
+        from mlchaos.reference import model_server
+        from mlchaos.reference.registry import Registry
 
         return model_server.create_app(Registry(cfg.registry_dir), cfg.model_name)
     if component == "pagerduty":
-        from mlchaos.stack import pagerduty_receiver
+        from mlchaos.reference import pagerduty_receiver
 
         keys = json.loads(cfg.secrets_path.read_text())["routing_keys"]
         return pagerduty_receiver.create_app(cfg.state_dir, keys)
     if component == "rollback-controller":
-        from mlchaos.stack import rollback_controller
+        from mlchaos.reference import rollback_controller
 
         return rollback_controller.create_app(cfg.url("registry"))
     raise SystemExit(f"unknown component {component!r}")
@@ -58,7 +58,7 @@ def main(argv: list[str]) -> None:
     if component == "gateway":
         from aiohttp import web
 
-        from mlchaos.stack import gateway
+        from mlchaos.gateway import server as gateway
 
         app = gateway.create_app(cfg.url("model-server"), cfg.model_name, cfg.state_dir)
         web.run_app(

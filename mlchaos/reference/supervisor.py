@@ -25,11 +25,11 @@ import requests
 import yaml
 
 from mlchaos.errors import PortInUse, StackError
-from mlchaos.stack import monitoring
-from mlchaos.stack.config import COMPONENTS, StackConfig
-from mlchaos.stack.registry import Registry
-from mlchaos.stack.rules import RuleSettings, alert_rules, render_rules
-from mlchaos.stack.tls import ensure_certificate
+from mlchaos.reference import monitoring
+from mlchaos.reference.config import COMPONENTS, StackConfig
+from mlchaos.reference.registry import Registry
+from mlchaos.reference.tls import ensure_certificate
+from mlchaos.rules import RuleSettings, alert_rules, render_rules
 
 READY_TIMEOUT_S = 20.0
 HEALTH_PATHS = {
@@ -138,7 +138,7 @@ def any_running(cfg: StackConfig) -> bool:
 
 def _prepare(cfg: StackConfig, progress: Progress) -> None:
     registry = Registry(cfg.registry_dir)
-    from mlchaos.stack import training  # scikit-learn: only when the stack starts
+    from mlchaos.reference import training  # scikit-learn: only when the stack starts
 
     if training.bootstrap(registry, cfg.model_name):
         progress("trained the reference models v1 and v2 and registered the bad versions")
@@ -210,7 +210,7 @@ def _command(cfg: StackConfig, component: str) -> list[str]:
             listen,
             "--cluster.listen-address=",  # clustering holds notifications for ~10 s
         ]
-    return [sys.executable, "-m", "mlchaos.stack.serve", component, str(cfg.state_dir)]
+    return [sys.executable, "-m", "mlchaos.reference.serve", component, str(cfg.state_dir)]
 
 
 def _binary(*names: str) -> str:
