@@ -28,7 +28,11 @@ def main() -> None:
         prometheus, ca = cfg.url("prometheus"), str(cfg.tls_dir / "cert.pem")
         started = time.time()
         with Locust(
-            Load(users=args.users, rate=args.rate), cfg.url("gateway"), cfg.model_name, work
+            Load(users=args.users, rate=args.rate),
+            cfg.url("gateway"),
+            cfg.model_name,
+            cfg.traffic_path,
+            work,
         ) as locust:
             while time.time() - started < args.minutes * 60:
                 time.sleep(30)

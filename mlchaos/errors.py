@@ -16,6 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = [
+    "InputError",
+    "MlchaosError",
+    "ObservationError",
+    "PortInUse",
+    "Problem",
+    "StackError",
+    "TargetError",
+    "ValidationFailed",
+]
+
 
 class MlchaosError(Exception):
     """Root of every error mlchaos raises on purpose."""

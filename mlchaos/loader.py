@@ -21,21 +21,39 @@ from mlchaos.schema import Experiment, Scenario
 from mlchaos.schema.service import ServiceFile
 from mlchaos.service import Service
 
+__all__ = [
+    "MAX_PROBLEMS",
+    "PATTERN_HINTS",
+    "M",
+    "load_any",
+    "load_document",
+    "load_experiment",
+    "load_scenario",
+    "load_service",
+    "misfits",
+    "parse_document",
+    "validate_composed",
+]
+
 M = TypeVar("M", bound=BaseModel)
 
 
-def load_any(path: str | Path) -> str:
+def load_any(path: str | Path, service: Service | None = None) -> str:
     """Validate an experiment, scenario or service file by its own schema; return its kind.
 
     The kind comes from the document's fields: ``experiments`` makes a scenario, ``endpoints``
-    a service file, anything else an experiment.
+    a service file, anything else an experiment. With ``service``, experiments must also fit
+    it: every segment and version they name is one the service file gives.
     """
     root, data = compose(read_text(Path(path)), str(path))
     kind = _kind_of(data)
     if kind == "experiment":
-        validate_composed(root, data, Experiment, str(path))
+        experiment = validate_composed(root, data, Experiment, str(path))
+        _raise_misfits(root, str(path), experiment, service)
+    elif kind == "scenario":
+        load_scenario(path, service)
     else:
-        {"scenario": load_scenario, "service": load_service}[kind](path)
+        load_service(path)
     return kind
 
 
@@ -47,9 +65,35 @@ def _kind_of(data: Any) -> str:
     return "experiment"
 
 
-def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate one experiment file; raise ``ValidationFailed`` with every problem."""
-    return load_document(path, Experiment)
+def load_experiment(path: str | Path, service: Service | None = None) -> Experiment:
+    """Read and validate one experiment file; raise ``ValidationFailed`` with every problem.
+    With ``service``, the experiment must also fit it (see `misfits`)."""
+    root, data = compose(read_text(Path(path)), str(path))
+    experiment = validate_composed(root, data, Experiment, str(path))
+    _raise_misfits(root, str(path), experiment, service)
+    return experiment
+
+
+def misfits(experiment: Experiment, service: Service) -> list[tuple[str, str]]:
+    """``(field, message)`` for each name in the experiment's fault that the service file
+    does not give (a segment, a version): bad input, found before anything runs."""
+    from mlchaos.faults import fault_type
+
+    found = fault_type(experiment.fault.type).misfits(service, experiment.fault)
+    return [(f"fault.{field}", message) for field, message in found]
+
+
+def _raise_misfits(
+    root: yaml.Node | None, source: str, experiment: Experiment, service: Service | None
+) -> None:
+    if service is None:
+        return
+    problems = [
+        Problem(source, _line_of(root, tuple(field.split("."))), field, message)
+        for field, message in misfits(experiment, service)
+    ]
+    if problems:
+        raise ValidationFailed(problems)
 
 
 def load_service(path: str | Path) -> Service:
@@ -58,7 +102,9 @@ def load_service(path: str | Path) -> Service:
     return Service.from_file(document, Path(path).resolve().parent)
 
 
-def load_scenario(path: str | Path) -> tuple[Scenario, list[Experiment]]:
+def load_scenario(
+    path: str | Path, service: Service | None = None
+) -> tuple[Scenario, list[Experiment]]:
     """Read a scenario and every experiment it names; problems from all files are reported."""
     scenario = load_document(path, Scenario)
     experiments: list[Experiment] = []
@@ -72,7 +118,7 @@ def load_scenario(path: str | Path) -> tuple[Scenario, list[Experiment]]:
             )
             continue
         try:
-            experiments.append(load_experiment(exp_path))
+            experiments.append(load_experiment(exp_path, service))
         except ValidationFailed as failed:
             problems.extend(failed.problems)
     names = [e.name for e in experiments]

@@ -32,6 +32,19 @@ if TYPE_CHECKING:
     from mlchaos.engine.verdict import ExperimentResult
     from mlchaos.schema import Experiment, Scenario
 
+__all__ = [
+    "GAMEDAY",
+    "MARKER",
+    "ExperimentItem",
+    "ScenarioFile",
+    "VerdictNotPass",
+    "mlchaos_gameday",
+    "mlchaos_run",
+    "pytest_addoption",
+    "pytest_collect_file",
+    "pytest_configure",
+]
+
 MARKER = "mlchaos: injects faults into staging and judges the service's response"
 GAMEDAY = pytest.StashKey["_Session"]()
 
@@ -174,22 +187,23 @@ class _Session:
         from mlchaos.engine.gameday import Gameday
         from mlchaos.engine.responders import responders_for
         from mlchaos.loader import load_service
-        from mlchaos.reference import supervisor
         from mlchaos.schema import Scenario
-        from mlchaos.service import Service
 
         show_progress()
         scenario = self.scenario or Scenario(name="pytest", experiments=("(fixtures)",))
         option = self.config.getoption
-        cfg = None
+        settings = None
         if option("mlchaos_service"):
             service = load_service(option("mlchaos_service"))
         else:
+            from mlchaos.reference import service as reference
+            from mlchaos.reference import supervisor
+
             cfg, started = supervisor.ensure_running(Path(option("mlchaos_state_dir")))
             if started:
                 self._exit.callback(supervisor.down, cfg)
-            service = Service.from_stack(cfg)
-        responders = responders_for(service, cfg, scenario.responders)
+            service, settings = reference.service(cfg), supervisor.rule_settings(cfg)
+        responders = responders_for(service, scenario.responders, settings)
         day = Gameday(scenario, service, Path(option("mlchaos_report_dir")), responders)
         self._exit.callback(self._report, day)  # last in, first out: after the day has ended
         self._exit.push(day.__exit__)

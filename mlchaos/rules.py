@@ -12,10 +12,13 @@ from typing import Any
 
 import yaml
 
+__all__ = ["RUNBOOK_OF", "RuleSettings", "alert_rules", "render_rules"]
+
 
 @dataclass(frozen=True)
 class RuleSettings:
-    """The knobs that set each rule's sensitivity; defaults suit the reference stack.
+    """The model the rules watch, and the knobs that set each rule's sensitivity; the defaults
+    are calibrated on the reference stack.
 
     The drift threshold is calibrated against the monitor's 1000-observation window on the
     replayed reference traffic: the largest score seen over 60,000 requests was 0.21 sigma
@@ -23,7 +26,7 @@ class RuleSettings:
     crosses it 60% of the way into the window.
     """
 
-    model: str = "credit-risk"
+    model: str
     window: str = "3s"
     error_ratio: float = 0.05
     score_shift: float = 0.15
@@ -52,7 +55,7 @@ class RuleSettings:
     runbook_base_url: str = "https://runbooks.example.invalid/mlchaos"
 
 
-def alert_rules(settings: RuleSettings = RuleSettings()) -> dict[str, Any]:
+def alert_rules(settings: RuleSettings) -> dict[str, Any]:
     """The rule file as a dict, ready for YAML."""
     s, w = settings, settings.window
     model = f'model="{s.model}"'
@@ -210,7 +213,7 @@ def _rule(
     }
 
 
-def render_rules(settings: RuleSettings = RuleSettings()) -> str:
+def render_rules(settings: RuleSettings) -> str:
     return yaml.dump(alert_rules(settings), Dumper=_ReadableDumper, sort_keys=False, width=100)
 
 

@@ -1,17 +1,21 @@
-"""The endpoints of the service under test: where to inject, and where each truth lives.
+"""The service under test, resolved from a service file: where to inject, where each truth
+lives, and the facts about its model that faults and load need (segments, versions, payload).
 
-For the reference stack they derive from its `StackConfig`; a user's own staging stack names
-them in a service file (`mlchaos.schema.service`).
+Every stack is described the same way: a user's staging by the file they pass with
+``--service``, the reference stack by the file `mlchaos up` writes (`mlchaos.reference.service`).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from mlchaos.reference.config import StackConfig
-from mlchaos.schema.service import RollbackHook, ServiceFile
+from mlchaos.schema.experiment import Slo
+from mlchaos.schema.service import RollbackHook, Segments, ServiceFile, Versions
+
+__all__ = ["Service"]
 
 
 class Service(BaseModel):
@@ -27,25 +31,51 @@ class Service(BaseModel):
     pagerduty_url: str
     pagerduty_ca_file: Path | None = None
     pagerduty_service: str
-    rollback_controller_url: str | None = None
     rollback_hook: RollbackHook | None = None
     """What the automated responder runs for ``action: rollback`` alerts, if anything."""
     routing_key_env: str | None = None
-    """Where the PagerDuty routing key is, for acknowledging; None for the reference stack."""
+    routing_key_file: Path | None = None
+    """Where the PagerDuty routing key is, for acknowledging: a file, else the environment."""
     expected_production: str | None = None
     """The version production should be on before a game day; None when not known."""
-    traffic_query: str = ""
-    """PromQL for the request rate clients see; empty means the reference stack's edge metric."""
+    traffic_query: str
+    """PromQL for the request rate clients see."""
+    payload_file: Path | None = None
+    """JSON lines of ``{"features": {...}, "label": 0}``: what the load sends."""
+    segments: Segments | None = None
+    versions: Versions = Versions()
 
     def traffic(self) -> str:
-        return self.traffic_query or (
-            f'sum(rate(mlchaos_gateway_requests_total{{model="{self.model}"}}[5s]))'
-        )
+        return self.traffic_query
+
+    def traffic_slo(self, min_rps: float) -> Slo:
+        """Traffic must flow, or nothing the SLOs say means anything."""
+        return Slo(name="traffic", query=self.traffic_query, above=min_rps)
+
+    def routing_key(self) -> str:
+        """The routing key, read now and kept by the caller in memory only; "" if none."""
+        if self.routing_key_file is not None:
+            try:
+                return self.routing_key_file.read_text().strip()
+            except OSError:
+                return ""
+        return os.environ.get(self.routing_key_env or "", "")
+
+    @property
+    def routing_key_source(self) -> str:
+        """Where the key is looked for, for messages (never the key itself)."""
+        if self.routing_key_file is not None:
+            return str(self.routing_key_file)
+        return f"${self.routing_key_env}"
 
     @classmethod
     def from_file(cls, document: ServiceFile, base: Path) -> Service:
         """The service a validated service file names; ``base`` resolves relative paths."""
         pd = document.pagerduty
+
+        def path(name: str | None) -> Path | None:
+            return (base / name) if name else None
+
         return cls(
             model=document.model,
             model_url=document.endpoints.gateway,
@@ -54,26 +84,14 @@ class Service(BaseModel):
             prometheus_url=document.endpoints.prometheus,
             alertmanager_url=document.endpoints.alertmanager,
             pagerduty_url=pd.url,
-            pagerduty_ca_file=(base / pd.ca_file) if pd.ca_file else None,
+            pagerduty_ca_file=path(pd.ca_file),
             pagerduty_service=pd.service,
             rollback_hook=document.rollback,
             routing_key_env=pd.routing_key_env,
+            routing_key_file=path(pd.routing_key_file),
             traffic_query=document.traffic_query,
             expected_production=document.production_version,
-        )
-
-    @classmethod
-    def from_stack(cls, cfg: StackConfig) -> Service:
-        return cls(
-            model=cfg.model_name,
-            model_url=cfg.url("gateway"),
-            gateway_url=cfg.url("gateway"),
-            registry_url=cfg.url("registry"),
-            prometheus_url=cfg.url("prometheus"),
-            alertmanager_url=cfg.url("alertmanager"),
-            pagerduty_url=cfg.url("pagerduty"),
-            pagerduty_ca_file=cfg.tls_dir / "cert.pem",
-            pagerduty_service=cfg.pagerduty_service,
-            rollback_controller_url=cfg.url("rollback-controller"),
-            expected_production=cfg.production_version,
+            payload_file=path(document.payload.file) if document.payload else None,
+            segments=document.segments,
+            versions=document.versions,
         )

@@ -26,6 +26,8 @@ from mlchaos.cli import (
 from mlchaos.cli.common import EXIT
 from mlchaos.errors import InputError, MlchaosError
 
+__all__ = ["cli", "main"]
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mlchaos")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -11,7 +10,8 @@ from mlchaos.cli.common import load_stack, service_option, state_dir_option
 from mlchaos.errors import InputError
 from mlchaos.loader import load_service
 from mlchaos.observe.pagerduty import Incidents, acknowledge, events_client
-from mlchaos.service import Service
+
+__all__ = ["ack"]
 
 
 @click.command()
@@ -34,12 +34,13 @@ def ack(
     Events API v2, with the official client. mlchaos measures MTTA from these acks."""
     if service_file is not None:
         service = load_service(service_file)
-        key = os.environ.get(service.routing_key_env or "", "")
-        if not key:
-            raise InputError(f"--service: set ${service.routing_key_env} to the routing key")
     else:
-        cfg = load_stack(state_dir)
-        service, key = Service.from_stack(cfg), cfg.routing_key()
+        from mlchaos.reference import service as reference
+
+        service = reference.service(load_stack(state_dir))
+    key = service.routing_key()
+    if not key:
+        raise InputError(f"no routing key in {service.routing_key_source}")
     client = events_client(key, service.pagerduty_url, service.pagerduty_ca_file)
     for dedup_key in dedup_keys:
         client.acknowledge(dedup_key)

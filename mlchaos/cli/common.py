@@ -9,12 +9,28 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from mlchaos.reference.config import DEFAULT_PORTS, StackConfig
 from mlchaos.report.render import ReportOptions
+
+if TYPE_CHECKING:  # the reference stack is an extra: imported where a command needs it
+    from mlchaos.reference.config import StackConfig
+
+__all__ = [
+    "EXIT",
+    "F",
+    "GamedayOptions",
+    "ProgressFormatter",
+    "default_state_dir",
+    "gameday_options",
+    "load_stack",
+    "new_stack_config",
+    "report_options",
+    "say",
+    "show_progress",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -119,6 +135,7 @@ def report_options(command: F) -> F:
 
 def load_stack(state_dir: Path) -> StackConfig:
     from mlchaos.errors import StackError
+    from mlchaos.reference.config import StackConfig
 
     if not (state_dir / "stack.json").exists():
         raise StackError(f"no reference stack in {state_dir}; start one with `mlchaos up`")
@@ -128,6 +145,7 @@ def load_stack(state_dir: Path) -> StackConfig:
 def new_stack_config(state_dir: Path, ports: tuple[str, ...]) -> StackConfig:
     """A config with ``--port name=PORT`` overrides applied."""
     from mlchaos.errors import InputError
+    from mlchaos.reference.config import DEFAULT_PORTS, StackConfig
 
     chosen = dict(DEFAULT_PORTS)
     for item in ports:

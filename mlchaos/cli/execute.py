@@ -1,5 +1,5 @@
-"""Run a scenario against the reference stack and write its reports: shared by `run` and
-`gameday`, which differ only in where the scenario comes from."""
+"""Run a scenario against a service (the reference stack by default) and write its reports:
+shared by `run` and `gameday`, which differ only in where the scenario comes from."""
 
 from __future__ import annotations
 
@@ -11,30 +11,39 @@ from mlchaos.cli.common import EXIT, GamedayOptions, say, show_progress
 from mlchaos.engine.gameday import GamedayResult, run_gameday
 from mlchaos.engine.interrupts import INTERRUPTS
 from mlchaos.engine.responders import responders_for
-from mlchaos.loader import load_service
-from mlchaos.reference import supervisor
+from mlchaos.errors import InputError
+from mlchaos.loader import load_service, misfits
 from mlchaos.report.render import ReportOptions, write_reports
 from mlchaos.report.table import summary_table
 from mlchaos.schema import Experiment, Scenario
 from mlchaos.service import Service
 
+__all__ = ["execute"]
+
 
 def execute(scenario: Scenario, experiments: list[Experiment], options: GamedayOptions) -> None:
     show_progress(options.verbose)
     INTERRUPTS.install()  # the first signal stops the run; none can stop the revert or reports
+    settings = None
     if options.service_file is not None:
         service, cfg, started_stack = load_service(options.service_file), None, False
     else:
+        from mlchaos.reference import service as reference
+        from mlchaos.reference import supervisor
+
         cfg, started_stack = supervisor.ensure_running(options.state_dir, say)
-        service = Service.from_stack(cfg)
+        service, settings = reference.service(cfg), supervisor.rule_settings(cfg)
     try:
-        responder = responders_for(service, cfg, scenario.responders, options.runbook_dir, say)
+        _fit(experiments, service)
+        responder = responders_for(service, scenario.responders, settings, options.runbook_dir, say)
         open_runs = (cfg.state_dir if cfg else options.state_dir) / "runs"
         result = run_gameday(
             scenario, experiments, service, options.report_dir, responder, open_runs
         )
     finally:
         if cfg is not None and started_stack and not options.keep_stack:
+            from mlchaos.reference import supervisor
+
             with INTERRUPTS.deferred():
                 supervisor.down(cfg)
             say("stopped the reference stack this run started (keep it with --keep-stack)")
@@ -45,6 +54,14 @@ def execute(scenario: Scenario, experiments: list[Experiment], options: GamedayO
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise SystemExit(130 if result.interrupted else EXIT[result.verdict])
+
+
+def _fit(experiments: list[Experiment], service: Service) -> None:
+    """Every experiment names only segments and versions the service file gives: bad input
+    (exit 2) before any load or fault, not an inconclusive run later."""
+    found = [f"{e.name}: {f}: {m}" for e in experiments for f, m in misfits(e, service)]
+    if found:
+        raise InputError("\n".join(found))
 
 
 def _report(result: GamedayResult, options: ReportOptions) -> None:

@@ -10,6 +10,8 @@ from mlchaos.cli.common import GamedayOptions, gameday_options
 from mlchaos.cli.execute import execute
 from mlchaos.loader import load_scenario
 
+__all__ = ["gameday"]
+
 
 @click.command()
 @click.argument("scenario", type=click.Path(path_type=Path))

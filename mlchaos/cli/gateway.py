@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+__all__ = ["gateway"]
+
 
 @click.command()
 @click.option("--upstream", required=True, help="Your model server's base URL (OIP v2).")

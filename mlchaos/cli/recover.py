@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 
 from mlchaos.cli.common import load_stack, say, state_dir_option
-from mlchaos.engine.journal import Journal
-from mlchaos.faults.bad_version import ACTOR
-from mlchaos.faults.leases import revert_all
+from mlchaos.faults.leases import ACTOR, revert_all
+from mlchaos.journal import Journal
 from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.registry import RegistryClient
+
+__all__ = ["recover"]
 
 
 @click.command()

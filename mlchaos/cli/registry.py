@@ -10,6 +10,8 @@ import click
 from mlchaos.cli.common import load_stack, state_dir_option
 from mlchaos.observe.registry import RegistryClient
 
+__all__ = ["promote", "registry", "rollback", "show"]
+
 
 @click.group()
 def registry() -> None:

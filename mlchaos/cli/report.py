@@ -11,6 +11,8 @@ from mlchaos.report.aggregate import aggregate, aggregate_table, render_aggregat
 from mlchaos.report.render import ReportOptions, read_results, render_run
 from mlchaos.report.table import summary_table
 
+__all__ = ["report"]
+
 
 @click.command()
 @click.argument(

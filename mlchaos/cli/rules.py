@@ -6,9 +6,11 @@ import click
 
 from mlchaos.rules import RuleSettings, render_rules
 
+__all__ = ["rules"]
+
 
 @click.command()
-@click.option("--model", default=RuleSettings.model, show_default=True)
+@click.option("--model", required=True, help="The model's name, as its metrics label it.")
 @click.option(
     "--window",
     default=RuleSettings.window,

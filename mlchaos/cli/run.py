@@ -11,6 +11,8 @@ from mlchaos.cli.execute import execute
 from mlchaos.loader import load_experiment
 from mlchaos.schema import Load, Scenario
 
+__all__ = ["run"]
+
 
 @click.command()
 @click.argument("experiment", type=click.Path(path_type=Path))

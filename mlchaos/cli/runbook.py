@@ -8,10 +8,10 @@ import click
 
 from mlchaos.cli.common import new_stack_config, service_option, state_dir_option
 from mlchaos.loader import load_service
-from mlchaos.reference.config import StackConfig
 from mlchaos.rules import RuleSettings
 from mlchaos.runbooks.catalogue import render_runbooks, write_runbooks
-from mlchaos.service import Service
+
+__all__ = ["render", "runbook"]
 
 
 @click.group()
@@ -41,8 +41,11 @@ def render(
     if service_file is not None:
         service = load_service(service_file)
     else:
+        from mlchaos.reference import service as reference
+        from mlchaos.reference.config import StackConfig
+
         cfg = StackConfig.load(state_dir) if (state_dir / "stack.json").exists() else None
-        service = Service.from_stack(cfg or new_stack_config(state_dir, ()))
+        service = reference.service(cfg or new_stack_config(state_dir, ()))
     settings = RuleSettings(model=service.model, alert_prefix=alert_prefix)
     for path in write_runbooks(render_runbooks(service, settings, template_dir), out):
         click.echo(path)

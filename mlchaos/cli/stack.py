@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from mlchaos.cli.common import EXIT, load_stack, new_stack_config, say, state_dir_option
-from mlchaos.reference import supervisor
+
+__all__ = ["down", "status", "up"]
 
 
 @click.command()
@@ -24,6 +25,8 @@ from mlchaos.reference import supervisor
 def up(state_dir: Path, ports: tuple[str, ...]) -> None:
     """Start the reference stack: model server, registry, PagerDuty receiver, rollback
     controller, Prometheus and Alertmanager."""
+    from mlchaos.reference import supervisor
+
     started = time.monotonic()
     cfg = new_stack_config(state_dir, ports)
     statuses = supervisor.up(cfg, progress=lambda line: say(f"  {line}"))
@@ -37,6 +40,8 @@ def up(state_dir: Path, ports: tuple[str, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(state_dir: Path, as_json: bool) -> None:
     """Each component's URL, process and health. Exit 3 if any is unhealthy."""
+    from mlchaos.reference import supervisor
+
     cfg = load_stack(state_dir)
     statuses = supervisor.status(cfg)
     if as_json:
@@ -56,6 +61,8 @@ def status(state_dir: Path, as_json: bool) -> None:
 @state_dir_option
 def down(state_dir: Path) -> None:
     """Stop every process of the reference stack."""
+    from mlchaos.reference import supervisor
+
     if not (state_dir / "stack.json").exists():
         say(f"no stack in {state_dir}; nothing to stop")
         return

@@ -7,6 +7,8 @@ the run journal's path from ``configuration["mlchaos_journal"]``.
 
 from typing import Any
 
+__all__ = ["discover"]
+
 
 def discover(discover_system: bool = True) -> dict[str, Any]:
     """Chaos Toolkit's discovery entry point: what this extension offers."""

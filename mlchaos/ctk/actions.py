@@ -6,15 +6,15 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from mlchaos.engine.journal import journal_from
-from mlchaos.faults import kind_of
+from mlchaos.faults import fault_type
 from mlchaos.faults.leases import revert_all
+from mlchaos.journal import journal_from
 from mlchaos.schema import Fault
 from mlchaos.service import Service
 
 __all__ = ["inject_fault", "revert_faults"]
 
-FAULT = TypeAdapter(Fault)
+_FAULT = TypeAdapter(Fault)
 
 
 def inject_fault(
@@ -30,9 +30,9 @@ def inject_fault(
                                 "service": {"model": "credit-risk", "...": "..."}}}}
     ```
     """
-    parsed = FAULT.validate_python(fault)
+    parsed = _FAULT.validate_python(fault)
     target = Service.model_validate(service)
-    lease_id = kind_of(parsed).inject(journal_from(configuration), target, parsed)
+    lease_id = fault_type(parsed.type).inject(journal_from(configuration), target, parsed)
     return {"lease_id": lease_id}
 
 

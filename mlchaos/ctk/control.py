@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mlchaos.engine.journal import journal_from
+from mlchaos.journal import Activity, journal_from
 
 __all__ = ["after_activity_control", "before_activity_control"]
 
@@ -25,7 +25,7 @@ __all__ = ["after_activity_control", "before_activity_control"]
 def before_activity_control(
     context: dict[str, Any], configuration: dict[str, Any] | None = None, **_: Any
 ) -> None:
-    journal_from(configuration).write("activity", name=context.get("name"), phase="start")
+    journal_from(configuration).write(Activity(name=context.get("name"), phase="start"))
 
 
 def after_activity_control(
@@ -38,13 +38,15 @@ def after_activity_control(
 
     exception = "".join(state.get("exception") or []).strip()
     name = str(context.get("name"))
+    output = state.get("output")
     journal_from(configuration).write(
-        "activity",
-        name=name,
-        phase="end",
-        status=state.get("status"),
-        output=state.get("output") if isinstance(state.get("output"), bool | dict) else None,
-        exception=_headline(exception),
+        Activity(
+            name=name,
+            phase="end",
+            status=state.get("status"),
+            output=output if isinstance(output, bool | dict) else None,
+            exception=_headline(exception),
+        )
     )
     if "InterruptExecution" in exception:
         raise InterruptExecution(f"{name} was interrupted: {exception.splitlines()[-1]}")

@@ -10,17 +10,20 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from mlchaos.engine.journal import journal_from
-from mlchaos.faults import kind_of
-from mlchaos.faults.bad_version import ACTOR
+from pydantic import TypeAdapter
+
+from mlchaos.faults import fault_type
+from mlchaos.faults.leases import ACTOR
+from mlchaos.journal import EventRecord, Journal, Missed, journal_from
 from mlchaos.observe import events, serving, slo
 from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.health import down
 from mlchaos.observe.pagerduty import Incidents
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.observe.registry import RegistryClient
-from mlchaos.schema import Slo
+from mlchaos.schema import Fault, Slo
 from mlchaos.service import Service
+from mlchaos.vocabulary import Event
 
 __all__ = [
     "fault_active",
@@ -74,11 +77,9 @@ def fault_active(
     With the mlchaos control, a False here interrupts the method (the rollbacks still run):
     waiting for reactions to an inactive fault would measure nothing.
     """
-    from mlchaos.ctk.actions import FAULT
-
-    parsed = FAULT.validate_python(fault)
+    parsed = TypeAdapter(Fault).validate_python(fault)
     target = Service.model_validate(service)
-    return kind_of(parsed).confirm(journal_from(configuration), target, parsed)
+    return fault_type(parsed.type).confirm(journal_from(configuration), target, parsed)
 
 
 def wait_for_alert(
@@ -132,24 +133,23 @@ def wait_for_acknowledgement(
 ) -> bool:
     """Wait for the incident that paged to be acknowledged."""
     journal, injected, deadline = _window(configuration, give_up_after_s)
-    records = journal.read()
-    page = next((r for r in records if r["type"] == "event" and r["event"] == "paged"), None)
+    page = next((r for r in journal.of(EventRecord) if r.event is Event.PAGED), None)
     if page is None:
         unseen = any(
-            r["type"] == "missed" and r["event"] == "paged" and r["status"] == "unreachable"
-            for r in records
+            r.event is Event.PAGED and r.status == "unreachable" for r in journal.of(Missed)
         )
         journal.write(
-            "missed",
-            event="acknowledged",
-            status="unreachable" if unseen else "timeout",
-            reason="the page could not be observed, so neither can its acknowledgement"
-            if unseen
-            else "nothing paged, so nothing could be acknowledged",
+            Missed(
+                event=Event.ACKNOWLEDGED,
+                status="unreachable" if unseen else "timeout",
+                reason="the page could not be observed, so neither can its acknowledgement"
+                if unseen
+                else "nothing paged, so nothing could be acknowledged",
+            )
         )
         return False
     incidents = Incidents(pagerduty_url, _path(ca_file))
-    look = events.acknowledged(incidents, service, injected, page["detail"]["incident"])
+    look = events.acknowledged(incidents, service, injected, page.detail["incident"])
     return events.wait_for(journal, "acknowledged", "acknowledgement", deadline, look)
 
 
@@ -183,11 +183,9 @@ def wait_for_mitigation(
     return events.wait_for(journal, "mitigated", what, deadline, look, _depends(pipeline))
 
 
-def _injected_detail(journal: Any) -> dict[str, Any]:
-    for record in journal.read():
-        if record["type"] == "event" and record["event"] == "injected":
-            return dict(record.get("detail") or {})
-    return {}
+def _injected_detail(journal: Journal) -> dict[str, Any]:
+    injected = (r for r in journal.of(EventRecord) if r.event is Event.INJECTED)
+    return next((dict(r.detail) for r in injected), {})
 
 
 def wait_for_recovery(

@@ -13,6 +13,8 @@ from typing import Any
 from mlchaos.schema import Experiment, Slo
 from mlchaos.service import Service
 
+__all__ = ["compile_experiment"]
+
 PROBES, ACTIONS = "mlchaos.ctk.probes", "mlchaos.ctk.actions"
 
 
@@ -34,18 +36,13 @@ def compile_experiment(experiment: Experiment, service: Service, journal: Path) 
             "title": "the service meets its SLOs under traffic",
             "probes": [_slo_probe(s, service, "slo") for s in experiment.steady_state]
             + [
-                _slo_probe(traffic_slo(experiment, service), service, "traffic"),
+                _slo_probe(service.traffic_slo(experiment.min_traffic_rps), service, "traffic"),
                 _serving_probe(experiment, service),
             ],
         },
         "method": _method(experiment, service),
         "rollbacks": [_activity("action", "revert-fault", ACTIONS, "revert_faults", {})],
     }
-
-
-def traffic_slo(experiment: Experiment, service: Service) -> Slo:
-    """Traffic must flow, or nothing the SLOs say means anything."""
-    return Slo(name="traffic", query=service.traffic(), above=experiment.min_traffic_rps)
 
 
 def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:

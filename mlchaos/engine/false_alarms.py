@@ -12,11 +12,13 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any
 
-from mlchaos.engine.journal import parse_time
 from mlchaos.errors import ObservationError, TargetError
+from mlchaos.journal import parse_time
 from mlchaos.observe.pagerduty import Incidents
 from mlchaos.observe.registry import RegistryClient
 from mlchaos.service import Service
+
+__all__ = ["false_alarms", "look_for_false_alarms"]
 
 
 def false_alarms(

@@ -18,6 +18,8 @@ from mlchaos.errors import InputError
 from mlchaos.observe.alertmanager import paging_group_wait
 from mlchaos.observe.prometheus import Prometheus
 
+__all__ = ["Floor", "measure", "refuse_below"]
+
 
 @dataclass(frozen=True)
 class Floor:

@@ -17,12 +17,13 @@ from typing import Any
 from mlchaos.engine.baseline import Baseline, take_baseline
 from mlchaos.engine.floor import Floor
 from mlchaos.engine.interrupts import INTERRUPTS, Interrupts
-from mlchaos.engine.journal import Journal, parse_time
 from mlchaos.engine.pages import pages_in_window
 from mlchaos.engine.responders import Responder
 from mlchaos.engine.run import preflight, run_experiment
 from mlchaos.engine.verdict import ExperimentResult, overall
-from mlchaos.errors import ObservationError, TargetError
+from mlchaos.errors import InputError, ObservationError, TargetError
+from mlchaos.journal import Journal, parse_time
+from mlchaos.load.payload import read_payload
 from mlchaos.load.runner import LoadStats, Locust
 from mlchaos.observe import serving
 from mlchaos.observe.gateway import GatewayClient
@@ -31,6 +32,8 @@ from mlchaos.observe.prometheus import Prometheus
 from mlchaos.observe.slo import worst
 from mlchaos.schema import Experiment, Scenario
 from mlchaos.service import Service
+
+__all__ = ["Gameday", "GamedayResult", "run_gameday"]
 
 progress = logging.getLogger("mlchaos.progress")
 
@@ -151,6 +154,7 @@ class Gameday:
         """The experiment whose pages are still being collected (see `_close_window`)."""
 
     def __enter__(self) -> Gameday:
+        payload = _payload(self.service)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._marker = _register(self._open_runs, self.run_dir)
         self.result.baseline = baseline = take_baseline(self.service)
@@ -161,7 +165,9 @@ class Gameday:
                 "baseline: alert %s is already %s; its pages are not ours", alert, state
             )
         load = self.scenario.load
-        self._locust = Locust(load, self.service.model_url, self.service.model, self.run_dir)
+        self._locust = Locust(
+            load, self.service.model_url, self.service.model, payload, self.run_dir
+        )
         try:
             self._locust.__enter__()
             progress.info("load: %d users at %g req/s", load.users, load.rate)
@@ -323,6 +329,14 @@ def _restore_primary(service: Service) -> None:
         progress.warning("could not check the gateway's route: %s", exc)
 
 
+def _payload(service: Service) -> Path:
+    """The payload the load replays, checked now: a bad file is bad input, before any load."""
+    if service.payload_file is None:
+        raise InputError("the service file names no payload: the load has nothing to send")
+    read_payload(service.payload_file)
+    return service.payload_file
+
+
 def _settle(experiment: Experiment, service: Service, limit_s: float, last: bool = False) -> None:
     """Wait, at most ``limit_s``, until the service is quiet: SLOs hold under traffic, the
     gateway sees it serving, no alert on the model is pending or firing and no incident is open
@@ -344,10 +358,8 @@ def _settle(experiment: Experiment, service: Service, limit_s: float, last: bool
 
 def _quiet(experiment: Experiment, service: Service) -> bool | None:
     """Whether the service is quiet; None when a source could not be read."""
-    from mlchaos.engine.compile import traffic_slo
-
     prometheus = Prometheus(service.prometheus_url)
-    slos = (*experiment.steady_state, traffic_slo(experiment, service))
+    slos = (*experiment.steady_state, service.traffic_slo(experiment.min_traffic_rps))
     try:
         values = [prometheus.values(s.query) for s in slos]
         # Any alert on the model, not only this experiment's: effects of the previous

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mlchaos.engine.journal import parse_time
+from mlchaos.journal import parse_time
 
 __all__ = ["page_record", "pages_in_window", "split_steps"]
 

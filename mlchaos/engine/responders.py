@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 import threading
@@ -19,11 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from mlchaos.engine.journal import Journal
 from mlchaos.errors import ObservationError
+from mlchaos.journal import Journal
 from mlchaos.observe.pagerduty import AutomatedResponder, Incidents, events_client
-from mlchaos.reference.config import StackConfig
-from mlchaos.reference.supervisor import rule_settings
 from mlchaos.report.live import live_lines
 from mlchaos.rules import RuleSettings
 from mlchaos.runbooks.catalogue import Runbook, render_runbooks
@@ -31,32 +28,35 @@ from mlchaos.runbooks.follow import RunbookFollower
 from mlchaos.schema import Responders
 from mlchaos.service import Service
 
+__all__ = ["AutomatedResponders", "HumanResponders", "Responder", "responders_for"]
+
 log = logging.getLogger("mlchaos.progress")
 
 
 def responders_for(
     service: Service,
-    cfg: StackConfig | None,
     responders: Responders,
+    settings: RuleSettings | None = None,
     runbook_dir: Path | None = None,
     say: Callable[[str], None] = log.info,
 ) -> Callable[[datetime], Responder] | None:
     """How to start the scenario's responders once the load has ramped up.
 
     Automated: acknowledge pages after the scenario's delay through the official client, then
-    follow the runbook's automated steps. The routing key is read from the stack's secrets or
-    the environment and kept in memory only. The runbooks are rendered now, so a broken one
-    stops the game day before any fault is injected.
+    follow the runbook's automated steps. The routing key is read from where the service file
+    says (a file or the environment) and kept in memory only. ``settings`` are the rules the
+    service runs, for the runbooks each alert links to (default: `mlchaos rules`' own). The
+    runbooks are rendered now, so a broken one stops the game day before any fault is injected.
     """
     if responders.mode == "human":
         say("responders: human — acknowledge pages in PagerDuty or with `mlchaos ack`, and")
         say("mitigate by following the runbook each page links to; Ctrl-C aborts and reverts")
         return lambda started: HumanResponders(service)
-    key = cfg.routing_key() if cfg else os.environ.get(service.routing_key_env or "", "")
+    key = service.routing_key()
     if not key:
-        say(f"no routing key in ${service.routing_key_env}: nobody will acknowledge pages")
+        say(f"no routing key in {service.routing_key_source}: nobody will acknowledge pages")
         return None
-    settings = rule_settings(cfg) if cfg else RuleSettings(model=service.model)
+    settings = settings or RuleSettings(model=service.model)
     books = render_runbooks(service, settings, runbook_dir)
 
     def start(started: datetime) -> Responder:

@@ -12,13 +12,22 @@ from pathlib import Path
 from mlchaos.engine.compile import compile_experiment
 from mlchaos.engine.floor import Floor, measure, refuse_below
 from mlchaos.engine.interrupts import INTERRUPTS, Interrupts, chaoslib_keeps_our_handlers
-from mlchaos.engine.journal import Journal
 from mlchaos.engine.verdict import ExperimentResult, judge
 from mlchaos.errors import ObservationError
 from mlchaos.faults.leases import open_leases, revert_all
+from mlchaos.journal import (
+    FloorRecord,
+    Interrupted,
+    Journal,
+    PreflightFailed,
+    RunFinished,
+    RunStarted,
+)
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.schema import Experiment
 from mlchaos.service import Service
+
+__all__ = ["ROLLBACKS_ALWAYS", "preflight", "run_experiment"]
 
 ROLLBACKS_ALWAYS = {"runtime": {"rollbacks": {"strategy": "always"}}}
 progress = logging.getLogger("mlchaos.progress")
@@ -69,10 +78,11 @@ def _run(
     started = datetime.now(UTC)
     journal = Journal(run_dir / "journals" / f"{experiment.name}.jsonl")
     journal.write(
-        "run_started",
-        experiment=experiment.name,
-        fault=experiment.fault.type,
-        targets=experiment.expect.targets(),
+        RunStarted(
+            experiment=experiment.name,
+            fault=experiment.fault.type,
+            targets=experiment.expect.targets(),
+        )
     )
     try:
         floor = floor or _preflight(experiment, service, journal)
@@ -91,7 +101,7 @@ def _preflight(experiment: Experiment, service: Service, journal: Journal) -> Fl
     try:
         return preflight(experiment, service)
     except ObservationError as exc:
-        journal.write("preflight_failed", reason=f"cannot read the monitoring: {exc}")
+        journal.write(PreflightFailed(reason=f"cannot read the monitoring: {exc}"))
         return None
 
 
@@ -103,7 +113,7 @@ def _chaos_run(
     from chaoslib.experiment import run_experiment as chaos_run
     from chaoslib.types import Strategy
 
-    journal.write("floor", **floor.as_dict())
+    journal.write(FloorRecord.model_validate(floor.as_dict()))
     document = compile_experiment(experiment, service, journal.path)
     ensure_experiment_is_valid(document)
     # Without a recovery target the steady state is not expected back before the revert,
@@ -111,7 +121,7 @@ def _chaos_run(
     strategy = Strategy.DEFAULT if experiment.expect.recovery else Strategy.BEFORE_METHOD
     with chaoslib_keeps_our_handlers(interrupts.installed):
         chaos_journal = chaos_run(document, settings=ROLLBACKS_ALWAYS, strategy=strategy)
-    journal.write("run_finished", chaoslib_status=chaos_journal.get("status"))
+    journal.write(RunFinished(chaoslib_status=chaos_journal.get("status")))
 
 
 def _record_signal(journal: Journal, interrupts: Interrupts, started: datetime) -> None:
@@ -119,7 +129,7 @@ def _record_signal(journal: Journal, interrupts: Interrupts, started: datetime) 
     received = interrupts.since(started)
     if received is not None:
         name, at = received
-        journal.write("interrupted", signal=name, at=at.isoformat())
+        journal.write(Interrupted(signal=name, at=at.isoformat()))
 
 
 def _revert_leftovers(journal: Journal) -> None:

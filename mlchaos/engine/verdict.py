@@ -1,11 +1,7 @@
 """Judge an experiment from its journal alone, never from Chaos Toolkit's status.
 
-Verdicts:
-- ``pass``: the fault was live, and every expected event happened within its target;
-- ``fail``: a target was missed, an expected event never came, or the fault was not reverted;
-- ``inconclusive``: the infrastructure could not tell (no data, no traffic, an unreachable
-  source, a service not in steady state before injection);
-- ``invalid``: the fault was injected but never observably active.
+The verdicts (`mlchaos.vocabulary.Verdict`): *pass*, *fail*, *inconclusive* when the
+infrastructure could not tell, *invalid* when the fault was never observably active.
 """
 
 from __future__ import annotations
@@ -15,27 +11,31 @@ from datetime import datetime
 from typing import Any
 
 from mlchaos.engine.floor import Floor
-from mlchaos.engine.journal import Record, parse_time
 from mlchaos.engine.pages import split_steps
-from mlchaos.engine.timeline import EVENTS, TARGET_EVENT, durations
+from mlchaos.engine.timeline import durations
+from mlchaos.journal import (
+    Activity,
+    EventRecord,
+    FaultActive,
+    Interrupted,
+    Missed,
+    PreflightFailed,
+    Record,
+    RunbookStep,
+    SloCheck,
+    parse_time,
+)
 from mlchaos.schema import Experiment
+from mlchaos.vocabulary import EVENTS, LABELS, TARGET_EVENT, VERDICT_ORDER, Event, Verdict
 
-LABELS = {
-    "mttd": "detection (MTTD)",
-    "time_to_page": "paging",
-    "mtta": "acknowledgement (MTTA)",
-    "mttm": "mitigation (MTTM)",
-    "mttr": "recovery (MTTR)",
-}
-VERDICT_ORDER = ("fail", "invalid", "inconclusive", "pass")
-"""Worst first: one failed experiment fails the game day."""
+__all__ = ["ExperimentResult", "interrupted", "judge", "overall"]
 
 
 @dataclass
 class ExperimentResult:
     name: str
     fault: str
-    verdict: str
+    verdict: Verdict
     timeline: dict[str, str | None]
     sources: dict[str, str]
     durations_s: dict[str, float | None]
@@ -62,8 +62,8 @@ class ExperimentResult:
 
 
 def judge(experiment: Experiment, records: list[Record], floor: Floor | None) -> ExperimentResult:
-    events = {r["event"]: r for r in records if r["type"] == "event"}
-    times: dict[str, datetime | None] = {n: parse_time(r["time"]) for n, r in events.items()}
+    events: dict[str, EventRecord] = {r.event: r for r in records if isinstance(r, EventRecord)}
+    times: dict[str, datetime | None] = {n: parse_time(r.time) for n, r in events.items()}
     spans = durations(times)
     fail, unsure = _targets(experiment, records, spans)
     unsure = _before_injection(records) + unsure
@@ -79,39 +79,48 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
         if "reverted" not in times:
             fail.append("the fault was not reverted; run `mlchaos recover` now")
     steps, collateral_steps = split_steps(
-        [_step(r) for r in records if r["type"] == "runbook_step"],
+        [_step(r) for r in records if isinstance(r, RunbookStep)],
         experiment.expect.detection.alert,
     )
     fail += [_defect(s) for s in steps if not s["ok"]]
     reasons = fail + invalid + unsure
-    verdict = "fail" if fail else "invalid" if invalid else "inconclusive" if unsure else "pass"
+    verdict = (
+        Verdict.FAIL
+        if fail
+        else Verdict.INVALID
+        if invalid
+        else Verdict.INCONCLUSIVE
+        if unsure
+        else Verdict.PASS
+    )
     if "injected" not in times:
-        verdict = "inconclusive"
+        verdict = Verdict.INCONCLUSIVE
     return ExperimentResult(
         name=experiment.name,
         fault=experiment.fault.type,
         verdict=verdict,
         timeline={e: _iso(times.get(e)) for e in EVENTS},
-        sources={e: r["source"] for e, r in events.items()},
+        sources={e: r.source for e, r in events.items()},
         durations_s=spans,
         targets_s=experiment.expect.targets(),
         floor_s=floor.of("mttd") if floor else None,
         floor=floor.as_dict() if floor else None,
         floors_s=floor.floors() if floor else None,
         reasons=reasons,
-        fault_detail=experiment.fault.model_dump(mode="json"),
+        fault_detail=experiment.fault.model_dump(mode="json", exclude_none=True),
         expected=_expected(experiment),
         runbook_steps=steps,
         collateral_steps=collateral_steps,
     )
 
 
-def overall(verdicts: list[str]) -> str:
-    """The game day's verdict: the worst of its experiments'."""
+def overall(verdicts: list[str]) -> Verdict:
+    """The game day's verdict: the worst of its experiments' (an invalid fault shows nothing
+    either way: inconclusive)."""
     for verdict in VERDICT_ORDER:
         if verdict in verdicts:
-            return "inconclusive" if verdict == "invalid" else verdict
-    return "inconclusive"  # no experiment ran: nothing was shown to pass
+            return Verdict.INCONCLUSIVE if verdict is Verdict.INVALID else verdict
+    return Verdict.INCONCLUSIVE  # no experiment ran: nothing was shown to pass
 
 
 def interrupted(records: list[Record]) -> str | None:
@@ -120,17 +129,17 @@ def interrupted(records: list[Record]) -> str | None:
     chaoslib's own status says "interrupted" whenever the method stopped early, including
     after a failed injection or an inactive fault; only a recorded signal counts here.
     """
-    return next((str(r["signal"]) for r in records if r["type"] == "interrupted"), None)
+    return next((r.signal for r in records if isinstance(r, Interrupted)), None)
 
 
 def _targets(
     experiment: Experiment, records: list[Record], spans: dict[str, float | None]
 ) -> tuple[list[str], list[str]]:
-    missed = {r["event"]: r for r in records if r["type"] == "missed"}
+    missed: dict[str, Missed] = {r.event: r for r in records if isinstance(r, Missed)}
     fail: list[str] = []
     unsure: list[str] = []
-    injected = any(r["type"] == "event" and r["event"] == "injected" for r in records)
-    active = all(r.get("active") for r in records if r["type"] == "fault_active")
+    injected = any(isinstance(r, EventRecord) and r.event is Event.INJECTED for r in records)
+    active = all(r.active for r in records if isinstance(r, FaultActive))
     if not injected or not active:
         return fail, unsure
     for name, target in experiment.expect.targets().items():
@@ -140,10 +149,10 @@ def _targets(
                 fail.append(f"{label}: {value:.1f}s, over the {target:g}s target")
             continue
         why = missed.get(TARGET_EVENT[name])
-        if why and why["status"] == "unreachable":
-            unsure.append(f"{label}: cannot tell, {why['reason']}")
+        if why and why.status == "unreachable":
+            unsure.append(f"{label}: cannot tell, {why.reason}")
         else:
-            reason = why["reason"] if why else "never observed"
+            reason = why.reason if why else "never observed"
             fail.append(f"{label}: target {target:g}s missed, {reason}")
     return fail, unsure
 
@@ -152,43 +161,45 @@ def _before_injection(records: list[Record]) -> list[str]:
     """Steady-state problems seen before the fault went in."""
     reasons = []
     for record in records:
-        if record["type"] == "event" and record["event"] == "injected":
+        if isinstance(record, EventRecord) and record.event is Event.INJECTED:
             break
-        if record["type"] != "slo" or record["status"] == "holds":
-            continue
-        name = record["name"]
-        if record["status"] == "violated" and record.get("role") == "serving":
-            reasons.append(
-                f"the service is not in steady state: {record['value']:.0%} of "
-                f"{record.get('answered', '?')} requests succeeded at the gateway, need "
-                f"{record['condition']}"
-            )
-        elif record["status"] == "violated" and record.get("role") == "traffic":
-            reasons.append(f"no traffic: {record['value']:.2f} req/s, need {record['condition']}")
-        elif record["status"] == "violated":
-            reasons.append(
-                f"steady state did not hold before injection: {name} = {record['value']:.4g}, "
-                f"need {record['condition']}"
-            )
-        else:
-            reasons.append(f"steady state {name}: {record['reason']}")
+        if isinstance(record, SloCheck) and record.status != "holds":
+            reasons.append(_unsteady(record))
     return reasons
+
+
+def _unsteady(check: SloCheck) -> str:
+    if check.status != "violated":
+        return f"steady state {check.name}: {check.reason}"
+    value = check.value or 0.0
+    if check.role == "serving":
+        answered = "?" if check.answered is None else check.answered
+        return (
+            f"the service is not in steady state: {value:.0%} of {answered} requests "
+            f"succeeded at the gateway, need {check.condition}"
+        )
+    if check.role == "traffic":
+        return f"no traffic: {value:.2f} req/s, need {check.condition}"
+    return (
+        f"steady state did not hold before injection: {check.name} = {value:.4g}, "
+        f"need {check.condition}"
+    )
 
 
 def _inactive(records: list[Record]) -> list[str]:
     return [
-        f"the fault was not observably active: {r['evidence']}"
+        f"the fault was not observably active: {r.evidence}"
         for r in records
-        if r["type"] == "fault_active" and not r["active"]
+        if isinstance(r, FaultActive) and not r.active
     ]
 
 
 def _why_not_injected(records: list[Record]) -> str:
     for record in records:
-        if record["type"] == "preflight_failed":
-            return str(record["reason"])
-        if record["type"] == "activity" and record.get("exception"):
-            return f"the fault was not injected: {record['exception']}"
+        if isinstance(record, PreflightFailed):
+            return record.reason
+        if isinstance(record, Activity) and record.exception:
+            return f"the fault was not injected: {record.exception}"
     return "the fault was not injected"
 
 
@@ -201,8 +212,8 @@ def _expected(experiment: Experiment) -> dict[str, str | None]:
     }
 
 
-def _step(record: Record) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k not in ("type", "written_at")}
+def _step(record: RunbookStep) -> dict[str, Any]:
+    return record.model_dump(mode="json", exclude={"type", "written_at"})
 
 
 def _defect(step: dict[str, Any]) -> str:

@@ -1,27 +1,37 @@
-"""Faults, by the ``type`` an experiment names.
+"""Fault types, by the ``type`` an experiment names: one module each, one lookup.
 
-Each kind injects through its target, records its undo in the journal *before* acting, holds
-a lease whose TTL the target enforces by itself, and can prove it is live:
+Every fault type is an entry point in the ``mlchaos.faults`` group, built-in or not:
 
-    kind.inject(journal, service, fault) -> lease id
-    kind.confirm(journal, service, fault) -> bool      # the fault is observably active
-    kind.end_lease(journal, intent, lease_id) -> dict  # the target's audit entry of the end
+    schema_change = "mlchaos.faults.schema_change:FAULT"
 
-Third-party faults plug in through the ``mlchaos.faults`` entry-point group; see
-`mlchaos.faults.plugins`.
+and provides, for a fault (the experiment's validated ``fault:`` block):
+
+    fault.inject(journal, service, fault) -> lease id   # the undo is journalled first
+    fault.confirm(journal, service, fault) -> bool      # the fault is observably active
+    fault.end_lease(journal, intent, lease_id) -> dict  # the target's audit entry of the end
+    fault.misfits(service, fault) -> [(field, message)] # what the service file cannot supply
+
+Leases live in targets (`mlchaos.faults.targets`), which enforce their TTL by themselves.
+Third-party faults use the same group, and run as ``type: plugin`` (`mlchaos.faults.plugins`).
 """
 
 from __future__ import annotations
 
+import functools
+from importlib.metadata import entry_points
 from typing import Any, Protocol
 
-from mlchaos.engine.journal import Journal
+from mlchaos.journal import Journal
 from mlchaos.service import Service
 
+__all__ = ["BUILTIN", "GROUP", "FaultType", "fault_type"]
 
-class FaultKind(Protocol):
-    TARGET: str
+GROUP = "mlchaos.faults"
+BUILTIN = "mlchaos.faults."
+"""Entry points whose object lives here are the built-in fault types."""
 
+
+class FaultType(Protocol):
     def inject(self, journal: Journal, service: Service, fault: Any) -> str: ...
 
     def confirm(self, journal: Journal, service: Service, fault: Any) -> bool: ...
@@ -30,35 +40,21 @@ class FaultKind(Protocol):
         self, journal: Journal, intent: dict[str, Any], lease_id: str | None
     ) -> dict[str, Any]: ...
 
-
-def kind_of(fault: Any) -> FaultKind:
-    """The kind that injects ``fault`` (an experiment's ``fault:`` model)."""
-    from mlchaos.faults import bad_version, gateway
-    from mlchaos.faults.plugins import PluginKind
-
-    if fault.type == "bad_version" and getattr(fault, "kubernetes", None) is not None:
-        from mlchaos.faults import kubernetes
-
-        return kubernetes
-    if fault.type in ("bad_version", "segment_regression"):
-        return bad_version
-    if fault.type in gateway.TYPES:
-        return gateway
-    if fault.type == "plugin":
-        return PluginKind(fault.plugin)
-    raise KeyError(f"no fault kind {fault.type!r}")
+    def misfits(self, service: Service, fault: Any) -> list[tuple[str, str]]:
+        """``(field, message)`` for each of the fault's names the service file does not
+        know (a segment, a version), checked before anything runs."""
+        ...
 
 
-def kind_for_target(target: str) -> FaultKind:
-    """The kind that ends leases held by ``target``: the registry, the gateway or a plugin's."""
-    from mlchaos.faults import bad_version, gateway
-    from mlchaos.faults.plugins import PluginKind
+def fault_type(name: str) -> FaultType:
+    """The fault type registered as ``name`` (an experiment's ``fault.type``)."""
+    found = _builtin().get(name)
+    if found is None:
+        raise KeyError(f"no fault type {name!r} in entry points {GROUP}; reinstall mlchaos")
+    loaded: FaultType = found.load()
+    return loaded
 
-    if target.startswith("plugin:"):
-        return PluginKind(target.removeprefix("plugin:"))
-    if target == "kubernetes":
-        from mlchaos.faults import kubernetes
 
-        return kubernetes
-    kinds: dict[str, FaultKind] = {bad_version.TARGET: bad_version, gateway.TARGET: gateway}
-    return kinds[target]
+@functools.cache
+def _builtin() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=GROUP) if ep.value.startswith(BUILTIN)}

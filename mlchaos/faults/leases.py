@@ -1,11 +1,26 @@
-"""End every lease a journal holds: the experiment's rollback, and `mlchaos recover`."""
+"""Fault leases in the journal: record the undo before acting, and end every lease a journal
+holds (the experiment's rollback, and `mlchaos recover`). Plugins use the same calls."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mlchaos.engine.journal import Journal
-from mlchaos.faults import kind_for_target
+from mlchaos.journal import EventRecord, Journal, Lease, LeaseAcquired, LeaseEnded
+from mlchaos.vocabulary import Event
+
+__all__ = [
+    "ACTOR",
+    "last_intent",
+    "next_intent",
+    "open_leases",
+    "record_granted",
+    "record_injected",
+    "record_intent",
+    "revert_all",
+]
+
+ACTOR = "mlchaos"
+"""Who mlchaos says it is in every target's audit log; responders are told apart by it."""
 
 
 def open_leases(journal: Journal) -> list[tuple[dict[str, Any], str | None]]:
@@ -15,12 +30,12 @@ def open_leases(journal: Journal) -> list[tuple[dict[str, Any], str | None]]:
     never written (a crash between the two) is still undone.
     """
     records = journal.read()
-    granted = {r["intent"]: r["lease_id"] for r in records if r["type"] == "lease_acquired"}
-    ended = {r["intent"] for r in records if r["type"] == "lease_ended"}
+    granted = {r.intent: r.lease_id for r in records if isinstance(r, LeaseAcquired)}
+    ended = {r.intent for r in records if isinstance(r, LeaseEnded)}
     return [
-        (r, granted.get(r["intent"]))
+        (r.as_intent(), granted.get(r.intent))
         for r in records
-        if r["type"] == "lease" and r["intent"] not in ended
+        if isinstance(r, Lease) and r.intent not in ended
     ]
 
 
@@ -28,36 +43,45 @@ def revert_all(journal: Journal) -> list[dict[str, Any]]:
     """End each open lease through its target; record ``lease_ended`` and ``reverted``."""
     ended = []
     for intent, lease_id in open_leases(journal):
-        audit = kind_for_target(intent["target"]).end_lease(journal, intent, lease_id)
+        from mlchaos.faults.targets import target
+
+        audit = target(intent["target"]).end_lease(journal, intent, lease_id)
         journal.write(
-            "lease_ended", intent=intent["intent"], lease_id=lease_id, action=audit["action"]
+            LeaseEnded(intent=intent["intent"], lease_id=lease_id, action=audit["action"])
         )
         journal.write(
-            "event",
-            event="reverted",
-            time=audit["at"],
-            source=f"{intent['target']} audit log ({audit['action']})",
-            detail={"by": audit["actor"], "note": audit.get("reason", "")},
+            EventRecord(
+                event=Event.REVERTED,
+                time=audit["at"],
+                source=f"{intent['target']} audit log ({audit['action']})",
+                detail={"by": audit["actor"], "note": audit.get("reason", "")},
+            )
         )
         ended.append(audit)
     return ended
 
 
+def last_intent(journal: Journal, target: str) -> dict[str, Any] | None:
+    """The newest lease ``target`` recorded, with its details, as targets receive it."""
+    found = [r for r in journal.of(Lease) if r.target == target]
+    return found[-1].as_intent() if found else None
+
+
 def next_intent(journal: Journal) -> int:
-    return sum(1 for r in journal.read() if r["type"] == "lease")
+    return len(journal.of(Lease))
 
 
 def record_intent(journal: Journal, target: str, undo: str, **detail: Any) -> int:
     """Write what will have to be undone, before acting; return the intent's number."""
     intent = next_intent(journal)
-    journal.write("lease", intent=intent, target=target, undo=undo, **detail)
+    journal.write(Lease(intent=intent, target=target, undo=undo, **detail))
     return intent
 
 
 def record_granted(journal: Journal, intent: int, lease_id: str, expires_at: str) -> None:
-    journal.write("lease_acquired", intent=intent, lease_id=lease_id, expires_at=expires_at)
+    journal.write(LeaseAcquired(intent=intent, lease_id=lease_id, expires_at=expires_at))
 
 
 def record_injected(journal: Journal, at: str, source: str, detail: dict[str, Any]) -> None:
     """The ``injected`` event, with the time the target itself recorded."""
-    journal.write("event", event="injected", time=at, source=source, detail=detail)
+    journal.write(EventRecord(event=Event.INJECTED, time=at, source=source, detail=detail))

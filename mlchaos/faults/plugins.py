@@ -45,20 +45,25 @@ import inspect
 from importlib.metadata import entry_points
 from typing import Any
 
-from mlchaos.engine.journal import Journal
 from mlchaos.errors import InputError
+from mlchaos.faults import BUILTIN, GROUP
+from mlchaos.journal import Journal
 from mlchaos.service import Service
 
-GROUP = "mlchaos.faults"
+__all__ = ["FAULT", "PluginKind", "Plugins", "available", "check_arguments", "load"]
+
+
+def _third_party() -> list[Any]:
+    return [ep for ep in entry_points(group=GROUP) if not ep.value.startswith(BUILTIN)]
 
 
 def available() -> list[str]:
-    return sorted(ep.name for ep in entry_points(group=GROUP))
+    return sorted(ep.name for ep in _third_party())
 
 
 def load(name: str) -> Any:
     """The fault object the entry point ``name`` names; `InputError` if there is none."""
-    found = [ep for ep in entry_points(group=GROUP) if ep.name == name]
+    found = [ep for ep in _third_party() if ep.name == name]
     if not found:
         known = ", ".join(available()) or "none installed"
         raise InputError(f"no fault plugin {name!r} in entry points {GROUP} (found: {known})")
@@ -104,3 +109,26 @@ class PluginKind:
         self, journal: Journal, intent: dict[str, Any], lease_id: str | None
     ) -> dict[str, Any]:
         return dict(self.plugin.end_lease(journal, intent, lease_id))
+
+
+class Plugins:
+    """The ``plugin`` fault type: each fault names its plugin."""
+
+    def inject(self, journal: Journal, service: Service, fault: Any) -> str:
+        return PluginKind(fault.plugin).inject(journal, service, fault)
+
+    def confirm(self, journal: Journal, service: Service, fault: Any) -> bool:
+        return PluginKind(fault.plugin).confirm(journal, service, fault)
+
+    def end_lease(
+        self, journal: Journal, intent: dict[str, Any], lease_id: str | None
+    ) -> dict[str, Any]:
+        return PluginKind(intent["target"].removeprefix("plugin:")).end_lease(
+            journal, intent, lease_id
+        )
+
+    def misfits(self, service: Service, fault: Any) -> list[tuple[str, str]]:
+        return []  # a plugin's arguments are bound to its signature when the file is validated
+
+
+FAULT = Plugins()

@@ -5,3 +5,5 @@ Product code, not demo: teams run it in front of their own model server with
 (`mlchaos.gateway.server`). Its client lives with the other adapters, in
 `mlchaos.observe.gateway`.
 """
+
+__all__ = []

@@ -48,6 +48,30 @@ from prometheus_client import (
 
 from mlchaos.schema.experiment import GATEWAY_FAULT_TYPES
 
+__all__ = [
+    "AUTO_HEADERS",
+    "BODY_FAULTS",
+    "FAULT_TYPES",
+    "HOP_HEADERS",
+    "LABEL_FAULTS",
+    "MAX_IN_FLIGHT",
+    "REAP_INTERVAL_S",
+    "UNTYPED",
+    "FaultError",
+    "GatewayState",
+    "InFlight",
+    "Lease",
+    "Metrics",
+    "Outcomes",
+    "create_app",
+    "delay_of",
+    "flip_labels",
+    "mark_request",
+    "now_utc",
+    "transform",
+    "validate_fault",
+]
+
 FAULT_TYPES = GATEWAY_FAULT_TYPES
 LABEL_FAULTS = ("concept_drift",)
 """Faults on the ground-truth labels clients post later, not on inference requests."""
@@ -137,6 +161,15 @@ class FaultError(ValueError):
     """An injection request the gateway cannot honour."""
 
 
+def _mix_is_whole(params: dict[str, Any]) -> bool:
+    """A category mix names its feature, and bands that include its segment and another."""
+    mix = params.get("mix")
+    if not isinstance(mix, dict) or not params.get("feature"):
+        return False
+    bands = mix.get("bands")
+    return isinstance(bands, dict) and mix.get("segment") in bands and len(bands) >= 2
+
+
 def validate_fault(kind: str, params: dict[str, Any]) -> None:
     """Reject a fault that would do nothing or that the gateway cannot apply."""
     if kind not in FAULT_TYPES:
@@ -146,7 +179,7 @@ def validate_fault(kind: str, params: dict[str, Any]) -> None:
     checks: dict[str, Callable[[dict[str, Any]], bool]] = {
         "schema_change": lambda p: bool(p.get("rename") or p.get("drop") or p.get("retype")),
         "data_drift": lambda p: (
-            bool(p.get("mix"))
+            _mix_is_whole(p)
             or (
                 bool(p.get("feature"))
                 and (float(p.get("shift", 0)) != 0 or float(p.get("scale", 1)) != 1)
@@ -209,22 +242,23 @@ def transform(lease: Lease, body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-AGE_BANDS = {"young": (21.0, 29.0), "adult": (30.0, 75.0)}
-"""Ages of each applicant segment, as the reference data draws them."""
-
-
 def _remix(body: dict[str, Any], lease: Lease) -> dict[str, Any]:
-    """Category mix: a request becomes the segment's with probability ``share``, otherwise
-    the other segment's, so the segment's share of traffic becomes ``share``."""
-    mix = lease.params["mix"]
+    """Category mix: a request's ``feature`` is drawn from the segment's band with probability
+    ``share``, otherwise from another segment's, so the segment's share of traffic becomes
+    ``share``. The bands come with the lease (from the service file's ``segments``)."""
+    mix, feature = lease.params["mix"], lease.params["feature"]
+    bands = {name: (float(low), float(high)) for name, (low, high) in mix["bands"].items()}
     target = str(mix["segment"])
-    other = next(s for s in AGE_BANDS if s != target)
-    low, high = AGE_BANDS[target if lease.rng.random() < float(mix["share"]) else other]
+    others = [name for name in bands if name != target]
+    if lease.rng.random() < float(mix["share"]):
+        low, high = bands[target]
+    else:
+        low, high = bands[others[0] if len(others) == 1 else lease.rng.choice(others)]
     return {
         **body,
         "inputs": [
             {**t, "data": [float(round(lease.rng.uniform(low, high))) for _ in t.get("data", [])]}
-            if t.get("name") == "age"
+            if t.get("name") == feature
             else t
             for t in body["inputs"]
         ],

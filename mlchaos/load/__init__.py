@@ -3,3 +3,5 @@
 Locust monkey-patches the process with gevent on import and must come before requests and
 ssl, so mlchaos never imports it; it starts `locust -f mlchaos/load/locustfile.py` instead.
 """
+
+__all__ = []

@@ -1,9 +1,11 @@
-"""Replays the reference data to the model as Open Inference Protocol v2 requests.
+"""Replays a service's payload to the model as Open Inference Protocol v2 requests.
 
 Stands on its own:
 
     locust -f mlchaos/load/locustfile.py --host http://127.0.0.1:18000 --headless -u 10 \
-        --mlchaos-user-rate 10
+        --mlchaos-user-rate 10 --mlchaos-payload .mlchaos/stack/traffic.jsonl
+
+The payload is the service file's: JSON lines of ``{"features": {name: value}, "label": 0}``.
 
 Each user walks the replay table from its own deterministic offset, on a fixed schedule, and
 does not wait for one reply before sending the next request (up to ``concurrency`` in flight):
@@ -13,21 +15,26 @@ Every request carries an id; for a seeded share of them the true outcome (the la
 back after ``--mlchaos-label-lag`` seconds, as the business would learn it later.
 """
 
+import json
 import random
 import time
 
 import gevent
 from locust import FastHttpUser, events, task
 
-from mlchaos.reference.dataset import FEATURES, REPLAY_SEED, generate
+__all__ = ["BODIES", "LABELS", "MAX_BEHIND_S", "ModelUser"]
 
-TABLE = generate(2000, seed=REPLAY_SEED)
 MAX_BEHIND_S = 2.0
+BODIES = []
+LABELS = []
 
 
 @events.init_command_line_parser.add_listener
 def _options(parser):
-    parser.add_argument("--mlchaos-model", default="credit-risk", help="model name to call")
+    parser.add_argument("--mlchaos-model", required=True, help="model name to call")
+    parser.add_argument(
+        "--mlchaos-payload", required=True, help="JSON lines of {features, label} to replay"
+    )
     parser.add_argument(
         "--mlchaos-user-rate", type=float, default=10.0, help="requests per second per user"
     )
@@ -45,16 +52,25 @@ def _options(parser):
     )
 
 
-def _body(row):
+def _body(features):
     return {
         "inputs": [
             {"name": name, "datatype": "FP64", "shape": [1], "data": [float(value)]}
-            for name, value in zip(FEATURES, row, strict=True)
+            for name, value in features.items()
         ]
     }
 
 
-BODIES = [_body(row) for row in TABLE.features]
+@events.init.add_listener
+def _read_payload(environment, **_):
+    with open(environment.parsed_options.mlchaos_payload) as rows:
+        for line in rows:
+            if line.strip():
+                row = json.loads(line)
+                BODIES.append(_body(row["features"]))
+                LABELS.append(row.get("label"))
+    if not BODIES:
+        raise SystemExit(f"{environment.parsed_options.mlchaos_payload}: no rows to replay")
 
 
 class ModelUser(FastHttpUser):
@@ -89,7 +105,7 @@ class ModelUser(FastHttpUser):
         self.cursor = (self.cursor + 1) % len(BODIES)
         self.sent += 1
         request_id = f"u{self.number}-{self.sent}"
-        labelled = self.rng.random() < self.labelled
+        labelled = LABELS[row] is not None and self.rng.random() < self.labelled
         gevent.spawn(self._infer, row, request_id, labelled)
 
     def _infer(self, row, request_id, labelled):
@@ -97,7 +113,7 @@ class ModelUser(FastHttpUser):
         # in Locust's statistics, so the achieved load is honest about what was served.
         self.client.post(f"{self.path}/infer", json={"id": request_id, **BODIES[row]}, name="infer")
         if labelled:
-            gevent.spawn_later(self.lag, self._label, request_id, int(TABLE.labels[row]))
+            gevent.spawn_later(self.lag, self._label, request_id, int(LABELS[row]))
 
     def _label(self, request_id, label):
         self.client.post(

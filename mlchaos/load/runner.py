@@ -16,6 +16,8 @@ from typing import Any
 from mlchaos.errors import MlchaosError
 from mlchaos.schema import Load
 
+__all__ = ["LOCUSTFILE", "PR_SET_PDEATHSIG", "SPAWN_S", "LoadStats", "Locust"]
+
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 PR_SET_PDEATHSIG = 1
 
@@ -42,12 +44,14 @@ class LoadStats:
 
 
 class Locust:
-    """``with Locust(load, host, model, out_dir) as locust: ...``; ``locust.stats`` after."""
+    """``with Locust(load, host, model, payload, out_dir) as locust: ...``; ``locust.stats``
+    after. ``payload`` is the service file's JSON lines of features and labels."""
 
-    def __init__(self, load: Load, host: str, model: str, out_dir: Path) -> None:
+    def __init__(self, load: Load, host: str, model: str, payload: Path, out_dir: Path) -> None:
         self.load = load
         self.host = host
         self.model = model
+        self.payload = payload
         self.prefix = out_dir / "locust"
         self.log = out_dir / "locust.log"
         self.stats: LoadStats | None = None
@@ -80,6 +84,8 @@ class Locust:
             "WARNING",
             "--mlchaos-model",
             self.model,
+            "--mlchaos-payload",
+            str(self.payload),
             "--mlchaos-user-rate",
             f"{self.load.rate / self.load.users:g}",
             "--mlchaos-label-lag",

@@ -10,6 +10,8 @@ import yaml
 from mlchaos.errors import ObservationError
 from mlchaos.schema.units import parse_duration
 
+__all__ = ["paging_group_wait"]
+
 
 def paging_group_wait(url: str, timeout_s: float = 3.0) -> float:
     """``group_wait`` of the route that pages: the first PagerDuty route, else the root route."""

@@ -8,6 +8,8 @@ import requests
 
 from mlchaos.errors import ObservationError, TargetError
 
+__all__ = ["JsonApi"]
+
 
 class JsonApi:
     """A JSON API at ``url``. Refusals (``refused`` codes) raise `TargetError` with the

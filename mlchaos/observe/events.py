@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from mlchaos.engine.journal import Journal, parse_time
 from mlchaos.errors import MlchaosError, ObservationError
+from mlchaos.journal import EventRecord, Journal, Missed, parse_time
 from mlchaos.observe import serving
 from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.pagerduty import Incidents
@@ -25,6 +25,24 @@ from mlchaos.observe.prometheus import Prometheus
 from mlchaos.observe.registry import RegistryClient
 from mlchaos.observe.slo import recovered_at
 from mlchaos.schema import Slo
+from mlchaos.vocabulary import Event
+
+__all__ = [
+    "POLL_S",
+    "PROGRESS_EVERY_S",
+    "Seen",
+    "Undefined",
+    "acknowledged",
+    "detected",
+    "fired",
+    "injected_or_fail",
+    "mitigated",
+    "paged",
+    "recovered",
+    "retrain_requested",
+    "routed_to_fallback",
+    "wait_for",
+]
 
 POLL_S = 0.25
 PROGRESS_EVERY_S = 2.0
@@ -64,12 +82,14 @@ def wait_for(
         except ObservationError as exc:
             seen, unreachable = None, str(exc)
         except Undefined as exc:
-            journal.write("missed", event=event, status="undefined", reason=str(exc))
+            journal.write(Missed(event=Event(event), status="undefined", reason=str(exc)))
             progress.info("  ✗ %s: %s", event, exc)
             return False
         if seen is not None:
             journal.write(
-                "event", event=event, time=seen.time, source=seen.source, detail=seen.detail
+                EventRecord(
+                    event=Event(event), time=seen.time, source=seen.source, detail=seen.detail
+                )
             )
             offset = _offset(injected, parse_time(seen.time))
             progress.info("  ✓ %-12s %s  (%s)", event, offset, seen.source)
@@ -77,9 +97,9 @@ def wait_for(
         now = datetime.now(UTC)
         if now >= deadline:
             unreachable = unreachable or (depends() if depends else None)
-            status = "unreachable" if unreachable else "timeout"
+            status: Literal["unreachable", "timeout"] = "unreachable" if unreachable else "timeout"
             reason = unreachable or f"no {what} by {_offset(injected, deadline)}"
-            journal.write("missed", event=event, status=status, reason=reason)
+            journal.write(Missed(event=Event(event), status=status, reason=reason))
             progress.info("  ✗ %-12s %s", event, reason)
             return False
         if time.monotonic() - last_note >= PROGRESS_EVERY_S:

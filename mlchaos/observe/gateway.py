@@ -7,6 +7,8 @@ from typing import Any
 from mlchaos.errors import TargetError
 from mlchaos.observe.api import JsonApi
 
+__all__ = ["GatewayClient"]
+
 
 class GatewayClient(JsonApi):
     name = "gateway"

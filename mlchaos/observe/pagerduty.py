@@ -14,6 +14,8 @@ import requests
 
 from mlchaos.errors import ObservationError
 
+__all__ = ["EPOCH", "AutomatedResponder", "Incidents", "acknowledge", "events_client"]
+
 log = logging.getLogger("mlchaos.progress")
 EPOCH = datetime.fromtimestamp(0, UTC)
 

@@ -15,6 +15,8 @@ from urllib3.util.retry import Retry
 from mlchaos.errors import ObservationError
 from mlchaos.schema.units import parse_duration
 
+__all__ = ["Prometheus"]
+
 
 class Prometheus:
     """One Prometheus server. Every method raises `ObservationError` if it cannot answer."""

@@ -7,6 +7,8 @@ from typing import Any
 from mlchaos.errors import TargetError
 from mlchaos.observe.api import JsonApi
 
+__all__ = ["RegistryClient"]
+
 
 class RegistryClient(JsonApi):
     name = "registry"

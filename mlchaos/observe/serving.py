@@ -15,14 +15,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from mlchaos.engine.journal import Journal
 from mlchaos.errors import MlchaosError
+from mlchaos.journal import Journal, SloCheck
 from mlchaos.observe.gateway import GatewayClient
 
-__all__ = ["WINDOW_S", "back_since", "check", "recent", "share"]
+__all__ = ["ROLE", "WINDOW_S", "back_since", "check", "recent", "share"]
 
 WINDOW_S = 5
 """Seconds of answers judged at once: enough requests to mean something at 1 req/s."""
+
+ROLE = "serving"
+"""The role, and the name, of the checks recorded here."""
 
 Second = tuple[int, int, int]
 """``(epoch second, answered, ok)``."""
@@ -45,22 +48,23 @@ def check(journal: Journal, gateway: GatewayClient, min_success: float) -> bool:
     try:
         answered, ok = recent(gateway)
     except MlchaosError as exc:
-        journal.write("slo", role="serving", name="serving", status="unreachable", reason=str(exc))
+        journal.write(SloCheck(role=ROLE, name=ROLE, status="unreachable", reason=str(exc)))
         return False
     condition = f">= {min_success:.0%} of requests answered 2xx"
     if ok is None:
         reason = f"no request reached the gateway in the last {WINDOW_S}s"
-        journal.write("slo", role="serving", name="serving", status="no_data", reason=reason)
+        journal.write(SloCheck(role=ROLE, name=ROLE, status="no_data", reason=reason))
         return False
     holds = ok >= min_success
     journal.write(
-        "slo",
-        role="serving",
-        name="serving",
-        value=ok,
-        answered=answered,
-        condition=condition,
-        status="holds" if holds else "violated",
+        SloCheck(
+            role=ROLE,
+            name=ROLE,
+            value=ok,
+            answered=answered,
+            condition=condition,
+            status="holds" if holds else "violated",
+        )
     )
     return holds
 

@@ -19,6 +19,8 @@ from mlchaos.observe.slo import worst
 from mlchaos.schema import Experiment, Slo
 from mlchaos.service import Service
 
+__all__ = ["LEAD_S", "TAIL_S", "capture", "served_rate"]
+
 LEAD_S = 15.0
 """How much steady state to show before injection."""
 TAIL_S = 10.0
@@ -28,8 +30,6 @@ def capture(
     experiment: Experiment, service: Service, timeline: dict[str, str | None]
 ) -> dict[str, Any]:
     """Range-query each SLO (and traffic) over the experiment's window, offsets from injection."""
-    from mlchaos.engine.compile import traffic_slo
-
     injected = timeline.get("injected")
     if injected is None:
         return {"slis": [], "error": "the fault was never injected"}
@@ -38,7 +38,7 @@ def capture(
     end = min(last + timedelta(seconds=TAIL_S), datetime.now(UTC))
     window = (start - timedelta(seconds=LEAD_S), end)
     prometheus = Prometheus(service.prometheus_url)
-    slos = (*experiment.steady_state, traffic_slo(experiment, service))
+    slos = (*experiment.steady_state, service.traffic_slo(experiment.min_traffic_rps))
     return {
         "start_s": -LEAD_S,
         "end_s": (window[1] - start).total_seconds(),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mlchaos.engine.journal import Journal
 from mlchaos.errors import ObservationError
+from mlchaos.journal import Journal, SloCheck
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.schema import Slo
+
+__all__ = ["check", "recovered_at", "worst"]
 
 
 def check(journal: Journal, prometheus: Prometheus, slo: Slo, role: str = "slo") -> bool:
@@ -19,27 +21,29 @@ def check(journal: Journal, prometheus: Prometheus, slo: Slo, role: str = "slo")
     try:
         values = prometheus.values(slo.query)
     except ObservationError as exc:
-        journal.write("slo", role=role, name=slo.name, status="unreachable", reason=str(exc))
+        journal.write(SloCheck(role=role, name=slo.name, status="unreachable", reason=str(exc)))
         return False
     if not values:
         journal.write(
-            "slo",
-            role=role,
-            name=slo.name,
-            status="no_data",
-            query=slo.query,
-            reason=f"query returned no series: {slo.query}",
+            SloCheck(
+                role=role,
+                name=slo.name,
+                status="no_data",
+                query=slo.query,
+                reason=f"query returned no series: {slo.query}",
+            )
         )
         return False
     value = worst(slo, values)
     holds = slo.holds(value)
     journal.write(
-        "slo",
-        role=role,
-        name=slo.name,
-        value=value,
-        condition=slo.condition,
-        status="holds" if holds else "violated",
+        SloCheck(
+            role=role,
+            name=slo.name,
+            value=value,
+            condition=slo.condition,
+            status="holds" if holds else "violated",
+        )
     )
     return holds
 

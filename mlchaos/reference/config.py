@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+__all__ = ["COMPONENTS", "DEFAULT_PORTS", "MODEL_NAME", "PAGERDUTY_SERVICE", "StackConfig"]
+
 COMPONENTS = (
     "registry",
     "model-server",
@@ -83,6 +85,16 @@ class StackConfig(BaseModel):
     def secrets_path(self) -> Path:
         """Routing keys, readable by the owner only; never copied into reports or journals."""
         return self.state_dir / "secrets.json"
+
+    @property
+    def routing_key_path(self) -> Path:
+        """The routing key alone, for the service file's ``routing_key_file``."""
+        return self.state_dir / "routing-key"
+
+    @property
+    def traffic_path(self) -> Path:
+        """The replayed traffic, JSON lines: the service file's ``payload``."""
+        return self.state_dir / "traffic.jsonl"
 
     def save(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)

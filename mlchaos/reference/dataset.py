@@ -6,9 +6,24 @@ so a fresh machine needs no download and two machines see identical data.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+__all__ = [
+    "AGE",
+    "FEATURES",
+    "REPLAY_SEED",
+    "SEGMENTS",
+    "TRAIN_SEED",
+    "YOUNG_BELOW_AGE",
+    "Table",
+    "generate",
+    "segments_of",
+    "write_replay",
+]
 
 FEATURES = ("income", "debt_ratio", "age", "credit_lines", "utilization", "late_payments")
 """Feature names, in the order models expect them."""
@@ -56,3 +71,13 @@ def generate(n: int, seed: int = TRAIN_SEED) -> Table:
 def segments_of(features: np.ndarray) -> np.ndarray:
     """The segment of each row: ``young`` below 30, else ``adult``."""
     return np.where(features[:, AGE] < YOUNG_BELOW_AGE, SEGMENTS[0], SEGMENTS[1])
+
+
+def write_replay(path: Path, rows: int = 2000) -> None:
+    """The replayed traffic as the service file's ``payload``: JSON lines of features and the
+    label the business learns later. The same seed, so every machine replays the same rows."""
+    table = generate(rows, seed=REPLAY_SEED)
+    with path.open("w") as out:
+        for features, label in zip(table.features, table.labels, strict=True):
+            row = {"features": dict(zip(FEATURES, map(float, features), strict=True))}
+            out.write(json.dumps({**row, "label": int(label)}) + "\n")

@@ -41,6 +41,24 @@ from prometheus_client.registry import Collector
 from mlchaos.reference.dataset import FEATURES, segments_of
 from mlchaos.reference.registry import Registry
 
+__all__ = [
+    "DRIFT_MIN_COUNT",
+    "DRIFT_WINDOW",
+    "WARM_GIVE_UP_S",
+    "WARM_ROUNDS",
+    "WATCH_INTERVAL_S",
+    "Batcher",
+    "DriftMonitor",
+    "InvalidInput",
+    "Metrics",
+    "ModelHolder",
+    "PredictionLog",
+    "Served",
+    "create_app",
+    "guarded_inputs",
+    "parse_inputs",
+]
+
 WATCH_INTERVAL_S = 0.1
 WARM_ROUNDS = 20
 WARM_GIVE_UP_S = 0.05

@@ -10,6 +10,15 @@ from typing import Any
 
 import numpy as np
 
+__all__ = [
+    "ConstantModel",
+    "CrashingModel",
+    "InvertedModel",
+    "SegmentRegressionModel",
+    "SlowModel",
+    "WrongFeatureOrderModel",
+]
+
 
 class InvertedModel:
     """Predicts the opposite class: the classic sign-flipped label mapping."""

@@ -9,6 +9,8 @@ import yaml
 
 from mlchaos.reference.config import StackConfig
 
+__all__ = ["alertmanager_config", "prometheus_config", "write_yaml"]
+
 
 def _hostport(cfg: StackConfig, component: str) -> str:
     return f"{cfg.host}:{cfg.ports[component]}"

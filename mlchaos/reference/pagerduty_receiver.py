@@ -27,6 +27,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+__all__ = ["ACTIONS", "SEVERITIES", "Incident", "IncidentStore", "create_app", "validate_event"]
+
 ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = ("critical", "error", "warning", "info")
 

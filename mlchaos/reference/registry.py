@@ -34,6 +34,8 @@ from pydantic import BaseModel, ConfigDict
 
 from mlchaos.errors import TargetError
 
+__all__ = ["Aliases", "AuditEntry", "Lease", "Registry", "now_utc"]
+
 
 class Aliases(BaseModel):
     model_config = ConfigDict(frozen=True)

@@ -22,6 +22,8 @@ from pydantic import BaseModel
 from mlchaos.errors import TargetError
 from mlchaos.reference.registry import Registry
 
+__all__ = ["REAP_INTERVAL_S", "PromoteRequest", "RollbackRequest", "create_app", "reap_forever"]
+
 REAP_INTERVAL_S = 0.25
 log = logging.getLogger("mlchaos.registry")
 

@@ -14,6 +14,8 @@ import requests
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+__all__ = ["Enabled", "create_app"]
+
 log = logging.getLogger("mlchaos.rollback_controller")
 
 

@@ -17,6 +17,8 @@ import uvicorn
 
 from mlchaos.reference.config import StackConfig
 
+__all__ = ["build_app", "main"]
+
 
 def build_app(component: str, cfg: StackConfig) -> Any:
     if component == "registry":

@@ -25,11 +25,27 @@ import requests
 import yaml
 
 from mlchaos.errors import PortInUse, StackError
-from mlchaos.reference import monitoring
+from mlchaos.reference import monitoring, require
+from mlchaos.reference import service as reference_service
 from mlchaos.reference.config import COMPONENTS, StackConfig
 from mlchaos.reference.registry import Registry
-from mlchaos.reference.tls import ensure_certificate
 from mlchaos.rules import RuleSettings, alert_rules, render_rules
+
+__all__ = [
+    "HEALTH_PATHS",
+    "READY_TIMEOUT_S",
+    "ComponentStatus",
+    "Progress",
+    "any_running",
+    "down",
+    "ensure_running",
+    "reload_rules",
+    "rule_settings",
+    "start_component",
+    "status",
+    "stop_component",
+    "up",
+]
 
 READY_TIMEOUT_S = 20.0
 HEALTH_PATHS = {
@@ -74,6 +90,7 @@ def ensure_running(
 
 def up(cfg: StackConfig, progress: Progress = lambda _: None) -> list[ComponentStatus]:
     """Start every component and wait until all answer their health checks."""
+    require()
     if any_running(cfg):
         raise StackError(f"the stack in {cfg.state_dir} is already running; see `mlchaos status`")
     for component in COMPONENTS:
@@ -138,16 +155,21 @@ def any_running(cfg: StackConfig) -> bool:
 
 def _prepare(cfg: StackConfig, progress: Progress) -> None:
     registry = Registry(cfg.registry_dir)
-    from mlchaos.reference import training  # scikit-learn: only when the stack starts
+    from mlchaos.reference import dataset, training  # numpy, scikit-learn: only at start
 
     if training.bootstrap(registry, cfg.model_name):
         progress("trained the reference models v1 and v2 and registered the bad versions")
+    from mlchaos.reference.tls import ensure_certificate  # cryptography: only at start
+
     cert, _ = ensure_certificate(cfg.tls_dir, cfg.host)
     _archive_incidents(cfg)
     if not cfg.secrets_path.exists():
         keys = {cfg.pagerduty_service: secrets.token_hex(16)}
         cfg.secrets_path.write_text(json.dumps({"routing_keys": keys}))
         cfg.secrets_path.chmod(0o600)
+    _private(cfg.routing_key_path, cfg.routing_key())
+    dataset.write_replay(cfg.traffic_path)
+    reference_service.write(cfg)
     rules = cfg.state_dir / "prometheus" / "rules.yml"
     rules.parent.mkdir(parents=True, exist_ok=True)
     rules.write_text(render_rules(rule_settings(cfg)))
@@ -173,9 +195,16 @@ def rule_settings(cfg: StackConfig) -> RuleSettings:
 
 def _render_runbooks(cfg: StackConfig) -> None:
     from mlchaos.runbooks.catalogue import render_runbooks, write_runbooks
-    from mlchaos.service import Service
 
-    write_runbooks(render_runbooks(Service.from_stack(cfg), rule_settings(cfg)), cfg.runbook_dir)
+    service = reference_service.service(cfg)
+    write_runbooks(render_runbooks(service, rule_settings(cfg)), cfg.runbook_dir)
+
+
+def _private(path: Path, text: str) -> None:
+    """Write ``text`` readable by the owner only, from the first byte."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 def _archive_incidents(cfg: StackConfig) -> None:

@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+__all__ = ["ensure_certificate"]
+
 
 def ensure_certificate(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
     """Create ``cert.pem`` and ``key.pem`` once; return their paths."""

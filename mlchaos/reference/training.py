@@ -29,6 +29,8 @@ from mlchaos.reference.dataset import (
 from mlchaos.reference.registry import Registry
 from mlchaos.reference.versions import bad_version_name, segment_version_name
 
+__all__ = ["BAD_VARIANTS", "HOLDOUT_ROWS", "REFERENCE_KEYS", "TRAIN_ROWS", "bootstrap"]
+
 TRAIN_ROWS = 8000
 HOLDOUT_ROWS = 2000
 

@@ -3,6 +3,8 @@ the CLI imports this, and should start fast)."""
 
 from __future__ import annotations
 
+__all__ = ["BAD_VARIANTS", "bad_version_name", "segment_version_name"]
+
 
 def bad_version_name(variant: str) -> str:
     """The registry version a ``bad_version`` fault of ``variant`` promotes."""
@@ -12,3 +14,7 @@ def bad_version_name(variant: str) -> str:
 def segment_version_name(segment: str) -> str:
     """The registry version a ``segment_regression`` fault on ``segment`` promotes."""
     return f"v3-segment-{segment}"
+
+
+BAD_VARIANTS = ("inverted", "constant", "crashing", "wrong_feature_order", "slow")
+"""The broken builds the reference registry holds, by the name experiments give them."""

@@ -10,11 +10,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlchaos.engine.verdict import LABELS
 from mlchaos.report import svg
 from mlchaos.report.templating import environment, render
+from mlchaos.vocabulary import HEADLINE, LABELS
 
-MEASURES = ("mttd", "mtta", "mttm", "mttr")
+__all__ = [
+    "MEASURES",
+    "ExperimentHistory",
+    "aggregate",
+    "aggregate_table",
+    "percentile",
+    "render_aggregate",
+]
+
+MEASURES = HEADLINE
 
 
 @dataclass

@@ -8,9 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlchaos.engine.verdict import LABELS
 from mlchaos.report import svg
 from mlchaos.report.templating import environment, render
+from mlchaos.vocabulary import LABELS
+
+__all__ = ["render_html"]
 
 
 def render_html(view: dict[str, Any], out_dir: Path, template_dir: Path | None = None) -> Path:

@@ -12,6 +12,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+__all__ = ["render_junit"]
+
 
 def render_junit(document: dict[str, Any], out_dir: Path) -> Path:
     experiments = document["experiments"]

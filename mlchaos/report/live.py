@@ -14,21 +14,24 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from mlchaos.engine.journal import Record, parse_time
-from mlchaos.engine.timeline import EVENTS
-from mlchaos.report.view import TARGET_OF_EVENT
+from mlchaos.journal import EventRecord, Record, RunStarted, parse_time
+from mlchaos.vocabulary import EVENTS, TARGET_OF_EVENT
+
+__all__ = ["live_lines"]
 
 
 def live_lines(records: list[Record], incidents: list[dict[str, Any]], now: datetime) -> list[str]:
-    started = next((r for r in records if r["type"] == "run_started"), None)
+    started = next((r for r in records if isinstance(r, RunStarted)), None)
     if started is None:
         return []
-    times = {r["event"]: parse_time(r["time"]) for r in records if r["type"] == "event"}
+    times: dict[str, datetime] = {
+        r.event: parse_time(r.time) for r in records if isinstance(r, EventRecord)
+    }
     injected = times.get("injected")
     if injected is None:
-        return [f"── {started['experiment']}: injecting {started['fault']}…"]
-    targets: dict[str, float] = started.get("targets", {})
-    lines = [f"── {started['experiment']}  +{(now - injected).total_seconds():.1f}s"]
+        return [f"── {started.experiment}: injecting {started.fault}…"]
+    targets = started.targets
+    lines = [f"── {started.experiment}  +{(now - injected).total_seconds():.1f}s"]
     for event in EVENTS[1:]:
         lines.append(_event_line(event, times, targets, injected, now))
     for incident in incidents:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlchaos.engine.timeline import EVENTS
-from mlchaos.report.view import TARGET_OF_EVENT
+from mlchaos.vocabulary import EVENTS, TARGET_OF_EVENT
+
+__all__ = ["WIDTH", "text_timeline"]
 
 WIDTH = 48
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlchaos.engine.verdict import LABELS
 from mlchaos.report.picture import text_timeline
 from mlchaos.report.templating import environment, render
+from mlchaos.vocabulary import LABELS
+
+__all__ = ["STYLES", "render_postmortem"]
 
 STYLES = ("sre", "pagerduty")
 

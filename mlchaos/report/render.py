@@ -17,6 +17,8 @@ from mlchaos.report.postmortem import render_postmortem
 from mlchaos.report.results import write_results
 from mlchaos.report.view import run_view
 
+__all__ = ["ReportOptions", "read_results", "render_run", "write_reports"]
+
 
 @dataclass(frozen=True)
 class ReportOptions:

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+__all__ = ["SCHEMA_VERSION", "write_results"]
+
 SCHEMA_VERSION = 1
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mlchaos.engine.timeline import EVENTS
-from mlchaos.report.view import TARGET_OF_EVENT
+from mlchaos.vocabulary import EVENTS, TARGET_OF_EVENT
+
+__all__ = ["COLOURS", "chart", "timeline", "trend"]
 
 LEFT, PLOT, ROW = 120.0, 560.0, 26.0
 COLOURS = {"met": "#1a7f37", "missed": "#cf222e", "neutral": "#0969da", "never": "#8c959f"}

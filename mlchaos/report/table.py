@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-COLUMNS = (("MTTD", "mttd"), ("MTTA", "mtta"), ("MTTM", "mttm"), ("MTTR", "mttr"))
+from mlchaos.vocabulary import MEASURES
+
+__all__ = ["COLUMNS", "summary_table"]
+
+COLUMNS = tuple((m.column, m.name) for m in MEASURES if m.column)
 
 
 def summary_table(document: dict[str, Any]) -> str:

@@ -10,6 +10,8 @@ import jinja2
 
 from mlchaos.errors import InputError
 
+__all__ = ["TEMPLATES", "environment", "render"]
+
 TEMPLATES = Path(__file__).with_name("templates")
 
 

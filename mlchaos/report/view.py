@@ -13,26 +13,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mlchaos.engine.timeline import EVENTS
-from mlchaos.engine.verdict import LABELS
+from mlchaos.vocabulary import EVENTS, FIX, LABELS
 
-TARGET_OF_EVENT = {
-    "detected": "mttd",
-    "paged": "time_to_page",
-    "mitigated": "mttm",
-    "recovered": "mttr",
-}
-"""The target each event is measured against, as an offset from injection (MTTA is not)."""
-
-FIX_BY_TARGET = {
-    "mttd": "tighten detection of {alert}: its window, `for` and the scrape interval set how soon "
-    "it can fire",
-    "time_to_page": "shorten the path from alert to page: Alertmanager `group_wait` and routing",
-    "mtta": "make the page reach someone who can act: escalation policy and notification rules",
-    "mttm": "automate or shorten the mitigation in the runbook ({by})",
-    "mttr": "find what kept the SLOs broken after mitigation: caches, warm-up, the fallback's "
-    "capacity",
-}
+__all__ = [
+    "action_items",
+    "chronology",
+    "experiment_view",
+    "impact",
+    "load_series",
+    "offset",
+    "run_view",
+    "went_well",
+]
 
 
 def load_series(run_dir: Path, name: str) -> dict[str, Any]:
@@ -68,7 +60,9 @@ def _when(document: dict[str, Any]) -> str:
 
 
 def experiment_view(exp: dict[str, Any], series: dict[str, Any]) -> dict[str, Any]:
-    offsets = {event: offset(exp, exp["timeline"].get(event)) for event in EVENTS}
+    offsets: dict[str, float | None] = {
+        event: offset(exp, exp["timeline"].get(event)) for event in EVENTS
+    }
     steps = [{**s, "offset": offset(exp, s.get("at"))} for s in exp.get("runbook_steps", [])]
     collateral = [
         {**s, "offset": offset(exp, s.get("at"))} for s in exp.get("collateral_steps", [])
@@ -166,7 +160,7 @@ def action_items(exp: dict[str, Any]) -> list[str]:
         if value is not None and value <= target:
             continue
         measured = f"{value:.1f}s" if value is not None else "never happened"
-        fix = FIX_BY_TARGET[key].format(
+        fix = FIX[key].format(
             alert=expected.get("alert") or "the detecting alert",
             by=expected.get("mitigation") or "the mitigation step",
         )

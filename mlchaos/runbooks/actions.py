@@ -22,6 +22,8 @@ from mlchaos.schema.runbook import Action
 from mlchaos.schema.service import RollbackHook
 from mlchaos.service import Service
 
+__all__ = ["ACTIONS", "ACTOR", "Step", "action", "rollback_step"]
+
 ACTOR = "on-call"
 ACTIONS: dict[str, str] = {
     "fallback": "route traffic to the fallback model through the chaos gateway",

@@ -33,6 +33,17 @@ from mlchaos.runbooks.actions import ACTIONS
 from mlchaos.schema.runbook import RunbookSpec
 from mlchaos.service import Service
 
+__all__ = [
+    "BLOCK",
+    "TEMPLATES",
+    "Runbook",
+    "commands",
+    "render_runbooks",
+    "runbook_for",
+    "runbook_names",
+    "write_runbooks",
+]
+
 TEMPLATES = Path(__file__).with_name("templates")
 BLOCK = "{% set runbook | runbook %}"
 

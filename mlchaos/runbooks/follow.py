@@ -16,12 +16,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from mlchaos.engine.journal import Journal
 from mlchaos.errors import MlchaosError
+from mlchaos.journal import Journal, RunbookStep
 from mlchaos.runbooks.actions import action
 from mlchaos.runbooks.catalogue import Runbook, runbook_for
 from mlchaos.schema.runbook import Step
 from mlchaos.service import Service
+
+__all__ = ["ERROR_CHARS", "RunbookFollower", "incident_env", "run_step"]
 
 log = logging.getLogger("mlchaos.progress")
 ERROR_CHARS = 300
@@ -107,7 +109,7 @@ class RunbookFollower:
         for step in (s for s in book.spec.steps if s.automated):
             record = {"runbook": book.name, **run_step(step, incident, self.service)}
             if self.journal is not None:
-                self.journal.write("runbook_step", **record)
+                self.journal.write(RunbookStep(**record))
             if not record["ok"]:
                 log.warning(
                     "responder: runbook %s step %r FAILED: %s",

@@ -22,6 +22,36 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlchaos.schema.units import Duration, Share, Sigma
+from mlchaos.vocabulary import JUDGED
+
+__all__ = [
+    "GATEWAY_FAULT_TYPES",
+    "Acknowledgement",
+    "AnyGatewayFault",
+    "BadVersionFault",
+    "ConceptDriftFault",
+    "DataDriftFault",
+    "Detection",
+    "ErrorBurstFault",
+    "Expectations",
+    "Experiment",
+    "Fault",
+    "FeatureName",
+    "Frozen",
+    "GatewayFault",
+    "KubernetesDeployment",
+    "LatencySpikeFault",
+    "MissingFeaturesFault",
+    "Mitigation",
+    "Name",
+    "Paging",
+    "PluginFault",
+    "Recovery",
+    "SchemaChangeFault",
+    "SegmentRegressionFault",
+    "Slo",
+    "Target",
+]
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
 Target = Annotated[Duration, Field(gt=0, le=86400)]
@@ -34,7 +64,6 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-BadVariant = Literal["inverted", "constant", "crashing", "wrong_feature_order", "slow"]
 FeatureName = Annotated[str, Field(min_length=1, max_length=100)]
 
 
@@ -63,8 +92,10 @@ class BadVersionFault(Frozen):
     """Promote a broken artifact: to the registry's ``production`` alias, or to a Deployment."""
 
     type: Literal["bad_version"]
-    model: Name = "credit-risk"
-    variant: BadVariant = "inverted"
+    model: Name | None = None
+    """Default: the service's model."""
+    variant: Name = "inverted"
+    """A broken build, by the name the service file's ``versions.bad`` gives it."""
     ttl: Duration = Field(default=300.0, gt=0, le=3600)
     """Lease TTL: the target reverts the promotion by itself when it runs out."""
     kubernetes: KubernetesDeployment | None = None
@@ -98,13 +129,14 @@ class SchemaChangeFault(GatewayFault):
 
 class DataDriftFault(GatewayFault):
     """Shift one feature's values by ``shift`` training sigmas and/or scale them, or change
-    the category mix: ``mix: {young: 60%}`` makes that share of requests young applicants."""
+    the category mix: ``mix: {young: 60%}`` makes that share of requests fall in the band the
+    service file's ``segments`` gives ``young``."""
 
     type: Literal["data_drift"]
     feature: FeatureName | None = None
     shift: Sigma = 0.0
     scale: float = Field(default=1.0, gt=0, le=1000, allow_inf_nan=False)
-    mix: dict[Literal["young", "adult"], Share] = Field(default_factory=dict)
+    mix: dict[Name, Share] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _drifts(self) -> DataDriftFault:
@@ -158,8 +190,10 @@ class SegmentRegressionFault(Frozen):
     a fairness gap opens for that group."""
 
     type: Literal["segment_regression"]
-    model: Name = "credit-risk"
-    segment: Literal["young"] = "young"
+    model: Name | None = None
+    """Default: the service's model."""
+    segment: Name
+    """A segment the service file's ``versions.segment`` has a regressed version for."""
     ttl: Duration = Field(default=300.0, gt=0, le=3600)
 
 
@@ -266,13 +300,7 @@ class Expectations(Frozen):
 
     def targets(self) -> dict[str, float]:
         """Target seconds by duration name (``mttd``, ``time_to_page``, ``mtta``, ...)."""
-        pairs = {
-            "mttd": self.detection,
-            "time_to_page": self.paging,
-            "mtta": self.acknowledgement,
-            "mttm": self.mitigation,
-            "mttr": self.recovery,
-        }
+        pairs = {m.name: getattr(self, str(m.expectation)) for m in JUDGED}
         return {name: exp.within for name, exp in pairs.items() if exp is not None}
 
 

@@ -25,6 +25,8 @@ from pydantic import Field, model_validator
 from mlchaos.schema.experiment import Frozen
 from mlchaos.schema.units import Duration
 
+__all__ = ["Action", "Check", "RunbookSpec", "Step"]
+
 Action = Literal["fallback", "retrain", "rollback"]
 """mlchaos actions: route to the fallback model, request a retrain, run the rollback hook."""
 

@@ -23,6 +23,8 @@ from pydantic import Field
 from mlchaos.schema.experiment import Acknowledgement, Frozen, Name, Paging, Recovery
 from mlchaos.schema.units import Duration, Share
 
+__all__ = ["Defaults", "Draw", "Load", "Responders", "Scenario"]
+
 
 class Load(Frozen):
     """Locust traffic held for the whole game day."""

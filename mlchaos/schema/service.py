@@ -13,6 +13,13 @@ pagerduty:
   service: fraud-oncall
   routing_key_env: FRAUD_PD_ROUTING_KEY   # the key stays in the environment, never in files
 traffic_query: sum(rate(http_requests_total{app="fraud"}[1m]))
+payload: {file: traffic.jsonl}      # what the load sends: {"features": {...}, "label": 0}
+segments:                           # data_drift `mix`: which feature splits traffic, in bands
+  feature: age
+  bands: {young: [21, 29], adult: [30, 75]}
+versions:                           # what registry faults promote
+  bad: {inverted: v3-inverted}      # bad_version's variant -> registry version
+  segment: {young: v3-segment-young}   # segment_regression's segment -> registry version
 rollback:                            # what the automated responder runs for action=rollback
   http: {url: "http://127.0.0.1:28500/rollback", method: POST}
 ```
@@ -20,12 +27,25 @@ rollback:                            # what the automated responder runs for act
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from mlchaos.schema.experiment import Frozen, Name
+from mlchaos.schema.experiment import FeatureName, Frozen, Name
 from mlchaos.schema.units import HttpsUrl, Url
+
+__all__ = [
+    "Band",
+    "Endpoints",
+    "HttpHook",
+    "PagerDutyTarget",
+    "Payload",
+    "RollbackHook",
+    "Segments",
+    "ServiceFile",
+    "VersionName",
+    "Versions",
+]
 
 
 class Endpoints(Frozen):
@@ -42,6 +62,9 @@ class PagerDutyTarget(Frozen):
     routing_key_env: str = Field(
         default="MLCHAOS_PAGERDUTY_ROUTING_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$"
     )
+    routing_key_file: str | None = None
+    """Instead of the environment: a file holding only the key, relative to the service file
+    (a mounted secret); mlchaos reads it when it acknowledges and never copies it."""
     ca_file: str | None = None
     """A CA bundle to trust, relative to the service file; for a self-signed receiver."""
 
@@ -64,6 +87,39 @@ class RollbackHook(Frozen):
         return self
 
 
+Band = tuple[float, float]
+VersionName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Segments(Frozen):
+    """How traffic splits into segments by one feature's value, for data_drift's ``mix``."""
+
+    feature: FeatureName
+    bands: dict[Name, Band] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Segments:
+        for name, (low, high) in self.bands.items():
+            if not low <= high:
+                raise ValueError(f"band {name!r} must run from low to high, not {low}..{high}")
+        return self
+
+
+class Versions(Frozen):
+    """The registry versions registry faults promote: broken builds, by the name experiments
+    use, and versions worse on one segment only."""
+
+    bad: dict[Name, VersionName] = Field(default_factory=dict)
+    segment: dict[Name, VersionName] = Field(default_factory=dict)
+
+
+class Payload(Frozen):
+    """What the load sends: a JSON-lines file of ``{"features": {name: value}, "label": 0}``
+    rows (``label`` optional), relative to the service file."""
+
+    file: str = Field(min_length=1)
+
+
 class ServiceFile(Frozen):
     version: Literal[1] = 1
     name: Name
@@ -75,3 +131,6 @@ class ServiceFile(Frozen):
     production_version: str | None = Field(default=None, min_length=1, max_length=200)
     """The version production should serve before a game day; a game day on another one
     cannot pass (it would measure the wrong service)."""
+    payload: Payload | None = None
+    segments: Segments | None = None
+    versions: Versions = Versions()

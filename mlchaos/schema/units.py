@@ -9,6 +9,21 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
+__all__ = [
+    "MAX_DURATION_S",
+    "MAX_SIGMAS",
+    "Duration",
+    "HttpsUrl",
+    "Share",
+    "Sigma",
+    "Url",
+    "format_duration",
+    "parse_duration",
+    "parse_share",
+    "parse_sigma",
+    "parse_url",
+]
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 

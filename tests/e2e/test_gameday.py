@@ -17,9 +17,9 @@ import pytest
 import requests
 import yaml
 
-from mlchaos.engine.timeline import EVENTS
 from mlchaos.reference import supervisor
 from mlchaos.reference.config import StackConfig
+from mlchaos.vocabulary import EVENTS
 from tests.chromium import measure
 from tests.conftest import ROOT, wait_until
 from tests.e2e.conftest import (

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from mlchaos.engine.journal import Journal
+from mlchaos.journal import EventRecord, Journal
 from mlchaos.load.runner import Locust
 from mlchaos.reference.config import StackConfig
 from mlchaos.schema import Load
@@ -56,7 +56,9 @@ def test_raw_chaostoolkit_experiment_runs_against_the_stack(
         "MLCHAOS_PAGERDUTY_URL": stack.url("pagerduty"),
     }
     experiment = ROOT / "experiments" / "chaostoolkit" / "latency-spike.json"
-    with Locust(Load(users=5, rate=60), stack.url("gateway"), stack.model_name, tmp_path):
+    with Locust(
+        Load(users=5, rate=60), stack.url("gateway"), stack.model_name, stack.traffic_path, tmp_path
+    ):
         _wait_for_traffic(stack)
         done = subprocess.run(
             [
@@ -75,10 +77,10 @@ def test_raw_chaostoolkit_experiment_runs_against_the_stack(
             cwd=tmp_path,
         )
     assert done.returncode == 0, done.stdout + done.stderr
-    events = {r["event"]: r for r in Journal(journal).read() if r["type"] == "event"}
+    events = {r.event: r for r in Journal(journal).of(EventRecord)}
     assert set(events) == {"injected", "detected", "reverted", "recovered"}
-    assert events["injected"]["time"] < events["reverted"]["time"] < events["recovered"]["time"]
-    assert events["detected"]["source"] == "prometheus alert activeAt"
+    assert events["injected"].time < events["reverted"].time < events["recovered"].time
+    assert events["detected"].source == "prometheus alert activeAt"
     assert requests.get(f"{stack.url('gateway')}/admin/faults", timeout=5).json()["faults"] == []
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from mlchaos.engine.journal import Journal
-from mlchaos.faults import kind_of
-from mlchaos.faults import kubernetes as k8s
+from mlchaos.faults import fault_type
 from mlchaos.faults.leases import revert_all
+from mlchaos.faults.targets import kubernetes as k8s
+from mlchaos.journal import EventRecord, Journal
 from mlchaos.schema import BadVersionFault
 from tests.fake_kube import FakeKube
 from tests.unit.test_compile import SERVICE
@@ -55,7 +55,7 @@ def test_bad_image_is_rolled_out_with_a_revert_job_and_undone(
 ) -> None:
     journal = Journal(tmp_path / "j.jsonl")
     bad = fault(image="registry/scorer:broken")
-    kind = kind_of(bad)
+    kind = fault_type(bad.type)
     lease = kind.inject(journal, SERVICE, bad)
     assert (image(kube), revision(kube)) == ("registry/scorer:broken", "2")
     assert kind.confirm(journal, SERVICE, bad) is True
@@ -71,14 +71,14 @@ def test_bad_image_is_rolled_out_with_a_revert_job_and_undone(
     # As in Kubernetes, the rollback reuses revision 1's ReplicaSet as revision 3.
     assert (image(kube), revision(kube)) == ("registry/scorer:v2", "3")
     assert ("ml", f"mlchaos-revert-{lease}") not in kube.jobs
-    events = [r["event"] for r in journal.read() if r["type"] == "event"]
+    events = [r.event for r in journal.of(EventRecord)]
     assert events == ["injected", "reverted"]
 
 
 def test_env_variant_changes_only_the_named_container_env(kube: FakeKube, tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.jsonl")
     bad = fault(env={"MODEL_VERSION": "v3-inverted"})
-    kind_of(bad).inject(journal, SERVICE, bad)
+    fault_type(bad.type).inject(journal, SERVICE, bad)
     container = kube.deployments[("ml", "scorer")]["spec"]["template"]["spec"]["containers"][0]
     assert container["env"] == [{"name": "MODEL_VERSION", "value": "v3-inverted"}]
     assert container["image"] == "registry/scorer:v2"
@@ -111,7 +111,7 @@ def test_ending_a_lease_someone_already_rolled_back_does_nothing_more(
 ) -> None:
     journal = Journal(tmp_path / "j.jsonl")
     bad = fault(image="registry/scorer:broken")
-    kind_of(bad).inject(journal, SERVICE, bad)
+    fault_type(bad.type).inject(journal, SERVICE, bad)
     apps, _ = k8s.apis()
     k8s.rollout_undo(apps, "scorer", "ml", actor="on-call")  # the mitigation
     [ended] = revert_all(journal)

@@ -29,7 +29,11 @@ def test_locust_drives_the_model_and_reports_what_it_achieved(
 ) -> None:
     before = served_requests(stack)
     with Locust(
-        Load(users=4, rate=80, ramp_up=0), stack.url("model-server"), "credit-risk", tmp_path
+        Load(users=4, rate=80, ramp_up=0),
+        stack.url("model-server"),
+        "credit-risk",
+        stack.traffic_path,
+        tmp_path,
     ) as locust:
         wait_until(lambda: served_requests(stack) - before >= 150, timeout=30)
     stats = locust.stats

@@ -21,6 +21,7 @@ SERVICE = Service(
     alertmanager_url="http://127.0.0.1:4",
     pagerduty_url="https://127.0.0.1:5",
     pagerduty_service="model-oncall",
+    traffic_query="sum(rate(mlchaos_gateway_requests_total[5s]))",
 )
 
 

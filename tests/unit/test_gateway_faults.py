@@ -8,6 +8,9 @@ import pytest
 
 from mlchaos.gateway.server import FaultError, GatewayState, transform
 
+AGE_BANDS = {"young": [21, 29], "adult": [30, 75]}
+"""Bands as the reference stack's service file gives them (the lease carries them)."""
+
 
 def body() -> dict[str, object]:
     return {
@@ -104,7 +107,12 @@ def test_concept_drift_flips_only_labels_of_requests_made_while_it_held(tmp_path
 def test_category_mix_makes_the_segment_that_share_of_requests(tmp_path: Path) -> None:
     state = GatewayState(tmp_path / "a.jsonl")
     lease, _ = state.inject(
-        "data_drift", {"feature": "age", "mix": {"segment": "young", "share": 0.6}}, 1.0, 3, 60, "t"
+        "data_drift",
+        {"feature": "age", "mix": {"segment": "young", "share": 0.6, "bands": AGE_BANDS}},
+        1.0,
+        3,
+        60,
+        "t",
     )
     ages = [transform(lease, body())["inputs"][1]["data"][0] for _ in range(2000)]
     young = sum(age < 30 for age in ages) / len(ages)

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from mlchaos.report.live import live_lines
+from mlchaos.journal import parse_record
+from mlchaos.report import live
 from tests.unit.test_verdict import T0, at, event
+
+
+def live_lines(records: list[dict[str, Any]], *args: Any) -> list[str]:
+    return live.live_lines([parse_record(r) for r in records], *args)
+
 
 STARTED = {
     "type": "run_started",

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from mlchaos.engine.pages import pages_in_window, split_steps
-from mlchaos.engine.verdict import judge
 from tests.unit.test_reports import EXPERIMENT, FLOOR, document, passing, rendered
+from tests.unit.test_verdict import judge
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -51,7 +51,7 @@ def test_a_page_naming_no_alert_is_taken_as_the_experiments() -> None:
 
 def test_runbook_steps_of_collateral_pages_are_kept_apart_and_never_judged() -> None:
     own = {"type": "runbook_step", "runbook": "high-error-rate", "step": "Look",
-           "at": T0.isoformat(), "ok": True, "error": "",
+           "command": "true", "at": T0.isoformat(), "duration_s": 0.01, "ok": True, "error": "",
            "alert": "ModelHighErrorRate"}  # fmt: skip
     stray = {**own, "runbook": "latency", "step": "Route to fallback", "ok": False,
              "error": "exit 22", "alert": "EdgeSlowRequests"}  # fmt: skip

@@ -8,9 +8,9 @@ import pytest
 
 from mlchaos.ctk.actions import inject_fault, revert_faults
 from mlchaos.ctk.probes import fault_active
-from mlchaos.engine.journal import Journal
 from mlchaos.errors import ValidationFailed
 from mlchaos.faults import plugins
+from mlchaos.journal import EventRecord, Journal
 from mlchaos.loader import parse_document
 from mlchaos.schema import Experiment
 from tests.conftest import FIXTURES
@@ -80,5 +80,5 @@ def test_plugin_fault_injects_confirms_and_reverts_through_the_journal(tmp_path:
     assert read_flags(store)["ranker"]["value"] is True
     [ended] = revert_faults(configuration)
     assert ended["action"] == "unset" and read_flags(store) == {}
-    events = [r["event"] for r in Journal(tmp_path / "j.jsonl").read() if r["type"] == "event"]
+    events = [r.event for r in Journal(tmp_path / "j.jsonl").of(EventRecord)]
     assert events == ["injected", "reverted"]

@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 
 from mlchaos.engine.floor import Floor, refuse_below
-from mlchaos.engine.verdict import judge
 from mlchaos.errors import InputError
 from mlchaos.report.aggregate import aggregate, aggregate_table, percentile, render_aggregate
 from mlchaos.report.render import ReportOptions, render_run
 from mlchaos.report.table import summary_table
-from tests.unit.test_verdict import EXPERIMENT, FLOOR, at, passing
+from tests.unit.test_verdict import EXPERIMENT, FLOOR, at, judge, passing
 
 SECTIONS = (
     "Summary and impact",
@@ -52,6 +51,7 @@ def step(ok: bool) -> dict[str, Any]:
         "step": "Roll back",
         "command": "false",
         "at": at(3),
+        "duration_s": 0.01,
         "ok": ok,
         "error": "" if ok else "exit 1: no such alias",
     }

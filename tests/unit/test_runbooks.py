@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from mlchaos.errors import InputError, ValidationFailed
+from mlchaos.reference import service as reference
 from mlchaos.reference.config import StackConfig
 from mlchaos.reference.supervisor import rule_settings
 from mlchaos.rules import RUNBOOK_OF, RuleSettings, alert_rules
 from mlchaos.runbooks.catalogue import render_runbooks, runbook_for, write_runbooks
-from mlchaos.service import Service
 
 SECTIONS = (
     "## Symptoms",
@@ -25,7 +25,7 @@ SECTIONS = (
     "## Verification",
 )
 STACK = StackConfig(state_dir=Path("/srv/mlchaos"), ports={**StackConfig(state_dir=Path()).ports})
-SERVICE = Service.from_stack(STACK)
+SERVICE = reference.service(STACK)
 WITHOUT_REGISTRY = SERVICE.model_copy(
     update={"registry_url": None, "gateway_url": "http://gw.staging:8080"}
 )
@@ -78,7 +78,7 @@ def test_an_incident_finds_its_runbook_by_link_then_by_alert() -> None:
 
 
 def test_prefixed_alert_names_show_in_the_runbook() -> None:
-    books = render_runbooks(SERVICE, RuleSettings(alert_prefix="Fraud"))
+    books = render_runbooks(SERVICE, RuleSettings(model=SERVICE.model, alert_prefix="Fraud"))
     assert "`FraudModelFeatureDrift`" in books["data-drift"].text
 
 

@@ -7,10 +7,21 @@ from typing import Any
 
 import pytest
 
+from mlchaos.engine import verdict
 from mlchaos.engine.floor import Floor
-from mlchaos.engine.verdict import judge, overall
+from mlchaos.engine.verdict import ExperimentResult, overall
+from mlchaos.journal import parse_record
 from mlchaos.loader import load_experiment
+from mlchaos.schema import Experiment
 from tests.conftest import FIXTURES
+
+
+def judge(
+    experiment: Experiment, records: list[dict[str, Any]], floor: Floor | None
+) -> ExperimentResult:
+    """The verdict on records written as a journal's lines hold them (JSON objects)."""
+    return verdict.judge(experiment, [parse_record(r) for r in records], floor)
+
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 FLOOR = Floor(1.0, 1.0, 1.0, 1.0)

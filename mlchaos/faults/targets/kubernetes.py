@@ -18,14 +18,27 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mlchaos.engine.journal import Journal
 from mlchaos.errors import TargetError
-from mlchaos.faults.leases import record_granted, record_injected, record_intent
+from mlchaos.faults.leases import ACTOR, record_granted, record_injected, record_intent
+from mlchaos.journal import FaultActive, Journal
 from mlchaos.schema.experiment import BadVersionFault, KubernetesDeployment
 from mlchaos.service import Service
 
+__all__ = [
+    "LEASE",
+    "LEASE_EXPIRES",
+    "REVISION",
+    "TARGET",
+    "apis",
+    "bad_patch",
+    "confirm",
+    "end_lease",
+    "inject",
+    "revert_job",
+    "rollout_undo",
+]
+
 TARGET = "kubernetes"
-ACTOR = "mlchaos"
 REVISION = "deployment.kubernetes.io/revision"
 LEASE = "mlchaos.io/lease"
 LEASE_EXPIRES = "mlchaos.io/lease-expires-at"
@@ -86,18 +99,12 @@ def confirm(
             (status.updated_replicas or 0) >= (d.spec.replicas or 0)
         )
         if done and _carries(d, k):
-            journal.write(
-                "fault_active",
-                active=True,
-                evidence=f"deployment/{k.deployment} rolled out the bad template",
-            )
+            evidence = f"deployment/{k.deployment} rolled out the bad template"
+            journal.write(FaultActive(active=True, evidence=evidence))
             return True
         time.sleep(1)
-    journal.write(
-        "fault_active",
-        active=False,
-        evidence=f"deployment/{k.deployment} did not finish rolling out in {timeout_s:g}s",
-    )
+    evidence = f"deployment/{k.deployment} did not finish rolling out in {timeout_s:g}s"
+    journal.write(FaultActive(active=False, evidence=evidence))
     return False
 
 

@@ -1,0 +1,155 @@
+"""Faults that promote a version in the model registry, under a lease the registry ends.
+
+The undo is recorded in the journal before the promotion, and the registry reverts the
+promotion by itself when the lease's TTL runs out, so a `kill -9` of the runner cannot leave
+the bad version serving. Which version a fault promotes is the fault type's business
+(`mlchaos.faults.bad_version`, `mlchaos.faults.segment_regression`); the lease is here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import requests
+
+from mlchaos.errors import TargetError
+from mlchaos.faults.confirm import poll
+from mlchaos.faults.leases import ACTOR, record_granted, record_injected, record_intent
+from mlchaos.journal import Journal
+from mlchaos.load.payload import read_payload
+from mlchaos.observe.registry import RegistryClient
+from mlchaos.schema.experiment import BadVersionFault, SegmentRegressionFault
+from mlchaos.service import Service
+
+__all__ = ["TARGET", "RegistryFault", "end_lease", "lookup"]
+
+TARGET = "registry"
+F = TypeVar("F", BadVersionFault, SegmentRegressionFault)
+
+
+def lookup(fault_type: str, kind: str, name: str, known: dict[str, str]) -> str:
+    """The version the service file's ``versions.<kind>`` gives ``name``."""
+    if name not in known:
+        listed = ", ".join(sorted(known)) or "none"
+        raise TargetError(f"the service file's versions.{kind} names no {name!r} (it has {listed})")
+    return known[name]
+
+
+@dataclass(frozen=True)
+class RegistryFault(Generic[F]):
+    """A fault type that promotes a registry version: its name, and the version it promotes."""
+
+    type: str
+    version_of: Callable[[F, Service], str]
+    field: str
+    """The fault's field that names the version (``variant``, ``segment``)."""
+    TARGET = TARGET
+
+    def misfits(self, service: Service, fault: F) -> list[tuple[str, str]]:
+        try:
+            self.version_of(fault, service)
+        except TargetError as exc:
+            return [(self.field, str(exc))]
+        return []
+
+    def inject(self, journal: Journal, service: Service, fault: F) -> str:
+        """Promote the fault's version; return the lease id."""
+        version, model = self.version_of(fault, service), fault.model or service.model
+        if service.registry_url is None:
+            raise TargetError(f"{self.type} needs a registry: set endpoints.registry")
+        intent = record_intent(
+            journal,
+            TARGET,
+            undo=f"roll {model} back from {version} if it is still production",
+            url=service.registry_url,
+            model=model,
+            version=version,
+            ttl_s=fault.ttl,
+        )
+        registry = RegistryClient(service.registry_url)
+        answer = registry.promote(model, version, ACTOR, f"chaos: {self.type}", fault.ttl)
+        audit, lease = answer["audit"], answer["lease"]
+        record_granted(journal, intent, lease["id"], lease["expires_at"])
+        detail = {"model": model, "version": version, "replaced": audit["from_version"]}
+        record_injected(journal, audit["at"], "registry audit log (promote)", detail)
+        return str(lease["id"])
+
+    def confirm(self, journal: Journal, service: Service, fault: F) -> bool:
+        """Live once a real inference, sent the way clients send it, is answered by the
+        version: the registry saying so is not enough if traffic goes elsewhere."""
+        version, model = self.version_of(fault, service), fault.model or service.model
+        body, seen = _probe(service), list[str | None]([None])
+
+        def answered() -> str | None:
+            seen[0] = _answering_version(service, model, body)
+            return f"inferences are answered by {version}" if seen[0] == version else None
+
+        return poll(
+            journal,
+            answered,
+            5.0,
+            lambda: f"inferences are still answered by {seen[0]!r} after 5s, not {version!r}",
+        )
+
+    def end_lease(
+        self, journal: Journal, intent: dict[str, Any], lease_id: str | None
+    ) -> dict[str, Any]:
+        return end_lease(journal, intent, lease_id)
+
+
+def _probe(service: Service) -> dict[str, Any]:
+    """An inference request as clients send it: the first row of the service's payload."""
+    if service.payload_file is None:
+        raise TargetError("confirming a promoted version needs the service file's payload")
+    [row, *_] = read_payload(service.payload_file)
+    return {
+        "inputs": [
+            {"name": name, "datatype": "FP64", "shape": [1], "data": [value]}
+            for name, value in row.features.items()
+        ]
+    }
+
+
+def _answering_version(service: Service, model: str, body: dict[str, Any]) -> str | None:
+    try:
+        answer = requests.post(f"{service.model_url}/v2/models/{model}/infer", json=body, timeout=2)
+    except requests.RequestException:
+        return None
+    return answer.headers.get("x-model-version")
+
+
+def end_lease(journal: Journal, intent: dict[str, Any], lease_id: str | None) -> dict[str, Any]:
+    registry = RegistryClient(intent["url"])
+    model, version = intent["model"], intent["version"]
+    answer = registry.release(lease_id, ACTOR) if lease_id else None
+    if answer is not None:
+        return dict(answer["audit"])
+    return _undo_without_lease(registry, model, version, lease_id)
+
+
+def _undo_without_lease(
+    registry: RegistryClient, model: str, version: str, lease_id: str | None
+) -> dict[str, Any]:
+    """The registry no longer holds the lease: it expired, or was never granted."""
+    expired = [
+        e
+        for e in registry.audit(model)
+        if lease_id and e["lease_id"] == lease_id and e["action"] != "promote"
+    ]
+    if expired:
+        return dict(expired[-1])
+    undone = registry.rollback(model, ACTOR, "revert", from_version=version)["audit"]
+    if undone:
+        return dict(undone)
+    production = registry.model(model)["production"]
+    if production == version:
+        raise TargetError(f"could not move {model} off {version}; roll it back by hand")
+    return {
+        "action": "already undone",
+        "at": datetime.now(UTC).isoformat(),
+        "actor": ACTOR,
+        "reason": f"production is already {production}",
+    }

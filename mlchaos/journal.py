@@ -1,0 +1,256 @@
+"""The run journal: one typed record per line, flushed and fsynced as each thing happens.
+
+A crash loses nothing already written, and `mlchaos recover` reads leases back from it.
+Every record is a model below, told apart by its ``type``:
+
+    run_started       experiment, fault, targets
+    floor             the detection and paging floor read from the live configs
+    preflight_failed  why nothing was injected
+    lease             the undo a fault will need, written *before* it acts
+    lease_acquired    the target granted the lease
+    lease_ended       the target ended it
+    event             a timeline event with its time and the source that owns that time
+    missed            an event that did not happen, and why (timeout, unreachable, undefined)
+    fault_active      whether the injected fault was observably live
+    slo               one steady-state check: value, and holds / violated / no_data / unreachable
+    activity          chaoslib activity start and end, recorded by the mlchaos control
+    runbook_step      a runbook step the automated responder ran, and its outcome
+    run_finished      chaoslib's status, kept for the record, never judged
+    interrupted       the SIGINT or SIGTERM that cut the run short, and when
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from mlchaos.vocabulary import Event
+
+__all__ = [
+    "Activity",
+    "EventRecord",
+    "FaultActive",
+    "FloorRecord",
+    "Interrupted",
+    "Journal",
+    "Lease",
+    "LeaseAcquired",
+    "LeaseEnded",
+    "Missed",
+    "PreflightFailed",
+    "Record",
+    "RunFinished",
+    "RunStarted",
+    "RunbookStep",
+    "SloCheck",
+    "journal_from",
+    "parse_record",
+    "parse_time",
+]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    written_at: str = Field(default_factory=_now)
+
+
+class RunStarted(_Record):
+    type: Literal["run_started"] = "run_started"
+    experiment: str
+    fault: str
+    targets: dict[str, float]
+
+
+class FloorRecord(_Record):
+    type: Literal["floor"] = "floor"
+    scrape_interval_s: float
+    evaluation_interval_s: float
+    for_s: float
+    group_wait_s: float
+    total_s: float
+
+
+class PreflightFailed(_Record):
+    type: Literal["preflight_failed"] = "preflight_failed"
+    reason: str
+
+
+class Lease(_Record):
+    """What will have to be undone. Besides these, each target keeps what it needs to undo
+    it (its URL, the model and version, the Deployment...): extra fields, handed back to the
+    target as the ``intent``."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    type: Literal["lease"] = "lease"
+    intent: int
+    target: str
+    undo: str
+
+    def as_intent(self) -> dict[str, Any]:
+        """The record as the dict targets and plugins receive."""
+        return self.model_dump(mode="json")
+
+
+class LeaseAcquired(_Record):
+    type: Literal["lease_acquired"] = "lease_acquired"
+    intent: int
+    lease_id: str
+    expires_at: str
+
+
+class LeaseEnded(_Record):
+    type: Literal["lease_ended"] = "lease_ended"
+    intent: int
+    lease_id: str | None
+    action: str
+
+
+class EventRecord(_Record):
+    type: Literal["event"] = "event"
+    event: Event
+    time: str
+    """When it happened, by the clock of the system that owns the event."""
+    source: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Missed(_Record):
+    type: Literal["missed"] = "missed"
+    event: Event
+    status: Literal["timeout", "unreachable", "undefined"]
+    reason: str
+
+
+class FaultActive(_Record):
+    type: Literal["fault_active"] = "fault_active"
+    active: bool
+    evidence: str
+
+
+class SloCheck(_Record):
+    type: Literal["slo"] = "slo"
+    role: str
+    """``steady``, ``traffic``, ``serving`` or ``recovery``: why it was checked."""
+    name: str
+    status: Literal["holds", "violated", "no_data", "unreachable"]
+    value: float | None = None
+    condition: str | None = None
+    reason: str | None = None
+    query: str | None = None
+    answered: int | None = None
+
+
+class Activity(_Record):
+    type: Literal["activity"] = "activity"
+    name: str | None
+    phase: Literal["start", "end"]
+    status: str | None = None
+    output: bool | dict[str, Any] | None = None
+    exception: str | None = None
+
+
+class RunbookStep(_Record):
+    type: Literal["runbook_step"] = "runbook_step"
+    runbook: str
+    step: str
+    command: str
+    at: str
+    duration_s: float
+    ok: bool
+    error: str
+    incident: str | None = None
+    alert: str | None = None
+
+
+class RunFinished(_Record):
+    type: Literal["run_finished"] = "run_finished"
+    chaoslib_status: str | None
+
+
+class Interrupted(_Record):
+    type: Literal["interrupted"] = "interrupted"
+    signal: str
+    at: str
+
+
+Record = Annotated[
+    RunStarted
+    | FloorRecord
+    | PreflightFailed
+    | Lease
+    | LeaseAcquired
+    | LeaseEnded
+    | EventRecord
+    | Missed
+    | FaultActive
+    | SloCheck
+    | Activity
+    | RunbookStep
+    | RunFinished
+    | Interrupted,
+    Field(discriminator="type"),
+]
+_RECORD: TypeAdapter[Record] = TypeAdapter(Record)
+R = TypeVar("R", bound=_Record)
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def write(self, record: R) -> R:
+        line = json.dumps(record.model_dump(mode="json", exclude_none=True))
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a") as out:
+                out.write(line + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+        return record
+
+    def read(self) -> list[Record]:
+        if not self.path.exists():
+            return []
+        records = []
+        for line in self.path.read_text().splitlines():
+            try:
+                records.append(_RECORD.validate_json(line))
+            except ValidationError:
+                continue  # a line torn by a crash mid-write
+        return records
+
+    def of(self, kind: type[R]) -> list[R]:
+        """Every record of one kind, in the order written."""
+        return [r for r in self.read() if isinstance(r, kind)]
+
+    def event_time(self, event: str) -> datetime | None:
+        """When ``event`` happened, per its owner; None if it has not been recorded."""
+        return next((parse_time(r.time) for r in self.of(EventRecord) if r.event == event), None)
+
+
+def parse_record(data: dict[str, Any]) -> Record:
+    """A record from its JSON object, as a journal line holds it."""
+    return _RECORD.validate_python(data)
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def journal_from(configuration: dict[str, Any] | None) -> Journal:
+    """The journal a Chaos Toolkit activity writes to, from its ``configuration``."""
+    path = (configuration or {}).get("mlchaos_journal", "mlchaos-journal.jsonl")
+    return Journal(Path(path))

@@ -1,0 +1,120 @@
+"""The words of an incident, declared once: its events, the durations between them, their
+labels, targets and fix hints, and the verdicts. Everything above (the schema's targets, the
+engine's timeline and verdict, every report) reads them from here.
+
+    injected → detected → fired → paged → acknowledged → mitigated → recovered,  then reverted
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "EVENTS",
+    "FIX",
+    "HEADLINE",
+    "JUDGED",
+    "LABELS",
+    "MEASURES",
+    "TARGET_EVENT",
+    "TARGET_OF_EVENT",
+    "VERDICT_ORDER",
+    "Event",
+    "Measure",
+    "Verdict",
+    "measure",
+]
+
+
+class Event(StrEnum):
+    INJECTED = "injected"
+    DETECTED = "detected"
+    """The alert went pending: Prometheus's activeAt."""
+    FIRED = "fired"
+    """The alert went firing, ``for`` later: the first firing sample of ALERTS."""
+    PAGED = "paged"
+    ACKNOWLEDGED = "acknowledged"
+    MITIGATED = "mitigated"
+    RECOVERED = "recovered"
+    REVERTED = "reverted"
+
+
+EVENTS: tuple[Event, ...] = tuple(Event)
+"""In the order an incident runs through them."""
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A duration between two events, and how the reports speak of it."""
+
+    name: str
+    start: Event
+    end: Event
+    label: str
+    expectation: str | None = None
+    """The ``expect:`` key of an experiment that sets its target; None: measured, not judged."""
+    column: str | None = None
+    """Its column in the summary table and trends, for the headline measures."""
+    fix: str = ""
+    """What to change when the target is missed; ``{alert}`` and ``{by}`` are filled in."""
+
+
+MEASURES: tuple[Measure, ...] = (
+    Measure(
+        "mttd", Event.INJECTED, Event.DETECTED, "detection (MTTD)", "detection", "MTTD",
+        "tighten detection of {alert}: its window, `for` and the scrape interval set how soon "
+        "it can fire",
+    ),
+    Measure("time_to_fire", Event.INJECTED, Event.FIRED, "firing"),
+    Measure(
+        "time_to_page", Event.INJECTED, Event.PAGED, "paging", "paging", None,
+        "shorten the path from alert to page: Alertmanager `group_wait` and routing",
+    ),
+    Measure(  # from the page, as PagerDuty defines it
+        "mtta", Event.PAGED, Event.ACKNOWLEDGED, "acknowledgement (MTTA)", "acknowledgement",
+        "MTTA", "make the page reach someone who can act: escalation policy and notification "
+        "rules",
+    ),
+    Measure(
+        "mttm", Event.INJECTED, Event.MITIGATED, "mitigation (MTTM)", "mitigation", "MTTM",
+        "automate or shorten the mitigation in the runbook ({by})",
+    ),
+    Measure(
+        "mttr", Event.INJECTED, Event.RECOVERED, "recovery (MTTR)", "recovery", "MTTR",
+        "find what kept the SLOs broken after mitigation: caches, warm-up, the fallback's "
+        "capacity",
+    ),
+)  # fmt: skip
+
+_BY_NAME = {m.name: m for m in MEASURES}
+JUDGED = tuple(m for m in MEASURES if m.expectation)
+LABELS = {m.name: m.label for m in JUDGED}
+"""Label of each duration that has a target, by name."""
+HEADLINE = tuple(m.name for m in MEASURES if m.column)
+"""The four MTTx every summary shows."""
+FIX = {m.name: m.fix for m in JUDGED}
+TARGET_EVENT: dict[str, str] = {m.name: m.end for m in MEASURES}
+"""The event that ends each duration."""
+TARGET_OF_EVENT: dict[str, str] = {m.end: m.name for m in JUDGED if m.start is Event.INJECTED}
+"""The target each event is measured against as an offset from injection (MTTA is not)."""
+
+
+def measure(name: str) -> Measure:
+    return _BY_NAME[name]
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    """The fault was live, and every expected event happened within its target."""
+    FAIL = "fail"
+    """A target was missed, an expected event never came, or the fault was not reverted."""
+    INCONCLUSIVE = "inconclusive"
+    """The infrastructure could not tell: no data, no traffic, an unreachable source, a
+    service not in steady state before injection."""
+    INVALID = "invalid"
+    """The fault was injected but never observably active."""
+
+
+VERDICT_ORDER = (Verdict.FAIL, Verdict.INVALID, Verdict.INCONCLUSIVE, Verdict.PASS)
+"""Worst first: one failed experiment fails the game day."""

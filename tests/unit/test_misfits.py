@@ -1,0 +1,77 @@
+"""Names an experiment gives that only the service file can supply (a bad build's variant, a
+segment) are checked against it before anything runs: `file:line: field: message`, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlchaos.errors import ValidationFailed
+from mlchaos.loader import load_experiment, load_service, misfits
+from mlchaos.schema import Experiment
+from tests.conftest import ROOT
+
+HERE = ROOT / "tests" / "fixtures" / "misfit"
+SERVICE = load_service(HERE / "service.yaml")
+TAIL = """steady_state:
+  - {name: errors, query: "vector(0)", below: 0.01}
+expect:
+  detection: {alert: ModelHighErrorRate, within: 5s}
+"""
+
+
+def experiment(tmp_path: Path, fault: str) -> Path:
+    path = tmp_path / "e.yaml"
+    path.write_text(f"version: 1\nname: e\nfault: {fault}\n{TAIL}")
+    return path
+
+
+def test_an_unknown_variant_is_reported_at_its_line() -> None:
+    path = HERE / "bad-variant.yaml"
+    expected = path.read_text().splitlines()[0].split(": ", 1)[1]
+    with pytest.raises(ValidationFailed) as failed:
+        load_experiment(path, SERVICE)
+    assert [str(p).replace(str(ROOT) + "/", "") for p in failed.value.problems] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("fault", "field", "message"),
+    [
+        (
+            "{type: data_drift, mix: {elderly: 40%}}",
+            "fault.mix",
+            "the service file's segments name no 'elderly' (it has young, adult)",
+        ),
+        (
+            "{type: segment_regression, segment: adult}",
+            "fault.segment",
+            "the service file's versions.segment names no 'adult' (it has young)",
+        ),
+    ],
+)
+def test_unknown_segments_are_reported(
+    tmp_path: Path, fault: str, field: str, message: str
+) -> None:
+    path = experiment(tmp_path, fault)
+    with pytest.raises(ValidationFailed) as failed:
+        load_experiment(path, SERVICE)
+    assert [str(p) for p in failed.value.problems] == [f"{path}:3: {field}: {message}"]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "{type: bad_version, variant: constant}",
+        "{type: data_drift, mix: {adult: 90%}}",
+        "{type: segment_regression, segment: young}",
+        "{type: latency_spike, delay: 1s}",
+    ],
+)
+def test_faults_that_fit_the_service_have_no_misfits(tmp_path: Path, fault: str) -> None:
+    loaded: Experiment = load_experiment(experiment(tmp_path, fault), SERVICE)
+    assert misfits(loaded, SERVICE) == []
+
+
+def test_without_a_service_only_the_schema_is_checked() -> None:
+    assert load_experiment(HERE / "bad-variant.yaml").fault.type == "bad_version"
