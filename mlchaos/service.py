@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from mlchaos.schema.experiment import Slo
-from mlchaos.schema.service import RollbackHook, Segments, ServiceFile, Versions
+from mlchaos.schema.service import Adapters, RollbackHook, Segments, ServiceFile, Versions
 
 __all__ = ["Service"]
 
@@ -44,6 +44,7 @@ class Service(BaseModel):
     """JSON lines of ``{"features": {...}, "label": 0}``: what the load sends."""
     segments: Segments | None = None
     versions: Versions = Versions()
+    adapters: Adapters = Adapters()
 
     def traffic(self) -> str:
         return self.traffic_query
@@ -94,4 +95,5 @@ class Service(BaseModel):
             payload_file=path(document.payload.file) if document.payload else None,
             segments=document.segments,
             versions=document.versions,
+            adapters=document.adapters,
         )

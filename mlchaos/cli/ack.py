@@ -9,7 +9,8 @@ import click
 from mlchaos.cli.common import load_stack, service_option, state_dir_option
 from mlchaos.errors import InputError
 from mlchaos.loader import load_service
-from mlchaos.observe.pagerduty import Incidents, acknowledge, events_client
+from mlchaos.observe import adapters
+from mlchaos.observe.pagerduty import acknowledge, events_client
 
 __all__ = ["ack"]
 
@@ -47,7 +48,7 @@ def ack(
         click.echo(f"acknowledged {dedup_key}")
     if dedup_keys and not incidents:
         return
-    found = Incidents(service.pagerduty_url, service.pagerduty_ca_file)
+    found = adapters.pager(service)
     done = acknowledge(found, client, service.pagerduty_service, incidents)
     for incident in done:
         click.echo(f"acknowledged {incident['id']}: {incident['summary']}")

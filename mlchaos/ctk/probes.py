@@ -16,11 +16,8 @@ from mlchaos.faults import fault_type
 from mlchaos.faults.leases import ACTOR
 from mlchaos.journal import EventRecord, Journal, Missed, journal_from
 from mlchaos.observe import events, serving, slo
-from mlchaos.observe.gateway import GatewayClient
+from mlchaos.observe.adapters import metrics_at, pager_at, registry_at, traffic, traffic_at
 from mlchaos.observe.health import down
-from mlchaos.observe.pagerduty import Incidents
-from mlchaos.observe.prometheus import Prometheus
-from mlchaos.observe.registry import RegistryClient
 from mlchaos.schema import Fault, Slo
 from mlchaos.service import Service
 from mlchaos.vocabulary import Event
@@ -38,6 +35,13 @@ __all__ = [
 ]
 
 Configuration = dict[str, Any] | None
+Adapters = dict[str, str] | None
+"""The service file's ``adapters:`` (kind → implementation); None: the defaults."""
+
+
+def _kind(adapters: Adapters, kind: str) -> tuple[str, ...]:
+    """The implementation ``adapters`` names for ``kind``, as an optional argument."""
+    return (adapters[kind],) if adapters and kind in adapters else ()
 
 
 def _window(configuration: Configuration, give_up_after_s: float) -> tuple[Any, Any, Any]:
@@ -54,19 +58,25 @@ def slo_holds(
     below: float | None = None,
     above: float | None = None,
     role: str = "slo",
+    adapters: Adapters = None,
     configuration: Configuration = None,
 ) -> bool:
     """True when ``query`` returns a value below ``below`` (or above ``above``) now."""
     objective = Slo(name=name, query=query, below=below, above=above)
-    return slo.check(journal_from(configuration), Prometheus(prometheus_url), objective, role)
+    source = metrics_at(prometheus_url, *_kind(adapters, "metrics"))
+    return slo.check(journal_from(configuration), source, objective, role)
 
 
 def serving_holds(
-    gateway_url: str, min_success: float = 0.9, configuration: Configuration = None
+    gateway_url: str,
+    min_success: float = 0.9,
+    adapters: Adapters = None,
+    configuration: Configuration = None,
 ) -> bool:
     """True when the chaos gateway answered at least ``min_success`` of the last few seconds'
     requests with a 2xx: the service is serving, not just failing quietly."""
-    return serving.check(journal_from(configuration), GatewayClient(gateway_url), min_success)
+    gateway = traffic_at(gateway_url, *_kind(adapters, "traffic"))
+    return serving.check(journal_from(configuration), gateway, min_success)
 
 
 def fault_active(
@@ -83,21 +93,29 @@ def fault_active(
 
 
 def wait_for_alert(
-    prometheus_url: str, alert: str, give_up_after_s: float, configuration: Configuration = None
+    prometheus_url: str,
+    alert: str,
+    give_up_after_s: float,
+    adapters: Adapters = None,
+    configuration: Configuration = None,
 ) -> bool:
     """Wait for ``alert`` to become active (pending) after injection: detection."""
     journal, injected, deadline = _window(configuration, give_up_after_s)
-    look = events.detected(Prometheus(prometheus_url), alert, injected)
-    return events.wait_for(journal, "detected", f"alert {alert} pending", deadline, look)
+    look = events.detected(metrics_at(prometheus_url, *_kind(adapters, "metrics")), alert, injected)
+    return events.wait_for(journal, Event.DETECTED, f"alert {alert} pending", deadline, look)
 
 
 def wait_for_firing(
-    prometheus_url: str, alert: str, give_up_after_s: float, configuration: Configuration = None
+    prometheus_url: str,
+    alert: str,
+    give_up_after_s: float,
+    adapters: Adapters = None,
+    configuration: Configuration = None,
 ) -> bool:
     """Wait for ``alert`` to fire (its ``for`` after going pending): what Alertmanager acts on."""
     journal, injected, deadline = _window(configuration, give_up_after_s)
-    look = events.fired(Prometheus(prometheus_url), alert, injected)
-    return events.wait_for(journal, "fired", f"alert {alert} firing", deadline, look)
+    look = events.fired(metrics_at(prometheus_url, *_kind(adapters, "metrics")), alert, injected)
+    return events.wait_for(journal, Event.FIRED, f"alert {alert} firing", deadline, look)
 
 
 def wait_for_page(
@@ -107,6 +125,7 @@ def wait_for_page(
     ca_file: str | None = None,
     alert: str | None = None,
     pipeline: dict[str, str] | None = None,
+    adapters: Adapters = None,
     configuration: Configuration = None,
 ) -> bool:
     """Wait for an incident on the PagerDuty ``service`` after injection (paging), for
@@ -114,9 +133,10 @@ def wait_for_page(
     (``{"Prometheus": url, "Alertmanager": url}``): if one is down, no page is *cannot tell*.
     """
     journal, injected, deadline = _window(configuration, give_up_after_s)
-    look = events.paged(Incidents(pagerduty_url, _path(ca_file)), service, injected, alert)
+    pager = pager_at(pagerduty_url, _path(ca_file), *_kind(adapters, "pager"))
+    look = events.paged(pager, service, injected, alert)
     return events.wait_for(
-        journal, "paged", f"incident on {service}", deadline, look, _depends(pipeline)
+        journal, Event.PAGED, f"incident on {service}", deadline, look, _depends(pipeline)
     )
 
 
@@ -129,6 +149,7 @@ def wait_for_acknowledgement(
     service: str,
     give_up_after_s: float,
     ca_file: str | None = None,
+    adapters: Adapters = None,
     configuration: Configuration = None,
 ) -> bool:
     """Wait for the incident that paged to be acknowledged."""
@@ -148,9 +169,9 @@ def wait_for_acknowledgement(
             )
         )
         return False
-    incidents = Incidents(pagerduty_url, _path(ca_file))
+    incidents = pager_at(pagerduty_url, _path(ca_file), *_kind(adapters, "pager"))
     look = events.acknowledged(incidents, service, injected, page.detail["incident"])
-    return events.wait_for(journal, "acknowledged", "acknowledgement", deadline, look)
+    return events.wait_for(journal, Event.ACKNOWLEDGED, "acknowledgement", deadline, look)
 
 
 def wait_for_mitigation(
@@ -169,7 +190,7 @@ def wait_for_mitigation(
     """
     journal, injected, deadline = _window(configuration, give_up_after_s)
     target = Service.model_validate(service)
-    registry = RegistryClient(target.registry_url or "")
+    registry = registry_at(target.registry_url or "", target.adapters.registry)
     if by == "rollback":
         version = _injected_detail(journal).get("version", "")
         look = events.mitigated(registry, target.model, version, injected, ignore_actor=ACTOR)
@@ -178,9 +199,9 @@ def wait_for_mitigation(
         look = events.retrain_requested(registry, target.model, injected, ignore_actor=ACTOR)
         what = f"retrain request for {target.model}"
     else:
-        look = events.routed_to_fallback(GatewayClient(target.gateway_url), injected, ACTOR)
+        look = events.routed_to_fallback(traffic(target), injected, ACTOR)
         what = "switch to the fallback"
-    return events.wait_for(journal, "mitigated", what, deadline, look, _depends(pipeline))
+    return events.wait_for(journal, Event.MITIGATED, what, deadline, look, _depends(pipeline))
 
 
 def _injected_detail(journal: Journal) -> dict[str, Any]:
@@ -197,6 +218,7 @@ def wait_for_recovery(
     gateway_url: str | None = None,
     min_success: float = 0.9,
     pipeline: dict[str, str] | None = None,
+    adapters: Adapters = None,
     configuration: Configuration = None,
 ) -> bool:
     """Wait until every SLO holds again, stably, after its breach, and (with ``gateway_url``)
@@ -205,12 +227,14 @@ def wait_for_recovery(
     no recovery is *cannot tell*."""
     journal, injected, deadline = _window(configuration, give_up_after_s)
     objectives = tuple(Slo.model_validate(s) for s in slos)
-    gateway = GatewayClient(gateway_url) if gateway_url else None
+    gateway = traffic_at(gateway_url, *_kind(adapters, "traffic")) if gateway_url else None
     look = events.recovered(
-        Prometheus(prometheus_url), objectives, injected, step_s, stable_for_s,
-        gateway, min_success,
+        metrics_at(prometheus_url, *_kind(adapters, "metrics")), objectives, injected, step_s,
+        stable_for_s, gateway, min_success,
     )  # fmt: skip
-    return events.wait_for(journal, "recovered", "SLO recovery", deadline, look, _depends(pipeline))
+    return events.wait_for(
+        journal, Event.RECOVERED, "SLO recovery", deadline, look, _depends(pipeline)
+    )
 
 
 def _path(ca_file: str | None) -> Any:

@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlchaos.errors import MlchaosError
-from mlchaos.observe.prometheus import Prometheus
-from mlchaos.observe.registry import RegistryClient
+from mlchaos.observe import adapters
 from mlchaos.service import Service
 
 __all__ = ["Baseline", "take_baseline"]
@@ -41,7 +40,7 @@ def take_baseline(service: Service) -> Baseline:
     baseline = Baseline()
     baseline.problems += _production(service)
     try:
-        alerts = Prometheus(service.prometheus_url).alerts()
+        alerts = adapters.metrics(service).alerts()
     except MlchaosError as exc:
         baseline.problems.append(f"could not read the alerts before the game day: {exc}")
         return baseline
@@ -58,7 +57,7 @@ def _production(service: Service) -> list[str]:
     if expected is None or service.registry_url is None:
         return []
     try:
-        production = RegistryClient(service.registry_url).model(service.model)["production"]
+        production = adapters.registry(service).model(service.model)["production"]
     except MlchaosError as exc:
         return [f"could not read production of {service.model} from the registry: {exc}"]
     if production == expected:

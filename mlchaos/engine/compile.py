@@ -49,9 +49,14 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
     expect = experiment.expect
     wait = {"give_up_after_s": experiment.deadline_s}
     target = {"service": service.model_dump(mode="json")}
-    alert = {"prometheus_url": service.prometheus_url, "alert": expect.detection.alert, **wait}
+    alert = _with_adapters(
+        service, {"prometheus_url": service.prometheus_url, "alert": expect.detection.alert, **wait}
+    )
     fault = experiment.fault.model_dump(mode="json")
-    pd = {"pagerduty_url": service.pagerduty_url, "ca_file": _str(service.pagerduty_ca_file)}
+    pd = _with_adapters(
+        service,
+        {"pagerduty_url": service.pagerduty_url, "ca_file": _str(service.pagerduty_ca_file)},
+    )
     # Pages and automated mitigations pass through these; if one is down, nothing is missed.
     pipeline = {"pipeline": {"Prometheus": service.prometheus_url,
                              "Alertmanager": service.alertmanager_url}}  # fmt: skip
@@ -121,26 +126,32 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
                 "wait-recovered",
                 PROBES,
                 "wait_for_recovery",
-                {
-                    "prometheus_url": service.prometheus_url,
-                    "slos": [s.model_dump(exclude_none=True) for s in experiment.steady_state],
-                    "stable_for_s": expect.recovery.stable_for,
-                    "gateway_url": service.gateway_url,
-                    "min_success": experiment.min_success,
-                    **pipeline,
-                    **wait,
-                },
+                _with_adapters(
+                    service,
+                    {
+                        "prometheus_url": service.prometheus_url,
+                        "slos": [s.model_dump(exclude_none=True) for s in experiment.steady_state],
+                        "stable_for_s": expect.recovery.stable_for,
+                        "gateway_url": service.gateway_url,
+                        "min_success": experiment.min_success,
+                        **pipeline,
+                        **wait,
+                    },
+                ),
             )
         )
     return steps
 
 
 def _slo_probe(slo: Slo, service: Service, role: str) -> dict[str, Any]:
-    arguments = {
-        "prometheus_url": service.prometheus_url,
-        "role": role,
-        **slo.model_dump(exclude_none=True),
-    }
+    arguments = _with_adapters(
+        service,
+        {
+            "prometheus_url": service.prometheus_url,
+            "role": role,
+            **slo.model_dump(exclude_none=True),
+        },
+    )
     probe = _activity("probe", f"{role}-{slo.name}", PROBES, "slo_holds", arguments)
     probe["tolerance"] = True
     return probe
@@ -149,7 +160,9 @@ def _slo_probe(slo: Slo, service: Service, role: str) -> dict[str, Any]:
 def _serving_probe(experiment: Experiment, service: Service) -> dict[str, Any]:
     """The gateway's own count of 2xx answers: a service that rejects everything is not in
     steady state, whatever its metrics call an error."""
-    arguments = {"gateway_url": service.gateway_url, "min_success": experiment.min_success}
+    arguments = _with_adapters(
+        service, {"gateway_url": service.gateway_url, "min_success": experiment.min_success}
+    )
     probe = _activity("probe", "serving", PROBES, "serving_holds", arguments)
     probe["tolerance"] = True
     return probe
@@ -163,6 +176,11 @@ def _activity(
         "name": name,
         "provider": {"type": "python", "module": module, "func": func, "arguments": arguments},
     }
+
+
+def _with_adapters(service: Service, arguments: dict[str, Any]) -> dict[str, Any]:
+    """A probe's arguments with the service file's choice of adapters."""
+    return {**arguments, "adapters": service.adapters.model_dump()}
 
 
 def _str(path: Path | None) -> str | None:

@@ -14,8 +14,7 @@ from typing import Any
 
 from mlchaos.errors import ObservationError, TargetError
 from mlchaos.journal import parse_time
-from mlchaos.observe.pagerduty import Incidents
-from mlchaos.observe.registry import RegistryClient
+from mlchaos.observe import adapters
 from mlchaos.service import Service
 
 __all__ = ["false_alarms", "look_for_false_alarms"]
@@ -54,15 +53,9 @@ def look_for_false_alarms(
     inherited: AbstractSet[str] = frozenset(),
 ) -> list[str]:
     """Read the pager and the registry; raises `ObservationError` when either cannot be read."""
-    pages = Incidents(service.pagerduty_url, service.pagerduty_ca_file).since(
-        service.pagerduty_service, since
-    )
+    pages = adapters.pager(service).since(service.pagerduty_service, since)
     try:
-        audit = (
-            RegistryClient(service.registry_url).audit(service.model)
-            if service.registry_url
-            else []
-        )
+        audit = adapters.registry(service).audit(service.model) if service.registry_url else []
     except TargetError as exc:
         raise ObservationError(f"registry at {service.registry_url}: {exc}") from exc
     return false_alarms(pages, audit, since, until, inherited)

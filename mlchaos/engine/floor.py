@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from mlchaos.errors import InputError
+from mlchaos.observe.adapters import Metrics
 from mlchaos.observe.alertmanager import paging_group_wait
-from mlchaos.observe.prometheus import Prometheus
 
 __all__ = ["Floor", "measure", "refuse_below"]
 
@@ -62,7 +62,7 @@ class Floor:
         return {d: float(self.of(d) or 0) for d in ("mttd", "time_to_fire", "time_to_page")}
 
 
-def measure(prometheus: Prometheus, alertmanager_url: str, alert: str) -> Floor:
+def measure(prometheus: Metrics, alertmanager_url: str, alert: str) -> Floor:
     """Read the floor for ``alert`` from the running Prometheus and Alertmanager.
 
     An alert no rule defines contributes a ``for`` of 0; detection of it will be reported missed.

@@ -25,10 +25,8 @@ from mlchaos.errors import InputError, ObservationError, TargetError
 from mlchaos.journal import Journal, parse_time
 from mlchaos.load.payload import read_payload
 from mlchaos.load.runner import LoadStats, Locust
-from mlchaos.observe import serving
-from mlchaos.observe.gateway import GatewayClient
-from mlchaos.observe.pagerduty import EPOCH, Incidents
-from mlchaos.observe.prometheus import Prometheus
+from mlchaos.observe import adapters, serving
+from mlchaos.observe.pagerduty import EPOCH
 from mlchaos.observe.slo import worst
 from mlchaos.schema import Experiment, Scenario
 from mlchaos.service import Service
@@ -253,7 +251,7 @@ class Gameday:
         services = {self.service.pagerduty_service}
         if experiment.expect.paging:
             services.add(experiment.expect.paging.service)
-        pager = Incidents(self.service.pagerduty_url, self.service.pagerduty_ca_file)
+        pager = adapters.pager(self.service)
         try:
             incidents = [i for s in sorted(services) for i in pager.since(s, parse_time(injected))]
         except ObservationError as exc:  # its own page, if any, is in its timeline already
@@ -302,7 +300,7 @@ def _reach_rate(service: Service, rate: float, limit_s: float = 30.0, share: flo
     """Wait until the service counts ``share`` of the target rate: Locust takes seconds to
     start, and a ramp-up timed from its launch would let the first experiment begin under
     partial load. Gives up (saying so) after ``limit_s``; the steady-state check then decides."""
-    prometheus = Prometheus(service.prometheus_url)
+    prometheus = adapters.metrics(service)
     started = time.monotonic()
     seen = 0.0
     while time.monotonic() - started < limit_s:
@@ -320,7 +318,7 @@ def _reach_rate(service: Service, rate: float, limit_s: float = 30.0, share: flo
 def _restore_primary(service: Service) -> None:
     """Undo a fallback the game day's responders left in place (a late page can switch it
     after its fault ended), so no experiment starts, and no game day ends, on the fallback."""
-    gateway = GatewayClient(service.gateway_url)
+    gateway = adapters.traffic(service)
     try:
         if gateway.route_now() == "fallback" and not gateway.faults():
             gateway.route("primary", "mlchaos", "game day: back to the primary route")
@@ -358,7 +356,7 @@ def _settle(experiment: Experiment, service: Service, limit_s: float, last: bool
 
 def _quiet(experiment: Experiment, service: Service) -> bool | None:
     """Whether the service is quiet; None when a source could not be read."""
-    prometheus = Prometheus(service.prometheus_url)
+    prometheus = adapters.metrics(service)
     slos = (*experiment.steady_state, service.traffic_slo(experiment.min_traffic_rps))
     try:
         values = [prometheus.values(s.query) for s in slos]
@@ -366,11 +364,11 @@ def _quiet(experiment: Experiment, service: Service) -> bool | None:
         # experiment can surface late (a bad version's wrong answers show once labels arrive).
         alerting = any(a["labels"].get("model") == service.model for a in prometheus.alerts())
         paging = experiment.expect.paging
-        incidents = Incidents(service.pagerduty_url, service.pagerduty_ca_file)
+        incidents = adapters.pager(service)
         open_incidents = paging is not None and any(
             i["status"] != "resolved" for i in incidents.since(paging.service, EPOCH)
         )
-        _, served = serving.recent(GatewayClient(service.gateway_url))
+        _, served = serving.recent(adapters.traffic(service))
     except (ObservationError, TargetError):
         return None
     holding = all(v and s.holds(worst(s, v)) for s, v in zip(slos, values, strict=True))

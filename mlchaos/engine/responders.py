@@ -20,7 +20,8 @@ from typing import Protocol, TextIO
 
 from mlchaos.errors import ObservationError
 from mlchaos.journal import Journal
-from mlchaos.observe.pagerduty import AutomatedResponder, Incidents, events_client
+from mlchaos.observe import adapters
+from mlchaos.observe.pagerduty import AutomatedResponder, events_client
 from mlchaos.report.live import live_lines
 from mlchaos.rules import RuleSettings
 from mlchaos.runbooks.catalogue import Runbook, render_runbooks
@@ -90,7 +91,7 @@ class AutomatedResponders:
         """``routing_key`` stays in memory: acknowledging needs it, nothing records it."""
         self.follower = RunbookFollower(runbooks, service, alert_prefix)
         self.pager = AutomatedResponder(
-            Incidents(service.pagerduty_url, service.pagerduty_ca_file),
+            adapters.pager(service),
             events_client(routing_key, service.pagerduty_url, service.pagerduty_ca_file),
             service.pagerduty_service,
             ack_delay_s,
@@ -126,7 +127,7 @@ class HumanResponders:
         quiet_s: float = 10.0,
     ) -> None:
         self.service = service
-        self.incidents = Incidents(service.pagerduty_url, service.pagerduty_ca_file)
+        self.incidents = adapters.pager(service)
         self.out = out or sys.stderr
         self.tty = self.out.isatty()
         self.interval_s, self.quiet_s = interval_s, quiet_s

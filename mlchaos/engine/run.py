@@ -23,7 +23,7 @@ from mlchaos.journal import (
     RunFinished,
     RunStarted,
 )
-from mlchaos.observe.prometheus import Prometheus
+from mlchaos.observe import adapters
 from mlchaos.schema import Experiment
 from mlchaos.service import Service
 
@@ -40,7 +40,7 @@ def preflight(experiment: Experiment, service: Service) -> Floor:
     when the target is below the floor.
     """
     floor = measure(
-        Prometheus(service.prometheus_url),
+        adapters.metrics(service),
         service.alertmanager_url,
         experiment.expect.detection.alert,
     )

@@ -19,10 +19,7 @@ from typing import Any, Literal
 from mlchaos.errors import MlchaosError, ObservationError
 from mlchaos.journal import EventRecord, Journal, Missed, parse_time
 from mlchaos.observe import serving
-from mlchaos.observe.gateway import GatewayClient
-from mlchaos.observe.pagerduty import Incidents
-from mlchaos.observe.prometheus import Prometheus
-from mlchaos.observe.registry import RegistryClient
+from mlchaos.observe.adapters import Metrics, ModelRegistry, Pager, TrafficFaults
 from mlchaos.observe.slo import recovered_at
 from mlchaos.schema import Slo
 from mlchaos.vocabulary import Event
@@ -62,7 +59,7 @@ class Undefined(MlchaosError):
 
 def wait_for(
     journal: Journal,
-    event: str,
+    event: Event,
     what: str,
     deadline: datetime,
     look: Callable[[], Seen | None],
@@ -121,7 +118,7 @@ def injected_or_fail(journal: Journal) -> datetime:
     return injected
 
 
-def detected(prometheus: Prometheus, alert: str, injected: datetime) -> Callable[[], Seen | None]:
+def detected(prometheus: Metrics, alert: str, injected: datetime) -> Callable[[], Seen | None]:
     """The first activation of ``alert`` after injection, per Prometheus's ``activeAt``."""
 
     def look() -> Seen | None:
@@ -146,7 +143,7 @@ def detected(prometheus: Prometheus, alert: str, injected: datetime) -> Callable
     return look
 
 
-def fired(prometheus: Prometheus, alert: str, injected: datetime) -> Callable[[], Seen | None]:
+def fired(prometheus: Metrics, alert: str, injected: datetime) -> Callable[[], Seen | None]:
     """The first evaluation after injection at which ``alert`` was firing: the first sample of
     Prometheus's own ``ALERTS{alertstate="firing"}`` series, stamped by the rule evaluation."""
 
@@ -162,7 +159,7 @@ def fired(prometheus: Prometheus, alert: str, injected: datetime) -> Callable[[]
 
 
 def paged(
-    incidents: Incidents, service: str, injected: datetime, alert: str | None = None
+    incidents: Pager, service: str, injected: datetime, alert: str | None = None
 ) -> Callable[[], Seen | None]:
     """The first incident on ``service`` after injection for ``alert``, per the receiver.
 
@@ -189,7 +186,7 @@ def paged(
 
 
 def acknowledged(
-    incidents: Incidents, service: str, injected: datetime, incident_id: str
+    incidents: Pager, service: str, injected: datetime, incident_id: str
 ) -> Callable[[], Seen | None]:
     """The acknowledgement of the incident that paged, as the receiver recorded it."""
 
@@ -207,7 +204,7 @@ def acknowledged(
 
 
 def mitigated(
-    registry: RegistryClient, model: str, version: str, injected: datetime, ignore_actor: str
+    registry: ModelRegistry, model: str, version: str, injected: datetime, ignore_actor: str
 ) -> Callable[[], Seen | None]:
     """The first rollback away from ``version`` by anyone but mlchaos, per the audit log."""
 
@@ -231,7 +228,7 @@ def mitigated(
 
 
 def routed_to_fallback(
-    gateway: GatewayClient, injected: datetime, ignore_actor: str
+    gateway: TrafficFaults, injected: datetime, ignore_actor: str
 ) -> Callable[[], Seen | None]:
     """The first switch of the gateway to the fallback route, per the gateway's audit log."""
 
@@ -254,7 +251,7 @@ def routed_to_fallback(
 
 
 def retrain_requested(
-    registry: RegistryClient, model: str, injected: datetime, ignore_actor: str
+    registry: ModelRegistry, model: str, injected: datetime, ignore_actor: str
 ) -> Callable[[], Seen | None]:
     """The first retrain request for ``model`` after injection, per the registry audit log."""
 
@@ -276,12 +273,12 @@ def retrain_requested(
 
 
 def recovered(
-    prometheus: Prometheus,
+    prometheus: Metrics,
     slos: tuple[Slo, ...],
     injected: datetime,
     step_s: float,
     stable_for_s: float,
-    gateway: GatewayClient | None = None,
+    gateway: TrafficFaults | None = None,
     min_success: float = 0.9,
 ) -> Callable[[], Seen | None]:
     """The first Prometheus sample from which every SLO held again for ``stable_for_s`` and,

@@ -7,12 +7,15 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pagerduty
 import requests
 
 from mlchaos.errors import ObservationError
+
+if TYPE_CHECKING:  # the interface; this module holds one of its implementations
+    from mlchaos.observe.adapters import Pager
 
 __all__ = ["EPOCH", "AutomatedResponder", "Incidents", "acknowledge", "events_client"]
 
@@ -63,7 +66,7 @@ class AutomatedResponder:
 
     def __init__(
         self,
-        incidents: Incidents,
+        incidents: Pager,
         client: pagerduty.EventsApiV2Client,
         service: str,
         ack_delay_s: float,
@@ -131,7 +134,7 @@ class AutomatedResponder:
 
 
 def acknowledge(
-    incidents: Incidents,
+    incidents: Pager,
     client: pagerduty.EventsApiV2Client,
     service: str,
     ids: tuple[str, ...] = (),

@@ -7,7 +7,7 @@ service's own metrics call an error:
 - before injection, a service that is not serving is not in steady state: *inconclusive*;
 - recovery means successful traffic is back, not that the errors changed shape.
 
-    >>> check(journal, GatewayClient(url), min_success=0.9)
+    >>> check(journal, traffic(service), min_success=0.9)
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from mlchaos.errors import MlchaosError
 from mlchaos.journal import Journal, SloCheck
-from mlchaos.observe.gateway import GatewayClient
+from mlchaos.observe.adapters import TrafficFaults
 
 __all__ = ["ROLE", "WINDOW_S", "back_since", "check", "recent", "share"]
 
@@ -37,13 +37,13 @@ def share(seconds: Sequence[Second]) -> tuple[int, float | None]:
     return answered, (sum(ok for _, _, ok in seconds) / answered if answered else None)
 
 
-def recent(gateway: GatewayClient) -> tuple[int, float | None]:
+def recent(gateway: TrafficFaults) -> tuple[int, float | None]:
     """Requests answered in the last `WINDOW_S` whole seconds, and the share that succeeded."""
     rows, now = gateway.outcomes(datetime.now(UTC).timestamp() - WINDOW_S - 1)
     return share([r for r in rows if now - WINDOW_S - 1 <= r[0] < int(now)])
 
 
-def check(journal: Journal, gateway: GatewayClient, min_success: float) -> bool:
+def check(journal: Journal, gateway: TrafficFaults, min_success: float) -> bool:
     """Judge the last `WINDOW_S` whole seconds and record it as an SLO of role ``serving``."""
     try:
         answered, ok = recent(gateway)

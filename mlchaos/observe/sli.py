@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mlchaos.errors import ObservationError
-from mlchaos.observe.prometheus import Prometheus
+from mlchaos.observe import adapters
+from mlchaos.observe.adapters import Metrics
 from mlchaos.observe.slo import worst
 from mlchaos.schema import Experiment, Slo
 from mlchaos.service import Service
@@ -37,7 +38,7 @@ def capture(
     last = max(datetime.fromisoformat(t) for t in timeline.values() if t is not None)
     end = min(last + timedelta(seconds=TAIL_S), datetime.now(UTC))
     window = (start - timedelta(seconds=LEAD_S), end)
-    prometheus = Prometheus(service.prometheus_url)
+    prometheus = adapters.metrics(service)
     slos = (*experiment.steady_state, service.traffic_slo(experiment.min_traffic_rps))
     return {
         "start_s": -LEAD_S,
@@ -47,7 +48,7 @@ def capture(
 
 
 def _series(
-    prometheus: Prometheus, slo: Slo, injected: datetime, window: tuple[datetime, datetime]
+    prometheus: Metrics, slo: Slo, injected: datetime, window: tuple[datetime, datetime]
 ) -> dict[str, Any]:
     view: dict[str, Any] = {
         "name": slo.name,

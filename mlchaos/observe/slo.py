@@ -6,13 +6,13 @@ from datetime import datetime
 
 from mlchaos.errors import ObservationError
 from mlchaos.journal import Journal, SloCheck
-from mlchaos.observe.prometheus import Prometheus
+from mlchaos.observe.adapters import Metrics
 from mlchaos.schema import Slo
 
 __all__ = ["check", "recovered_at", "worst"]
 
 
-def check(journal: Journal, prometheus: Prometheus, slo: Slo, role: str = "slo") -> bool:
+def check(journal: Journal, prometheus: Metrics, slo: Slo, role: str = "slo") -> bool:
     """Evaluate ``slo`` now and record it. Holds only on a real value that meets the bound.
 
     No series (an empty result) and an unreachable Prometheus are recorded as such, and never
@@ -54,7 +54,7 @@ def worst(slo: Slo, values: list[float]) -> float:
 
 
 def recovered_at(
-    prometheus: Prometheus,
+    prometheus: Metrics,
     slos: tuple[Slo, ...],
     since: datetime,
     until: datetime,

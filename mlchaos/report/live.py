@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mlchaos.journal import EventRecord, Record, RunStarted, parse_time
-from mlchaos.vocabulary import EVENTS, TARGET_OF_EVENT
+from mlchaos.vocabulary import EVENTS, TARGET_OF_EVENT, Event
 
 __all__ = ["live_lines"]
 
@@ -27,7 +27,7 @@ def live_lines(records: list[Record], incidents: list[dict[str, Any]], now: date
     times: dict[str, datetime] = {
         r.event: parse_time(r.time) for r in records if isinstance(r, EventRecord)
     }
-    injected = times.get("injected")
+    injected = times.get(Event.INJECTED)
     if injected is None:
         return [f"── {started.experiment}: injecting {started.fault}…"]
     targets = started.targets
@@ -64,8 +64,8 @@ def _event_line(
 def _deadline(
     event: str, times: dict[str, datetime], targets: dict[str, float], injected: datetime
 ) -> tuple[datetime | None, str]:
-    if event == "acknowledged" and "mtta" in targets:
-        paged = times.get("paged")
+    if event == Event.ACKNOWLEDGED and "mtta" in targets:
+        paged = times.get(Event.PAGED)
         text = f"target ≤{targets['mtta']:g}s after the page"
         return (paged + timedelta(seconds=targets["mtta"]) if paged else None), text
     key = TARGET_OF_EVENT.get(event)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mlchaos.vocabulary import EVENTS, TARGET_OF_EVENT
+from mlchaos.vocabulary import EVENTS, TARGET_OF_EVENT, Event
 
 __all__ = ["COLOURS", "chart", "timeline", "trend"]
 
@@ -63,9 +63,9 @@ def timeline(exp: dict[str, Any]) -> dict[str, Any]:
 def _due(offsets: dict[str, float | None], targets: dict[str, float]) -> dict[str, float]:
     """Each event's deadline as an offset from injection; acknowledgement's runs from the page."""
     due = {e: targets[k] for e, k in TARGET_OF_EVENT.items() if k in targets}
-    paged = offsets.get("paged")
+    paged = offsets.get(Event.PAGED)
     if "mtta" in targets and paged is not None:
-        due["acknowledged"] = paged + targets["mtta"]
+        due[Event.ACKNOWLEDGED] = paged + targets["mtta"]
     return due
 
 
@@ -117,10 +117,10 @@ def chart(
 
     marks = [
         {"x": x(t), "event": event}
-        for event in ("detected", "recovered")
+        for event in (Event.DETECTED, Event.RECOVERED)
         if (t := offsets.get(event)) is not None and start <= t <= end
     ]
-    reverted = offsets.get("reverted") or 0.0
+    reverted = offsets.get(Event.REVERTED) or 0.0
     return {
         "name": sli["name"],
         "condition": sli["condition"],

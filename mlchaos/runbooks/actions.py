@@ -16,8 +16,7 @@ from typing import Any
 import requests
 
 from mlchaos.errors import InputError
-from mlchaos.observe.gateway import GatewayClient
-from mlchaos.observe.registry import RegistryClient
+from mlchaos.observe import adapters
 from mlchaos.schema.runbook import Action
 from mlchaos.schema.service import RollbackHook
 from mlchaos.service import Service
@@ -37,14 +36,14 @@ Step = Callable[[dict[str, Any]], None]
 def action(name: Action, service: Service) -> Step:
     """The callable for action ``name`` on ``service``; raises `InputError` if it cannot exist."""
     if name == "fallback":
-        gateway = GatewayClient(service.gateway_url)
+        gateway = adapters.traffic(service)
         return lambda incident: _ignore(
             gateway.route("fallback", ACTOR, f"runbook {_alert(incident)}")
         )
     if name == "retrain":
         if service.registry_url is None:
             raise InputError("action retrain: the service names no registry")
-        registry = RegistryClient(service.registry_url)
+        registry = adapters.registry(service)
         return lambda incident: _ignore(
             registry.request_retrain(service.model, ACTOR, f"runbook {_alert(incident)}")
         )

@@ -35,6 +35,7 @@ from mlchaos.schema.experiment import FeatureName, Frozen, Name
 from mlchaos.schema.units import HttpsUrl, Url
 
 __all__ = [
+    "Adapters",
     "Band",
     "Endpoints",
     "HttpHook",
@@ -120,6 +121,19 @@ class Payload(Frozen):
     file: str = Field(min_length=1)
 
 
+class Adapters(Frozen):
+    """Which implementation talks to each outside system (`mlchaos.observe.adapters`)."""
+
+    metrics: Literal["prometheus"] = "prometheus"
+    pager: Literal["receiver"] = "receiver"
+    """``receiver``: incidents read from an Events API receiver's ``/incidents``."""
+    registry: Literal["mlchaos"] = "mlchaos"
+    """``mlchaos``: the registry HTTP API the reference stack serves."""
+    traffic: Literal["gateway"] = "gateway"
+    """Where traffic faults go: ``gateway``, the chaos gateway in front of the model."""
+    load: Literal["locust"] = "locust"
+
+
 class ServiceFile(Frozen):
     version: Literal[1] = 1
     name: Name
@@ -134,3 +148,4 @@ class ServiceFile(Frozen):
     payload: Payload | None = None
     segments: Segments | None = None
     versions: Versions = Versions()
+    adapters: Adapters = Adapters()

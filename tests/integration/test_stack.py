@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,9 @@ import pytest
 import requests
 
 from mlchaos.errors import PortInUse
+from mlchaos.load.payload import read_payload
+from mlchaos.loader import load_service
+from mlchaos.reference import service as reference
 from mlchaos.reference import supervisor
 from mlchaos.reference.config import COMPONENTS, StackConfig
 from tests.conftest import ROOT, new_stack_config, wait_until
@@ -32,6 +36,19 @@ def test_status_json_lists_every_component_healthy(stack: StackConfig) -> None:
     assert tuple(components) == COMPONENTS
     assert all(c["healthy"] and c["pid"] for c in components.values())
     assert components["pagerduty"]["url"].startswith("https://127.0.0.1:")
+
+
+def test_the_stack_describes_itself_with_a_service_file(stack: StackConfig) -> None:
+    """The reference stack is one configuration of the adapters, written as any team's
+    staging would be: the file validates, and says what the engine uses."""
+    written = load_service(stack.state_dir / "service.yaml")
+    assert written == reference.service(stack)
+    assert written.payload_file is not None and len(read_payload(written.payload_file)) == 2000
+    assert written.segments is not None and written.segments.feature == "age"
+    assert written.versions.bad["inverted"] == "v3-inverted"
+    assert written.routing_key() == stack.routing_key()
+    assert stat.S_IMODE(os.stat(stack.routing_key_path).st_mode) == 0o600
+    assert stack.routing_key() not in (stack.state_dir / "service.yaml").read_text()
 
 
 def test_prometheus_scrapes_the_model_and_loads_the_rules(stack: StackConfig) -> None:

@@ -15,7 +15,7 @@ from mlchaos.errors import TargetError
 from mlchaos.faults.confirm import poll
 from mlchaos.faults.leases import ACTOR, record_granted, record_injected, record_intent
 from mlchaos.journal import Journal, LeaseAcquired
-from mlchaos.observe.gateway import GatewayClient
+from mlchaos.observe import adapters
 from mlchaos.schema.experiment import GatewayFault as GatewayFaultSpec
 from mlchaos.service import Service
 
@@ -46,10 +46,11 @@ class GatewayFault(Generic[F]):
             TARGET,
             undo=f"end the {self.type} lease on the gateway",
             url=service.gateway_url,
+            kind=service.adapters.traffic,
             fault=self.type,
             ttl_s=fault.ttl,
         )
-        answer = GatewayClient(service.gateway_url).inject(
+        answer = adapters.traffic(service).inject(
             self.type, params, fault.share, fault.seed, fault.ttl, ACTOR
         )
         lease, audit = answer["lease"], answer["audit"]
@@ -64,7 +65,7 @@ class GatewayFault(Generic[F]):
 
     def confirm(self, journal: Journal, service: Service, fault: F) -> bool:
         """Live means requests were actually changed by it, not merely that a lease exists."""
-        lease_id, gateway = _lease_id(journal), GatewayClient(service.gateway_url)
+        lease_id, gateway = _lease_id(journal), adapters.traffic(service)
 
         def applied() -> str | None:
             leases = {le["id"]: le for le in gateway.faults()}
@@ -86,7 +87,7 @@ class GatewayFault(Generic[F]):
 
 
 def end_lease(journal: Journal, intent: dict[str, Any], lease_id: str | None) -> dict[str, Any]:
-    gateway = GatewayClient(intent["url"])
+    gateway = adapters.traffic_at(intent["url"], intent.get("kind", "gateway"))
     answer = gateway.end(lease_id, ACTOR) if lease_id else None
     if answer is not None:
         return dict(answer["audit"])

@@ -20,7 +20,7 @@ from mlchaos.faults.confirm import poll
 from mlchaos.faults.leases import ACTOR, record_granted, record_injected, record_intent
 from mlchaos.journal import Journal
 from mlchaos.load.payload import read_payload
-from mlchaos.observe.registry import RegistryClient
+from mlchaos.observe import adapters
 from mlchaos.schema.experiment import BadVersionFault, SegmentRegressionFault
 from mlchaos.service import Service
 
@@ -65,11 +65,12 @@ class RegistryFault(Generic[F]):
             TARGET,
             undo=f"roll {model} back from {version} if it is still production",
             url=service.registry_url,
+            kind=service.adapters.registry,
             model=model,
             version=version,
             ttl_s=fault.ttl,
         )
-        registry = RegistryClient(service.registry_url)
+        registry = adapters.registry(service)
         answer = registry.promote(model, version, ACTOR, f"chaos: {self.type}", fault.ttl)
         audit, lease = answer["audit"], answer["lease"]
         record_granted(journal, intent, lease["id"], lease["expires_at"])
@@ -122,7 +123,7 @@ def _answering_version(service: Service, model: str, body: dict[str, Any]) -> st
 
 
 def end_lease(journal: Journal, intent: dict[str, Any], lease_id: str | None) -> dict[str, Any]:
-    registry = RegistryClient(intent["url"])
+    registry = adapters.registry_at(intent["url"], intent.get("kind", "mlchaos"))
     model, version = intent["model"], intent["version"]
     answer = registry.release(lease_id, ACTOR) if lease_id else None
     if answer is not None:
@@ -131,7 +132,7 @@ def end_lease(journal: Journal, intent: dict[str, Any], lease_id: str | None) ->
 
 
 def _undo_without_lease(
-    registry: RegistryClient, model: str, version: str, lease_id: str | None
+    registry: adapters.ModelRegistry, model: str, version: str, lease_id: str | None
 ) -> dict[str, Any]:
     """The registry no longer holds the lease: it expired, or was never granted."""
     expired = [

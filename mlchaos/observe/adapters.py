@@ -1,0 +1,151 @@
+"""One typed interface per kind of outside system, and the implementation the service file
+chooses for it (``adapters:``; each kind has one implementation today, in its own module):
+
+- metrics, `Metrics`: ``prometheus`` (`mlchaos.observe.prometheus`);
+- pager, `Pager`: ``receiver``, an Events API receiver's ``/incidents``
+  (`mlchaos.observe.pagerduty`);
+- registry, `ModelRegistry`: ``mlchaos``, the registry HTTP API (`mlchaos.observe.registry`);
+- traffic, `TrafficFaults`: ``gateway``, the chaos gateway (`mlchaos.observe.gateway`);
+- load: ``locust`` (`mlchaos.load.runner`), replaying the service file's payload.
+
+Kubernetes is a place a bad version goes, chosen per fault (``kubernetes:``), in
+`mlchaos.faults.targets.kubernetes`. Alertmanager is read only for its routing's
+``group_wait`` (`mlchaos.observe.alertmanager`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlchaos.errors import TargetError
+from mlchaos.observe.gateway import GatewayClient
+from mlchaos.observe.pagerduty import Incidents
+from mlchaos.observe.prometheus import Prometheus
+from mlchaos.observe.registry import RegistryClient
+from mlchaos.service import Service
+
+__all__ = [
+    "Metrics",
+    "ModelRegistry",
+    "Pager",
+    "TrafficFaults",
+    "metrics",
+    "metrics_at",
+    "pager",
+    "pager_at",
+    "registry",
+    "registry_at",
+    "traffic",
+    "traffic_at",
+]
+
+
+class Metrics(Protocol):
+    """Where SLIs and alerts are read. `ObservationError` when it cannot be read."""
+
+    def values(self, query: str) -> list[float]: ...
+
+    def range_values(
+        self, query: str, start: datetime, end: datetime, step_s: float
+    ) -> dict[float, list[float]]: ...
+
+    def sample_times(self, selector: str, since: datetime) -> list[float]: ...
+
+    def alerts(self) -> list[dict[str, Any]]: ...
+
+    def alert_rules(self) -> dict[str, float]: ...
+
+    def intervals(self) -> tuple[float, float]: ...
+
+
+class Pager(Protocol):
+    """Where pages are read back: incidents on a service, with their trigger, ack and
+    resolve times, as PagerDuty's incidents carry them."""
+
+    def since(self, service: str, when: datetime) -> list[dict[str, Any]]: ...
+
+
+class ModelRegistry(Protocol):
+    """Which version serves, who moved it and when, and leases on promotions."""
+
+    def model(self, name: str) -> dict[str, Any]: ...
+
+    def promote(
+        self, name: str, version: str, actor: str, reason: str, lease_ttl_s: float | None = None
+    ) -> dict[str, Any]: ...
+
+    def rollback(
+        self, name: str, actor: str, reason: str, from_version: str | None
+    ) -> dict[str, Any]: ...
+
+    def release(self, lease_id: str, actor: str) -> dict[str, Any] | None: ...
+
+    def request_retrain(self, name: str, actor: str, reason: str) -> dict[str, Any]: ...
+
+    def leases(self) -> list[dict[str, Any]]: ...
+
+    def audit(self, name: str) -> list[dict[str, Any]]: ...
+
+
+class TrafficFaults(Protocol):
+    """Where traffic faults are applied under leases, and traffic is routed and counted."""
+
+    def inject(
+        self, kind: str, params: dict[str, Any], share: float, seed: int, ttl_s: float, holder: str
+    ) -> dict[str, Any]: ...
+
+    def faults(self) -> list[dict[str, Any]]: ...
+
+    def end(self, lease_id: str, actor: str) -> dict[str, Any] | None: ...
+
+    def route(self, target: str, actor: str, reason: str) -> dict[str, Any]: ...
+
+    def route_now(self) -> str: ...
+
+    def audit(self) -> list[dict[str, Any]]: ...
+
+    def outcomes(self, since: float) -> tuple[list[tuple[int, int, int]], float]: ...
+
+
+_METRICS: dict[str, Callable[[str], Metrics]] = {"prometheus": Prometheus}
+_PAGERS: dict[str, Callable[[str, Path | None], Pager]] = {"receiver": Incidents}
+_REGISTRIES: dict[str, Callable[[str], ModelRegistry]] = {"mlchaos": RegistryClient}
+_TRAFFIC: dict[str, Callable[[str], TrafficFaults]] = {"gateway": GatewayClient}
+
+
+def metrics_at(url: str, kind: str = "prometheus") -> Metrics:
+    return _METRICS[kind](url)
+
+
+def pager_at(url: str, ca_file: Path | None, kind: str = "receiver") -> Pager:
+    return _PAGERS[kind](url, ca_file)
+
+
+def registry_at(url: str, kind: str = "mlchaos") -> ModelRegistry:
+    return _REGISTRIES[kind](url)
+
+
+def traffic_at(url: str, kind: str = "gateway") -> TrafficFaults:
+    return _TRAFFIC[kind](url)
+
+
+def metrics(service: Service) -> Metrics:
+    return metrics_at(service.prometheus_url, service.adapters.metrics)
+
+
+def pager(service: Service) -> Pager:
+    return pager_at(service.pagerduty_url, service.pagerduty_ca_file, service.adapters.pager)
+
+
+def registry(service: Service) -> ModelRegistry:
+    """`TargetError` when the service file names no registry."""
+    if service.registry_url is None:
+        raise TargetError("this needs a registry: set endpoints.registry in the service file")
+    return registry_at(service.registry_url, service.adapters.registry)
+
+
+def traffic(service: Service) -> TrafficFaults:
+    return traffic_at(service.gateway_url, service.adapters.traffic)

@@ -1,0 +1,50 @@
+"""The service file chooses the implementation behind each outside system's interface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlchaos.errors import TargetError, ValidationFailed
+from mlchaos.loader import load_service
+from mlchaos.observe import adapters
+from mlchaos.observe.gateway import GatewayClient
+from mlchaos.observe.pagerduty import Incidents
+from mlchaos.observe.prometheus import Prometheus
+from mlchaos.observe.registry import RegistryClient
+from tests.conftest import ROOT
+
+SERVICE_FILE = ROOT / "tests" / "fixtures" / "misfit" / "service.yaml"
+
+
+def test_each_kind_gets_the_implementation_the_service_file_names() -> None:
+    service = load_service(SERVICE_FILE)
+    assert service.adapters.model_dump() == {
+        "metrics": "prometheus",
+        "pager": "receiver",
+        "registry": "mlchaos",
+        "traffic": "gateway",
+        "load": "locust",
+    }
+    assert isinstance(adapters.metrics(service), Prometheus)
+    assert isinstance(adapters.pager(service), Incidents)
+    assert isinstance(adapters.registry(service), RegistryClient)
+    assert isinstance(adapters.traffic(service), GatewayClient)
+    assert adapters.registry(service).url == "http://127.0.0.1:4"  # type: ignore[attr-defined]
+
+
+def test_an_unknown_implementation_is_bad_input_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "service.yaml"
+    path.write_text(SERVICE_FILE.read_text() + "adapters:\n  registry: mlflow\n")
+    with pytest.raises(ValidationFailed) as failed:
+        load_service(path)
+    [problem] = failed.value.problems
+    assert (problem.line, problem.field) == (19, "adapters.registry")
+    assert "'mlchaos'" in problem.message
+
+
+def test_a_service_without_a_registry_says_so() -> None:
+    service = load_service(SERVICE_FILE).model_copy(update={"registry_url": None})
+    with pytest.raises(TargetError, match=r"set endpoints\.registry"):
+        adapters.registry(service)
