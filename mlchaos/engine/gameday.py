@@ -24,8 +24,9 @@ from mlchaos.engine.verdict import ExperimentResult, overall
 from mlchaos.errors import InputError, ObservationError, TargetError
 from mlchaos.journal import Journal, parse_time
 from mlchaos.load.payload import read_payload
-from mlchaos.load.runner import LoadStats, Locust
+from mlchaos.load.runner import LoadStats
 from mlchaos.observe import adapters, serving
+from mlchaos.observe.adapters import LoadGenerator
 from mlchaos.observe.pagerduty import EPOCH
 from mlchaos.observe.slo import worst
 from mlchaos.schema import Experiment, Scenario
@@ -146,13 +147,13 @@ class Gameday:
         self._start_responder = start_responder
         self._open_runs = open_runs
         self._marker: Path | None = None
-        self._locust: Locust | None = None
+        self._locust: LoadGenerator | None = None
         self._responder: Responder | None = None
         self._window: tuple[Experiment, ExperimentResult] | None = None
         """The experiment whose pages are still being collected (see `_close_window`)."""
 
     def __enter__(self) -> Gameday:
-        payload = _payload(self.service)
+        _check_payload(self.service)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._marker = _register(self._open_runs, self.run_dir)
         self.result.baseline = baseline = take_baseline(self.service)
@@ -163,9 +164,7 @@ class Gameday:
                 "baseline: alert %s is already %s; its pages are not ours", alert, state
             )
         load = self.scenario.load
-        self._locust = Locust(
-            load, self.service.model_url, self.service.model, payload, self.run_dir
-        )
+        self._locust = adapters.load(self.service, load, self.run_dir)
         try:
             self._locust.__enter__()
             progress.info("load: %d users at %g req/s", load.users, load.rate)
@@ -327,12 +326,11 @@ def _restore_primary(service: Service) -> None:
         progress.warning("could not check the gateway's route: %s", exc)
 
 
-def _payload(service: Service) -> Path:
+def _check_payload(service: Service) -> None:
     """The payload the load replays, checked now: a bad file is bad input, before any load."""
     if service.payload_file is None:
         raise InputError("the service file names no payload: the load has nothing to send")
     read_payload(service.payload_file)
-    return service.payload_file
 
 
 def _settle(experiment: Experiment, service: Service, limit_s: float, last: bool = False) -> None:

@@ -6,7 +6,8 @@ chooses for it (``adapters:``; each kind has one implementation today, in its ow
   (`mlchaos.observe.pagerduty`);
 - registry, `ModelRegistry`: ``mlchaos``, the registry HTTP API (`mlchaos.observe.registry`);
 - traffic, `TrafficFaults`: ``gateway``, the chaos gateway (`mlchaos.observe.gateway`);
-- load: ``locust`` (`mlchaos.load.runner`), replaying the service file's payload.
+- load, `LoadGenerator`: ``locust`` (`mlchaos.load.runner`), replaying the service file's
+  payload.
 
 Kubernetes is a place a bad version goes, chosen per fault (``kubernetes:``), in
 `mlchaos.faults.targets.kubernetes`. Alertmanager is read only for its routing's
@@ -18,20 +19,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Protocol
 
-from mlchaos.errors import TargetError
+from mlchaos.errors import InputError, TargetError
+from mlchaos.load.runner import LoadStats, Locust
 from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.pagerduty import Incidents
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.observe.registry import RegistryClient
+from mlchaos.schema import Load
 from mlchaos.service import Service
 
 __all__ = [
+    "LoadGenerator",
     "Metrics",
     "ModelRegistry",
     "Pager",
     "TrafficFaults",
+    "load",
     "metrics",
     "metrics_at",
     "pager",
@@ -41,6 +47,23 @@ __all__ = [
     "traffic",
     "traffic_at",
 ]
+
+
+class LoadGenerator(Protocol):
+    """Client traffic for the whole game day, replaying the service file's payload."""
+
+    stats: LoadStats | None
+
+    def __enter__(self) -> LoadGenerator: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def stop(self, grace_s: float = 15.0) -> LoadStats | None: ...
 
 
 class Metrics(Protocol):
@@ -110,6 +133,7 @@ class TrafficFaults(Protocol):
     def outcomes(self, since: float) -> tuple[list[tuple[int, int, int]], float]: ...
 
 
+_LOADS: dict[str, Callable[[Load, str, str, Path, Path], LoadGenerator]] = {"locust": Locust}
 _METRICS: dict[str, Callable[[str], Metrics]] = {"prometheus": Prometheus}
 _PAGERS: dict[str, Callable[[str, Path | None], Pager]] = {"receiver": Incidents}
 _REGISTRIES: dict[str, Callable[[str], ModelRegistry]] = {"mlchaos": RegistryClient}
@@ -130,6 +154,15 @@ def registry_at(url: str, kind: str = "mlchaos") -> ModelRegistry:
 
 def traffic_at(url: str, kind: str = "gateway") -> TrafficFaults:
     return _TRAFFIC[kind](url)
+
+
+def load(service: Service, traffic: Load, out_dir: Path) -> LoadGenerator:
+    """The load generator the service file names, sending to the model through the gateway.
+    `InputError` when the service file names no payload."""
+    if service.payload_file is None:
+        raise InputError("the service file names no payload: the load has nothing to send")
+    make = _LOADS[service.adapters.load]
+    return make(traffic, service.model_url, service.model, service.payload_file, out_dir)
 
 
 def metrics(service: Service) -> Metrics:

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from mlchaos.errors import TargetError, ValidationFailed
+from mlchaos.errors import InputError, TargetError, ValidationFailed
+from mlchaos.load.runner import Locust
 from mlchaos.loader import load_service
 from mlchaos.observe import adapters
 from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.pagerduty import Incidents
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.observe.registry import RegistryClient
+from mlchaos.schema import Load
 from tests.conftest import ROOT
 
 SERVICE_FILE = ROOT / "tests" / "fixtures" / "misfit" / "service.yaml"
@@ -48,3 +50,13 @@ def test_a_service_without_a_registry_says_so() -> None:
     service = load_service(SERVICE_FILE).model_copy(update={"registry_url": None})
     with pytest.raises(TargetError, match=r"set endpoints\.registry"):
         adapters.registry(service)
+
+
+def test_the_load_replays_the_service_files_payload(tmp_path: Path) -> None:
+    service = load_service(SERVICE_FILE)
+    generator = adapters.load(service, Load(users=2, rate=4), tmp_path)
+    assert isinstance(generator, Locust)  # not started: starting it is the integration tests'
+    assert generator.payload == SERVICE_FILE.parent / "traffic.jsonl"
+    no_payload = service.model_copy(update={"payload_file": None})
+    with pytest.raises(InputError, match="names no payload"):
+        adapters.load(no_payload, Load(users=2, rate=4), tmp_path)
