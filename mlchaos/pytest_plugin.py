@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from mlchaos.vocabulary import Verdict
+
 if TYPE_CHECKING:
     from mlchaos.engine.gameday import Gameday
     from mlchaos.engine.verdict import ExperimentResult
@@ -117,7 +119,7 @@ class ExperimentItem(pytest.Item):
 
     def runtest(self) -> None:
         result = self.config.stash[GAMEDAY].run(self.experiment)
-        if result.verdict != "pass":
+        if result.verdict is not Verdict.PASS:
             raise VerdictNotPass(result)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

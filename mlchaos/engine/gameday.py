@@ -31,6 +31,7 @@ from mlchaos.observe.pagerduty import EPOCH
 from mlchaos.observe.slo import worst
 from mlchaos.schema import Experiment, Scenario
 from mlchaos.service import Service
+from mlchaos.vocabulary import Verdict
 
 __all__ = ["Gameday", "GamedayResult", "run_gameday"]
 
@@ -40,7 +41,7 @@ progress = logging.getLogger("mlchaos.progress")
 @dataclass
 class GamedayResult:
     scenario: str
-    verdict: str
+    verdict: Verdict
     started_at: str
     finished_at: str
     run_dir: Path
@@ -137,7 +138,7 @@ class Gameday:
         self.run_dir = report_root / f"{scenario.name}-{started.strftime('%Y%m%d-%H%M%S')}"
         self.result = GamedayResult(
             scenario.name,
-            "inconclusive",
+            Verdict.INCONCLUSIVE,
             started.isoformat(),
             "",
             self.run_dir,
@@ -279,9 +280,9 @@ class Gameday:
                 self._marker.unlink(missing_ok=True)
             self.result.verdict = overall([e.verdict for e in self.result.experiments])
             if self.result.false_alarms and self.result.experiments:
-                self.result.verdict = "fail"  # the service deviated with no fault in
-            elif self.result.baseline.problems and self.result.verdict == "pass":
-                self.result.verdict = "inconclusive"  # it measured another service than meant
+                self.result.verdict = Verdict.FAIL  # the service deviated with no fault in
+            elif self.result.baseline.problems and self.result.verdict is Verdict.PASS:
+                self.result.verdict = Verdict.INCONCLUSIVE  # it measured another service
             self.result.finished_at = datetime.now(UTC).isoformat()
 
 

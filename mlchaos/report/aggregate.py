@@ -12,7 +12,7 @@ from typing import Any
 
 from mlchaos.report import svg
 from mlchaos.report.templating import environment, render
-from mlchaos.vocabulary import HEADLINE, LABELS
+from mlchaos.vocabulary import HEADLINE, LABELS, Verdict
 
 __all__ = [
     "MEASURES",
@@ -36,7 +36,7 @@ class ExperimentHistory:
 
     @property
     def pass_rate(self) -> float:
-        return self.verdicts.count("pass") / len(self.verdicts)
+        return self.verdicts.count(Verdict.PASS) / len(self.verdicts)
 
     def stats(self, key: str) -> dict[str, float | None]:
         values = sorted(self.values.get(key, []))

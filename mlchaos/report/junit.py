@@ -12,6 +12,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from mlchaos.vocabulary import Verdict
+
 __all__ = ["render_junit"]
 
 
@@ -21,8 +23,10 @@ def render_junit(document: dict[str, Any], out_dir: Path) -> Path:
         "testsuite",
         name=f"mlchaos.{document['scenario']}",
         tests=str(len(experiments)),
-        failures=str(sum(e["verdict"] == "fail" for e in experiments)),
-        errors=str(sum(e["verdict"] in ("inconclusive", "invalid") for e in experiments)),
+        failures=str(sum(e["verdict"] == Verdict.FAIL for e in experiments)),
+        errors=str(
+            sum(e["verdict"] in (Verdict.INCONCLUSIVE, Verdict.INVALID) for e in experiments)
+        ),
         timestamp=document["started_at"],
     )
     for exp in experiments:
@@ -44,9 +48,9 @@ def _testcase(scenario: str, exp: dict[str, Any]) -> ET.Element:
     if exp.get("floor_s") is not None:
         ET.SubElement(properties, "property", name="floor_s", value=f"{exp['floor_s']:g}")
     message = "; ".join(exp["reasons"]) or exp["verdict"]
-    if exp["verdict"] == "fail":
+    if exp["verdict"] == Verdict.FAIL:
         ET.SubElement(case, "failure", message=message, type="missed-target").text = _detail(exp)
-    elif exp["verdict"] in ("inconclusive", "invalid"):
+    elif exp["verdict"] in (Verdict.INCONCLUSIVE, Verdict.INVALID):
         ET.SubElement(case, "error", message=message, type=exp["verdict"]).text = _detail(exp)
     return case
 

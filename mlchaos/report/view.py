@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mlchaos.vocabulary import EVENTS, FIX, LABELS
+from mlchaos.vocabulary import EVENTS, FIX, LABELS, Verdict
 
 __all__ = [
     "action_items",
@@ -171,6 +171,6 @@ def action_items(exp: dict[str, Any]) -> list[str]:
                 f"fix runbook {step['runbook']}: step {step['step']!r} failed "
                 f"({step.get('error') or 'no detail'})"
             )
-    if exp["verdict"] in ("inconclusive", "invalid"):
+    if exp["verdict"] in (Verdict.INCONCLUSIVE, Verdict.INVALID):
         items += [f"make the game day able to tell: {r}" for r in exp["reasons"]]
     return items

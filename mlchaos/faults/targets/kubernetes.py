@@ -13,14 +13,14 @@ sleeps for the TTL and then undoes the rollout if the Deployment still carries t
 from __future__ import annotations
 
 import shlex
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mlchaos.errors import TargetError
+from mlchaos.faults.confirm import poll
 from mlchaos.faults.leases import ACTOR, record_granted, record_injected, record_intent
-from mlchaos.journal import FaultActive, Journal
+from mlchaos.journal import Journal
 from mlchaos.schema.experiment import BadVersionFault, KubernetesDeployment
 from mlchaos.service import Service
 
@@ -91,21 +91,19 @@ def confirm(
     """Live once the rollout of the bad template has finished."""
     k = _spec(fault)
     apps, _ = apis()
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def rolled_out() -> str | None:
         d = _read(apps, k)
         status = d.status
         done = (status.observed_generation or 0) >= (d.metadata.generation or 0) and (
             (status.updated_replicas or 0) >= (d.spec.replicas or 0)
         )
         if done and _carries(d, k):
-            evidence = f"deployment/{k.deployment} rolled out the bad template"
-            journal.write(FaultActive(active=True, evidence=evidence))
-            return True
-        time.sleep(1)
-    evidence = f"deployment/{k.deployment} did not finish rolling out in {timeout_s:g}s"
-    journal.write(FaultActive(active=False, evidence=evidence))
-    return False
+            return f"deployment/{k.deployment} rolled out the bad template"
+        return None
+
+    missing = f"deployment/{k.deployment} did not finish rolling out in {timeout_s:g}s"
+    return poll(journal, rolled_out, timeout_s, lambda: missing, interval_s=1.0)
 
 
 def end_lease(journal: Journal, intent: dict[str, Any], lease_id: str | None) -> dict[str, Any]:
