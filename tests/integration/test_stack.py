@@ -134,3 +134,17 @@ def _exists(pid: int) -> bool:
         Path(f"/proc/{pid}/status").exists()
         and "zombie" not in Path(f"/proc/{pid}/status").read_text()
     )
+
+
+def test_rules_need_to_know_the_model_they_watch() -> None:
+    """No default model: rules for a model nobody serves would never fire."""
+
+    def rules(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "mlchaos", "rules", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+    bare = rules()
+    assert bare.returncode == 2 and "give --model NAME or --service FILE" in bare.stderr
+    from_service = rules("--service", "tests/fixtures/misfit/service.yaml")
+    assert from_service.returncode == 0, from_service.stderr
+    assert 'model="scorer"' in from_service.stdout
