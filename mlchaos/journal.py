@@ -26,7 +26,7 @@ import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, BinaryIO, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -113,7 +113,7 @@ class LeaseAcquired(_Record):
 class LeaseEnded(_Record):
     type: Literal["lease_ended"] = "lease_ended"
     intent: int
-    lease_id: str | None
+    lease_id: str | None = None
     action: str
 
 
@@ -154,7 +154,7 @@ class SloCheck(_Record):
 
 class Activity(_Record):
     type: Literal["activity"] = "activity"
-    name: str | None
+    name: str | None = None
     phase: Literal["start", "end"]
     status: str | None = None
     output: bool | dict[str, Any] | None = None
@@ -176,7 +176,7 @@ class RunbookStep(_Record):
 
 class RunFinished(_Record):
     type: Literal["run_finished"] = "run_finished"
-    chaoslib_status: str | None
+    chaoslib_status: str | None = None
 
 
 class Interrupted(_Record):
@@ -215,8 +215,10 @@ class Journal:
         line = json.dumps(record.model_dump(mode="json", exclude_none=True))
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a") as out:
-                out.write(line + "\n")
+            with self.path.open("a+b") as out:
+                if out.tell() and not _ends_a_line(out):
+                    line = "\n" + line  # a line torn by a crash stays alone, not glued to this
+                out.write((line + "\n").encode())
                 out.flush()
                 os.fsync(out.fileno())
         return record
@@ -225,7 +227,7 @@ class Journal:
         if not self.path.exists():
             return []
         records = []
-        for line in self.path.read_text().splitlines():
+        for line in self.path.read_bytes().decode(errors="replace").splitlines():
             try:
                 records.append(_RECORD.validate_json(line))
             except ValidationError:
@@ -239,6 +241,13 @@ class Journal:
     def event_time(self, event: str) -> datetime | None:
         """When ``event`` happened, per its owner; None if it has not been recorded."""
         return next((parse_time(r.time) for r in self.of(EventRecord) if r.event == event), None)
+
+
+def _ends_a_line(out: BinaryIO) -> bool:
+    out.seek(-1, os.SEEK_END)
+    last = out.read(1)
+    out.seek(0, os.SEEK_END)
+    return last == b"\n"
 
 
 def parse_record(data: dict[str, Any]) -> Record:
