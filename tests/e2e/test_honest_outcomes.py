@@ -58,6 +58,7 @@ def test_a_service_that_rejects_every_request_never_passes(
             "ca_file": str(stack.tls_dir / "cert.pem"),
         },
         "traffic_query": 'sum(rate(mlchaos_gateway_requests_total{model="credit-risk"}[5s]))',
+        "payload": {"file": str(stack.traffic_path)},
     }
     (tmp_path / "service.yaml").write_text(yaml.safe_dump(service))
     done = mlchaos(

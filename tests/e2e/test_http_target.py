@@ -55,6 +55,7 @@ def service_file(cfg: StackConfig, directory: Path) -> Path:
             "ca_file": str(cfg.tls_dir / "cert.pem"),
         },
         "traffic_query": 'sum(rate(mlchaos_gateway_requests_total{model="fraud"}[5s]))',
+        "payload": {"file": str(cfg.traffic_path)},
     }
     path = directory / "fraud-service.yaml"
     path.write_text(yaml.safe_dump(document))
