@@ -134,6 +134,10 @@ class Lease:
     expires_at: datetime
     rng: random.Random = field(repr=False)
     applied: int = 0
+    unrewritten: int = 0
+    """Requests it selected whose body the gateway could not rewrite: never counted applied."""
+    why_not: str = ""
+    """Why the last of those could not be rewritten."""
     marked: set[str] = field(default_factory=set, repr=False)
     """For concept drift: ids of requests made while the lease held, whose outcome changed."""
     ended: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -154,6 +158,8 @@ class Lease:
             "created_at": self.created_at.isoformat(),
             "expires_at": self.expires_at.isoformat(),
             "applied": self.applied,
+            "unrewritten": self.unrewritten,
+            "why_not": self.why_not,
         }
 
 
@@ -584,17 +590,19 @@ async def _forward(
         and (route == "primary" or lease.type in BODY_FAULTS)
         and lease.selects()
     ]
-    for lease in selected:  # counted only where the fault really changes the request
-        lease.applied += 1
-        metrics.faulted.labels(lease.type).inc()
     body = await request.read()
     for lease in state.active():
         if lease.type in LABEL_FAULTS:
             mark_request(body, lease)
     path = request.path_qs
-    # What clients send is changed whichever way the request goes.
-    if any(lease.type in BODY_FAULTS for lease in selected):
-        body = _rewrite(body, [le for le in selected if le.type in BODY_FAULTS])
+    # What clients send is changed whichever way the request goes; a body fault counts only
+    # where it changed the body, so one the gateway cannot rewrite never looks applied.
+    rewrites = [le for le in selected if le.type in BODY_FAULTS]
+    body, rewrote = _rewrite(body, rewrites) if rewrites else (body, [])
+    for lease in selected:
+        if lease.type not in BODY_FAULTS or lease in rewrote:
+            lease.applied += 1
+            metrics.faulted.labels(lease.type).inc()
     if route == "fallback":
         path = path.replace(f"/v2/models/{model}/", f"/v2/models/{model}-fallback/", 1)
     else:
@@ -661,14 +669,35 @@ async def _forward_labels(
     return await _send_upstream(request, upstream + request.path_qs, body)
 
 
-def _rewrite(body: bytes, leases: list[Lease]) -> bytes:
+def _rewrite(body: bytes, leases: list[Lease]) -> tuple[bytes, list[Lease]]:
+    """The body with each lease's change applied, and the leases that changed it. A body the
+    gateway cannot read as a request it knows goes on byte for byte, and each lease notes why."""
     try:
         document = json.loads(body)
-    except ValueError:
-        return body
+    except (ValueError, RecursionError):
+        return body, _unrewritten(leases, "the request body is not JSON")
+    rewrote = []
     for lease in leases:
-        document = transform(lease, document)
-    return json.dumps(document, allow_nan=True).encode()
+        try:
+            changed = transform(lease, document)
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:
+            _unrewritten([lease], f"the body is not a request it can rewrite ({exc!r})")
+            continue
+        if changed == document:
+            _unrewritten([lease], "nothing in the body is what the fault names")
+            continue
+        document = changed
+        rewrote.append(lease)
+    if not rewrote:
+        return body, []
+    return json.dumps(document, allow_nan=True).encode(), rewrote
+
+
+def _unrewritten(leases: list[Lease], why: str) -> list[Lease]:
+    for lease in leases:
+        lease.unrewritten += 1
+        lease.why_not = why
+    return []
 
 
 async def _reap(state: GatewayState, metrics: Metrics) -> None:

@@ -219,3 +219,43 @@ def test_beyond_its_limit_in_flight_the_gateway_sheds_and_counts(
         upstream.release.set()
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (bytes(range(256)), "the request body is not JSON"),  # a binary tensor, say
+        (b"[1, 2, 3]", "the body is not a request it can rewrite"),
+        (b'{"inputs": [{"name": "other", "data": [1]}]}', "nothing in the body is what the fault"),
+    ],
+    ids=["binary", "json-list", "no-such-feature"],
+)
+def test_a_body_it_cannot_rewrite_passes_as_it_came_and_is_not_counted(
+    gateway: str, body: bytes, why: str
+) -> None:
+    """A fault that changed nothing must not look applied: the experiment would be judged on
+    a fault that never reached the model. The body goes on byte for byte."""
+    lease = inject(gateway, type="schema_change", params={"drop": ["age"]}, ttl_s=60)
+    try:
+        echo = raw_post(f"{gateway}/v2/models/m/infer", body, {"X-Team": "fraud"}).json()
+        assert base64.b64decode(echo["body"]) == body
+        [held] = [f for f in requests.get(f"{gateway}/admin/faults", timeout=5).json()["faults"]
+                  if f["id"] == lease]  # fmt: skip
+        assert (held["applied"], held["unrewritten"]) == (0, 1)
+        assert held["why_not"].startswith(why)
+    finally:
+        requests.delete(f"{gateway}/admin/faults/{lease}", params={"actor": "test"}, timeout=5)
+
+
+def test_a_body_it_rewrites_is_counted(gateway: str) -> None:
+    lease = inject(gateway, type="schema_change", params={"drop": ["age"]}, ttl_s=60)
+    try:
+        body = b'{"inputs": [{"name": "age", "data": [40]}, {"name": "income", "data": [1]}]}'
+        echo = raw_post(f"{gateway}/v2/models/m/infer", body, {}).json()
+        sent = json.loads(base64.b64decode(echo["body"]))
+        assert [t["name"] for t in sent["inputs"]] == ["income"]
+        [held] = [f for f in requests.get(f"{gateway}/admin/faults", timeout=5).json()["faults"]
+                  if f["id"] == lease]  # fmt: skip
+        assert (held["applied"], held["unrewritten"]) == (1, 0)
+    finally:
+        requests.delete(f"{gateway}/admin/faults/{lease}", params={"actor": "test"}, timeout=5)

@@ -118,3 +118,14 @@ def test_category_mix_makes_the_segment_that_share_of_requests(tmp_path: Path) -
     young = sum(age < 30 for age in ages) / len(ages)
     assert 0.56 < young < 0.64
     assert all(21 <= age <= 75 for age in ages)
+
+
+def test_a_fault_it_could_not_rewrite_says_why_it_is_not_active() -> None:
+    from mlchaos.faults.targets.gateway import _not_applied
+
+    lease = {"applied": 0, "unrewritten": 40, "why_not": "the request body is not JSON"}
+    assert _not_applied(lease, 5) == (
+        "the gateway could not rewrite any of the 40 request(s) it selected in 5s: "
+        "the request body is not JSON"
+    )
+    assert _not_applied({"applied": 0}, 5) == "the gateway applied it to no request in 5s"

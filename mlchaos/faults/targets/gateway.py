@@ -67,23 +67,31 @@ class GatewayFault(Generic[F]):
         """Live means requests were actually changed by it, not merely that a lease exists."""
         lease_id, gateway = _lease_id(journal), adapters.traffic(service)
 
+        seen: dict[str, Any] = {}
+
         def applied() -> str | None:
-            leases = {le["id"]: le for le in gateway.faults()}
-            count = int(leases.get(lease_id, {}).get("applied", 0))
+            seen.update({le["id"]: le for le in gateway.faults()}.get(lease_id, {}))
+            count = int(seen.get("applied", 0))
             return f"the gateway applied it to {count} request(s)" if count else None
 
         timeout = self.confirm_timeout_s
-        return poll(
-            journal,
-            applied,
-            timeout,
-            lambda: f"the gateway applied it to no request in {timeout:g}s",
-        )
+        return poll(journal, applied, timeout, lambda: _not_applied(seen, timeout))
 
     def end_lease(
         self, journal: Journal, intent: dict[str, Any], lease_id: str | None
     ) -> dict[str, Any]:
         return end_lease(journal, intent, lease_id)
+
+
+def _not_applied(lease: dict[str, Any], timeout_s: float) -> str:
+    """Why no request was changed: none selected, or none the gateway could rewrite."""
+    missed = int(lease.get("unrewritten", 0))
+    if missed:
+        return (
+            f"the gateway could not rewrite any of the {missed} request(s) it selected in "
+            f"{timeout_s:g}s: {lease.get('why_not') or 'no reason given'}"
+        )
+    return f"the gateway applied it to no request in {timeout_s:g}s"
 
 
 def end_lease(journal: Journal, intent: dict[str, Any], lease_id: str | None) -> dict[str, Any]:
