@@ -46,6 +46,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from mlchaos.protocols import Codec, Column, Unreadable
 from mlchaos.schema.experiment import GATEWAY_FAULT_TYPES
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "Lease",
     "Metrics",
     "Outcomes",
+    "codec_of",
     "create_app",
     "delay_of",
     "flip_labels",
@@ -200,75 +202,74 @@ def validate_fault(kind: str, params: dict[str, Any]) -> None:
         raise FaultError(f"{kind} with params {params} would change nothing")
 
 
-def transform(lease: Lease, body: dict[str, Any]) -> dict[str, Any]:
-    """Apply a body-changing fault to an Open Inference Protocol v2 request."""
+def transform(lease: Lease, body: Any) -> Any:
+    """Apply a body-changing fault to a request of the protocol the lease names (OIP v2 with
+    a tensor per feature unless its ``codec`` says otherwise); `Unreadable` if it is not one."""
+    codec = codec_of(lease.params)
+    return codec.rebuild(body, _changed(lease, codec.decode(body)))
+
+
+def codec_of(params: dict[str, Any]) -> Codec:
+    spec = params.get("codec") or {}
+    return Codec(
+        protocol=spec.get("protocol", "oip-v2-columns"),
+        features=tuple(spec.get("features", ())),
+        tensor=spec.get("tensor", "input-0"),
+        paths=dict(spec.get("paths", {})),
+    )
+
+
+def _changed(lease: Lease, columns: list[Column]) -> list[Column]:
     p = lease.params
-    inputs = body.get("inputs")
-    if not isinstance(inputs, list):
-        return body
     if lease.type == "schema_change":
-        renames, drops, retypes = p.get("rename", {}), set(p.get("drop", [])), p.get("retype", {})
-        changed = []
-        for tensor in inputs:
-            name = tensor.get("name")
-            if name in drops:
-                continue
-            if name in retypes:
-                tensor = {
-                    **tensor,
-                    "datatype": "BYTES",
-                    "data": [str(v) for v in tensor.get("data", [])],
-                }
-            changed.append({**tensor, "name": renames.get(name, name)})
-        return {**body, "inputs": changed}
+        drops, renames, retypes = set(p.get("drop", [])), p.get("rename", {}), p.get("retype", {})
+        kept = [c for c in columns if c.name not in drops]
+        for c in kept:
+            if c.name in retypes:
+                c.values, c.string = [str(v) for v in c.values], True
+            c.name = renames.get(c.name, c.name)
+        return kept
+    named = [c for c in columns if c.name in _named(lease)]
     if lease.type == "data_drift" and p.get("mix"):
-        return _remix(body, lease)
-    if lease.type == "data_drift":
+        for c in named:
+            c.values = [_remixed(lease) for _ in c.values]
+    elif lease.type == "data_drift":
         shift, scale = float(p.get("shift", 0.0)), float(p.get("scale", 1.0))
-        return {
-            **body,
-            "inputs": [
-                {**t, "data": [v * scale + shift for v in t.get("data", [])]}
-                if t.get("name") == p["feature"]
-                else t
-                for t in inputs
-            ],
-        }
-    if lease.type == "missing_features":
+        for c in named:
+            c.values = [v * scale + shift if _numeric(v) else v for v in c.values]
+    elif lease.type == "missing_features":
         missing = float("nan") if p.get("value", "null") == "nan" else None
-        return {
-            **body,
-            "inputs": [
-                {**t, "data": [missing for _ in t.get("data", [])]}
-                if t.get("name") in set(p["features"])
-                else t
-                for t in inputs
-            ],
-        }
-    return body
+        for c in named:
+            c.values = [missing for _ in c.values]
+    return columns
 
 
-def _remix(body: dict[str, Any], lease: Lease) -> dict[str, Any]:
-    """Category mix: a request's ``feature`` is drawn from the segment's band with probability
-    ``share``, otherwise from another segment's, so the segment's share of traffic becomes
-    ``share``. The bands come with the lease (from the service file's ``segments``)."""
-    mix, feature = lease.params["mix"], lease.params["feature"]
-    bands = {name: (float(low), float(high)) for name, (low, high) in mix["bands"].items()}
+def _named(lease: Lease) -> set[str]:
+    """The features a value-changing fault names."""
+    if lease.type == "missing_features":
+        return set(lease.params["features"])
+    return {str(lease.params["feature"])}
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _remixed(lease: Lease) -> Any:
+    """Category mix, one row: the segment's value with probability ``share``, otherwise
+    another segment's, so the segment's share of traffic becomes ``share``. A segment is a
+    band of numbers (drawn uniformly, rounded) or a list of categories (one drawn)."""
+    mix = lease.params["mix"]
+    groups = mix["bands"]
     target = str(mix["segment"])
-    others = [name for name in bands if name != target]
+    others = [name for name in groups if name != target]
     if lease.rng.random() < float(mix["share"]):
-        low, high = bands[target]
+        group = groups[target]
     else:
-        low, high = bands[others[0] if len(others) == 1 else lease.rng.choice(others)]
-    return {
-        **body,
-        "inputs": [
-            {**t, "data": [float(round(lease.rng.uniform(low, high))) for _ in t.get("data", [])]}
-            if t.get("name") == feature
-            else t
-            for t in body["inputs"]
-        ],
-    }
+        group = groups[others[0] if len(others) == 1 else lease.rng.choice(others)]
+    if isinstance(group, list) and len(group) == 2 and all(_numeric(v) for v in group):
+        return float(round(lease.rng.uniform(float(group[0]), float(group[1]))))
+    return lease.rng.choice(list(group))
 
 
 def mark_request(body: bytes, lease: Lease) -> None:
@@ -680,11 +681,15 @@ def _rewrite(body: bytes, leases: list[Lease]) -> tuple[bytes, list[Lease]]:
     for lease in leases:
         try:
             changed = transform(lease, document)
+        except Unreadable as exc:
+            _unrewritten([lease], f"the body is not a request it can rewrite: {exc}")
+            continue
         except (AttributeError, TypeError, KeyError, ValueError) as exc:
-            _unrewritten([lease], f"the body is not a request it can rewrite ({exc!r})")
+            _unrewritten([lease], f"the body is not a request it can rewrite: {exc!r}")
             continue
         if changed == document:
-            _unrewritten([lease], "nothing in the body is what the fault names")
+            protocol = codec_of(lease.params).protocol
+            _unrewritten([lease], f"nothing in this {protocol} body is what the fault names")
             continue
         document = changed
         rewrote.append(lease)

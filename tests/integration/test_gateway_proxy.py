@@ -226,7 +226,7 @@ def test_beyond_its_limit_in_flight_the_gateway_sheds_and_counts(
     [
         (bytes(range(256)), "the request body is not JSON"),  # a binary tensor, say
         (b"[1, 2, 3]", "the body is not a request it can rewrite"),
-        (b'{"inputs": [{"name": "other", "data": [1]}]}', "nothing in the body is what the fault"),
+        (b'{"inputs": [{"name": "other", "data": [1]}]}', "nothing in this oip-v2-columns body"),
     ],
     ids=["binary", "json-list", "no-such-feature"],
 )

@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 PACKAGE = ROOT / "mlchaos"
 
 LAYERS = (
-    {"errors", "reading", "vocabulary"},
+    {"errors", "reading", "vocabulary", "protocols"},
     {"schema"},
     {"service", "journal"},
     {"observe", "load", "gateway", "rules", "faults"},

@@ -1,0 +1,284 @@
+"""How a model server's requests carry features: encode rows into a request body, and read a
+body back into named columns that payload faults change, then write it back in the same shape.
+
+Protocols (the service file's ``payload.protocol``):
+
+- ``oip-v2-columns``: Open Inference Protocol v2, one tensor per feature, named by it;
+- ``oip-v2-tensor``: Open Inference Protocol v2, one ``[N, F]`` tensor, features by position
+  (MLServer's default codec, Triton's);
+- ``kserve-v1``: ``{"instances": [[...], ...]}``, features by position (or by key, when each
+  instance is an object);
+- ``json``: one object per request, each feature at a dotted path (``applicant.age``).
+
+    >>> codec = Codec("oip-v2-tensor", ("income", "age"))
+    >>> body = codec.encode([{"income": 5e4, "age": 31.0}])
+    >>> columns = codec.decode(body)          # [Column("income", [5e4]), Column("age", [31.0])]
+    >>> codec.rebuild(body, columns[1:])      # the age column alone: shape [1, 1]
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["PROTOCOLS", "Codec", "Column", "Protocol", "Unreadable"]
+
+Protocol = Literal["oip-v2-columns", "oip-v2-tensor", "kserve-v1", "json"]
+PROTOCOLS: tuple[Protocol, ...] = ("oip-v2-columns", "oip-v2-tensor", "kserve-v1", "json")
+
+
+class Unreadable(ValueError):
+    """The body is not a request of this protocol: it is passed on as it came."""
+
+
+@dataclass
+class Column:
+    """One feature across the rows of a request."""
+
+    name: str
+    values: list[Any]
+    origin: int
+    """Its place in the original body: the tensor's index, or the feature's position."""
+    string: bool = False
+    """Retyped to strings by a schema change."""
+
+
+@dataclass(frozen=True)
+class Codec:
+    protocol: Protocol = "oip-v2-columns"
+    features: tuple[str, ...] = ()
+    """Feature names in model order: the positions of a tensor or an instance."""
+    tensor: str = "input-0"
+    """The single tensor's name (``oip-v2-tensor``)."""
+    paths: dict[str, str] = field(default_factory=dict)
+    """Where each feature sits in a ``json`` body; default: a top-level key of its name."""
+    datatype: str = "FP64"
+
+    # -- rows -> a new request -------------------------------------------------------------
+
+    def encode(self, rows: list[dict[str, Any]], request_id: str | None = None) -> dict[str, Any]:
+        """A request carrying ``rows`` (feature name -> value), in this protocol."""
+        names = list(self.features) or list(rows[0])
+        body = _ENCODERS[self.protocol](self, rows, names)
+        if request_id is not None and self.protocol.startswith("oip"):
+            body = {"id": request_id, **body}
+        return body
+
+    # -- a request -> columns -> the same request, changed ------------------------------------
+
+    def decode(self, body: Any) -> list[Column]:
+        """The body's features as columns; `Unreadable` if it is not a request of this kind."""
+        try:
+            return _DECODERS[self.protocol](self, body)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            raise Unreadable(f"not an {self.protocol} request: {exc!r}") from exc
+
+    def rebuild(self, body: Any, columns: list[Column]) -> Any:
+        """``body`` with its features replaced by ``columns`` (renamed, dropped, changed),
+        everything else (id, parameters, outputs, nesting) kept as it was."""
+        return _REBUILDERS[self.protocol](self, copy.deepcopy(body), columns)
+
+
+# -- oip-v2-columns ---------------------------------------------------------------------
+
+
+def _columns_encode(codec: Codec, rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    return {
+        "inputs": [
+            {"name": n, "datatype": codec.datatype, "shape": [len(rows)],
+             "data": [row[n] for row in rows]}
+            for n in names
+        ]
+    }  # fmt: skip
+
+
+def _columns_decode(codec: Codec, body: Any) -> list[Column]:
+    return [
+        Column(str(t["name"]), list(_flat(t.get("data", []))), i)
+        for i, t in enumerate(body["inputs"])
+    ]
+
+
+def _columns_rebuild(codec: Codec, body: Any, columns: list[Column]) -> Any:
+    tensors = body["inputs"]
+    out = []
+    for c in columns:
+        tensor = {**tensors[c.origin], "name": c.name, "data": c.values}
+        if c.string:
+            tensor["datatype"] = "BYTES"
+        out.append(tensor)
+    body["inputs"] = out
+    return body
+
+
+# -- oip-v2-tensor ----------------------------------------------------------------------
+
+
+def _tensor_encode(codec: Codec, rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    return {
+        "inputs": [
+            {"name": codec.tensor, "datatype": codec.datatype, "shape": [len(rows), len(names)],
+             "data": [[row[n] for n in names] for row in rows]}
+        ]
+    }  # fmt: skip
+
+
+def _tensor_decode(codec: Codec, body: Any) -> list[Column]:
+    [tensor] = [t for t in body["inputs"] if t["name"] == codec.tensor]
+    rows, width = _matrix(tensor)
+    names = _names(codec, width)
+    return [Column(names[j], [row[j] for row in rows], j) for j in range(width)]
+
+
+def _tensor_rebuild(codec: Codec, body: Any, columns: list[Column]) -> Any:
+    [index] = [i for i, t in enumerate(body["inputs"]) if t["name"] == codec.tensor]
+    tensor = body["inputs"][index]
+    count = len(columns[0].values) if columns else len(_matrix(tensor)[0])
+    rows = [[c.values[i] for c in columns] for i in range(count)]
+    nested = bool(tensor.get("data")) and isinstance(tensor["data"][0], list)
+    tensor["data"] = rows if nested else [v for row in rows for v in row]
+    tensor["shape"] = [count, len(columns)]
+    if any(c.string for c in columns):
+        tensor["datatype"] = "BYTES"
+    return body
+
+
+def _matrix(tensor: dict[str, Any]) -> tuple[list[list[Any]], int]:
+    """The tensor's rows, from nested or flat (row-major) data and its ``[N, F]`` shape."""
+    data, shape = tensor["data"], tensor["shape"]
+    if len(shape) != 2:
+        raise TypeError(f"shape {shape} is not [N, F]")
+    count, width = int(shape[0]), int(shape[1])
+    flat = list(_flat(data))
+    if len(flat) != count * width:
+        raise ValueError(f"{len(flat)} values do not fill shape {shape}")
+    return [flat[i * width : (i + 1) * width] for i in range(count)], width
+
+
+# -- kserve-v1 --------------------------------------------------------------------------
+
+
+def _kserve_encode(codec: Codec, rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    return {"instances": [[row[n] for n in names] for row in rows]}
+
+
+def _kserve_decode(codec: Codec, body: Any) -> list[Column]:
+    instances = body["instances"]
+    if instances and isinstance(instances[0], dict):
+        names = list(instances[0])
+        return [Column(n, [inst[n] for inst in instances], j) for j, n in enumerate(names)]
+    width = len(instances[0]) if instances else len(codec.features)
+    names = _names(codec, width)
+    return [Column(names[j], [inst[j] for inst in instances], j) for j in range(width)]
+
+
+def _kserve_rebuild(codec: Codec, body: Any, columns: list[Column]) -> Any:
+    count = len(body["instances"])
+    if body["instances"] and isinstance(body["instances"][0], dict):
+        body["instances"] = [{c.name: c.values[i] for c in columns} for i in range(count)]
+    else:
+        body["instances"] = [[c.values[i] for c in columns] for i in range(count)]
+    return body
+
+
+# -- json ---------------------------------------------------------------------------------
+
+
+def _json_encode(codec: Codec, rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    [row] = rows  # one object per request
+    body: dict[str, Any] = {}
+    for n in names:
+        _put(body, codec.paths.get(n, n), row[n])
+    return body
+
+
+def _json_decode(codec: Codec, body: Any) -> list[Column]:
+    if not isinstance(body, dict):
+        raise TypeError("the body is not a JSON object")
+    names = list(codec.features) or list(codec.paths)
+    found = [(j, n) for j, n in enumerate(names) if _has(body, codec.paths.get(n, n))]
+    return [Column(n, [_get(body, codec.paths.get(n, n))], j) for j, n in found]
+
+
+def _json_rebuild(codec: Codec, body: Any, columns: list[Column]) -> Any:
+    names = list(codec.features) or list(codec.paths)
+    for n in names:
+        _pop(body, codec.paths.get(n, n))
+    for c in columns:
+        original = names[c.origin]
+        path = codec.paths.get(original, original)
+        if c.name != original:  # renamed: the same place, under the new name
+            path = ".".join([*path.split(".")[:-1], c.name])
+        _put(body, path, c.values[0])
+    return body
+
+
+def _get(body: dict[str, Any], path: str) -> Any:
+    node: Any = body
+    for part in path.split("."):
+        node = node[part]
+    return node
+
+
+def _has(body: dict[str, Any], path: str) -> bool:
+    try:
+        _get(body, path)
+    except (KeyError, TypeError):
+        return False
+    return True
+
+
+def _put(body: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    node = body
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def _pop(body: dict[str, Any], path: str) -> None:
+    *parents, leaf = path.split(".")
+    node: Any = body
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(leaf, None)
+
+
+# -- shared -------------------------------------------------------------------------------
+
+
+def _flat(data: Any) -> list[Any]:
+    if isinstance(data, list) and data and isinstance(data[0], list):
+        return [v for item in data for v in _flat(item)]
+    if not isinstance(data, list):
+        raise TypeError("tensor data is not a list")
+    return data
+
+
+def _names(codec: Codec, width: int) -> list[str]:
+    """Feature names for ``width`` positions: the service file's, else ``f0``, ``f1``, ..."""
+    if len(codec.features) == width:
+        return list(codec.features)
+    return [f"f{j}" for j in range(width)]
+
+
+_ENCODERS = {
+    "oip-v2-columns": _columns_encode,
+    "oip-v2-tensor": _tensor_encode,
+    "kserve-v1": _kserve_encode,
+    "json": _json_encode,
+}
+_DECODERS = {
+    "oip-v2-columns": _columns_decode,
+    "oip-v2-tensor": _tensor_decode,
+    "kserve-v1": _kserve_decode,
+    "json": _json_decode,
+}
+_REBUILDERS = {
+    "oip-v2-columns": _columns_rebuild,
+    "oip-v2-tensor": _tensor_rebuild,
+    "kserve-v1": _kserve_rebuild,
+    "json": _json_rebuild,
+}
