@@ -13,7 +13,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PY) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --upgrade pip
-	@$(BIN)/pip install --quiet -e ".[dev,reference]"
+	@$(BIN)/pip install --quiet -e ".[dev,reference,parquet]"
 	@touch $(STAMP)
 
 gameday: setup

@@ -14,7 +14,9 @@ import time
 import requests
 from _stack import bench_stack
 
+from mlchaos.load.payload import prepare
 from mlchaos.load.runner import Locust
+from mlchaos.protocols import Codec
 from mlchaos.schema import Load
 
 
@@ -27,12 +29,14 @@ def main() -> None:
     with bench_stack() as (cfg, work):
         prometheus, ca = cfg.url("prometheus"), str(cfg.tls_dir / "cert.pem")
         started = time.time()
+        payload = prepare(Codec(), work / "payload.jsonl", dataset=cfg.traffic_path)
         with Locust(
             Load(users=args.users, rate=args.rate),
             cfg.url("gateway"),
             cfg.model_name,
-            cfg.traffic_path,
+            payload,
             work,
+            labels_path="/v2/models/{model}/labels",
         ) as locust:
             while time.time() - started < args.minutes * 60:
                 time.sleep(30)

@@ -12,8 +12,16 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from mlchaos.protocols import Codec
 from mlchaos.schema.experiment import Slo
-from mlchaos.schema.service import Adapters, RollbackHook, Segments, ServiceFile, Versions
+from mlchaos.schema.service import (
+    Adapters,
+    Payload,
+    RollbackHook,
+    Segments,
+    ServiceFile,
+    Versions,
+)
 
 __all__ = ["Service"]
 
@@ -40,11 +48,17 @@ class Service(BaseModel):
     """The version production should be on before a game day; None when not known."""
     traffic_query: str
     """PromQL for the request rate clients see."""
+    payload: Payload | None = None
+    """What the load sends, and how requests carry features (the protocol)."""
     payload_file: Path | None = None
-    """JSON lines of ``{"features": {...}, "label": 0}``: what the load sends."""
+    """The payload's dataset or bodies file, resolved against the service file's folder."""
     segments: Segments | None = None
     versions: Versions = Versions()
     adapters: Adapters = Adapters()
+
+    def codec(self) -> Codec:
+        """How this service's requests carry features."""
+        return self.payload.codec() if self.payload else Codec()
 
     def traffic(self) -> str:
         return self.traffic_query
@@ -92,7 +106,10 @@ class Service(BaseModel):
             routing_key_file=path(pd.routing_key_file),
             traffic_query=document.traffic_query,
             expected_production=document.production_version,
-            payload_file=path(document.payload.file) if document.payload else None,
+            payload=document.payload,
+            payload_file=path(document.payload.file or document.payload.bodies)
+            if document.payload
+            else None,
             segments=document.segments,
             versions=document.versions,
             adapters=document.adapters,

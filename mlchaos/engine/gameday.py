@@ -21,11 +21,10 @@ from mlchaos.engine.pages import pages_in_window
 from mlchaos.engine.responders import Responder
 from mlchaos.engine.run import preflight, run_experiment
 from mlchaos.engine.verdict import ExperimentResult, overall
-from mlchaos.errors import InputError, ObservationError, TargetError
+from mlchaos.errors import ObservationError, TargetError
 from mlchaos.journal import Journal, parse_time
-from mlchaos.load.payload import read_payload
 from mlchaos.load.runner import LoadStats
-from mlchaos.observe import adapters, serving
+from mlchaos.observe import adapters
 from mlchaos.observe.adapters import LoadGenerator
 from mlchaos.observe.pagerduty import EPOCH
 from mlchaos.observe.slo import worst
@@ -154,7 +153,10 @@ class Gameday:
         """The experiment whose pages are still being collected (see `_close_window`)."""
 
     def __enter__(self) -> Gameday:
-        _check_payload(self.service)
+        load = self.scenario.load
+        # The payload is read, checked and encoded first: bad input stops here, before the
+        # run directory, the baseline or any traffic.
+        self._locust = adapters.load(self.service, load, self.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._marker = _register(self._open_runs, self.run_dir)
         self.result.baseline = baseline = take_baseline(self.service)
@@ -164,8 +166,6 @@ class Gameday:
             progress.warning(
                 "baseline: alert %s is already %s; its pages are not ours", alert, state
             )
-        load = self.scenario.load
-        self._locust = adapters.load(self.service, load, self.run_dir)
         try:
             self._locust.__enter__()
             progress.info("load: %d users at %g req/s", load.users, load.rate)
@@ -327,18 +327,9 @@ def _restore_primary(service: Service) -> None:
         progress.warning("could not check the gateway's route: %s", exc)
 
 
-def _check_payload(service: Service) -> None:
-    """The payload the load replays, checked now: a bad file is bad input, before any load."""
-    if service.payload_file is None:
-        raise InputError("the service file names no payload: the load has nothing to send")
-    read_payload(service.payload_file)
-
-
 def _settle(experiment: Experiment, service: Service, limit_s: float, last: bool = False) -> None:
-    """Wait, at most ``limit_s``, until the service is quiet: SLOs hold under traffic, the
-    gateway sees it serving, no alert on the model is pending or firing and no incident is open
-    on the paging service. A blip (a model swapping back, a busy machine) is waited out here,
-    so the steady-state probe judges a settled service rather than the tail of the blip.
+    """Wait, at most ``limit_s``, until the service is quiet: SLOs hold under traffic, no alert
+    on the model is pending or firing and no incident is open on the paging service.
 
     Without the last two, a new page would be folded into the previous experiment's open
     incident by PagerDuty's deduplication, and be missed. After the ``last`` experiment the
@@ -367,12 +358,10 @@ def _quiet(experiment: Experiment, service: Service) -> bool | None:
         open_incidents = paging is not None and any(
             i["status"] != "resolved" for i in incidents.since(paging.service, EPOCH)
         )
-        _, served = serving.recent(adapters.traffic(service))
     except (ObservationError, TargetError):
         return None
     holding = all(v and s.holds(worst(s, v)) for s, v in zip(slos, values, strict=True))
-    in_service = served is not None and served >= experiment.min_success
-    return holding and in_service and not alerting and not open_incidents
+    return holding and not alerting and not open_incidents
 
 
 def _save_series(

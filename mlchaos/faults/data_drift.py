@@ -1,18 +1,21 @@
 """``data_drift``: shift or scale one feature, or change the segment mix, at the gateway.
 
-A shift given in training sigmas becomes an absolute shift here, from the reference the
-model server publishes in its metadata; a mix uses the bands the service file gives each
-segment. The gateway stays model-agnostic.
+A shift given in training sigmas becomes an absolute shift here: σ from the reference the
+model server publishes in its metadata when it does, else from the payload dataset. A mix uses
+the experiment's ``categories`` of a categorical feature, or the bands the service file gives
+each segment. The gateway stays model-agnostic.
 """
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 import requests
 
 from mlchaos.errors import TargetError
 from mlchaos.faults.targets.gateway import GatewayFault
+from mlchaos.load.payload import read_payload
 from mlchaos.schema.experiment import DataDriftFault
 from mlchaos.service import Service
 
@@ -33,8 +36,10 @@ def params(service: Service, fault: DataDriftFault) -> dict[str, Any]:
 
 
 def misfits(service: Service, fault: DataDriftFault) -> list[tuple[str, str]]:
-    """A mix names a segment the service file's ``segments`` gives a band."""
+    """A mix without its own categories names a segment the service file gives a band."""
     segments = service.segments
+    if fault.categories:
+        return []
     unknown = [s for s in fault.mix if segments is None or s not in segments.bands]
     if not unknown:
         return []
@@ -44,22 +49,52 @@ def misfits(service: Service, fault: DataDriftFault) -> list[tuple[str, str]]:
 
 def _mix(service: Service, fault: DataDriftFault) -> dict[str, Any]:
     [(segment, share)] = fault.mix.items()
-    segments = service.segments
-    for _, problem in misfits(service, fault):
-        raise TargetError(f"data_drift: {problem}")
-    assert segments is not None
-    bands = {name: list(band) for name, band in segments.bands.items()}
-    mix = {"segment": segment, "share": share, "bands": bands}
-    return {"feature": segments.feature, "mix": mix}
+    if fault.categories:
+        groups: dict[str, list[Any]] = {c: [c] for c in fault.categories}
+        feature = str(fault.feature)
+    else:
+        for _, problem in misfits(service, fault):
+            raise TargetError(f"data_drift: {problem}")
+        assert service.segments is not None
+        groups = {name: list(band) for name, band in service.segments.bands.items()}
+        feature = service.segments.feature
+    return {"feature": feature, "mix": {"segment": segment, "share": share, "bands": groups}}
 
 
 def _reference_std(service: Service, feature: str) -> float:
-    url = f"{service.model_url}/v2/models/{service.model}"
-    reference = requests.get(url, timeout=5).json()["parameters"]["reference"]
-    if feature not in reference["features"]:
-        known = ", ".join(reference["features"])
-        raise TargetError(f"data_drift: the model has no feature {feature!r} (it has {known})")
-    return float(reference["stds"][reference["features"].index(feature)])
+    """The feature's training σ, as the model server publishes it; else its σ in the
+    service's payload dataset, the traffic the load replays."""
+    published = _published_stds(service)
+    if published is not None and feature in published:
+        return published[feature]
+    return _dataset_std(service, feature, published)
 
 
-FAULT = GatewayFault("data_drift", params, check=misfits)
+def _published_stds(service: Service) -> dict[str, float] | None:
+    """The reference the model server publishes in its metadata (mlchaos's reference server
+    does; most do not): None when there is none."""
+    try:
+        answer = requests.get(f"{service.model_url}/v2/models/{service.model}", timeout=5)
+        reference = answer.json()["parameters"]["reference"]
+        return dict(zip(reference["features"], map(float, reference["stds"]), strict=True))
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return None
+
+
+def _dataset_std(service: Service, feature: str, published: dict[str, float] | None) -> float:
+    spec = service.payload
+    values: list[float] = []
+    if spec is not None and spec.file and service.payload_file is not None:
+        rows = read_payload(service.payload_file, spec.label)
+        values = [float(r.features[feature]) for r in rows if _numeric(r.features.get(feature))]
+    if len(values) >= 2:
+        return statistics.pstdev(values)
+    known = ", ".join(sorted(published or ())) or "no published reference, no dataset column"
+    raise TargetError(f"data_drift: the model has no feature {feature!r} (it has {known})")
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+FAULT = GatewayFault("data_drift", params, check=misfits, rewrites_body=True)

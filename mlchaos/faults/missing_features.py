@@ -15,4 +15,4 @@ def params(service: Service, fault: MissingFeaturesFault) -> dict[str, Any]:
     return {"features": list(fault.features), "value": fault.value}
 
 
-FAULT = GatewayFault("missing_features", params)
+FAULT = GatewayFault("missing_features", params, rewrites_body=True)

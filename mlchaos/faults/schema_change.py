@@ -15,4 +15,4 @@ def params(service: Service, fault: SchemaChangeFault) -> dict[str, Any]:
     return {"rename": dict(fault.rename), "drop": list(fault.drop), "retype": dict(fault.retype)}
 
 
-FAULT = GatewayFault("schema_change", params)
+FAULT = GatewayFault("schema_change", params, rewrites_body=True)

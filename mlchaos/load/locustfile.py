@@ -1,18 +1,21 @@
-"""Replays a service's payload to the model as Open Inference Protocol v2 requests.
+"""Replays a service's requests to the model, in the service's own protocol.
 
 Stands on its own:
 
     locust -f mlchaos/load/locustfile.py --host http://127.0.0.1:18000 --headless -u 10 \
-        --mlchaos-user-rate 10 --mlchaos-payload .mlchaos/stack/traffic.jsonl
+        --mlchaos-user-rate 10 --mlchaos-model credit-risk --mlchaos-payload requests.jsonl \
+        --mlchaos-labels-path '/v2/models/{model}/labels'
 
-The payload is the service file's: JSON lines of ``{"features": {name: value}, "label": 0}``.
+The payload is JSON lines of ``{"body": request, "label": outcome or null}``: mlchaos writes it
+from the service file's dataset and protocol (`mlchaos.load.payload.prepare`).
 
 Each user walks the replay table from its own deterministic offset, on a fixed schedule, and
 does not wait for one reply before sending the next request (up to ``concurrency`` in flight):
 clients of a real service do not slow down when it does, so neither does the load during a
 latency fault (Locust's ``constant_throughput`` would quietly lower it).
-Every request carries an id; for a seeded share of them the true outcome (the label) is posted
-back after ``--mlchaos-label-lag`` seconds, as the business would learn it later.
+An Open Inference Protocol request carries an id; with ``--mlchaos-labels-path``, for a seeded
+share of them the true outcome (the label) is posted back there after ``--mlchaos-label-lag``
+seconds, as the business would learn it later.
 """
 
 import json
@@ -33,7 +36,15 @@ LABELS = []
 def _options(parser):
     parser.add_argument("--mlchaos-model", required=True, help="model name to call")
     parser.add_argument(
-        "--mlchaos-payload", required=True, help="JSON lines of {features, label} to replay"
+        "--mlchaos-payload", required=True, help="JSON lines of {body, label} to replay"
+    )
+    parser.add_argument(
+        "--mlchaos-infer-path",
+        default="/v2/models/{model}/infer",
+        help="where requests go; {model} is filled in",
+    )
+    parser.add_argument(
+        "--mlchaos-labels-path", default="", help="where labels go ({model} filled in); '': never"
     )
     parser.add_argument(
         "--mlchaos-user-rate", type=float, default=10.0, help="requests per second per user"
@@ -52,22 +63,13 @@ def _options(parser):
     )
 
 
-def _body(features):
-    return {
-        "inputs": [
-            {"name": name, "datatype": "FP64", "shape": [1], "data": [float(value)]}
-            for name, value in features.items()
-        ]
-    }
-
-
 @events.init.add_listener
 def _read_payload(environment, **_):
     with open(environment.parsed_options.mlchaos_payload) as rows:
         for line in rows:
             if line.strip():
                 row = json.loads(line)
-                BODIES.append(_body(row["features"]))
+                BODIES.append(row["body"])
                 LABELS.append(row.get("label"))
     if not BODIES:
         raise SystemExit(f"{environment.parsed_options.mlchaos_payload}: no rows to replay")
@@ -85,7 +87,8 @@ class ModelUser(FastHttpUser):
         self.sent = 0
         self.rng = random.Random(self.number)
         options = self.environment.parsed_options
-        self.path = f"/v2/models/{options.mlchaos_model}"
+        self.infer_path = options.mlchaos_infer_path.replace("{model}", options.mlchaos_model)
+        self.labels_path = options.mlchaos_labels_path.replace("{model}", options.mlchaos_model)
         self.lag = options.mlchaos_label_lag
         self.labelled = options.mlchaos_labelled
         self.interval = 1.0 / options.mlchaos_user_rate
@@ -105,19 +108,24 @@ class ModelUser(FastHttpUser):
         self.cursor = (self.cursor + 1) % len(BODIES)
         self.sent += 1
         request_id = f"u{self.number}-{self.sent}"
-        labelled = LABELS[row] is not None and self.rng.random() < self.labelled
+        labelled = (
+            bool(self.labels_path) and LABELS[row] is not None and self.rng.random() < self.labelled
+        )
         gevent.spawn(self._infer, row, request_id, labelled)
 
     def _infer(self, row, request_id, labelled):
         # 5xx and 400 are the fault's doing, not the load generator's: they count as failures
         # in Locust's statistics, so the achieved load is honest about what was served.
-        self.client.post(f"{self.path}/infer", json={"id": request_id, **BODIES[row]}, name="infer")
+        body = BODIES[row]
+        if isinstance(body, dict) and "inputs" in body:  # OIP: the id labels are joined by
+            body = {**body, "id": request_id}
+        self.client.post(self.infer_path, json=body, name="infer")
         if labelled:
             gevent.spawn_later(self.lag, self._label, request_id, int(LABELS[row]))
 
     def _label(self, request_id, label):
         self.client.post(
-            f"{self.path}/labels",
+            self.labels_path,
             json={"labels": [{"id": request_id, "label": label}]},
             name="labels",
         )

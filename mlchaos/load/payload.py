@@ -1,48 +1,110 @@
-"""A service's payload: the rows its load replays, read and checked before anything runs.
+"""A service's payload: the requests its load replays, read and checked before anything runs.
 
-JSON lines, one request per line: ``{"features": {"income": 52000, "age": 31}, "label": 0}``.
-``label`` is optional: the true outcome, posted back later for accuracy and concept drift.
+Either a dataset, encoded in the service's protocol (`mlchaos.protocols`):
+
+- JSON lines, one row each: ``{"features": {"income": 52000, "tier": "gold"}, "label": 0}``
+  (or the row's columns at the top level, the label column among them);
+- CSV with a header row; numbers are read as numbers, anything else as a category;
+- Parquet (needs ``pyarrow``: ``pip install 'mlchaos[parquet]'``);
+
+or ready request bodies, JSON lines sent as they are. The label (the true outcome, posted back
+later for accuracy and concept drift) comes from the dataset's label column.
+
+Every problem is ``file:line: field: message``, found before any load starts.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mlchaos.errors import Problem, ValidationFailed
+from mlchaos.protocols import Codec
 
-__all__ = ["MAX_BYTES", "Row", "read_payload"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_PROBLEMS",
+    "Row",
+    "first_request",
+    "prepare",
+    "read_bodies",
+    "read_payload",
+]
 
 MAX_BYTES = 64 * 1024 * 1024
 """A payload larger than this is refused: the load replays it, it does not need a data lake."""
+MAX_PROBLEMS = 10
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Row:
-    features: dict[str, float]
+    features: dict[str, Any]
+    """Feature name -> a finite number, or a string for a category."""
     label: float | None = None
 
 
-def read_payload(path: Path) -> list[Row]:
-    """Every row of ``path``; `ValidationFailed` with ``file:line: field: message`` otherwise."""
-    text = _text(path)
+def read_payload(path: Path, label: str | None = "label") -> list[Row]:
+    """Every row of the dataset at ``path`` (JSON lines, CSV or Parquet, by extension)."""
+    reader = {".csv": _csv_rows, ".parquet": _parquet_rows}.get(path.suffix.lower(), _json_rows)
     rows: list[Row] = []
     problems: list[Problem] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            row = _row(str(path), number, line, problems)
-            if row is not None:
-                rows.append(row)
-        if len(problems) >= 10:
+    for number, raw in reader(path):
+        row = _row(str(path), number, raw, label, problems)
+        if row is not None:
+            rows.append(row)
+        if len(problems) >= MAX_PROBLEMS:
             break
-    if not rows and not problems:
-        problems.append(Problem(str(path), 1, "(file)", "no rows: the load has nothing to send"))
-    if problems:
-        raise ValidationFailed(problems)
-    return rows
+    return _checked(path, rows, problems)
+
+
+def read_bodies(path: Path) -> list[Any]:
+    """Request bodies, one JSON value per line, to be sent as they are."""
+    bodies: list[Any] = []
+    problems: list[Problem] = []
+    for number, line in enumerate(_text(path).splitlines(), start=1):
+        if line.strip():
+            try:
+                bodies.append(json.loads(line))
+            except (ValueError, RecursionError):
+                problems.append(Problem(str(path), number, "(body)", "not JSON"))
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    return _checked(path, bodies, problems)
+
+
+def prepare(
+    codec: Codec, out: Path, dataset: Path | None = None, bodies: Path | None = None,
+    label: str | None = "label",
+) -> Path:  # fmt: skip
+    """Write the requests the load sends to ``out``: JSON lines of ``{"body", "label"}``."""
+    if bodies is not None:
+        lines = [{"body": body, "label": None} for body in read_bodies(bodies)]
+    else:
+        assert dataset is not None
+        rows = read_payload(dataset, label)
+        _check_features(codec, rows, dataset)
+        lines = [{"body": codec.encode([r.features]), "label": r.label} for r in rows]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return out
+
+
+def first_request(codec: Codec, dataset: Path | None, bodies: Path | None) -> Any:
+    """One request as the load sends it: the payload's first."""
+    if bodies is not None:
+        return read_bodies(bodies)[0]
+    assert dataset is not None
+    return codec.encode([read_payload(dataset)[0].features])
+
+
+# -- reading ------------------------------------------------------------------------------
 
 
 def _text(path: Path) -> str:
@@ -57,25 +119,100 @@ def _text(path: Path) -> str:
         raise ValidationFailed([Problem(str(path), 1, "(file)", f"unreadable: {exc}")]) from exc
 
 
-def _row(source: str, number: int, line: str, problems: list[Problem]) -> Row | None:
+def _json_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    for number, line in enumerate(_text(path).splitlines(), start=1):
+        if line.strip():
+            try:
+                yield number, json.loads(line)
+            except (ValueError, RecursionError):
+                yield number, None
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    reader = csv.DictReader(io.StringIO(_text(path)))
+    for record in reader:
+        if None in record or None in record.values():
+            yield reader.line_num, None  # a row with more or fewer cells than the header
+            continue
+        yield reader.line_num, {k: _cell(v) for k, v in record.items()}
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    _text_size_checked(path)
     try:
-        data: Any = json.loads(line)
-    except (json.JSONDecodeError, RecursionError):
-        problems.append(Problem(source, number, "(row)", "not JSON"))
+        import pyarrow.parquet as pq  # optional: only Parquet payloads need it
+    except ImportError as exc:
+        raise ValidationFailed(
+            [Problem(str(path), 1, "(file)",
+                     "reading Parquet needs pyarrow: pip install 'mlchaos[parquet]'")]
+        ) from exc  # fmt: skip
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises its own types for a file that is not Parquet
+        raise ValidationFailed([Problem(str(path), 1, "(file)", f"not Parquet: {exc}")]) from exc
+    yield from enumerate(table.to_pylist(), start=1)
+
+
+def _text_size_checked(path: Path) -> None:
+    if not path.is_file():
+        raise ValidationFailed([Problem(str(path), 1, "(file)", "not a readable file")])
+    if path.stat().st_size > MAX_BYTES:
+        limit = MAX_BYTES // 1024 // 1024
+        raise ValidationFailed([Problem(str(path), 1, "(file)", f"larger than {limit} MiB")])
+
+
+def _cell(text: str) -> Any:
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return value if math.isfinite(value) else text
+
+
+# -- checking -----------------------------------------------------------------------------
+
+
+def _row(
+    source: str, number: int, data: Any, label: str | None, problems: list[Problem]
+) -> Row | None:
+    if not isinstance(data, dict):
+        problems.append(Problem(source, number, "(row)", "not a JSON object or a whole row"))
         return None
-    features = data.get("features") if isinstance(data, dict) else None
-    if not isinstance(features, dict) or not features:
-        problems.append(Problem(source, number, "features", "expected a mapping of name: number"))
+    nested = data.get("features")
+    columns = nested if isinstance(nested, dict) else data
+    features = {k: v for k, v in columns.items() if k != label}
+    if not features:
+        problems.append(Problem(source, number, "features", "expected a mapping of name: value"))
         return None
-    bad = [k for k, v in features.items() if not _number(v)]
+    bad = [k for k, v in features.items() if not (_number(v) or isinstance(v, str))]
     if bad:
-        problems.append(Problem(source, number, f"features.{bad[0]}", "expected a finite number"))
+        problems.append(Problem(source, number, f"features.{bad[0]}",
+                                "expected a finite number or a string"))  # fmt: skip
         return None
-    label = data.get("label")
-    if label is not None and not _number(label):
-        problems.append(Problem(source, number, "label", "expected a number or null"))
+    outcome = data.get(label) if label else None
+    if outcome is not None and not _number(outcome):
+        problems.append(Problem(source, number, str(label), "expected a number or null"))
         return None
-    return Row({k: float(v) for k, v in features.items()}, None if label is None else float(label))
+    return Row(features, None if outcome is None else float(outcome))
+
+
+def _checked(path: Path, items: list[T], problems: list[Problem]) -> list[T]:
+    if not items and not problems:
+        problems.append(Problem(str(path), 1, "(file)", "no rows: the load has nothing to send"))
+    if problems:
+        raise ValidationFailed(problems)
+    return items
+
+
+def _check_features(codec: Codec, rows: list[Row], source: Path) -> None:
+    """Every feature the protocol places by position is in every row."""
+    for number, row in enumerate(rows, start=1):
+        missing = [f for f in codec.features if f not in row.features]
+        if missing:
+            raise ValidationFailed(
+                [Problem(str(source), number, f"features.{missing[0]}",
+                         "the service file's payload.features names it; this row lacks it")]
+            )  # fmt: skip
 
 
 def _number(value: Any) -> bool:

@@ -45,13 +45,19 @@ class LoadStats:
 
 class Locust:
     """``with Locust(load, host, model, payload, out_dir) as locust: ...``; ``locust.stats``
-    after. ``payload`` is the service file's JSON lines of features and labels."""
+    after. ``payload`` is JSON lines of ``{"body", "label"}`` (`mlchaos.load.payload.prepare`);
+    labels are posted to ``labels_path`` only when there is one."""
 
-    def __init__(self, load: Load, host: str, model: str, payload: Path, out_dir: Path) -> None:
+    def __init__(
+        self, load: Load, host: str, model: str, payload: Path, out_dir: Path,
+        infer_path: str = "/v2/models/{model}/infer", labels_path: str | None = None,
+    ) -> None:  # fmt: skip
         self.load = load
         self.host = host
         self.model = model
         self.payload = payload
+        self.infer_path = infer_path
+        self.labels_path = labels_path
         self.prefix = out_dir / "locust"
         self.log = out_dir / "locust.log"
         self.stats: LoadStats | None = None
@@ -86,6 +92,10 @@ class Locust:
             self.model,
             "--mlchaos-payload",
             str(self.payload),
+            "--mlchaos-infer-path",
+            self.infer_path,
+            "--mlchaos-labels-path",
+            self.labels_path or "",
             "--mlchaos-user-rate",
             f"{self.load.rate / self.load.users:g}",
             "--mlchaos-label-lag",

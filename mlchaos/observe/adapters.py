@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from mlchaos.errors import InputError, TargetError
+from mlchaos.load.payload import prepare
 from mlchaos.load.runner import LoadStats, Locust
 from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.pagerduty import Incidents
@@ -133,7 +134,9 @@ class TrafficFaults(Protocol):
     def outcomes(self, since: float) -> tuple[list[tuple[int, int, int]], float]: ...
 
 
-_LOADS: dict[str, Callable[[Load, str, str, Path, Path], LoadGenerator]] = {"locust": Locust}
+_LOADS: dict[str, Callable[[Load, str, str, Path, Path, str, str | None], LoadGenerator]] = {
+    "locust": Locust
+}
 _METRICS: dict[str, Callable[[str], Metrics]] = {"prometheus": Prometheus}
 _PAGERS: dict[str, Callable[[str, Path | None], Pager]] = {"receiver": Incidents}
 _REGISTRIES: dict[str, Callable[[str], ModelRegistry]] = {"mlchaos": RegistryClient}
@@ -157,12 +160,23 @@ def traffic_at(url: str, kind: str = "gateway") -> TrafficFaults:
 
 
 def load(service: Service, traffic: Load, out_dir: Path) -> LoadGenerator:
-    """The load generator the service file names, sending to the model through the gateway.
-    `InputError` when the service file names no payload."""
-    if service.payload_file is None:
+    """The load generator the service file names, sending to the model through the gateway
+    the requests its payload makes (written to ``out_dir/payload.jsonl`` first). `InputError`
+    when there is no payload, `ValidationFailed` (``file:line``) when it is malformed."""
+    spec = service.payload
+    if spec is None or service.payload_file is None:
         raise InputError("the service file names no payload: the load has nothing to send")
+    requests = prepare(
+        spec.codec(), out_dir / "payload.jsonl",
+        dataset=service.payload_file if spec.file else None,
+        bodies=service.payload_file if spec.bodies else None,
+        label=spec.label,
+    )  # fmt: skip
     make = _LOADS[service.adapters.load]
-    return make(traffic, service.model_url, service.model, service.payload_file, out_dir)
+    return make(
+        traffic, service.model_url, service.model, requests, out_dir,
+        spec.inference_path(service.model), spec.labels_path,
+    )  # fmt: skip
 
 
 def metrics(service: Service) -> Metrics:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mlchaos.reference.features import FEATURES
+
 __all__ = [
     "AGE",
     "FEATURES",
@@ -25,8 +27,6 @@ __all__ = [
     "write_replay",
 ]
 
-FEATURES = ("income", "debt_ratio", "age", "credit_lines", "utilization", "late_payments")
-"""Feature names, in the order models expect them."""
 
 SEGMENTS = ("young", "adult")
 """Applicant segments, by age: fairness is measured per segment."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from mlchaos.reference.config import StackConfig
+from mlchaos.reference.features import FEATURES
 from mlchaos.reference.versions import BAD_VARIANTS, bad_version_name, segment_version_name
 from mlchaos.schema.service import ServiceFile
 from mlchaos.service import Service
@@ -47,7 +48,12 @@ def document(cfg: StackConfig) -> ServiceFile:
             },
             "traffic_query": f'sum(rate(mlchaos_gateway_requests_total{{model="{model}"}}[5s]))',
             "production_version": cfg.production_version,
-            "payload": {"file": cfg.traffic_path.name},
+            "payload": {
+                "file": cfg.traffic_path.name,
+                "protocol": "oip-v2-columns",
+                "features": list(FEATURES),
+                "labels_path": "/v2/models/{model}/labels",
+            },
             "segments": {"feature": "age", "bands": AGE_BANDS},
             "versions": {
                 "bad": {v: bad_version_name(v) for v in BAD_VARIANTS},

@@ -137,6 +137,9 @@ class DataDriftFault(GatewayFault):
     shift: Sigma = 0.0
     scale: float = Field(default=1.0, gt=0, le=1000, allow_inf_nan=False)
     mix: dict[Name, Share] = Field(default_factory=dict)
+    categories: tuple[Annotated[str, Field(min_length=1, max_length=200)], ...] = ()
+    """The values of a categorical ``feature`` for a ``mix`` on it; without them, the mix uses
+    the segments (bands) the service file gives."""
 
     @model_validator(mode="after")
     def _drifts(self) -> DataDriftFault:
@@ -148,6 +151,10 @@ class DataDriftFault(GatewayFault):
             raise ValueError("'mix' takes one segment and the share of requests it should have")
         if not self.mix and self.feature is None:
             raise ValueError("give the 'feature' to shift or scale")
+        if self.categories and (self.feature is None or not set(self.mix) <= set(self.categories)):
+            raise ValueError("a mix over 'categories' needs the 'feature' and one of them to mix")
+        if self.categories and len(set(self.categories)) < 2:
+            raise ValueError("'categories' needs at least two values to mix between")
         return self
 
 

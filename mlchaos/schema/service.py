@@ -31,6 +31,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from mlchaos.protocols import Codec, Protocol
 from mlchaos.schema.experiment import FeatureName, Frozen, Name
 from mlchaos.schema.units import HttpsUrl, Url
 
@@ -115,10 +116,45 @@ class Versions(Frozen):
 
 
 class Payload(Frozen):
-    """What the load sends: a JSON-lines file of ``{"features": {name: value}, "label": 0}``
-    rows (``label`` optional), relative to the service file."""
+    """What the load sends, relative to the service file: a dataset (``file``: JSON lines of
+    ``{"features": {...}, "label": 0}``, CSV or Parquet, by extension) encoded in
+    ``protocol``, or ready request bodies (``bodies``: JSON lines, sent as they are)."""
 
-    file: str = Field(min_length=1)
+    file: str | None = Field(default=None, min_length=1)
+    bodies: str | None = Field(default=None, min_length=1)
+    protocol: Protocol = "oip-v2-columns"
+    features: tuple[FeatureName, ...] = ()
+    """The model's features in order (positions of a tensor or an instance); default: the
+    dataset's columns, the label aside."""
+    tensor: str = Field(default="input-0", min_length=1, max_length=200)
+    """The single tensor's name, for ``oip-v2-tensor``."""
+    paths: dict[FeatureName, str] = Field(default_factory=dict)
+    """Where each feature sits in a ``json`` body (``applicant.age``); default: its name."""
+    label: str | None = Field(default="label", min_length=1)
+    """The dataset's column with the true outcome; None: there is none."""
+    infer_path: str | None = Field(default=None, pattern=r"^/")
+    """Where requests go (``{model}`` is filled in); default by protocol:
+    ``/v2/models/{model}/infer`` for OIP v2, ``/v1/models/{model}:predict`` for KServe v1.
+    A ``json`` API must name its own."""
+    labels_path: str | None = Field(default=None, pattern=r"^/")
+    """Where the true outcomes are posted, later, as ``{"labels": [{"id", "label"}]}``
+    (``{model}`` is filled in); None: never. Concept drift needs them."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Payload:
+        if (self.file is None) == (self.bodies is None):
+            raise ValueError("give exactly one of 'file' (a dataset) or 'bodies' (requests)")
+        if self.protocol == "json" and self.infer_path is None:
+            raise ValueError("a json protocol needs 'infer_path': where its requests go")
+        return self
+
+    def inference_path(self, model: str) -> str:
+        default = "/v1/models/{model}:predict" if self.protocol == "kserve-v1" else None
+        path = self.infer_path or default or "/v2/models/{model}/infer"
+        return path.replace("{model}", model)
+
+    def codec(self) -> Codec:
+        return Codec(self.protocol, self.features, self.tensor, dict(self.paths))
 
 
 class Adapters(Frozen):

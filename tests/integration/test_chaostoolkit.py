@@ -12,7 +12,9 @@ import pytest
 import requests
 
 from mlchaos.journal import EventRecord, Journal
+from mlchaos.load.payload import prepare
 from mlchaos.load.runner import Locust
+from mlchaos.protocols import Codec
 from mlchaos.reference.config import StackConfig
 from mlchaos.schema import Load
 from tests.conftest import ROOT
@@ -57,7 +59,11 @@ def test_raw_chaostoolkit_experiment_runs_against_the_stack(
     }
     experiment = ROOT / "experiments" / "chaostoolkit" / "latency-spike.json"
     with Locust(
-        Load(users=5, rate=60), stack.url("gateway"), stack.model_name, stack.traffic_path, tmp_path
+        Load(users=5, rate=60),
+        stack.url("gateway"),
+        stack.model_name,
+        prepare(Codec(), tmp_path / "payload.jsonl", dataset=stack.traffic_path),
+        tmp_path,
     ):
         _wait_for_traffic(stack)
         done = subprocess.run(

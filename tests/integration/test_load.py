@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from mlchaos.load.payload import prepare
 from mlchaos.load.runner import Locust
+from mlchaos.protocols import Codec
 from mlchaos.reference.config import StackConfig
 from mlchaos.schema import Load
 from tests.conftest import wait_until
@@ -32,7 +34,7 @@ def test_locust_drives_the_model_and_reports_what_it_achieved(
         Load(users=4, rate=80, ramp_up=0),
         stack.url("model-server"),
         "credit-risk",
-        stack.traffic_path,
+        prepare(Codec(), tmp_path / "payload.jsonl", dataset=stack.traffic_path),
         tmp_path,
     ) as locust:
         wait_until(lambda: served_requests(stack) - before >= 150, timeout=30)

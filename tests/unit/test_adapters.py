@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from mlchaos.observe.pagerduty import Incidents
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.observe.registry import RegistryClient
 from mlchaos.schema import Load
+from mlchaos.schema.service import Payload
 from tests.conftest import ROOT
 
 SERVICE_FILE = ROOT / "tests" / "fixtures" / "misfit" / "service.yaml"
@@ -53,10 +55,21 @@ def test_a_service_without_a_registry_says_so() -> None:
 
 
 def test_the_load_replays_the_service_files_payload(tmp_path: Path) -> None:
-    service = load_service(SERVICE_FILE)
-    generator = adapters.load(service, Load(users=2, rate=4), tmp_path)
+    (tmp_path / "rows.csv").write_text("amount,tier,label\n12.5,gold,0\n80,silver,1\n")
+    service = load_service(SERVICE_FILE).model_copy(
+        update={
+            "payload": Payload(file="rows.csv", protocol="kserve-v1"),
+            "payload_file": tmp_path / "rows.csv",
+        }
+    )
+    generator = adapters.load(service, Load(users=2, rate=4), tmp_path / "run")
     assert isinstance(generator, Locust)  # not started: starting it is the integration tests'
-    assert generator.payload == SERVICE_FILE.parent / "traffic.jsonl"
-    no_payload = service.model_copy(update={"payload_file": None})
+    assert generator.infer_path == "/v1/models/scorer:predict"
+    sent = [json.loads(line) for line in generator.payload.read_text().splitlines()]
+    assert sent == [
+        {"body": {"instances": [[12.5, "gold"]]}, "label": 0.0},
+        {"body": {"instances": [[80.0, "silver"]]}, "label": 1.0},
+    ]
+    no_payload = service.model_copy(update={"payload": None, "payload_file": None})
     with pytest.raises(InputError, match="names no payload"):
         adapters.load(no_payload, Load(users=2, rate=4), tmp_path)

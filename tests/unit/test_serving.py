@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mlchaos.gateway.server import Outcomes
+from mlchaos.observe import serving
 from mlchaos.observe.serving import back_since, share
 
 
@@ -84,3 +87,19 @@ def test_recovery_takes_the_later_of_slos_and_serving_and_names_its_source() -> 
     early = [(100, 10, 10), (101, 10, 10)]
     seen = recovered(Samples(), (slo,), injected, 1.0, 2.0, Answers(early), 0.9)()  # type: ignore[arg-type]
     assert seen is not None and seen.source == "prometheus SLO samples"
+
+
+@pytest.mark.parametrize(
+    ("ok", "answered", "below"),
+    [
+        (14 / 16, 16, False),  # the busy runner's 88% of 16: not shown below 90% (CI flake)
+        (85 / 100, 100, True),
+        (0.0, 300, True),  # a service that rejects everything
+        (0.89, 10_000, True),  # plenty of answers: 89% is below 90%
+        (1.0, 3, False),
+    ],
+)
+def test_not_serving_must_be_shown_not_guessed_from_a_few_answers(
+    ok: float, answered: int, below: bool
+) -> None:
+    assert serving.shown_below(ok, answered, 0.9) is below

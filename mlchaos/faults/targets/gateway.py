@@ -7,7 +7,7 @@ needs to apply it (its ``params``); injecting, confirming and ending the lease a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -34,6 +34,8 @@ class GatewayFault(Generic[F]):
     confirm_timeout_s: float = 5.0
     """A fault on labels shows only once labels arrive, after the label lag: it is longer."""
     check: Callable[[Service, F], list[tuple[str, str]]] = lambda service, fault: []
+    rewrites_body: bool = False
+    """It changes request bodies: the gateway is told the service's protocol to read them."""
     TARGET = TARGET
 
     def misfits(self, service: Service, fault: F) -> list[tuple[str, str]]:
@@ -41,6 +43,8 @@ class GatewayFault(Generic[F]):
 
     def inject(self, journal: Journal, service: Service, fault: F) -> str:
         params = self.params(service, fault)
+        if self.rewrites_body:
+            params["codec"] = asdict(service.codec())
         intent = record_intent(
             journal,
             TARGET,

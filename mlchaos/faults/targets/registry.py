@@ -19,7 +19,7 @@ from mlchaos.errors import TargetError
 from mlchaos.faults.confirm import poll
 from mlchaos.faults.leases import ACTOR, record_granted, record_injected, record_intent
 from mlchaos.journal import Journal
-from mlchaos.load.payload import read_payload
+from mlchaos.load.payload import first_request
 from mlchaos.observe import adapters
 from mlchaos.schema.experiment import BadVersionFault, SegmentRegressionFault
 from mlchaos.service import Service
@@ -101,22 +101,19 @@ class RegistryFault(Generic[F]):
         return end_lease(journal, intent, lease_id)
 
 
-def _probe(service: Service) -> dict[str, Any]:
-    """An inference request as clients send it: the first row of the service's payload."""
-    if service.payload_file is None:
+def _probe(service: Service) -> Any:
+    """An inference request as clients send it: the payload's first."""
+    spec = service.payload
+    if spec is None or service.payload_file is None:
         raise TargetError("confirming a promoted version needs the service file's payload")
-    [row, *_] = read_payload(service.payload_file)
-    return {
-        "inputs": [
-            {"name": name, "datatype": "FP64", "shape": [1], "data": [value]}
-            for name, value in row.features.items()
-        ]
-    }
+    dataset, bodies = (service.payload_file, None) if spec.file else (None, service.payload_file)
+    return first_request(spec.codec(), dataset, bodies)
 
 
-def _answering_version(service: Service, model: str, body: dict[str, Any]) -> str | None:
+def _answering_version(service: Service, model: str, body: Any) -> str | None:
+    path = service.payload.inference_path(model) if service.payload else ""
     try:
-        answer = requests.post(f"{service.model_url}/v2/models/{model}/infer", json=body, timeout=2)
+        answer = requests.post(f"{service.model_url}{path}", json=body, timeout=2)
     except requests.RequestException:
         return None
     return answer.headers.get("x-model-version")
