@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -44,3 +47,52 @@ def test_locust_drives_the_model_and_reports_what_it_achieved(
     assert stats.achieved_rps > 0 and stats.p99_ms is not None
     # Locust's count and the server's own count agree: the load figure is real.
     assert abs((served_requests(stack) - before) - stats.requests) <= 8
+
+
+class Recorder(ThreadingHTTPServer):
+    """Keeps every request it is sent: what a KServe v1 server would receive."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Keep)
+        self.seen: list[tuple[str, object]] = []
+
+
+class _Keep(BaseHTTPRequestHandler):
+    server: Recorder
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.seen.append((self.path, json.loads(body)))
+        answer = b'{"predictions": [0]}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+
+def test_locust_speaks_the_services_protocol_and_posts_no_labels_unasked(tmp_path: Path) -> None:
+    """A team's dataset, in KServe v1, to its predict path; no labels path, no label posts."""
+    data = tmp_path / "rows.csv"
+    data.write_text("amount,tier,label\n12.5,gold,0\n80,silver,1\n")
+    codec = Codec("kserve-v1", ("amount", "tier"))
+    payload = prepare(codec, tmp_path / "payload.jsonl", dataset=data)
+    server = Recorder()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        load = Load(users=1, rate=20, ramp_up=0, labelled=1.0, label_lag=0.1)
+        with Locust(load, url, "scorer", payload, tmp_path, "/v1/models/{model}:predict", None):
+            wait_until(lambda: len(server.seen) >= 10, timeout=30)
+    finally:
+        server.shutdown()
+    assert {path for path, _ in server.seen} == {"/v1/models/scorer:predict"}
+    assert {json.dumps(body) for _, body in server.seen} <= {
+        '{"instances": [[12.5, "gold"]]}',
+        '{"instances": [[80.0, "silver"]]}',
+    }
