@@ -22,7 +22,7 @@ from mlchaos.engine.responders import Responder
 from mlchaos.engine.run import preflight, run_experiment
 from mlchaos.engine.verdict import ExperimentResult, overall
 from mlchaos.errors import ObservationError, TargetError
-from mlchaos.journal import Journal, parse_time
+from mlchaos.journal import EventRecord, Journal, parse_time
 from mlchaos.load.runner import LoadStats
 from mlchaos.observe import adapters
 from mlchaos.observe.adapters import LoadGenerator
@@ -30,7 +30,7 @@ from mlchaos.observe.pagerduty import EPOCH
 from mlchaos.observe.slo import worst
 from mlchaos.schema import Experiment, Scenario
 from mlchaos.service import Service
-from mlchaos.vocabulary import Verdict
+from mlchaos.vocabulary import Event, Verdict
 
 __all__ = ["Gameday", "GamedayResult", "run_gameday"]
 
@@ -208,6 +208,9 @@ class Gameday:
         _announce(result)
         if not self.result.interrupted:  # Prometheus range queries: not while stopping
             _save_series(experiment, self.service, self.run_dir, result)
+            result.version_mismatch = _version_mismatch(
+                _journal(self.run_dir, experiment), self.service
+            )
         return result
 
     def _check_quiet_start(self) -> None:
@@ -375,6 +378,20 @@ def _save_series(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(series))
     result.load_rps = served_rate(series, result.timeline)
+
+
+def _version_mismatch(journal: Journal, service: Service) -> dict[str, Any] | None:
+    """For a fault that promoted a version, the share of answers it gave until reverted."""
+    from mlchaos.observe.versions import measure
+
+    events = {r.event: r for r in journal.of(EventRecord)}
+    injected = events.get(Event.INJECTED)
+    version = injected.detail.get("version") if injected else None
+    if injected is None or not version:
+        return None
+    reverted = events.get(Event.REVERTED)
+    end = parse_time(reverted.time) if reverted else datetime.now(UTC)
+    return measure(adapters.traffic(service), str(version), parse_time(injected.time), end)
 
 
 def _journal(run_dir: Path, experiment: Experiment) -> Journal:

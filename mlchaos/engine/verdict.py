@@ -54,6 +54,9 @@ class ExperimentResult:
     """Requests per second the service counted while the fault was in."""
     collateral_steps: list[dict[str, Any]] = field(default_factory=list)
     """Runbook steps run for pages of other alerts: reported, never judged (see `pages`)."""
+    version_mismatch: dict[str, Any] | None = None
+    """For a fault that promoted a version: the share of answers it gave while in
+    (`mlchaos.observe.versions`)."""
     pages: list[dict[str, Any]] = field(default_factory=list)
     """Every page from injection to the end of the experiment's window (`mlchaos.engine.pages`)."""
 

@@ -12,7 +12,8 @@ Admin API:
     DELETE /admin/faults/{id}   end a lease (it also ends by itself when its TTL runs out)
     POST   /admin/route         {"target": "primary" | "fallback", "actor", "reason"}
     GET    /admin/audit         inject, revert, expire and route changes, with their times
-    GET    /admin/outcomes?since=EPOCH   per second: requests answered, and how many with 2xx
+    GET    /admin/outcomes?since=EPOCH   per second: requests answered, how many with 2xx, and
+                                         by which model version
 
 A lease that ends also fails traffic back to ``primary`` if the route was switched while it
 was active: once the fault is fixed, the mitigation is undone.
@@ -58,12 +59,15 @@ __all__ = [
     "MAX_IN_FLIGHT",
     "REAP_INTERVAL_S",
     "UNTYPED",
+    "VERSION_BODY_MAX",
+    "VERSION_HEADER",
     "FaultError",
     "GatewayState",
     "InFlight",
     "Lease",
     "Metrics",
     "Outcomes",
+    "answered_by",
     "codec_of",
     "create_app",
     "delay_of",
@@ -76,6 +80,10 @@ __all__ = [
 
 FAULT_TYPES = GATEWAY_FAULT_TYPES
 LABEL_FAULTS = ("concept_drift",)
+VERSION_HEADER = "x-model-version"
+VERSION_BODY_MAX = 65536
+"""Answers larger than this are not read for their ``model_version``: the gateway's cost
+per request stays bounded."""
 """Faults on the ground-truth labels clients post later, not on inference requests."""
 BODY_FAULTS = ("schema_change", "data_drift", "missing_features")
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
@@ -396,20 +404,32 @@ class Outcomes:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self._seconds: collections.deque[list[int]] = collections.deque()
+        self._versions: dict[int, collections.Counter[str]] = {}
 
-    def count(self, status: int) -> None:
+    def count(self, status: int, version: str | None = None) -> None:
         second = int(self.clock())
         if not self._seconds or self._seconds[-1][0] != second:
             self._seconds.append([second, 0, 0])
             while self._seconds[0][0] < second - self.KEEP_S:
-                self._seconds.popleft()
+                self._versions.pop(self._seconds.popleft()[0], None)
         bucket = self._seconds[-1]
         bucket[1] += 1
         bucket[2] += 200 <= status < 300
+        if version is not None:
+            self._versions.setdefault(second, collections.Counter())[version] += 1
 
     def since(self, second: float) -> list[list[int]]:
         """``[second, answered, ok]`` for each second from ``second`` that saw a request."""
         return [list(b) for b in self._seconds if b[0] >= second]
+
+    def versions_since(self, second: float) -> list[list[Any]]:
+        """``[second, version, answers]``: which model version answered, as the answers said."""
+        return [
+            [s, version, n]
+            for s, counts in sorted(self._versions.items())
+            if s >= second
+            for version, n in sorted(counts.items())
+        ]
 
 
 class Metrics:
@@ -499,7 +519,7 @@ def create_app(
             finally:
                 in_flight.now -= 1
         metrics.requests.labels(model, route, str(response.status)).inc()
-        outcomes.count(response.status)
+        outcomes.count(response.status, answered_by(response))
         metrics.latency.labels(model, route).observe(time.perf_counter() - started)
         return response
 
@@ -552,7 +572,13 @@ def create_app(
             since = float(request.query.get("since", "0"))
         except ValueError:
             return web.json_response({"error": "since must be seconds since the epoch"}, status=400)
-        return web.json_response({"outcomes": outcomes.since(since), "now": time.time()})
+        return web.json_response(
+            {
+                "outcomes": outcomes.since(since),
+                "versions": outcomes.versions_since(since),
+                "now": time.time(),
+            }
+        )
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "route": state.route})
@@ -632,6 +658,24 @@ async def _hold(selected: list[Lease], in_flight: InFlight) -> None:
     delay, lease = max(delays, key=lambda pair: pair[0])
     with in_flight.held(), contextlib.suppress(TimeoutError):
         await asyncio.wait_for(lease.ended.wait(), timeout=delay)
+
+
+def answered_by(response: web.Response) -> str | None:
+    """The model version that answered: the ``x-model-version`` header, else the Open
+    Inference Protocol answer's ``model_version`` (MLServer and Triton put it there)."""
+    header = response.headers.get(VERSION_HEADER)
+    if header:
+        return header
+    body = response.body
+    if not isinstance(body, bytes) or len(body) > VERSION_BODY_MAX or not body.startswith(b"{"):
+        return None
+    if "Content-Encoding" in response.headers:
+        return None
+    try:
+        version = json.loads(body).get("model_version")
+    except (ValueError, RecursionError):
+        return None
+    return str(version) if isinstance(version, str | int) and version != "" else None
 
 
 async def _send_upstream(request: web.Request, url: str, body: bytes) -> web.Response:

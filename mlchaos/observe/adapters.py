@@ -133,6 +133,8 @@ class TrafficFaults(Protocol):
 
     def outcomes(self, since: float) -> tuple[list[tuple[int, int, int]], float]: ...
 
+    def versions(self, since: float) -> list[tuple[int, str, int]]: ...
+
 
 _LOADS: dict[str, Callable[[Load, str, str, Path, Path, str, str | None], LoadGenerator]] = {
     "locust": Locust

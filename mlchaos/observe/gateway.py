@@ -46,6 +46,11 @@ class GatewayClient(JsonApi):
     def audit(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/admin/audit")["audit"])
 
+    def versions(self, since: float) -> list[tuple[int, str, int]]:
+        """``(second, version, answers)`` from ``since``: which model version answered."""
+        answer = self._call("GET", "/admin/outcomes", params={"since": since})
+        return [(int(s), str(v), int(n)) for s, v, n in answer.get("versions", [])]
+
     def outcomes(self, since: float) -> tuple[list[tuple[int, int, int]], float]:
         """``(second, answered, ok)`` for each second from ``since`` (epoch seconds) that saw
         an inference request, and the gateway's clock now."""

@@ -82,6 +82,7 @@ def experiment_view(exp: dict[str, Any], series: dict[str, Any]) -> dict[str, An
         "runbook_steps": steps,
         "collateral_steps": collateral,
         "pages": pages,
+        "version_mismatch": exp.get("version_mismatch"),  # absent from older runs
         "chronology": chronology(exp, offsets, steps),
         "series": series,
         "impact": impact(series),

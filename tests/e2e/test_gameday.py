@@ -103,6 +103,12 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
     assert by_fault["latency_spike"]["sources"]["mitigated"] == (
         "gateway audit log (fallback by on-call)"
     )
+    # The bad version answered part of the traffic, until it was rolled back: the answers
+    # themselves say so (the version-mismatch fraction), whatever the registry says.
+    mismatch = by_fault["bad_version"]["version_mismatch"]
+    assert mismatch["version"] == "v3-inverted" and mismatch["answered"] > 100, mismatch
+    assert 0 < mismatch["fraction"] < 1, mismatch
+    assert by_fault["latency_spike"]["version_mismatch"] is None  # promoted no version
     assert by_fault["data_drift"]["timeline"]["recovered"] is None  # no recovery target
     label_lag = 5.0  # scenarios/nightly.yaml: the accuracy drop cannot show before labels do
     assert by_fault["concept_drift"]["durations_s"]["mttd"] >= label_lag
