@@ -23,7 +23,6 @@ __all__ = [
     "Event",
     "Measure",
     "Verdict",
-    "measure",
 ]
 
 
@@ -87,7 +86,6 @@ MEASURES: tuple[Measure, ...] = (
     ),
 )  # fmt: skip
 
-_BY_NAME = {m.name: m for m in MEASURES}
 JUDGED = tuple(m for m in MEASURES if m.expectation)
 LABELS = {m.name: m.label for m in JUDGED}
 """Label of each duration that has a target, by name."""
@@ -98,10 +96,6 @@ TARGET_EVENT: dict[str, str] = {m.name: m.end for m in MEASURES}
 """The event that ends each duration."""
 TARGET_OF_EVENT: dict[str, str] = {m.end: m.name for m in JUDGED if m.start is Event.INJECTED}
 """The target each event is measured against as an offset from injection (MTTA is not)."""
-
-
-def measure(name: str) -> Measure:
-    return _BY_NAME[name]
 
 
 class Verdict(StrEnum):

@@ -109,11 +109,7 @@ def first_request(codec: Codec, dataset: Path | None, bodies: Path | None) -> An
 
 def _text(path: Path) -> str:
     try:
-        if not path.is_file():
-            raise ValidationFailed([Problem(str(path), 1, "(file)", "not a readable file")])
-        if path.stat().st_size > MAX_BYTES:
-            limit = MAX_BYTES // 1024 // 1024
-            raise ValidationFailed([Problem(str(path), 1, "(file)", f"larger than {limit} MiB")])
+        _bounded(path)
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationFailed([Problem(str(path), 1, "(file)", f"unreadable: {exc}")]) from exc
@@ -138,7 +134,10 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    _text_size_checked(path)
+    try:
+        _bounded(path)
+    except OSError as exc:
+        raise ValidationFailed([Problem(str(path), 1, "(file)", f"unreadable: {exc}")]) from exc
     try:
         import pyarrow.parquet as pq  # optional: only Parquet payloads need it
     except ImportError as exc:
@@ -153,7 +152,8 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
     yield from enumerate(table.to_pylist(), start=1)
 
 
-def _text_size_checked(path: Path) -> None:
+def _bounded(path: Path) -> None:
+    """`ValidationFailed` unless ``path`` is a regular file of at most `MAX_BYTES`."""
     if not path.is_file():
         raise ValidationFailed([Problem(str(path), 1, "(file)", "not a readable file")])
     if path.stat().st_size > MAX_BYTES:
