@@ -4,8 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SCENARIO ?= scenarios/nightly.yaml
+EXAMPLE := examples/mlserver-mlflow
+EXAMPLE_VENV := .venv-example
+EXAMPLE_STAMP := $(EXAMPLE_VENV)/.installed
+EXAMPLE_STATE ?= .mlchaos/example
 
-.PHONY: setup gameday test unit lint up down status clean
+.PHONY: setup example-setup gameday gameday-example example-up example-down test unit lint up down status clean
 
 setup: $(STAMP)
 	@./scripts/ensure-packages.sh
@@ -19,7 +23,26 @@ $(STAMP): pyproject.toml
 gameday: setup
 	$(BIN)/mlchaos gameday $(SCENARIO) --report-dir reports
 
-test: setup
+# The fraud team's staging (MLServer, MLflow, its own rules), in its own virtualenv.
+example-setup: setup $(EXAMPLE_STAMP)
+
+$(EXAMPLE_STAMP): $(EXAMPLE)/requirements.txt
+	@test -d $(EXAMPLE_VENV) || $(PY) -m venv $(EXAMPLE_VENV)
+	@$(EXAMPLE_VENV)/bin/pip install --quiet --upgrade pip
+	@$(EXAMPLE_VENV)/bin/pip install --quiet -r $(EXAMPLE)/requirements.txt
+	@touch $(EXAMPLE_STAMP)
+
+example-up: example-setup
+	$(EXAMPLE_VENV)/bin/python $(EXAMPLE)/stack.py up --state $(EXAMPLE_STATE) --mlchaos $(BIN)/mlchaos
+
+example-down:
+	$(EXAMPLE_VENV)/bin/python $(EXAMPLE)/stack.py down --state $(EXAMPLE_STATE)
+
+gameday-example: example-up
+	$(BIN)/mlchaos gameday $(EXAMPLE)/scenario.yaml --service $(EXAMPLE_STATE)/service.yaml --report-dir reports; \
+	  status=$$?; $(MAKE) --no-print-directory example-down; exit $$status
+
+test: setup example-setup
 	@./scripts/ensure-packages.sh --chromium
 	$(BIN)/pytest tests
 
@@ -40,4 +63,4 @@ status:
 	$(BIN)/mlchaos status
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(EXAMPLE_VENV) .pytest_cache .mypy_cache .ruff_cache

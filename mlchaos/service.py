@@ -16,8 +16,8 @@ from mlchaos.protocols import Codec
 from mlchaos.schema.experiment import Slo
 from mlchaos.schema.service import (
     Adapters,
+    Hook,
     Payload,
-    RollbackHook,
     Segments,
     ServiceFile,
     Versions,
@@ -39,8 +39,13 @@ class Service(BaseModel):
     pagerduty_url: str
     pagerduty_ca_file: Path | None = None
     pagerduty_service: str
-    rollback_hook: RollbackHook | None = None
+    rollback_hook: Hook | None = None
     """What the automated responder runs for ``action: rollback`` alerts, if anything."""
+    deploy_hook: Hook | None = None
+    """The team's deploy step, run after the registry's alias moves; None: the server follows
+    the alias by itself."""
+    hook_dir: Path | None = None
+    """Where hook commands run: the service file's folder."""
     routing_key_env: str | None = None
     routing_key_file: Path | None = None
     """Where the PagerDuty routing key is, for acknowledging: a file, else the environment."""
@@ -102,6 +107,8 @@ class Service(BaseModel):
             pagerduty_ca_file=path(pd.ca_file),
             pagerduty_service=pd.service,
             rollback_hook=document.rollback,
+            deploy_hook=document.deploy,
+            hook_dir=base,
             routing_key_env=pd.routing_key_env,
             routing_key_file=path(pd.routing_key_file),
             traffic_query=document.traffic_query,

@@ -28,6 +28,21 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
+EXAMPLE_VENV = ROOT / ".venv-example"
+"""The example team's own virtualenv (MLServer, MLflow, tritonclient): `make example-setup`."""
+
+
+def example_bin(name: str) -> Path:
+    """A program of the example team's virtualenv; the test fails (it is not skipped) when
+    the virtualenv is missing, because `make test` always makes it."""
+    path = EXAMPLE_VENV / "bin" / name
+    if not path.exists():
+        import pytest
+
+        pytest.fail(f"{path} is missing: run `make example-setup` (make test does)")
+    return path
+
+
 def wait_until(condition: Callable[[], T], timeout: float = 20.0, interval: float = 0.1) -> T:
     """Poll ``condition`` until it returns something truthy; fail the test on timeout."""
     deadline = time.monotonic() + timeout

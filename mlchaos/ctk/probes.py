@@ -179,19 +179,29 @@ def wait_for_mitigation(
     service: dict[str, Any],
     give_up_after_s: float,
     pipeline: dict[str, str] | None = None,
+    served_below: float = 0.05,
+    stays_for_s: float = 5.0,
     configuration: Configuration = None,
 ) -> bool:
     """Wait for the mitigation ``by`` names, done by anyone but mlchaos itself.
 
-    ``rollback``: a registry rollback away from the injected version. ``fallback``: the
+    ``rollback``: a registry rollback away from the injected version (with an MLflow
+    registry, which keeps no audit log: the injected version's share of answers falling below
+    ``served_below`` for ``stays_for_s``, as the gateway sees them). ``fallback``: the
     gateway routing traffic to the fallback model. ``retrain``: a retrain request in the
     registry's audit log. Mitigation is set off by alerts and pages, so with a component of
     ``pipeline`` down, none is *cannot tell*.
     """
     journal, injected, deadline = _window(configuration, give_up_after_s)
     target = Service.model_validate(service)
-    registry = registry_at(target.registry_url or "", target.adapters.registry)
-    if by == "rollback":
+    registry = registry_at(
+        target.registry_url or "", target.adapters.registry, target.versions.alias
+    )
+    if by == "rollback" and target.adapters.registry == "mlflow":
+        version = _injected_detail(journal).get("version", "")
+        look = events.served_off(traffic(target), version, injected, served_below, stays_for_s)
+        what = f"version {version} of {target.model} going out of service"
+    elif by == "rollback":
         version = _injected_detail(journal).get("version", "")
         look = events.mitigated(registry, target.model, version, injected, ignore_actor=ACTOR)
         what = f"rollback of {target.model}"

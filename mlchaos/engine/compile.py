@@ -113,6 +113,8 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
                 "wait_for_mitigation",
                 {
                     "by": expect.mitigation.by,
+                    "served_below": expect.mitigation.served_below,
+                    "stays_for_s": expect.mitigation.stays_for,
                     **target,
                     **pipeline,
                     **wait,

@@ -406,7 +406,8 @@ def _was_interrupted(run_dir: Path, experiment: Experiment) -> bool:
 
 def _describe(experiment: Experiment) -> str:
     fault = experiment.fault
-    variant = getattr(fault, "variant", None)
+    version = getattr(fault, "version", None)
+    variant = f"version {version}" if version else getattr(fault, "variant", None)
     return f"{fault.type} ({variant})" if variant else fault.type
 
 

@@ -16,6 +16,8 @@ __all__ = ["FAULT", "BadVersion", "version_of"]
 
 
 def version_of(fault: BadVersionFault, service: Service) -> str:
+    if fault.version is not None:
+        return fault.version
     return lookup(fault.type, "bad", fault.variant, service.versions.bad)
 
 

@@ -50,8 +50,11 @@ def misfits(service: Service, fault: DataDriftFault) -> list[tuple[str, str]]:
 def _mix(service: Service, fault: DataDriftFault) -> dict[str, Any]:
     [(segment, share)] = fault.mix.items()
     if fault.categories:
-        groups: dict[str, list[Any]] = {c: [c] for c in fault.categories}
         feature = str(fault.feature)
+        values = _as_dataset_has_them(service, feature, fault.categories)
+        groups: dict[str, list[Any]] = {
+            c: [v] for c, v in zip(fault.categories, values, strict=True)
+        }
     else:
         for _, problem in misfits(service, fault):
             raise TargetError(f"data_drift: {problem}")
@@ -59,6 +62,21 @@ def _mix(service: Service, fault: DataDriftFault) -> dict[str, Any]:
         groups = {name: list(band) for name, band in service.segments.bands.items()}
         feature = service.segments.feature
     return {"feature": feature, "mix": {"segment": segment, "share": share, "bands": groups}}
+
+
+def _as_dataset_has_them(service: Service, feature: str, categories: tuple[str, ...]) -> list[Any]:
+    """The categories as values of the feature: numbers where the payload dataset holds the
+    feature as numbers (a category code in a numeric tensor), else the strings given."""
+    try:
+        numbers = [float(c) for c in categories]
+    except ValueError:
+        return list(categories)
+    spec = service.payload
+    if spec is None or not spec.file or service.payload_file is None:
+        return list(categories)
+    rows = read_payload(service.payload_file, spec.label)
+    seen = [r.features.get(feature) for r in rows[:100]]
+    return numbers if seen and all(_numeric(v) for v in seen) else list(categories)
 
 
 def _reference_std(service: Service, feature: str) -> float:

@@ -1,10 +1,11 @@
 """One typed interface per kind of outside system, and the implementation the service file
-chooses for it (``adapters:``; each kind has one implementation today, in its own module):
+chooses for it (``adapters:``; each implementation in its own module):
 
 - metrics, `Metrics`: ``prometheus`` (`mlchaos.observe.prometheus`);
 - pager, `Pager`: ``receiver``, an Events API receiver's ``/incidents``
   (`mlchaos.observe.pagerduty`);
 - registry, `ModelRegistry`: ``mlchaos``, the registry HTTP API (`mlchaos.observe.registry`);
+  ``mlflow``, an MLflow registry's aliases (`mlchaos.observe.mlflow`);
 - traffic, `TrafficFaults`: ``gateway``, the chaos gateway (`mlchaos.observe.gateway`);
 - load, `LoadGenerator`: ``locust`` (`mlchaos.load.runner`), replaying the service file's
   payload.
@@ -26,6 +27,7 @@ from mlchaos.errors import InputError, TargetError
 from mlchaos.load.payload import prepare
 from mlchaos.load.runner import LoadStats, Locust
 from mlchaos.observe.gateway import GatewayClient
+from mlchaos.observe.mlflow import MlflowRegistry
 from mlchaos.observe.pagerduty import Incidents
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.observe.registry import RegistryClient
@@ -141,7 +143,10 @@ _LOADS: dict[str, Callable[[Load, str, str, Path, Path, str, str | None], LoadGe
 }
 _METRICS: dict[str, Callable[[str], Metrics]] = {"prometheus": Prometheus}
 _PAGERS: dict[str, Callable[[str, Path | None], Pager]] = {"receiver": Incidents}
-_REGISTRIES: dict[str, Callable[[str], ModelRegistry]] = {"mlchaos": RegistryClient}
+_REGISTRIES: dict[str, Callable[[str, str], ModelRegistry]] = {
+    "mlchaos": lambda url, _alias: RegistryClient(url),
+    "mlflow": MlflowRegistry,
+}
 _TRAFFIC: dict[str, Callable[[str], TrafficFaults]] = {"gateway": GatewayClient}
 
 
@@ -153,8 +158,8 @@ def pager_at(url: str, ca_file: Path | None, kind: str = "receiver") -> Pager:
     return _PAGERS[kind](url, ca_file)
 
 
-def registry_at(url: str, kind: str = "mlchaos") -> ModelRegistry:
-    return _REGISTRIES[kind](url)
+def registry_at(url: str, kind: str = "mlchaos", alias: str = "champion") -> ModelRegistry:
+    return _REGISTRIES[kind](url, alias)
 
 
 def traffic_at(url: str, kind: str = "gateway") -> TrafficFaults:
@@ -193,7 +198,7 @@ def registry(service: Service) -> ModelRegistry:
     """`TargetError` when the service file names no registry."""
     if service.registry_url is None:
         raise TargetError("this needs a registry: set endpoints.registry in the service file")
-    return registry_at(service.registry_url, service.adapters.registry)
+    return registry_at(service.registry_url, service.adapters.registry, service.versions.alias)
 
 
 def traffic(service: Service) -> TrafficFaults:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from mlchaos.errors import MlchaosError, ObservationError
 from mlchaos.journal import EventRecord, Journal, Missed, parse_time
-from mlchaos.observe import serving
+from mlchaos.observe import serving, versions
 from mlchaos.observe.adapters import Metrics, ModelRegistry, Pager, TrafficFaults
 from mlchaos.observe.slo import recovered_at
 from mlchaos.schema import Slo
@@ -38,6 +38,7 @@ __all__ = [
     "recovered",
     "retrain_requested",
     "routed_to_fallback",
+    "served_off",
     "wait_for",
 ]
 
@@ -223,6 +224,29 @@ def mitigated(
                     {"to": entry["to_version"], "reason": entry["reason"]},
                 )
         return None
+
+    return look
+
+
+def served_off(
+    gateway: TrafficFaults, version: str, injected: datetime, below: float, stays_for_s: float
+) -> Callable[[], Seen | None]:
+    """The first moment the share of answers ``version`` gave fell below ``below`` and stayed
+    there for ``stays_for_s``, per the gateway, which reads each answer's version: what is
+    served, not what the registry says (a rollback that was never deployed is no mitigation)."""
+
+    def look() -> Seen | None:
+        rows = gateway.versions(injected.timestamp() - 1)
+        since = versions.off_since(
+            rows, version, injected.timestamp(), time.time(), below, stays_for_s
+        )
+        if since is None:
+            return None
+        return Seen(
+            datetime.fromtimestamp(since, UTC).isoformat(),
+            f"gateway answers (version {version} below {below:.0%} of answers)",
+            {"version": version, "below": below, "stays_for_s": stays_for_s},
+        )
 
     return look
 

@@ -9,16 +9,14 @@ Each takes the incident, acts, and raises if it could not: a raised step is a ru
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from typing import Any
 
-import requests
-
 from mlchaos.errors import InputError
+from mlchaos.hooks import run_hook
 from mlchaos.observe import adapters
 from mlchaos.schema.runbook import Action
-from mlchaos.schema.service import RollbackHook
+from mlchaos.schema.service import Hook
 from mlchaos.service import Service
 
 __all__ = ["ACTIONS", "ACTOR", "Step", "action", "rollback_step"]
@@ -52,16 +50,12 @@ def action(name: Action, service: Service) -> Step:
     return rollback_step(service.rollback_hook)
 
 
-def rollback_step(hook: RollbackHook) -> Step:
+def rollback_step(hook: Hook) -> Step:
     """Run the service's rollback hook; raise when it fails, so it is reported as a defect."""
 
     def rollback(incident: dict[str, Any]) -> None:
-        if hook.http is not None:
-            body = {"incident": incident.get("id"), "alert": _alert(incident)}
-            answer = requests.request(hook.http.method, hook.http.url, json=body, timeout=30)
-            answer.raise_for_status()
-        elif hook.command is not None:
-            subprocess.run(list(hook.command), check=True, timeout=120, capture_output=True)
+        body = {"incident": incident.get("id"), "alert": _alert(incident)}
+        run_hook(hook, "the rollback hook", body=body, timeout_s=30 if hook.http else 120)
 
     return rollback
 

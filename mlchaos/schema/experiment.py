@@ -96,6 +96,8 @@ class BadVersionFault(Frozen):
     """Default: the service's model."""
     variant: Name = "inverted"
     """A broken build, by the name the service file's ``versions.bad`` gives it."""
+    version: str | None = Field(default=None, min_length=1, max_length=200)
+    """Instead of ``variant``: the registry version itself (an MLflow version number)."""
     ttl: Duration = Field(default=300.0, gt=0, le=3600)
     """Lease TTL: the target reverts the promotion by itself when it runs out."""
     kubernetes: KubernetesDeployment | None = None
@@ -289,6 +291,10 @@ class Mitigation(Frozen):
     """``rollback``: the registry rolls back; ``fallback``: traffic is routed to the fallback;
     ``retrain``: a retrain of the model is requested from the registry."""
     within: Target
+    served_below: Share = 0.05
+    """With an MLflow registry, a rollback is read from what is served: mitigated once the bad
+    version gives less than this share of the answers, and keeps it so for ``stays_for``."""
+    stays_for: Duration = Field(default=5.0, ge=0, le=3600)
 
 
 class Recovery(Frozen):

@@ -39,10 +39,10 @@ __all__ = [
     "Adapters",
     "Band",
     "Endpoints",
+    "Hook",
     "HttpHook",
     "PagerDutyTarget",
     "Payload",
-    "RollbackHook",
     "Segments",
     "ServiceFile",
     "VersionName",
@@ -55,7 +55,8 @@ class Endpoints(Frozen):
     prometheus: Url
     alertmanager: Url
     registry: Url | None = None
-    """Only for ``bad_version`` faults, which promote through an mlchaos-style registry."""
+    """Only for registry faults (``bad_version``, ``segment_regression``): the registry that
+    ``adapters.registry`` names (an MLflow tracking server, or the reference registry)."""
 
 
 class PagerDutyTarget(Frozen):
@@ -76,14 +77,15 @@ class HttpHook(Frozen):
     method: Literal["POST", "PUT", "PATCH"] = "POST"
 
 
-class RollbackHook(Frozen):
-    """Exactly one way to roll back: an HTTP call or a command."""
+class Hook(Frozen):
+    """A step the team runs (a rollback, a deploy), in exactly one way: an HTTP call, or a
+    command (an argument list, run without a shell, from the service file's folder)."""
 
     http: HttpHook | None = None
     command: tuple[str, ...] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> RollbackHook:
+    def _exactly_one(self) -> Hook:
         if (self.http is None) == (self.command is None):
             raise ValueError("give exactly one of 'http' or 'command'")
         return self
@@ -111,6 +113,8 @@ class Versions(Frozen):
     """The registry versions registry faults promote: broken builds, by the name experiments
     use, and versions worse on one segment only."""
 
+    alias: VersionName = "champion"
+    """With an MLflow registry: the alias that says which version serves."""
     bad: dict[Name, VersionName] = Field(default_factory=dict)
     segment: dict[Name, VersionName] = Field(default_factory=dict)
 
@@ -163,8 +167,9 @@ class Adapters(Frozen):
     metrics: Literal["prometheus"] = "prometheus"
     pager: Literal["receiver"] = "receiver"
     """``receiver``: incidents read from an Events API receiver's ``/incidents``."""
-    registry: Literal["mlchaos"] = "mlchaos"
-    """``mlchaos``: the registry HTTP API the reference stack serves."""
+    registry: Literal["mlchaos", "mlflow"] = "mlchaos"
+    """``mlflow``: an MLflow model registry, whose alias (``versions.alias``) a bad version
+    moves; ``mlchaos``: the registry HTTP API the reference stack serves."""
     traffic: Literal["gateway"] = "gateway"
     """Where traffic faults go: ``gateway``, the chaos gateway in front of the model."""
     load: Literal["locust"] = "locust"
@@ -177,7 +182,11 @@ class ServiceFile(Frozen):
     endpoints: Endpoints
     pagerduty: PagerDutyTarget
     traffic_query: str = Field(min_length=1)
-    rollback: RollbackHook | None = None
+    rollback: Hook | None = None
+    deploy: Hook | None = None
+    """The team's deploy step: makes the model server load what the registry's alias names
+    (``versions.alias``). mlchaos runs it after it moves the alias, and after it moves it
+    back; without it, the server must follow the alias by itself."""
     production_version: str | None = Field(default=None, min_length=1, max_length=200)
     """The version production should serve before a game day; a game day on another one
     cannot pass (it would measure the wrong service)."""
@@ -185,3 +194,9 @@ class ServiceFile(Frozen):
     segments: Segments | None = None
     versions: Versions = Versions()
     adapters: Adapters = Adapters()
+
+    @model_validator(mode="after")
+    def _registry_named(self) -> ServiceFile:
+        if self.adapters.registry == "mlflow" and self.endpoints.registry is None:
+            raise ValueError("adapters.registry is mlflow: set endpoints.registry to its URL")
+        return self

@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import requests
 
+from mlchaos.hooks import HookFailed
 from mlchaos.runbooks.actions import rollback_step
-from mlchaos.schema.service import RollbackHook
+from mlchaos.schema.service import Hook
 
 pytestmark = pytest.mark.integration
 INCIDENT = {"id": "P00042", "custom_details": {"alertname": "FraudHighErrorRate"}}
@@ -39,21 +39,21 @@ def hook_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 def test_http_hook_is_called_with_the_incident(hook_server: tuple[str, list[Any]]) -> None:
     url, received = hook_server
-    step = rollback_step(RollbackHook.model_validate({"http": {"url": f"{url}/rollback"}}))
+    step = rollback_step(Hook.model_validate({"http": {"url": f"{url}/rollback"}}))
     step(INCIDENT)
     assert received == [{"incident": "P00042", "alert": "FraudHighErrorRate"}]
 
 
 def test_a_failing_hook_raises_so_it_is_reported(hook_server: tuple[str, list[Any]]) -> None:
     url, _ = hook_server
-    step = rollback_step(RollbackHook.model_validate({"http": {"url": f"{url}/broken"}}))
-    with pytest.raises(requests.HTTPError):
+    step = rollback_step(Hook.model_validate({"http": {"url": f"{url}/broken"}}))
+    with pytest.raises(HookFailed, match=r"the rollback hook: .*/broken answered 500"):
         step(INCIDENT)
 
 
 def test_command_hook_runs_and_its_failure_raises(tmp_path: Any) -> None:
     marker = tmp_path / "rolled-back"
-    rollback_step(RollbackHook(command=("touch", str(marker))))(INCIDENT)
+    rollback_step(Hook(command=("touch", str(marker))))(INCIDENT)
     assert marker.exists()
-    with pytest.raises(Exception, match="returned non-zero exit status 1"):
-        rollback_step(RollbackHook(command=("false",)))(INCIDENT)
+    with pytest.raises(HookFailed, match="the rollback hook: false exited 1"):
+        rollback_step(Hook(command=("false",)))(INCIDENT)

@@ -12,6 +12,7 @@ from mlchaos.load.runner import Locust
 from mlchaos.loader import load_service
 from mlchaos.observe import adapters
 from mlchaos.observe.gateway import GatewayClient
+from mlchaos.observe.mlflow import MlflowRegistry
 from mlchaos.observe.pagerduty import Incidents
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.observe.registry import RegistryClient
@@ -40,12 +41,27 @@ def test_each_kind_gets_the_implementation_the_service_file_names() -> None:
 
 def test_an_unknown_implementation_is_bad_input_at_its_line(tmp_path: Path) -> None:
     path = tmp_path / "service.yaml"
-    path.write_text(SERVICE_FILE.read_text() + "adapters:\n  registry: mlflow\n")
+    path.write_text(SERVICE_FILE.read_text() + "adapters:\n  registry: neptune\n")
     with pytest.raises(ValidationFailed) as failed:
         load_service(path)
     [problem] = failed.value.problems
     assert (problem.line, problem.field) == (19, "adapters.registry")
-    assert "'mlchaos'" in problem.message
+    assert "'mlchaos'" in problem.message and "'mlflow'" in problem.message
+
+
+def test_an_mlflow_registry_is_read_through_its_alias(tmp_path: Path) -> None:
+    path = tmp_path / "service.yaml"
+    text = SERVICE_FILE.read_text().replace("versions:\n", "versions:\n  alias: prod\n")
+    text += "adapters:\n  registry: mlflow\n"
+    path.write_text(text)
+    registry = adapters.registry(load_service(path))
+    assert isinstance(registry, MlflowRegistry) and registry.alias == "prod"
+    assert registry.audit("fraud") == []  # MLflow keeps no audit log of alias moves
+    no_url = text.replace("  registry: http://127.0.0.1:4\n", "")
+    assert no_url != text
+    path.write_text(no_url)
+    with pytest.raises(ValidationFailed, match="adapters.registry is mlflow: set endpoints"):
+        load_service(path)
 
 
 def test_a_service_without_a_registry_says_so() -> None:

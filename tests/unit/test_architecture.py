@@ -18,7 +18,7 @@ PACKAGE = ROOT / "mlchaos"
 LAYERS = (
     {"errors", "reading", "vocabulary", "protocols"},
     {"schema"},
-    {"service", "journal"},
+    {"service", "journal", "hooks"},
     {"observe", "load", "gateway", "rules", "faults"},
     {"loader", "runbooks", "report", "ctk"},
     {"engine"},

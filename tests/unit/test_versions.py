@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from mlchaos.gateway.server import Outcomes, answered_by
-from mlchaos.observe.versions import fraction
+from mlchaos.observe.versions import fraction, off_since
 from tests.unit.test_reports import document, rendered
 
 
@@ -17,6 +17,28 @@ def test_the_fraction_counts_only_answers_in_the_window_that_carried_a_version()
     rows = [(99, "v3-inverted", 50), (100, "v3-inverted", 30), (100, "v2", 10), (101, "v2", 60)]
     assert fraction(rows, "v3-inverted", 100, 102) == (0.3, 100)
     assert fraction(rows, "v3-inverted", 200, 300) == (None, 0)
+
+
+def test_mitigation_is_the_first_second_the_bad_share_fell_below_and_stayed() -> None:
+    bad = [(100, "3", 40), (101, "3", 30), (101, "1", 10), (102, "1", 40), (103, "1", 40)]
+    # 101 is 75% version 3: the share fell below 5% at 102, and it has held for 2 whole seconds
+    assert off_since(bad, "3", 100, now=104.5, below=0.05, stays_for_s=2) == 102.0
+    assert off_since(bad, "3", 100, now=103.5, below=0.05, stays_for_s=2) is None  # not yet held
+    relapse = [*bad, (104, "3", 20), (104, "1", 20)]
+    assert off_since(relapse, "3", 100, now=105.5, below=0.05, stays_for_s=0) is None
+    # the second under way is not judged: it may still bring answers from the bad version
+    assert (
+        off_since([*bad, (104, "3", 40)], "3", 100, now=104.5, below=0.05, stays_for_s=2) == 102.0
+    )
+
+
+def test_seconds_without_answers_say_nothing_and_no_answers_is_no_mitigation() -> None:
+    assert off_since([], "3", 100, now=200, below=0.05, stays_for_s=1) is None
+    gap = [(100, "3", 40), (105, "1", 1), (106, "1", 1)]  # nothing answered from 101 to 104
+    assert off_since(gap, "3", 100, now=107.2, below=0.05, stays_for_s=2) == 105.0
+    # a few answers of the bad version among many good ones stay below the threshold
+    trickle = [(100, "3", 40), (101, "3", 1), (101, "1", 99), (102, "1", 100)]
+    assert off_since(trickle, "3", 100, now=103.1, below=0.05, stays_for_s=2) == 101.0
 
 
 def test_the_gateway_reads_the_version_from_the_header_or_the_oip_answer() -> None:

@@ -1,4 +1,5 @@
-"""Faults that promote a version in the model registry, under a lease the registry ends.
+"""Faults that promote a version in the model registry, under a lease the registry ends
+(with an MLflow registry, the lease keeper ends it: `mlchaos.faults.targets.mlflow`).
 
 The undo is recorded in the journal before the promotion, and the registry reverts the
 promotion by itself when the lease's TTL runs out, so a `kill -9` of the runner cannot leave
@@ -18,15 +19,18 @@ import requests
 from mlchaos.errors import TargetError
 from mlchaos.faults.confirm import poll
 from mlchaos.faults.leases import ACTOR, record_granted, record_injected, record_intent
+from mlchaos.faults.targets import mlflow
 from mlchaos.journal import Journal
 from mlchaos.load.payload import first_request
 from mlchaos.observe import adapters
 from mlchaos.schema.experiment import BadVersionFault, SegmentRegressionFault
 from mlchaos.service import Service
 
-__all__ = ["TARGET", "RegistryFault", "end_lease", "lookup"]
+__all__ = ["CONFIRM_S", "TARGET", "RegistryFault", "end_lease", "lookup"]
 
 TARGET = "registry"
+CONFIRM_S = 10.0
+"""How long a promoted version has to start answering: a deploy step may reload the model."""
 F = TypeVar("F", BadVersionFault, SegmentRegressionFault)
 
 
@@ -60,6 +64,8 @@ class RegistryFault(Generic[F]):
         version, model = self.version_of(fault, service), fault.model or service.model
         if service.registry_url is None:
             raise TargetError(f"{self.type} needs a registry: set endpoints.registry")
+        if service.adapters.registry == "mlflow":
+            return mlflow.inject(journal, service, self.type, model, version, fault.ttl)
         intent = record_intent(
             journal,
             TARGET,
@@ -91,8 +97,11 @@ class RegistryFault(Generic[F]):
         return poll(
             journal,
             answered,
-            5.0,
-            lambda: f"inferences are still answered by {seen[0]!r} after 5s, not {version!r}",
+            CONFIRM_S,
+            lambda: (
+                f"inferences are still answered by {seen[0]!r} after {CONFIRM_S:g}s, not "
+                f"{version!r}"
+            ),
         )
 
     def end_lease(
@@ -111,12 +120,21 @@ def _probe(service: Service) -> Any:
 
 
 def _answering_version(service: Service, model: str, body: Any) -> str | None:
+    """The version that answered an inference: the ``x-model-version`` header, else the
+    ``model_version`` of an Open Inference Protocol answer."""
     path = service.payload.inference_path(model) if service.payload else ""
     try:
         answer = requests.post(f"{service.model_url}{path}", json=body, timeout=2)
     except requests.RequestException:
         return None
-    return answer.headers.get("x-model-version")
+    header = answer.headers.get("x-model-version")
+    if header:
+        return header
+    try:  # the Open Inference Protocol's answer names it (MLServer, Triton)
+        version = answer.json().get("model_version")
+    except (ValueError, AttributeError):
+        return None
+    return str(version) if isinstance(version, str | int) and version != "" else None
 
 
 def end_lease(journal: Journal, intent: dict[str, Any], lease_id: str | None) -> dict[str, Any]:

@@ -1,0 +1,205 @@
+"""Game days on a staging mlchaos did not write: the fraud team's example stack
+(`examples/mlserver-mlflow`): MLServer 1.7.1 serving scikit-learn models that an MLflow
+tracking server keeps under aliases, the team's own Prometheus rules on MLServer's metrics,
+its deploy step and rollback controller. mlchaos runs only its gateway and receiver there.
+
+The stack starts once for the module; the sabotage tests break it and put it right again, and
+run in this order (the kill -9 test relies on the controller being stopped).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from tests.conftest import ROOT, example_bin, wait_until
+from tests.e2e.conftest import journal_text, results
+
+pytestmark = pytest.mark.e2e
+EXAMPLE = ROOT / "examples" / "mlserver-mlflow"
+BAD_VERSION = EXAMPLE / "experiments" / "bad-version.yaml"
+OFFSETS = (0, 80, 81, 82, 90, 93, 94, 443, 500, 600)
+ROW = [33.16, 22, 551, 2.1, 22, 0]
+
+
+@pytest.fixture(scope="module")
+def fraud_staging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The example stack, up; yields its state folder (its service file is service.yaml)."""
+    state = tmp_path_factory.mktemp("fraud-staging")
+    mlchaos = Path(sys.executable).parent / "mlchaos"
+    up = [str(example_bin("python")), str(EXAMPLE / "stack.py"), "up", "--state", str(state),
+          "--mlchaos", str(mlchaos), "--base-port", str(_free_base())]  # fmt: skip
+    try:
+        subprocess.run(up, check=True, timeout=600, cwd=ROOT)
+        yield state
+    finally:
+        down = [
+            str(example_bin("python")),
+            str(EXAMPLE / "stack.py"),
+            "down",
+            "--state",
+            str(state),
+        ]
+        subprocess.run(down, timeout=120, cwd=ROOT)
+
+
+def _free_base() -> int:
+    """A base port from which every port the stack takes is free now."""
+    for base in range(40_000, 60_000, 1_000):
+        try:
+            for offset in OFFSETS:
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        return base
+    raise AssertionError("no free port range for the example stack")
+
+
+def mlchaos(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mlchaos", *args], cwd=ROOT, text=True, capture_output=True,
+        timeout=timeout,
+    )  # fmt: skip
+
+
+def sabotage(state: Path, *options: str) -> None:
+    command = [str(example_bin("python")), str(EXAMPLE / "stack.py"), "sabotage",
+               "--state", str(state), *options]  # fmt: skip
+    subprocess.run(command, check=True, timeout=120, cwd=ROOT)
+
+
+def service_file(state: Path) -> dict[str, Any]:
+    return dict(yaml.safe_load((state / "service.yaml").read_text()))
+
+
+def champion(state: Path) -> str:
+    url = service_file(state)["endpoints"]["registry"]
+    answer = requests.get(
+        f"{url}/api/2.0/mlflow/registered-models/alias",
+        params={"name": "fraud", "alias": "champion"}, timeout=10,
+    )  # fmt: skip
+    return str(answer.json()["model_version"]["version"])
+
+
+def point_champion(state: Path, version: str) -> None:
+    url = service_file(state)["endpoints"]["registry"]
+    body = {"name": "fraud", "alias": "champion", "version": version}
+    requests.post(f"{url}/api/2.0/mlflow/registered-models/alias", json=body, timeout=10)
+
+
+def served(state: Path) -> str:
+    """The version MLServer answers with, asked through the gateway as clients ask."""
+    gateway = service_file(state)["endpoints"]["gateway"]
+    body = {"inputs": [{"name": "input-0", "shape": [1, 6], "datatype": "FP64", "data": ROW}]}
+    answer = requests.post(f"{gateway}/v2/models/fraud/infer", json=body, timeout=10)
+    return str(answer.json()["model_version"])
+
+
+def run_bad_version(state: Path, reports: Path, **changes: Any) -> subprocess.CompletedProcess[str]:
+    experiment = yaml.safe_load(BAD_VERSION.read_text())
+    experiment["fault"].update(changes)
+    path = reports.parent / "bad-version.yaml"
+    path.write_text(yaml.safe_dump(experiment))
+    return mlchaos("run", str(path), "--service", str(state / "service.yaml"), "--rate", "40",
+                   "--report-dir", str(reports))  # fmt: skip
+
+
+def test_the_fraud_teams_game_day_passes_on_its_own_staging(
+    fraud_staging: Path, tmp_path: Path
+) -> None:
+    done = mlchaos(
+        "gameday", str(EXAMPLE / "scenario.yaml"), "--service",
+        str(fraud_staging / "service.yaml"), "--report-dir", str(tmp_path),
+    )  # fmt: skip
+    found = results(tmp_path)
+    verdicts = {e["name"]: e["verdict"] for e in found["experiments"]}
+    assert done.returncode == 0, (verdicts, done.stdout[-3000:], done.stderr[-2000:])
+    assert set(verdicts.values()) == {"pass"} and len(verdicts) == 7
+    bad = next(e for e in found["experiments"] if e["name"] == "fraud-bad-version")
+    assert bad["sources"]["mitigated"].startswith("gateway answers (version 3 below 5%")
+    assert bad["sources"]["injected"] == "MLflow registry (alias moved, deploy step run)"
+    mismatch = bad["version_mismatch"]
+    assert mismatch["version"] == "3" and 0 < mismatch["fraction"] < 1 and mismatch["answered"] > 0
+    assert served(fraud_staging) != "3"
+
+
+def failed_for(state: Path, reports: Path, *broken: str) -> list[str]:
+    """Run the bad version with the stack sabotaged as ``broken`` says (put right after, but
+    for ``--no-controller``, which the kill -9 test needs); the failure's reasons."""
+    sabotage(state, *broken)
+    try:
+        done = run_bad_version(state, reports)
+    finally:
+        if broken != ("--no-controller",):
+            sabotage(state)
+    [experiment] = results(reports)["experiments"]
+    assert (done.returncode, experiment["verdict"]) == (1, "fail"), done.stdout[-3000:]
+    return list(experiment["reasons"])
+
+
+def test_a_removed_rule_fails_detection(fraud_staging: Path, tmp_path: Path) -> None:
+    reasons = failed_for(fraud_staging, tmp_path / "reports", "--without-rule", "FraudFlagRateHigh")
+    assert any("detection (MTTD): target 15s missed" in r and "FraudFlagRateHigh" in r
+               for r in reasons), reasons  # fmt: skip
+
+
+def test_a_broken_deploy_step_fails_mitigation_though_mlflow_says_rolled_back(
+    fraud_staging: Path, tmp_path: Path
+) -> None:
+    before = champion(fraud_staging)
+    reasons = failed_for(fraud_staging, tmp_path / "reports", "--broken-deploy")
+    assert any("mitigation (MTTM): target 40s missed" in r for r in reasons), reasons
+    # the controller did move the alias: only what was served shows the rollback failed
+    moves = [json.loads(line) for line in (fraud_staging / "controller.jsonl").open()]
+    assert any(m["action"] == "rollback" and m["from_version"] == "3" for m in moves)
+    assert served(fraud_staging) != "3"  # mlchaos's revert deployed what champion names
+    point_champion(fraud_staging, before)
+
+
+def test_a_stopped_rollback_controller_fails_mitigation(
+    fraud_staging: Path, tmp_path: Path
+) -> None:
+    reasons = failed_for(fraud_staging, tmp_path / "reports", "--no-controller")
+    assert any("mitigation (MTTM): target 40s missed" in r for r in reasons), reasons
+    assert served(fraud_staging) != "3" and champion(fraud_staging) != "3"
+
+
+def test_after_kill_9_the_lease_keeper_puts_champion_back_within_the_ttl(
+    fraud_staging: Path, tmp_path: Path
+) -> None:
+    """The controller is still stopped: nobody but the keeper moves champion back."""
+    before, ttl = champion(fraud_staging), 15.0
+    experiment = yaml.safe_load(BAD_VERSION.read_text())
+    experiment["fault"]["ttl"] = f"{ttl:g}s"
+    path = tmp_path / "bad-version.yaml"
+    path.write_text(yaml.safe_dump(experiment))
+    reports = tmp_path / "reports"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "mlchaos", "run", str(path), "--service",
+         str(fraud_staging / "service.yaml"), "--rate", "40", "--report-dir", str(reports)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: '"event": "injected"' in journal_text(reports), 120)
+        granted = time.time()
+        assert champion(fraud_staging) == "3"
+        runner.kill()
+        runner.wait(30)
+        wait_until(lambda: champion(fraud_staging) == before, timeout=ttl + 10, interval=0.2)
+        back_after = time.time() - granted
+        wait_until(lambda: served(fraud_staging) == before, timeout=15)
+    finally:
+        runner.kill()
+        sabotage(fraud_staging)
+    assert back_after <= ttl + 5, f"champion came back {back_after:.1f}s after the injection"
