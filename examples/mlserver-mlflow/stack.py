@@ -1,7 +1,7 @@
 """Start and stop the fraud team's staging: MLflow, MLServer, Prometheus, Alertmanager, the
 team's rollback controller, and from mlchaos only its chaos gateway and PagerDuty receiver.
 
-    python stack.py up   --state DIR --mlchaos PATH/TO/mlchaos [--base-port 38000]
+    python stack.py up   --state DIR --mlchaos PATH/TO/mlchaos [--base-port 21000]
     python stack.py down --state DIR
     python stack.py sabotage --state DIR [--without-rule NAME] [--no-controller | --broken-deploy]
 
@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("action", choices=["up", "down", "sabotage"])
     parser.add_argument("--state", type=Path, required=True)
     parser.add_argument("--mlchaos", help="the mlchaos command (for the gateway and receiver)")
-    parser.add_argument("--base-port", type=int, default=38000)
+    parser.add_argument("--base-port", type=int, default=21000)
     parser.add_argument("--without-rule", action="append", default=[], metavar="NAME")
     parser.add_argument("--no-controller", action="store_true")
     parser.add_argument("--broken-deploy", action="store_true")

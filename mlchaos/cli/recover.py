@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,9 @@ from mlchaos.faults.leases import ACTOR, revert_all
 from mlchaos.journal import Journal
 from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.registry import RegistryClient
+
+if TYPE_CHECKING:
+    from mlchaos.reference.config import StackConfig
 
 __all__ = ["recover"]
 
@@ -26,8 +30,12 @@ __all__ = ["recover"]
     help="A run journal to recover from; default: every run that did not finish.",
 )
 def recover(state_dir: Path, journals: tuple[Path, ...]) -> None:
-    """Revert every fault lease that no run ended, then any mlchaos still holds anywhere."""
-    cfg = load_stack(state_dir)
+    """Revert every fault lease that no run ended, then any mlchaos still holds anywhere.
+
+    Runs against your own staging (`--service`) register under the state dir too: their
+    journals are recovered through the targets that made each lease, with no reference stack
+    (an MLflow alias lease reads what its keeper did, or undoes it now)."""
+    cfg = load_stack(state_dir) if (state_dir / "stack.json").exists() else None
     paths = list(journals) or _open_run_journals(state_dir / "runs")
     reverted = already = 0
     for path in paths:
@@ -41,21 +49,28 @@ def recover(state_dir: Path, journals: tuple[Path, ...]) -> None:
                     f"already ended, nothing to revert ({path}): {audit['action']} by "
                     f"{audit['actor']} at {audit['at']}"
                 )
-    registry = RegistryClient(cfg.url("registry"))
-    for lease in registry.leases():
-        if lease["holder"] == ACTOR and registry.release(lease["id"], "recover"):
-            reverted += 1
-            say(f"released lease {lease['id']} on {lease['model']} {lease['version']}")
-    gateway = GatewayClient(cfg.url("gateway"))
-    for fault in gateway.faults():
-        if fault["holder"] == ACTOR and gateway.end(fault["id"], "recover"):
-            reverted += 1
-            say(f"ended gateway lease {fault['id']} ({fault['type']})")
+    if cfg is not None:  # the reference stack's own leases, whoever's run took them
+        reverted += _sweep(cfg)
     for marker in (state_dir / "runs").glob("*.json"):
         marker.unlink()
     ended = f"; {already} had already ended by themselves" if already else ""
     say(f"recovered: {reverted} fault(s) reverted now{ended}" if reverted else
         f"nothing to recover{ended}")  # fmt: skip
+
+
+def _sweep(cfg: StackConfig) -> int:
+    swept = 0
+    registry = RegistryClient(cfg.url("registry"))
+    for lease in registry.leases():
+        if lease["holder"] == ACTOR and registry.release(lease["id"], "recover"):
+            swept += 1
+            say(f"released lease {lease['id']} on {lease['model']} {lease['version']}")
+    gateway = GatewayClient(cfg.url("gateway"))
+    for fault in gateway.faults():
+        if fault["holder"] == ACTOR and gateway.end(fault["id"], "recover"):
+            swept += 1
+            say(f"ended gateway lease {fault['id']} ({fault['type']})")
+    return swept
 
 
 def _reverted_now(audit: dict[str, object]) -> bool:

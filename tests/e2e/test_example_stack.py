@@ -54,8 +54,9 @@ def fraud_staging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _free_base() -> int:
-    """A base port from which every port the stack takes is free now."""
-    for base in range(40_000, 60_000, 1_000):
+    """A base port from which every port the stack takes is free now, below the kernel's
+    ephemeral range (32768 and up), where a client's connection could take one meanwhile."""
+    for base in range(20_000, 32_000, 1_000):
         try:
             for offset in OFFSETS:
                 with socket.socket() as sock:
@@ -111,8 +112,10 @@ def run_bad_version(state: Path, reports: Path, **changes: Any) -> subprocess.Co
     experiment["fault"].update(changes)
     path = reports.parent / "bad-version.yaml"
     path.write_text(yaml.safe_dump(experiment))
-    return mlchaos("run", str(path), "--service", str(state / "service.yaml"), "--rate", "40",
-                   "--report-dir", str(reports))  # fmt: skip
+    return mlchaos(
+        "run", str(path), "--service", str(state / "service.yaml"), "--rate", "40",
+        "--report-dir", str(reports), "--state-dir", str(reports.parent / "runs"),
+    )  # fmt: skip
 
 
 def test_the_fraud_teams_game_day_passes_on_its_own_staging(
@@ -120,9 +123,10 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
 ) -> None:
     done = mlchaos(
         "gameday", str(EXAMPLE / "scenario.yaml"), "--service",
-        str(fraud_staging / "service.yaml"), "--report-dir", str(tmp_path),
+        str(fraud_staging / "service.yaml"), "--report-dir", str(tmp_path / "reports"),
+        "--state-dir", str(tmp_path / "runs"),
     )  # fmt: skip
-    found = results(tmp_path)
+    found = results(tmp_path / "reports")
     verdicts = {e["name"]: e["verdict"] for e in found["experiments"]}
     assert done.returncode == 0, (verdicts, done.stdout[-3000:], done.stderr[-2000:])
     assert set(verdicts.values()) == {"pass"} and len(verdicts) == 7
@@ -187,7 +191,8 @@ def test_after_kill_9_the_lease_keeper_puts_champion_back_within_the_ttl(
     reports = tmp_path / "reports"
     runner = subprocess.Popen(
         [sys.executable, "-m", "mlchaos", "run", str(path), "--service",
-         str(fraud_staging / "service.yaml"), "--rate", "40", "--report-dir", str(reports)],
+         str(fraud_staging / "service.yaml"), "--rate", "40", "--report-dir", str(reports),
+         "--state-dir", str(tmp_path / "runs")],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -203,3 +208,8 @@ def test_after_kill_9_the_lease_keeper_puts_champion_back_within_the_ttl(
         runner.kill()
         sabotage(fraud_staging)
     assert back_after <= ttl + 5, f"champion came back {back_after:.1f}s after the injection"
+    # `mlchaos recover`, with no reference stack: the run's journal says what the keeper did
+    recovered = mlchaos("recover", "--state-dir", str(tmp_path / "runs"))
+    assert recovered.returncode == 0, recovered.stderr
+    assert "already ended, nothing to revert" in recovered.stdout + recovered.stderr
+    assert "expire by mlchaos lease keeper" in recovered.stdout + recovered.stderr

@@ -60,7 +60,7 @@ def test_an_mlflow_registry_is_read_through_its_alias(tmp_path: Path) -> None:
     no_url = text.replace("  registry: http://127.0.0.1:4\n", "")
     assert no_url != text
     path.write_text(no_url)
-    with pytest.raises(ValidationFailed, match="adapters.registry is mlflow: set endpoints"):
+    with pytest.raises(ValidationFailed, match=r"adapters\.registry is mlflow: set endpoints"):
         load_service(path)
 
 
