@@ -355,7 +355,11 @@ def _quiet(experiment: Experiment, service: Service) -> bool | None:
         values = [prometheus.values(s.query) for s in slos]
         # Any alert on the model, not only this experiment's: effects of the previous
         # experiment can surface late (a bad version's wrong answers show once labels arrive).
-        alerting = any(a["labels"].get("model") == service.model for a in prometheus.alerts())
+        # An alert that names no model may be on it (a team's rules often sum the label away),
+        # as the baseline check reads it.
+        alerting = any(
+            a["labels"].get("model") in (None, service.model) for a in prometheus.alerts()
+        )
         paging = experiment.expect.paging
         incidents = adapters.pager(service)
         open_incidents = paging is not None and any(

@@ -52,8 +52,9 @@ def locked(lease_file: Path) -> Iterator[dict[str, Any] | None]:
 
 
 def undo(lease: dict[str, Any], lease_file: Path, actor: str, action: str) -> dict[str, Any]:
-    """Point the alias back if it still names the leased version, then deploy; write and
-    return the audit entry. Raises if the registry or the deploy step fails."""
+    """Point the alias back if it still names the leased version, then deploy; write (where
+    the lease's folder still exists) and return the audit entry. Raises if the registry or the
+    deploy step fails."""
     aliases = MlflowAliases(lease["url"])
     model, alias = lease["model"], lease["alias"]
     moved = aliases.version_of(model, alias) == lease["version"]
@@ -73,9 +74,10 @@ def undo(lease: dict[str, Any], lease_file: Path, actor: str, action: str) -> di
         if moved
         else f"{model}@{alias} no longer named {lease['version']}; deployed what it names",
     }
-    staged = lease_file.with_suffix(".done.new")
-    staged.write_text(json.dumps(entry))
-    staged.replace(done_file(lease_file))
+    if lease_file.parent.is_dir():
+        staged = lease_file.with_suffix(".done.new")
+        staged.write_text(json.dumps(entry))
+        staged.replace(done_file(lease_file))
     return entry
 
 
@@ -89,6 +91,9 @@ def main(lease_file: Path) -> int:
     give_up = time.monotonic() + GIVE_UP_AFTER_S
     while True:
         try:
+            if not lease_file.exists():  # its run folder was removed: the lease still holds
+                print(json.dumps(undo(lease, lease_file, KEEPER, "expire")), flush=True)
+                return 0
             with locked(lease_file) as current:
                 if current is not None:
                     entry = undo(current, lease_file, KEEPER, "expire")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -152,6 +153,18 @@ def test_the_keeper_ends_the_lease_after_kill_9_of_the_runner(
     # `mlchaos recover` after the keeper: nothing left to do, and it says what the keeper did
     [audit] = revert_all(Journal(tmp_path / "journal.jsonl"))
     assert audit["actor"] == KEEPER
+
+
+def test_the_keeper_ends_the_lease_even_when_the_run_folder_is_deleted(
+    aliases: MlflowAliases, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    journal = Journal(run / "journal.jsonl")
+    target.inject(journal, service(aliases.url, tmp_path / "deploys"), "bad_version", MODEL,
+                  "3", ttl_s=2)  # fmt: skip
+    shutil.rmtree(run)  # a CI job's workspace wiped while the fault was in
+    wait_until(lambda: aliases.version_of(MODEL, "champion") == "2", timeout=2 + 5)
+    wait_until(lambda: (tmp_path / "deploys").read_text() == "deployed\n" * 2, timeout=10)
 
 
 def test_a_broken_deploy_step_fails_the_injection_and_the_alias_goes_back(
