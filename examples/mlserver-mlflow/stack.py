@@ -59,6 +59,10 @@ def main() -> None:
         return
     if not args.mlchaos:
         parser.error("up needs --mlchaos")
+    found = shutil.which(args.mlchaos)  # the processes start in this folder, not the caller's
+    if found is None:
+        parser.error(f"--mlchaos {args.mlchaos}: no such program")
+    args.mlchaos = str(Path(found).resolve())
     try:
         up(state, args)
     except BaseException:
