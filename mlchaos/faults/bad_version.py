@@ -18,7 +18,7 @@ __all__ = ["FAULT", "BadVersion", "version_of"]
 def version_of(fault: BadVersionFault, service: Service) -> str:
     if fault.version is not None:
         return fault.version
-    return lookup(fault.type, "bad", fault.variant, service.versions.bad)
+    return lookup(fault.type, "bad", fault.variant or "inverted", service.versions.bad)
 
 
 class BadVersion:

@@ -94,14 +94,21 @@ class BadVersionFault(Frozen):
     type: Literal["bad_version"]
     model: Name | None = None
     """Default: the service's model."""
-    variant: Name = "inverted"
-    """A broken build, by the name the service file's ``versions.bad`` gives it."""
+    variant: Name | None = None
+    """A broken build, by the name the service file's ``versions.bad`` gives it (default
+    ``inverted``)."""
     version: str | None = Field(default=None, min_length=1, max_length=200)
     """Instead of ``variant``: the registry version itself (an MLflow version number)."""
     ttl: Duration = Field(default=300.0, gt=0, le=3600)
     """Lease TTL: the target reverts the promotion by itself when it runs out."""
     kubernetes: KubernetesDeployment | None = None
     """Promote by patching this Deployment instead of the registry."""
+
+    @model_validator(mode="after")
+    def _one_version(self) -> BadVersionFault:
+        if self.variant is not None and self.version is not None:
+            raise ValueError("give 'variant' (a name in versions.bad) or 'version', not both")
+        return self
 
 
 class GatewayFault(Frozen):

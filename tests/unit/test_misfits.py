@@ -75,3 +75,15 @@ def test_faults_that_fit_the_service_have_no_misfits(tmp_path: Path, fault: str)
 
 def test_without_a_service_only_the_schema_is_checked() -> None:
     assert load_experiment(HERE / "bad-variant.yaml").fault.type == "bad_version"
+
+
+def test_a_bad_version_names_a_variant_or_a_registry_version_never_both(tmp_path: Path) -> None:
+    from mlchaos.faults.bad_version import version_of
+
+    named = load_experiment(experiment(tmp_path, '{type: bad_version, version: "3"}'), SERVICE)
+    assert version_of(named.fault, SERVICE) == "3"  # type: ignore[arg-type]
+    default = load_experiment(experiment(tmp_path, "{type: bad_version}"), SERVICE)
+    assert version_of(default.fault, SERVICE) == "v3-inverted"  # type: ignore[arg-type]
+    both = experiment(tmp_path, '{type: bad_version, variant: inverted, version: "3"}')
+    with pytest.raises(ValidationFailed, match=r"give 'variant'.* or 'version', not both"):
+        load_experiment(both, SERVICE)
