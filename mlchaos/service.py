@@ -30,6 +30,7 @@ class Service(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str
+    environment: str = "staging"
     model_url: str
     """Where clients call the model: through the chaos gateway."""
     gateway_url: str
@@ -98,6 +99,7 @@ class Service(BaseModel):
 
         return cls(
             model=document.model,
+            environment=document.environment,
             model_url=document.endpoints.gateway,
             gateway_url=document.endpoints.gateway,
             registry_url=document.endpoints.registry,

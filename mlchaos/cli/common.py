@@ -69,6 +69,7 @@ class GamedayOptions:
     state_dir: Path
     verbose: bool
     runbook_dir: Path | None
+    allow_production: bool
     report: ReportOptions
 
 
@@ -77,7 +78,8 @@ def gameday_options(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, report_options: ReportOptions, **kwargs: Any) -> Any:
-        names = ("report_dir", "keep_stack", "service_file", "state_dir", "verbose", "runbook_dir")
+        names = ("report_dir", "keep_stack", "service_file", "state_dir", "verbose", "runbook_dir",
+                 "allow_production")  # fmt: skip
         shared = {name: kwargs.pop(name) for name in names}
         return command(*args, options=GamedayOptions(**shared, report=report_options), **kwargs)
 
@@ -100,6 +102,11 @@ def gameday_options(command: F) -> F:
             help="Your runbook templates; each overrides the built-in one of the same name.",
         ),
         state_dir_option,
+        click.option(
+            "--allow-production",
+            is_flag=True,
+            help="Run against a service file that declares environment: production.",
+        ),
         click.option("-v", "--verbose", is_flag=True, help="Also show Chaos Toolkit's log."),
         report_options,
     ]

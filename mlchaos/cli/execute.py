@@ -16,9 +16,10 @@ from mlchaos.loader import load_service, misfits
 from mlchaos.report.render import ReportOptions, write_reports
 from mlchaos.report.table import summary_table
 from mlchaos.schema import Experiment, Scenario
+from mlchaos.schema.service import PRODUCTION
 from mlchaos.service import Service
 
-__all__ = ["execute"]
+__all__ = ["execute", "guard_production"]
 
 
 def execute(scenario: Scenario, experiments: list[Experiment], options: GamedayOptions) -> None:
@@ -27,6 +28,7 @@ def execute(scenario: Scenario, experiments: list[Experiment], options: GamedayO
     settings = None
     if options.service_file is not None:
         service, cfg, started_stack = load_service(options.service_file), None, False
+        guard_production(service, options.service_file, options.allow_production)
     else:
         from mlchaos.reference import service as reference
         from mlchaos.reference import supervisor
@@ -54,6 +56,15 @@ def execute(scenario: Scenario, experiments: list[Experiment], options: GamedayO
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise SystemExit(130 if result.interrupted else EXIT[result.verdict])
+
+
+def guard_production(service: Service, path: object, allowed: bool) -> None:
+    """Refuse a service declared production unless the run says it means it."""
+    if service.environment in PRODUCTION and not allowed:
+        raise InputError(
+            f"{path}: environment: {service.environment}: refusing to inject faults into a "
+            "service declared production; pass --allow-production if you mean it"
+        )
 
 
 def _fit(experiments: list[Experiment], service: Service) -> None:

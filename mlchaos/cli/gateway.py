@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from pathlib import Path
 
 import click
 
+from mlchaos.observe.gateway import TOKEN_ENV
+
 __all__ = ["gateway"]
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 @click.command()
@@ -29,8 +40,21 @@ __all__ = ["gateway"]
     help="Requests worked on at once; beyond it the gateway answers 503 and counts them "
     "(mlchaos_gateway_shed_requests_total) rather than queue without bound.",
 )
+@click.option(
+    "--admin-token-env",
+    default=TOKEN_ENV,
+    show_default=True,
+    help="The environment variable holding the admin API's token. With a token, /admin/ "
+    "asks for 'Authorization: Bearer TOKEN'; listening beyond loopback needs one.",
+)
 def gateway(
-    upstream: str, model: str, host: str, port: int, state_dir: Path, max_in_flight: int
+    upstream: str,
+    model: str,
+    host: str,
+    port: int,
+    state_dir: Path,
+    max_in_flight: int,
+    admin_token_env: str,
 ) -> None:
     """Proxy clients to UPSTREAM and hold fault leases; runs in the foreground.
 
@@ -41,7 +65,13 @@ def gateway(
 
     from mlchaos.gateway.server import create_app
 
+    token = os.environ.get(admin_token_env) or None
+    if token is None and not _loopback(host):
+        raise click.UsageError(
+            f"--host {host} reaches beyond this machine: anyone there could inject faults "
+            f"through the admin API; set ${admin_token_env} to a token first"
+        )
     state_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(upstream.rstrip("/"), model, state_dir, max_in_flight)
+    app = create_app(upstream.rstrip("/"), model, state_dir, max_in_flight, token)
     click.echo(f"chaos gateway on http://{host}:{port} -> {upstream}", err=True)
     web.run_app(app, host=host, port=port, access_log=None, print=None, shutdown_timeout=2)

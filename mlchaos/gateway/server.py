@@ -24,12 +24,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hmac
 import json
 import random
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -475,13 +476,19 @@ class Metrics:
 
 
 def create_app(
-    upstream: str, model: str, state_dir: Path, max_in_flight: int = MAX_IN_FLIGHT
+    upstream: str,
+    model: str,
+    state_dir: Path,
+    max_in_flight: int = MAX_IN_FLIGHT,
+    admin_token: str | None = None,
 ) -> web.Application:
+    """``admin_token``: when given, ``/admin/`` asks for ``Authorization: Bearer TOKEN``
+    (401 otherwise); the proxied paths never do."""
     state = GatewayState(state_dir / "gateway-audit.jsonl")
     metrics = Metrics()
     outcomes = Outcomes()
     in_flight = InFlight(max_in_flight)
-    app = web.Application()
+    app = web.Application(middlewares=[_admin_guard(admin_token)] if admin_token else [])
     app["state"] = state
     app["in_flight"] = in_flight
     app.on_response_prepare.append(_keep_untyped)
@@ -599,6 +606,25 @@ def create_app(
     app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_route("*", "/{path:.*}", proxy)
     return app
+
+
+def _admin_guard(token: str) -> Any:
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def guard(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if request.path.startswith("/admin/"):
+            given = request.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return web.json_response(
+                    {"error": "the gateway's admin API needs its token (Authorization: Bearer)"},
+                    status=401,
+                )
+        return await handler(request)
+
+    return guard
 
 
 async def _forward(

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from mlchaos.errors import TargetError
 from mlchaos.observe.api import JsonApi
 
-__all__ = ["GatewayClient"]
+__all__ = ["TOKEN_ENV", "GatewayClient"]
+
+TOKEN_ENV = "MLCHAOS_GATEWAY_TOKEN"
 
 
 class GatewayClient(JsonApi):
+    """Sends the admin API's token when ``$MLCHAOS_GATEWAY_TOKEN`` holds one (read here,
+    never stored in a journal or a report)."""
+
     name = "gateway"
+
+    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
+        super().__init__(url, timeout_s)
+        token = os.environ.get(TOKEN_ENV)
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
 
     def inject(
         self, kind: str, params: dict[str, Any], share: float, seed: int, ttl_s: float, holder: str

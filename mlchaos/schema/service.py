@@ -36,6 +36,7 @@ from mlchaos.schema.experiment import FeatureName, Frozen, Name
 from mlchaos.schema.units import HttpsUrl, Url
 
 __all__ = [
+    "PRODUCTION",
     "Adapters",
     "Band",
     "Endpoints",
@@ -175,10 +176,17 @@ class Adapters(Frozen):
     load: Literal["locust"] = "locust"
 
 
+PRODUCTION = ("production", "prod")
+"""Environments mlchaos refuses to inject into without ``--allow-production``."""
+
+
 class ServiceFile(Frozen):
     version: Literal[1] = 1
     name: Name
     model: Name
+    environment: Name = "staging"
+    """Where this service runs. mlchaos refuses a service declared ``production`` (or
+    ``prod``) unless the run says ``--allow-production``: game days inject real faults."""
     endpoints: Endpoints
     pagerduty: PagerDutyTarget
     traffic_query: str = Field(min_length=1)
