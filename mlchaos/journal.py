@@ -49,6 +49,7 @@ __all__ = [
     "RunStarted",
     "RunbookStep",
     "SloCheck",
+    "Stopped",
     "journal_from",
     "parse_record",
     "parse_time",
@@ -129,7 +130,7 @@ class EventRecord(_Record):
 class Missed(_Record):
     type: Literal["missed"] = "missed"
     event: Event
-    status: Literal["timeout", "unreachable", "undefined"]
+    status: Literal["timeout", "unreachable", "undefined", "stopped"]
     reason: str
 
 
@@ -185,6 +186,20 @@ class Interrupted(_Record):
     at: str
 
 
+class Stopped(_Record):
+    """A stop condition breached while the fault was in, and mlchaos reverted at once."""
+
+    type: Literal["stopped"] = "stopped"
+    guard: str
+    query: str
+    condition: str
+    value: float
+    breached_at: str
+    """When mlchaos saw the breach in Prometheus."""
+    reverted_at: str
+    breach_to_revert_s: float
+
+
 Record = Annotated[
     RunStarted
     | FloorRecord
@@ -199,7 +214,8 @@ Record = Annotated[
     | Activity
     | RunbookStep
     | RunFinished
-    | Interrupted,
+    | Interrupted
+    | Stopped,
     Field(discriminator="type"),
 ]
 _RECORD: TypeAdapter[Record] = TypeAdapter(Record)
@@ -237,6 +253,11 @@ class Journal:
     def of(self, kind: type[R]) -> list[R]:
         """Every record of one kind, in the order written."""
         return [r for r in self.read() if isinstance(r, kind)]
+
+    @property
+    def stop_marker(self) -> Path:
+        """Exists once a stop condition ended the fault: the waits in progress end too."""
+        return self.path.with_suffix(".stopped")
 
     def event_time(self, event: str) -> datetime | None:
         """When ``event`` happened, per its owner; None if it has not been recorded."""

@@ -61,6 +61,8 @@ class Service(BaseModel):
     segments: Segments | None = None
     versions: Versions = Versions()
     adapters: Adapters = Adapters()
+    stop_conditions: tuple[Slo, ...] = ()
+    """Guards for every experiment: breached, the fault is reverted at once."""
 
     def codec(self) -> Codec:
         """How this service's requests carry features."""
@@ -122,4 +124,5 @@ class Service(BaseModel):
             segments=document.segments,
             versions=document.versions,
             adapters=document.adapters,
+            stop_conditions=document.stop_conditions,
         )

@@ -108,7 +108,9 @@ class Verdict(StrEnum):
     service not in steady state before injection."""
     INVALID = "invalid"
     """The fault was injected but never observably active."""
+    STOPPED = "stopped"
+    """A stop condition breached while the fault was in: mlchaos reverted it at once."""
 
 
-VERDICT_ORDER = (Verdict.FAIL, Verdict.INVALID, Verdict.INCONCLUSIVE, Verdict.PASS)
+VERDICT_ORDER = (Verdict.STOPPED, Verdict.FAIL, Verdict.INVALID, Verdict.INCONCLUSIVE, Verdict.PASS)
 """Worst first: one failed experiment fails the game day."""

@@ -127,7 +127,7 @@ def up(state: Path, args: argparse.Namespace) -> None:
     _render("prometheus.yml", state / "prometheus" / "prometheus.yml", values)
     (state / "alertmanager").mkdir()
     _render("alertmanager.yml", state / "alertmanager" / "alertmanager.yml", values, private=True)
-    _render("service.yaml", state / "service.yaml", values)
+    _render("service.yaml.in", state / "service.yaml", values)
     start(state, "prometheus", [
         "prometheus", f"--config.file={state}/prometheus/prometheus.yml",
         f"--storage.tsdb.path={state}/prometheus/data",

@@ -34,7 +34,7 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT = {"pass": 0, "fail": 1, "bad_input": 2, "inconclusive": 3}
+EXIT = {"pass": 0, "fail": 1, "stopped": 1, "bad_input": 2, "inconclusive": 3}
 
 
 def default_state_dir() -> Path:

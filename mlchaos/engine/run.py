@@ -11,6 +11,7 @@ from pathlib import Path
 
 from mlchaos.engine.compile import compile_experiment
 from mlchaos.engine.floor import Floor, measure, refuse_below
+from mlchaos.engine.guards import watching
 from mlchaos.engine.interrupts import INTERRUPTS, Interrupts, chaoslib_keeps_our_handlers
 from mlchaos.engine.verdict import ExperimentResult, judge
 from mlchaos.errors import ObservationError
@@ -87,7 +88,9 @@ def _run(
     try:
         floor = floor or _preflight(experiment, service, journal)
         if floor is not None:
-            _chaos_run(experiment, service, journal, floor, interrupts)
+            guards = experiment.stop_when + service.stop_conditions
+            with watching(journal, service, guards):
+                _chaos_run(experiment, service, journal, floor, interrupts)
     except KeyboardInterrupt:
         pass  # the signal is recorded below, from what the handler saw
     finally:

@@ -23,6 +23,7 @@ from mlchaos.journal import (
     Record,
     RunbookStep,
     SloCheck,
+    Stopped,
     parse_time,
 )
 from mlchaos.schema import Experiment
@@ -72,9 +73,18 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
     unsure = _before_injection(records) + unsure
     invalid: list[str] = []
     signal = interrupted(records)
+    stop = next((r for r in records if isinstance(r, Stopped)), None)
     if signal:
         # Events not waited for are unknown, not missed.
         fail, unsure = [], [f"interrupted by {signal} before every event was observed"]
+    if stop is not None:  # events after the stop were not waited for: neither missed nor unknown
+        fail, unsure = (
+            [
+                f"stopped: {stop.guard} = {stop.value:.4g}, need {stop.condition}; the fault was "
+                f"reverted {stop.breach_to_revert_s:.2f}s after the breach was seen"
+            ],
+            [],
+        )
     if "injected" not in times:
         unsure = unsure or [_why_not_injected(records)]
     else:
@@ -98,6 +108,8 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
     )
     if "injected" not in times:
         verdict = Verdict.INCONCLUSIVE
+    elif stop is not None:
+        verdict = Verdict.STOPPED
     return ExperimentResult(
         name=experiment.name,
         fault=experiment.fault.type,
@@ -152,6 +164,8 @@ def _targets(
                 fail.append(f"{label}: {value:.1f}s, over the {target:g}s target")
             continue
         why = missed.get(TARGET_EVENT[name])
+        if why and why.status == "stopped":
+            continue  # not waited for: the stop is the verdict
         if why and why.status == "unreachable":
             unsure.append(f"{label}: cannot tell, {why.reason}")
         else:

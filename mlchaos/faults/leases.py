@@ -3,6 +3,7 @@ holds (the experiment's rollback, and `mlchaos recover`). Plugins use the same c
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from mlchaos.journal import EventRecord, Journal, Lease, LeaseAcquired, LeaseEnded
@@ -39,8 +40,17 @@ def open_leases(journal: Journal) -> list[tuple[dict[str, Any], str | None]]:
     ]
 
 
+_REVERTING = threading.Lock()
+"""One revert at a time in a process: a stop condition's and the run's own may meet."""
+
+
 def revert_all(journal: Journal) -> list[dict[str, Any]]:
     """End each open lease through its target; record ``lease_ended`` and ``reverted``."""
+    with _REVERTING:
+        return _revert_all(journal)
+
+
+def _revert_all(journal: Journal) -> list[dict[str, Any]]:
     ended = []
     for intent, lease_id in open_leases(journal):
         from mlchaos.faults.targets import target

@@ -74,6 +74,11 @@ def wait_for(
     injected = journal.event_time("injected")
     last_note = 0.0
     while True:
+        if journal.stop_marker.exists():
+            reason = "not waited for: a stop condition ended the fault"
+            journal.write(Missed(event=Event(event), status="stopped", reason=reason))
+            progress.info("  ■ %-12s %s", event, reason)
+            return False
         unreachable = None
         try:
             seen = look()

@@ -23,7 +23,7 @@ def render_junit(document: dict[str, Any], out_dir: Path) -> Path:
         "testsuite",
         name=f"mlchaos.{document['scenario']}",
         tests=str(len(experiments)),
-        failures=str(sum(e["verdict"] == Verdict.FAIL for e in experiments)),
+        failures=str(sum(e["verdict"] in (Verdict.FAIL, Verdict.STOPPED) for e in experiments)),
         errors=str(
             sum(e["verdict"] in (Verdict.INCONCLUSIVE, Verdict.INVALID) for e in experiments)
         ),
@@ -50,6 +50,8 @@ def _testcase(scenario: str, exp: dict[str, Any]) -> ET.Element:
     message = "; ".join(exp["reasons"]) or exp["verdict"]
     if exp["verdict"] == Verdict.FAIL:
         ET.SubElement(case, "failure", message=message, type="missed-target").text = _detail(exp)
+    elif exp["verdict"] == Verdict.STOPPED:
+        ET.SubElement(case, "failure", message=message, type="stopped").text = _detail(exp)
     elif exp["verdict"] in (Verdict.INCONCLUSIVE, Verdict.INVALID):
         ET.SubElement(case, "error", message=message, type=exp["verdict"]).text = _detail(exp)
     return case

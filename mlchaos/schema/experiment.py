@@ -339,6 +339,10 @@ class Experiment(Frozen):
     """Below this request rate the service is idle and nothing can be concluded."""
     give_up_after: Duration | None = Field(default=None, gt=0, le=86400)
     """How long after injection to keep waiting for events; default twice the largest target."""
+    stop_when: tuple[Slo, ...] = ()
+    """Stop conditions: guards that must hold while the fault is in. When one breaches,
+    mlchaos reverts the fault at once and the verdict is *stopped* (with the service file's
+    ``stop_conditions``, which apply to every experiment)."""
 
     @model_validator(mode="after")
     def _acknowledgement_needs_paging(self) -> Experiment:

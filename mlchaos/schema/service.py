@@ -32,7 +32,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from mlchaos.protocols import Codec, Protocol
-from mlchaos.schema.experiment import FeatureName, Frozen, Name
+from mlchaos.schema.experiment import FeatureName, Frozen, Name, Slo
 from mlchaos.schema.units import HttpsUrl, Url
 
 __all__ = [
@@ -202,6 +202,8 @@ class ServiceFile(Frozen):
     segments: Segments | None = None
     versions: Versions = Versions()
     adapters: Adapters = Adapters()
+    stop_conditions: tuple[Slo, ...] = ()
+    """Guards for every experiment on this service (see ``Experiment.stop_when``)."""
 
     @model_validator(mode="after")
     def _registry_named(self) -> ServiceFile:

@@ -53,7 +53,7 @@ def test_aliases_within_the_bound_still_work(tmp_path: Path) -> None:
     )
     assert problems(path) == [f"{path}:10: x-copy: unknown field; allowed: " + ", ".join(
         sorted(["version", "name", "title", "description", "fault", "steady_state", "expect",
-                "min_traffic_rps", "min_success", "give_up_after"])
+                "min_traffic_rps", "min_success", "give_up_after", "stop_when"])
     )]  # fmt: skip
 
 
@@ -71,7 +71,7 @@ def test_unknown_keys_are_counted_not_listed(tmp_path: Path) -> None:
     assert len(found) == 50
     assert found[0] == f"{path}:9: k0: unknown field; allowed: " + ", ".join(
         sorted(["version", "name", "title", "description", "fault", "steady_state", "expect",
-                "min_traffic_rps", "min_success", "give_up_after"])
+                "min_traffic_rps", "min_success", "give_up_after", "stop_when"])
     )  # fmt: skip
     assert found[-1] == f"{path}:58: (file): 24951 more problems not shown"
 

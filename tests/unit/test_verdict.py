@@ -256,3 +256,25 @@ def test_a_page_that_could_not_be_observed_makes_mtta_cannot_tell_too() -> None:
         "acknowledgement (MTTA): cannot tell, the page could not be observed, so neither can "
         "its acknowledgement",
     ]
+
+
+def test_a_stop_condition_makes_the_verdict_stopped_and_names_the_guard() -> None:
+    records = [
+        *HEALTHY_BEFORE,
+        event("injected", 0),
+        {"type": "fault_active", "active": True, "evidence": "live"},
+        event("detected", 1),
+        {"type": "stopped", "guard": "edge-errors", "query": "q", "condition": "< 0.5",
+         "value": 0.8, "breached_at": at(2), "reverted_at": at(2.2), "breach_to_revert_s": 0.2},
+        event("reverted", 2.2),
+        {"type": "missed", "event": "paged", "status": "stopped",
+         "reason": "not waited for: a stop condition ended the fault"},
+        {"type": "run_finished", "chaoslib_status": "completed"},
+    ]  # fmt: skip
+    result = judge(EXPERIMENT, records, FLOOR)
+    assert result.verdict == "stopped"
+    assert result.reasons == [
+        "stopped: edge-errors = 0.8, need < 0.5; the fault was reverted 0.20s after the breach "
+        "was seen"
+    ]  # the targets not waited for are neither missed nor unknown
+    assert overall(["pass", "stopped", "fail"]) == "stopped"
