@@ -142,6 +142,10 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
     mismatch = bad["version_mismatch"]
     assert mismatch["version"] == "3" and 0 < mismatch["fraction"] < 1 and mismatch["answered"] > 0
     assert served(fraud_staging) != "3"
+    # the routing key (a mounted secret) is in no file the game day wrote
+    key = (fraud_staging / "routing-key").read_text().strip()
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(written) > 20 and not [p for p in written if key.encode() in p.read_bytes()]
 
 
 def failed_for(state: Path, reports: Path, *broken: str) -> list[str]:
