@@ -80,7 +80,12 @@ def misfits(experiment: Experiment, service: Service) -> list[tuple[str, str]]:
     from mlchaos.faults import fault_type
 
     found = fault_type(experiment.fault.type).misfits(service, experiment.fault)
-    return [(f"fault.{field}", message) for field, message in found]
+    unpaged = [
+        (f"expect.{name}", "the service file names no pager (pagerduty:), so nothing can page")
+        for name in ("paging", "acknowledgement")
+        if getattr(experiment.expect, name) is not None and not service.has_pager
+    ]
+    return [(f"fault.{field}", message) for field, message in found] + unpaged
 
 
 def _raise_misfits(

@@ -17,6 +17,7 @@ from mlchaos.schema.experiment import Slo
 from mlchaos.schema.service import (
     Adapters,
     Hook,
+    PagerDutyTarget,
     Payload,
     Segments,
     ServiceFile,
@@ -37,9 +38,10 @@ class Service(BaseModel):
     registry_url: str | None = None
     prometheus_url: str
     alertmanager_url: str
-    pagerduty_url: str
+    pagerduty_url: str = ""
+    """"" when the service has no pager (`has_pager`)."""
     pagerduty_ca_file: Path | None = None
-    pagerduty_service: str
+    pagerduty_service: str = ""
     rollback_hook: Hook | None = None
     """What the automated responder runs for ``action: rollback`` alerts, if anything."""
     deploy_hook: Hook | None = None
@@ -63,6 +65,10 @@ class Service(BaseModel):
     adapters: Adapters = Adapters()
     stop_conditions: tuple[Slo, ...] = ()
     """Guards for every experiment: breached, the fault is reverted at once."""
+
+    @property
+    def has_pager(self) -> bool:
+        return bool(self.pagerduty_url)
 
     def codec(self) -> Codec:
         """How this service's requests carry features."""
@@ -95,6 +101,7 @@ class Service(BaseModel):
     def from_file(cls, document: ServiceFile, base: Path) -> Service:
         """The service a validated service file names; ``base`` resolves relative paths."""
         pd = document.pagerduty
+        pager = pd if pd is not None else PagerDutyTarget(url="https://unused", service="none")
 
         def path(name: str | None) -> Path | None:
             return (base / name) if name else None
@@ -107,14 +114,14 @@ class Service(BaseModel):
             registry_url=document.endpoints.registry,
             prometheus_url=document.endpoints.prometheus,
             alertmanager_url=document.endpoints.alertmanager,
-            pagerduty_url=pd.url,
-            pagerduty_ca_file=path(pd.ca_file),
-            pagerduty_service=pd.service,
+            pagerduty_url=pd.url if pd else "",
+            pagerduty_ca_file=path(pager.ca_file),
+            pagerduty_service=pd.service if pd else "",
             rollback_hook=document.rollback,
             deploy_hook=document.deploy,
             hook_dir=base,
-            routing_key_env=pd.routing_key_env,
-            routing_key_file=path(pd.routing_key_file),
+            routing_key_env=pd.routing_key_env if pd else None,
+            routing_key_file=path(pager.routing_key_file),
             traffic_query=document.traffic_query,
             expected_production=document.production_version,
             payload=document.payload,

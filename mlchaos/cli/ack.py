@@ -39,6 +39,8 @@ def ack(
         from mlchaos.reference import service as reference
 
         service = reference.service(load_stack(state_dir))
+    if not service.has_pager:
+        raise InputError("the service file names no pager (pagerduty:): nothing to acknowledge")
     key = service.routing_key()
     if not key:
         raise InputError(f"no routing key in {service.routing_key_source}")

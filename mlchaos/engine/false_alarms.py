@@ -53,7 +53,9 @@ def look_for_false_alarms(
     inherited: AbstractSet[str] = frozenset(),
 ) -> list[str]:
     """Read the pager and the registry; raises `ObservationError` when either cannot be read."""
-    pages = adapters.pager(service).since(service.pagerduty_service, since)
+    pages = (
+        adapters.pager(service).since(service.pagerduty_service, since) if service.has_pager else []
+    )
     try:
         audit = adapters.registry(service).audit(service.model) if service.registry_url else []
     except TargetError as exc:

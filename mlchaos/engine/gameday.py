@@ -251,6 +251,8 @@ class Gameday:
         if injected is None:
             return
         alert = experiment.expect.detection.alert
+        if not self.service.has_pager:
+            return  # nothing pages: there are no pages to list
         services = {self.service.pagerduty_service}
         if experiment.expect.paging:
             services.add(experiment.expect.paging.service)
@@ -361,9 +363,8 @@ def _quiet(experiment: Experiment, service: Service) -> bool | None:
             a["labels"].get("model") in (None, service.model) for a in prometheus.alerts()
         )
         paging = experiment.expect.paging
-        incidents = adapters.pager(service)
         open_incidents = paging is not None and any(
-            i["status"] != "resolved" for i in incidents.since(paging.service, EPOCH)
+            i["status"] != "resolved" for i in adapters.pager(service).since(paging.service, EPOCH)
         )
     except (ObservationError, TargetError):
         return None

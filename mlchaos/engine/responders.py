@@ -49,6 +49,9 @@ def responders_for(
     service runs, for the runbooks each alert links to (default: `mlchaos rules`' own). The
     runbooks are rendered now, so a broken one stops the game day before any fault is injected.
     """
+    if not service.has_pager:
+        say("responders: none; the service file names no pager, so nothing pages anyone")
+        return None
     if responders.mode == "human":
         say("responders: human — acknowledge pages in PagerDuty or with `mlchaos ack`, and")
         say("mitigate by following the runbook each page links to; Ctrl-C aborts and reverts")

@@ -191,6 +191,9 @@ def metrics(service: Service) -> Metrics:
 
 
 def pager(service: Service) -> Pager:
+    """`InputError` when the service file names no pager."""
+    if not service.has_pager:
+        raise InputError("the service file names no pager (pagerduty:)")
     return pager_at(service.pagerduty_url, service.pagerduty_ca_file, service.adapters.pager)
 
 

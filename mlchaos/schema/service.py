@@ -188,7 +188,9 @@ class ServiceFile(Frozen):
     """Where this service runs. mlchaos refuses a service declared ``production`` (or
     ``prod``) unless the run says ``--allow-production``: game days inject real faults."""
     endpoints: Endpoints
-    pagerduty: PagerDutyTarget
+    pagerduty: PagerDutyTarget | None = None
+    """Where the service pages; leave it out for a team without a pager (then no experiment
+    may expect paging or acknowledgement)."""
     traffic_query: str = Field(min_length=1)
     rollback: Hook | None = None
     deploy: Hook | None = None

@@ -38,7 +38,7 @@ def fraud_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfi
     supervisor.down(cfg)
 
 
-def service_file(cfg: StackConfig, directory: Path) -> Path:
+def service_file(cfg: StackConfig, directory: Path, pager: bool = True) -> Path:
     document = {
         "version": 1,
         "name": "fraud-scorer",
@@ -57,28 +57,37 @@ def service_file(cfg: StackConfig, directory: Path) -> Path:
         "traffic_query": 'sum(rate(mlchaos_gateway_requests_total{model="fraud"}[5s]))',
         "payload": {"file": str(cfg.traffic_path)},
     }
+    if not pager:
+        del document["pagerduty"]
     path = directory / "fraud-service.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
 
 
-def test_error_burst_on_a_users_own_service(fraud_stack: StackConfig, tmp_path: Path) -> None:
+def fraud_error_burst(tmp_path: Path, paged: bool = True) -> Path:
     text = (ROOT / "experiments" / "error-burst.yaml").read_text()
     experiment = yaml.safe_load(text.replace("credit-risk", "fraud"))
     experiment["expect"]["detection"]["alert"] = "FraudEdgeHighErrorRate"
     experiment["expect"]["paging"]["service"] = "fraud-oncall"
+    if not paged:  # a team without a pager: detection is all there is to time
+        experiment["expect"] = {"detection": experiment["expect"]["detection"]}
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(experiment))
-    env = {**os.environ, "FRAUD_PD_ROUTING_KEY": fraud_stack.routing_key()}
+    return tmp_path / "exp.yaml"
 
-    done = subprocess.run(
+
+def run_on(
+    fraud_stack: StackConfig, tmp_path: Path, pager: bool = True
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FRAUD_PD_ROUTING_KEY": fraud_stack.routing_key()}
+    return subprocess.run(
         [
             sys.executable,
             "-m",
             "mlchaos",
             "run",
-            str(tmp_path / "exp.yaml"),
+            str(fraud_error_burst(tmp_path, paged=pager)),
             "--service",
-            str(service_file(fraud_stack, tmp_path)),
+            str(service_file(fraud_stack, tmp_path, pager)),
             "--rate",
             "60",
             "--users",
@@ -95,11 +104,23 @@ def test_error_burst_on_a_users_own_service(fraud_stack: StackConfig, tmp_path: 
         cwd=ROOT,
     )
 
+
+def test_error_burst_on_a_users_own_service(fraud_stack: StackConfig, tmp_path: Path) -> None:
+    done = run_on(fraud_stack, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     [exp] = results(tmp_path / "reports")["experiments"]
     assert exp["verdict"] == "pass", exp["reasons"]
     assert exp["sources"]["mitigated"] == "gateway audit log (fallback by on-call)"
     assert not (tmp_path / "no-reference-stack" / "stack.json").exists()  # nothing else started
+
+
+def test_a_team_without_a_pager_times_detection(fraud_stack: StackConfig, tmp_path: Path) -> None:
+    done = run_on(fraud_stack, tmp_path, pager=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [exp] = results(tmp_path / "reports")["experiments"]
+    assert exp["verdict"] == "pass", exp["reasons"]
+    assert exp["timeline"]["detected"] is not None and exp["pages"] == []
+    assert "the service file names no pager" in done.stderr
 
 
 def test_service_file_errors_have_lines(tmp_path: Path) -> None:

@@ -87,3 +87,22 @@ def test_a_bad_version_names_a_variant_or_a_registry_version_never_both(tmp_path
     both = experiment(tmp_path, '{type: bad_version, variant: inverted, version: "3"}')
     with pytest.raises(ValidationFailed, match=r"give 'variant'.* or 'version', not both"):
         load_experiment(both, SERVICE)
+
+
+def test_a_service_without_a_pager_is_valid_but_no_experiment_may_expect_pages(
+    tmp_path: Path,
+) -> None:
+    text = (HERE / "service.yaml").read_text()
+    unpaged = "\n".join(line for line in text.splitlines() if not line.startswith("pagerduty:"))
+    (tmp_path / "service.yaml").write_text(unpaged + "\n")
+    service = load_service(tmp_path / "service.yaml")
+    assert not service.has_pager
+    quiet = experiment(tmp_path, "{type: error_burst}")
+    load_experiment(quiet, service)  # no paging expected: fine
+    paged = tmp_path / "paged.yaml"
+    paged.write_text(quiet.read_text() + "  paging: {service: oncall, within: 10s}\n")
+    with pytest.raises(ValidationFailed) as failed:
+        load_experiment(paged, service)
+    [problem] = failed.value.problems
+    assert (problem.line, problem.field) == (8, "expect.paging")
+    assert problem.message == "the service file names no pager (pagerduty:), so nothing can page"
