@@ -72,9 +72,12 @@ def inject(journal: Journal, service: Service, fault_type: str, model: str, vers
     expires = datetime.fromtimestamp(expires_at, UTC).isoformat()
     record_granted(journal, intent, lease_id, expires)
     aliases.point(model, alias, version)
+    moved = datetime.now(UTC).isoformat()
     if service.deploy_hook is not None:
         run_hook(service.deploy_hook, "the deploy step", service.hook_dir)
-    detail = {"model": model, "version": version, "replaced": replaced, "alias": alias}
+    # Injected once deployed: from then on the version serves, and the clocks start.
+    detail = {"model": model, "version": version, "replaced": replaced, "alias": alias,
+              "alias_moved_at": moved}  # fmt: skip
     source = "MLflow registry (alias moved" + (", deploy step run)" if service.deploy_hook else ")")
     record_injected(journal, datetime.now(UTC).isoformat(), source, detail)
     return lease_id
