@@ -131,10 +131,12 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
 
 def overall(verdicts: list[str]) -> Verdict:
     """The game day's verdict: the worst of its experiments' (an invalid fault shows nothing
-    either way: inconclusive)."""
+    either way: inconclusive; a stopped experiment fails the game day, as its exit code says,
+    and keeps its own verdict, *stopped*)."""
+    summed = {Verdict.INVALID: Verdict.INCONCLUSIVE, Verdict.STOPPED: Verdict.FAIL}
     for verdict in VERDICT_ORDER:
         if verdict in verdicts:
-            return Verdict.INCONCLUSIVE if verdict is Verdict.INVALID else verdict
+            return summed.get(verdict, verdict)
     return Verdict.INCONCLUSIVE  # no experiment ran: nothing was shown to pass
 
 

@@ -54,8 +54,10 @@ def test_a_breached_guard_reverts_the_fault_within_2s_and_says_stopped(
     finally:
         done_watching.set()
         observer.join(10)
-    [experiment] = results(reports)["experiments"]
+    document = results(reports)
+    [experiment] = document["experiments"]
     assert (done.returncode, experiment["verdict"]) == (1, "stopped"), done.stdout + done.stderr
+    assert document["verdict"] == "fail"  # the game day's, as results.json's contract has it
     assert experiment["reasons"][0].startswith("stopped: edge-errors-under-half = ")
     audit = requests.get(f"{stack.url('gateway')}/admin/audit", timeout=5).json()["audit"]
     revert = next(e for e in reversed(audit) if e["action"] == "revert")

@@ -277,4 +277,4 @@ def test_a_stop_condition_makes_the_verdict_stopped_and_names_the_guard() -> Non
         "stopped: edge-errors = 0.8, need < 0.5; the fault was reverted 0.20s after the breach "
         "was seen"
     ]  # the targets not waited for are neither missed nor unknown
-    assert overall(["pass", "stopped", "fail"]) == "stopped"
+    assert overall(["pass", "stopped"]) == "fail"  # the game day fails; the experiment says why
