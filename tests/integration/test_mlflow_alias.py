@@ -62,6 +62,14 @@ def mlflow_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.wait()
 
 
+@pytest.fixture(autouse=True)
+def no_keeper_left(tmp_path: Path) -> Iterator[None]:
+    """A keeper whose deploy step keeps failing retries for an hour, as it should on staging;
+    a test must not leave one behind."""
+    yield
+    subprocess.run(["pkill", "-f", f"mlchaos.faults.keeper {tmp_path}"], check=False)
+
+
 @pytest.fixture
 def aliases(mlflow_url: str) -> MlflowAliases:
     registry = MlflowAliases(mlflow_url)
