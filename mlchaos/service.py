@@ -17,7 +17,6 @@ from mlchaos.schema.experiment import Slo
 from mlchaos.schema.service import (
     Adapters,
     Hook,
-    PagerDutyTarget,
     Payload,
     Segments,
     ServiceFile,
@@ -39,7 +38,7 @@ class Service(BaseModel):
     prometheus_url: str
     alertmanager_url: str
     pagerduty_url: str = ""
-    """"" when the service has no pager (`has_pager`)."""
+    """Empty when the service has no pager (`has_pager`)."""
     pagerduty_ca_file: Path | None = None
     pagerduty_service: str = ""
     rollback_hook: Hook | None = None
@@ -101,7 +100,6 @@ class Service(BaseModel):
     def from_file(cls, document: ServiceFile, base: Path) -> Service:
         """The service a validated service file names; ``base`` resolves relative paths."""
         pd = document.pagerduty
-        pager = pd if pd is not None else PagerDutyTarget(url="https://unused", service="none")
 
         def path(name: str | None) -> Path | None:
             return (base / name) if name else None
@@ -115,13 +113,13 @@ class Service(BaseModel):
             prometheus_url=document.endpoints.prometheus,
             alertmanager_url=document.endpoints.alertmanager,
             pagerduty_url=pd.url if pd else "",
-            pagerduty_ca_file=path(pager.ca_file),
+            pagerduty_ca_file=path(pd.ca_file) if pd else None,
             pagerduty_service=pd.service if pd else "",
             rollback_hook=document.rollback,
             deploy_hook=document.deploy,
             hook_dir=base,
             routing_key_env=pd.routing_key_env if pd else None,
-            routing_key_file=path(pager.routing_key_file),
+            routing_key_file=path(pd.routing_key_file) if pd else None,
             traffic_query=document.traffic_query,
             expected_production=document.production_version,
             payload=document.payload,
