@@ -39,7 +39,8 @@ example-down:
 	$(EXAMPLE_VENV)/bin/python $(EXAMPLE)/stack.py down --state $(EXAMPLE_STATE)
 
 gameday-example: example-up
-	$(BIN)/mlchaos gameday $(EXAMPLE)/scenario.yaml --service $(EXAMPLE_STATE)/service.yaml --report-dir reports; \
+	FRAUD_MONITORING_PASSWORD=$$(cat $(EXAMPLE_STATE)/monitoring-password) \
+	  $(BIN)/mlchaos gameday $(EXAMPLE)/scenario.yaml --service $(EXAMPLE_STATE)/service.yaml --report-dir reports; \
 	  status=$$?; $(MAKE) --no-print-directory example-down; exit $$status
 
 test: setup example-setup

@@ -7,7 +7,8 @@
     │   └── PortInUse           a configured port is already bound
     ├── TargetError             a fault's target refused the injection or the revert
     └── ObservationError        a source of truth (Prometheus, PagerDuty, the registry) could not
-                                be read; verdicts turn this into *inconclusive*, never *pass*
+        │                       be read; verdicts turn this into *inconclusive*, never *pass*
+        └── AccessRefused       it refused mlchaos's credentials (HTTP 401 or 403)
 
 A missed MTTR target is a verdict, never an exception.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "AccessRefused",
     "InputError",
     "MlchaosError",
     "ObservationError",
@@ -71,3 +73,7 @@ class TargetError(MlchaosError):
 
 class ObservationError(MlchaosError):
     """A source of truth could not be read, so what it owns cannot be known."""
+
+
+class AccessRefused(ObservationError):
+    """A source of truth refused mlchaos's credentials: never read around it."""

@@ -80,6 +80,7 @@ class FloorRecord(_Record):
     for_s: float
     group_wait_s: float
     total_s: float
+    source: str = "read"
 
 
 class PreflightFailed(_Record):

@@ -12,12 +12,16 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from mlchaos.access import Access
 from mlchaos.protocols import Codec
 from mlchaos.schema.experiment import Slo
 from mlchaos.schema.service import (
     Adapters,
+    Endpoint,
     Hook,
+    PagerDutyRest,
     Payload,
+    Pipeline,
     Segments,
     ServiceFile,
     Versions,
@@ -36,11 +40,15 @@ class Service(BaseModel):
     gateway_url: str
     registry_url: str | None = None
     prometheus_url: str
+    prometheus_access: Access = Access()
     alertmanager_url: str
+    alertmanager_access: Access = Access()
     pagerduty_url: str = ""
     """Empty when the service has no pager (`has_pager`)."""
     pagerduty_ca_file: Path | None = None
     pagerduty_service: str = ""
+    pagerduty_rest: PagerDutyRest | None = None
+    """PagerDuty's REST API, where page and ack times are read when given."""
     rollback_hook: Hook | None = None
     """What the automated responder runs for ``action: rollback`` alerts, if anything."""
     deploy_hook: Hook | None = None
@@ -64,6 +72,8 @@ class Service(BaseModel):
     adapters: Adapters = Adapters()
     stop_conditions: tuple[Slo, ...] = ()
     """Guards for every experiment: breached, the fault is reverted at once."""
+    pipeline: Pipeline | None = None
+    """Intervals declared for when the live configuration cannot be read."""
 
     @property
     def has_pager(self) -> bool:
@@ -104,17 +114,31 @@ class Service(BaseModel):
         def path(name: str | None) -> Path | None:
             return (base / name) if name else None
 
+        def access(endpoint: Endpoint) -> Access:
+            basic = endpoint.basic_auth
+            return Access(
+                username=basic.username if basic else None,
+                password_env=basic.password_env if basic else None,
+                bearer_token_env=endpoint.bearer_token_env,
+                **{name: str(base / value) for name, value in (
+                    ("ca_file", endpoint.ca_file), ("cert_file", endpoint.cert_file),
+                    ("key_file", endpoint.key_file)) if value},
+            )  # fmt: skip
+
         return cls(
             model=document.model,
             environment=document.environment,
             model_url=document.endpoints.gateway,
             gateway_url=document.endpoints.gateway,
             registry_url=document.endpoints.registry,
-            prometheus_url=document.endpoints.prometheus,
-            alertmanager_url=document.endpoints.alertmanager,
+            prometheus_url=document.endpoints.prometheus.url,
+            prometheus_access=access(document.endpoints.prometheus),
+            alertmanager_url=document.endpoints.alertmanager.url,
+            alertmanager_access=access(document.endpoints.alertmanager),
             pagerduty_url=pd.url if pd else "",
             pagerduty_ca_file=path(pd.ca_file) if pd else None,
             pagerduty_service=pd.service if pd else "",
+            pagerduty_rest=pd.rest if pd else None,
             rollback_hook=document.rollback,
             deploy_hook=document.deploy,
             hook_dir=base,
@@ -128,6 +152,9 @@ class Service(BaseModel):
             else None,
             segments=document.segments,
             versions=document.versions,
-            adapters=document.adapters,
+            adapters=document.adapters
+            if pd is None or pd.rest is None or "pager" in document.adapters.model_fields_set
+            else document.adapters.model_copy(update={"pager": "rest"}),
             stop_conditions=document.stop_conditions,
+            pipeline=document.pipeline,
         )

@@ -6,7 +6,11 @@ team's rollback controller, and from mlchaos only its chaos gateway and PagerDut
     python stack.py sabotage --state DIR [--without-rule NAME] [--no-controller | --broken-deploy]
 
 `up` writes DIR/service.yaml, the service file mlchaos reads, and returns once every part
-answers. Run it with the Python that has the team's packages (requirements.txt): MLServer,
+answers. Prometheus and Alertmanager take basic auth over TLS (their own
+``--web.config.file``): the password is in DIR/monitoring-password, the CA in DIR/tls/cert.pem,
+and mlchaos reads the password from ``$FRAUD_MONITORING_PASSWORD``.
+
+Run it with the Python that has the team's packages (requirements.txt): MLServer,
 MLflow and scikit-learn. `sabotage` breaks the running stack the way game days should catch
 (and puts it right when given no option): ``--without-rule NAME`` reloads Prometheus without
 one alert rule, ``--no-controller`` stops the rollback controller, ``--broken-deploy`` gives
@@ -38,6 +42,7 @@ OFFSETS = {
     "mlflow": 500, "controller": 600,
 }  # fmt: skip
 START_S = 120.0
+MONITORING_USER = "mlchaos"
 
 
 def main() -> None:
@@ -87,6 +92,12 @@ def up(state: Path, args: argparse.Namespace) -> None:
     key = state / "routing-key"
     if not key.exists():
         _private(key, secrets.token_hex(16))
+    password_file = state / "monitoring-password"
+    if not password_file.exists():
+        _private(password_file, secrets.token_urlsafe(18))
+    password = password_file.read_text().strip()
+    ca = ensure_tls(state / "tls")
+    monitoring = {"verify": str(ca), "auth": (MONITORING_USER, password)}
     bin_dir = Path(sys.executable).parent
     tracking = f"http://127.0.0.1:{ports['mlflow']}"
     mlserver = f"http://127.0.0.1:{ports['mlserver']}"
@@ -121,7 +132,14 @@ def up(state: Path, args: argparse.Namespace) -> None:
         "state": str(state), "example": str(HERE), "python": sys.executable,
         "rules": str(state / "prometheus" / "rules.yml"),
         "routing_key": key.read_text().strip(), "receiver_ca": str(receiver_ca),
+        "monitoring_user": MONITORING_USER, "monitoring_password_file": str(password_file),
+        "monitoring_ca": str(ca),
     }  # fmt: skip
+    web = {  # Prometheus's and Alertmanager's own web configuration: TLS and basic auth
+        "tls_server_config": {"cert_file": str(ca), "key_file": str(ca.with_name("key.pem"))},
+        "basic_auth_users": {MONITORING_USER: _bcrypt(password)},
+    }
+    _private(state / "web.yml", yaml.safe_dump(web))
     (state / "prometheus").mkdir()
     write_rules(state, args.without_rule)
     _render("prometheus.yml", state / "prometheus" / "prometheus.yml", values)
@@ -132,14 +150,16 @@ def up(state: Path, args: argparse.Namespace) -> None:
         "prometheus", f"--config.file={state}/prometheus/prometheus.yml",
         f"--storage.tsdb.path={state}/prometheus/data",
         f"--web.listen-address=127.0.0.1:{ports['prometheus']}", "--web.enable-lifecycle",
-    ], lambda: _ok(f"http://127.0.0.1:{ports['prometheus']}/-/ready"))  # fmt: skip
+        f"--web.config.file={state}/web.yml",
+    ], lambda: _ok(f"https://127.0.0.1:{ports['prometheus']}/-/ready", **monitoring))  # fmt: skip
     start(state, "alertmanager", [
         shutil.which("prometheus-alertmanager") or "alertmanager",
         f"--config.file={state}/alertmanager/alertmanager.yml",
         f"--storage.path={state}/alertmanager/data",
         f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
+        f"--web.config.file={state}/web.yml",
         "--cluster.listen-address=",  # clustering holds notifications for ~10 s
-    ], lambda: _ok(f"http://127.0.0.1:{ports['alertmanager']}/-/ready"))  # fmt: skip
+    ], lambda: _ok(f"https://127.0.0.1:{ports['alertmanager']}/-/ready", **monitoring))  # fmt: skip
     print(f"fraud staging is up; its service file: {state / 'service.yaml'}")
 
 
@@ -147,7 +167,11 @@ def sabotage(state: Path, args: argparse.Namespace) -> None:
     """Break the running stack as asked; with no option, put it right."""
     ports = json.loads((state / "ports.json").read_text())
     write_rules(state, args.without_rule)
-    reload = requests.post(f"http://127.0.0.1:{ports['prometheus']}/-/reload", timeout=10)
+    password = (state / "monitoring-password").read_text().strip()
+    reload = requests.post(
+        f"https://127.0.0.1:{ports['prometheus']}/-/reload", timeout=10,
+        verify=str(state / "tls" / "cert.pem"), auth=(MONITORING_USER, password),
+    )  # fmt: skip
     reload.raise_for_status()
     stop(state, "controller")
     if not args.no_controller:
@@ -243,11 +267,33 @@ def _pids(state: Path) -> dict[str, int]:
         return {}
 
 
-def _ok(url: str, verify: str | bool = True) -> bool:
+def _ok(url: str, verify: str | bool = True, auth: tuple[str, str] | None = None) -> bool:
     try:
-        return requests.get(url, timeout=2, verify=verify).status_code == 200
+        return requests.get(url, timeout=2, verify=verify, auth=auth).status_code == 200
     except requests.RequestException:
         return False
+
+
+def ensure_tls(directory: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1 (its own CA), made once with openssl; its path.
+    Its key is key.pem beside it."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    if not (cert.exists() and key.exists()):
+        directory.mkdir(parents=True, exist_ok=True)
+        subprocess.run([
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "825",
+            "-subj", "/CN=fraud staging monitoring",
+            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ], check=True, capture_output=True)  # fmt: skip
+        key.chmod(0o600)
+    return cert
+
+
+def _bcrypt(password: str) -> str:
+    import bcrypt
+
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
 
 
 def _render(name: str, path: Path, values: dict[str, str], private: bool = False) -> None:

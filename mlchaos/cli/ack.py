@@ -31,8 +31,9 @@ def ack(
     service_file: Path | None,
     state_dir: Path,
 ) -> None:
-    """Acknowledge INCIDENTs (all triggered ones when none is named) through the PagerDuty
-    Events API v2, with the official client. mlchaos measures MTTA from these acks."""
+    """Acknowledge INCIDENTs (all triggered ones when none is named) with PagerDuty's official
+    client: through the REST API v2 when the service file configures ``pagerduty.rest`` with a
+    ``from_email``, else through the Events API v2. mlchaos measures MTTA from these acks."""
     if service_file is not None:
         service = load_service(service_file)
     else:
@@ -41,17 +42,20 @@ def ack(
         service = reference.service(load_stack(state_dir))
     if not service.has_pager:
         raise InputError("the service file names no pager (pagerduty:): nothing to acknowledge")
-    key = service.routing_key()
-    if not key:
-        raise InputError(f"no routing key in {service.routing_key_source}")
-    client = events_client(key, service.pagerduty_url, service.pagerduty_ca_file)
-    for dedup_key in dedup_keys:
-        client.acknowledge(dedup_key)
-        click.echo(f"acknowledged {dedup_key}")
-    if dedup_keys and not incidents:
-        return
+    if dedup_keys:
+        key = service.routing_key()
+        if not key:
+            raise InputError(
+                f"--dedup-key needs the routing key: none in {service.routing_key_source}"
+            )
+        client = events_client(key, service.pagerduty_url, service.pagerduty_ca_file)
+        for dedup_key in dedup_keys:
+            client.acknowledge(dedup_key)
+            click.echo(f"acknowledged {dedup_key}")
+        if not incidents:
+            return
     found = adapters.pager(service)
-    done = acknowledge(found, client, service.pagerduty_service, incidents)
+    done = acknowledge(found, adapters.acknowledger(service), service.pagerduty_service, incidents)
     for incident in done:
         click.echo(f"acknowledged {incident['id']}: {incident['summary']}")
     if not done:

@@ -1,6 +1,7 @@
 """`mlchaos receiver`: the PagerDuty Events API v2 receiver, for a staging that should page
 somewhere real without paging a person. Alertmanager sends to it as to PagerDuty; mlchaos
-reads page and acknowledgement times back from its ``/incidents``."""
+reads page and acknowledgement times back from its ``/incidents``, or, given API tokens, from
+PagerDuty's REST API v2 under ``/rest``, as it would from PagerDuty itself."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ __all__ = ["receiver"]
     required=True,
     help="A file holding only the routing key events must carry (it is never printed).",
 )
+@click.option(
+    "--api-token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file of REST API tokens, one per line, accepted under /rest (never printed).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=18443, show_default=True)
 @click.option(
@@ -29,7 +35,12 @@ __all__ = ["receiver"]
     help="Where incidents are kept, and the receiver's self-signed certificate (tls/).",
 )
 def receiver(
-    service_name: str, routing_key_file: Path, host: str, port: int, state_dir: Path
+    service_name: str,
+    routing_key_file: Path,
+    api_token_file: Path | None,
+    host: str,
+    port: int,
+    state_dir: Path,
 ) -> None:
     """Receive PagerDuty events over HTTPS (the official client speaks nothing else), on a
     self-signed certificate written to STATE_DIR/tls/cert.pem: trust it with
@@ -45,7 +56,8 @@ def receiver(
     state_dir.mkdir(parents=True, exist_ok=True)
     cert, key = ensure_certificate(state_dir / "tls", host)
     keys = {service_name: routing_key_file.read_text().strip()}
-    app = pagerduty_receiver.create_app(state_dir, keys)
+    tokens = api_token_file.read_text().split() if api_token_file else []
+    app = pagerduty_receiver.create_app(state_dir, keys, frozenset(tokens))
     click.echo(f"PagerDuty receiver on https://{host}:{port} (certificate {cert})", err=True)
     uvicorn.run(
         app, host=host, port=port, loop="asyncio", log_level="warning", access_log=False,

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from mlchaos.access import Access
 from mlchaos.faults import fault_type
 from mlchaos.faults.leases import ACTOR
 from mlchaos.journal import EventRecord, Journal, Missed, journal_from
@@ -19,6 +20,7 @@ from mlchaos.observe import events, serving, slo
 from mlchaos.observe.adapters import metrics_at, pager_at, registry_at, traffic, traffic_at
 from mlchaos.observe.health import down
 from mlchaos.schema import Fault, Slo
+from mlchaos.schema.service import PagerDutyRest
 from mlchaos.service import Service
 from mlchaos.vocabulary import Event
 
@@ -60,10 +62,11 @@ def slo_holds(
     role: str = "slo",
     adapters: Adapters = None,
     configuration: Configuration = None,
+    prometheus_access: dict[str, str] | None = None,
 ) -> bool:
     """True when ``query`` returns a value below ``below`` (or above ``above``) now."""
     objective = Slo(name=name, query=query, below=below, above=above)
-    source = metrics_at(prometheus_url, *_kind(adapters, "metrics"))
+    source = _metrics(prometheus_url, adapters, prometheus_access)
     return slo.check(journal_from(configuration), source, objective, role)
 
 
@@ -98,10 +101,15 @@ def wait_for_alert(
     give_up_after_s: float,
     adapters: Adapters = None,
     configuration: Configuration = None,
+    prometheus_access: dict[str, str] | None = None,
 ) -> bool:
     """Wait for ``alert`` to become active (pending) after injection: detection."""
     journal, injected, deadline = _window(configuration, give_up_after_s)
-    look = events.detected(metrics_at(prometheus_url, *_kind(adapters, "metrics")), alert, injected)
+    look = events.detected(
+        _metrics(prometheus_url, adapters, prometheus_access),
+        alert,
+        injected,
+    )
     return events.wait_for(journal, Event.DETECTED, f"alert {alert} pending", deadline, look)
 
 
@@ -111,10 +119,15 @@ def wait_for_firing(
     give_up_after_s: float,
     adapters: Adapters = None,
     configuration: Configuration = None,
+    prometheus_access: dict[str, str] | None = None,
 ) -> bool:
     """Wait for ``alert`` to fire (its ``for`` after going pending): what Alertmanager acts on."""
     journal, injected, deadline = _window(configuration, give_up_after_s)
-    look = events.fired(metrics_at(prometheus_url, *_kind(adapters, "metrics")), alert, injected)
+    look = events.fired(
+        _metrics(prometheus_url, adapters, prometheus_access),
+        alert,
+        injected,
+    )
     return events.wait_for(journal, Event.FIRED, f"alert {alert} firing", deadline, look)
 
 
@@ -124,8 +137,9 @@ def wait_for_page(
     give_up_after_s: float,
     ca_file: str | None = None,
     alert: str | None = None,
-    pipeline: dict[str, str] | None = None,
+    pipeline: dict[str, Any] | None = None,
     adapters: Adapters = None,
+    pagerduty_rest: dict[str, Any] | None = None,
     configuration: Configuration = None,
 ) -> bool:
     """Wait for an incident on the PagerDuty ``service`` after injection (paging), for
@@ -133,14 +147,14 @@ def wait_for_page(
     (``{"Prometheus": url, "Alertmanager": url}``): if one is down, no page is *cannot tell*.
     """
     journal, injected, deadline = _window(configuration, give_up_after_s)
-    pager = pager_at(pagerduty_url, _path(ca_file), *_kind(adapters, "pager"))
+    pager = _pager(pagerduty_url, ca_file, adapters, pagerduty_rest, service)
     look = events.paged(pager, service, injected, alert)
     return events.wait_for(
         journal, Event.PAGED, f"incident on {service}", deadline, look, _depends(pipeline)
     )
 
 
-def _depends(pipeline: dict[str, str] | None) -> Any:
+def _depends(pipeline: dict[str, Any] | None) -> Any:
     return (lambda: down(pipeline)) if pipeline else None
 
 
@@ -150,6 +164,7 @@ def wait_for_acknowledgement(
     give_up_after_s: float,
     ca_file: str | None = None,
     adapters: Adapters = None,
+    pagerduty_rest: dict[str, Any] | None = None,
     configuration: Configuration = None,
 ) -> bool:
     """Wait for the incident that paged to be acknowledged."""
@@ -169,7 +184,7 @@ def wait_for_acknowledgement(
             )
         )
         return False
-    incidents = pager_at(pagerduty_url, _path(ca_file), *_kind(adapters, "pager"))
+    incidents = _pager(pagerduty_url, ca_file, adapters, pagerduty_rest, service)
     look = events.acknowledged(incidents, service, injected, page.detail["incident"])
     return events.wait_for(journal, Event.ACKNOWLEDGED, "acknowledgement", deadline, look)
 
@@ -178,7 +193,7 @@ def wait_for_mitigation(
     by: str,
     service: dict[str, Any],
     give_up_after_s: float,
-    pipeline: dict[str, str] | None = None,
+    pipeline: dict[str, Any] | None = None,
     served_below: float = 0.05,
     stays_for_s: float = 5.0,
     configuration: Configuration = None,
@@ -227,9 +242,10 @@ def wait_for_recovery(
     stable_for_s: float = 3.0,
     gateway_url: str | None = None,
     min_success: float = 0.9,
-    pipeline: dict[str, str] | None = None,
+    pipeline: dict[str, Any] | None = None,
     adapters: Adapters = None,
     configuration: Configuration = None,
+    prometheus_access: dict[str, str] | None = None,
 ) -> bool:
     """Wait until every SLO holds again, stably, after its breach, and (with ``gateway_url``)
     the gateway answers at least ``min_success`` of requests with a 2xx again (recovery).
@@ -239,12 +255,25 @@ def wait_for_recovery(
     objectives = tuple(Slo.model_validate(s) for s in slos)
     gateway = traffic_at(gateway_url, *_kind(adapters, "traffic")) if gateway_url else None
     look = events.recovered(
-        metrics_at(prometheus_url, *_kind(adapters, "metrics")), objectives, injected, step_s,
+        _metrics(prometheus_url, adapters, prometheus_access), objectives, injected, step_s,
         stable_for_s, gateway, min_success,
     )  # fmt: skip
     return events.wait_for(
         journal, Event.RECOVERED, "SLO recovery", deadline, look, _depends(pipeline)
     )
+
+
+def _metrics(url: str, adapters: Adapters, access: dict[str, str] | None) -> Any:
+    kind = _kind(adapters, "metrics") or ("prometheus",)
+    return metrics_at(url, kind[0], Access.model_validate(access) if access else None)
+
+
+def _pager(
+    url: str, ca_file: str | None, adapters: Adapters, rest: dict[str, Any] | None, service: str
+) -> Any:
+    kind = _kind(adapters, "pager") or ("receiver",)
+    spec = PagerDutyRest.model_validate(rest) if rest else None
+    return pager_at(url, _path(ca_file), kind[0], spec, service)
 
 
 def _path(ca_file: str | None) -> Any:

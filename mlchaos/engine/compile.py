@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlchaos.access import Access
 from mlchaos.schema import Experiment, Slo
 from mlchaos.service import Service
 
@@ -53,13 +54,20 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
         service, {"prometheus_url": service.prometheus_url, "alert": expect.detection.alert, **wait}
     )
     fault = experiment.fault.model_dump(mode="json")
+    rest = service.pagerduty_rest
     pd = _with_adapters(
         service,
-        {"pagerduty_url": service.pagerduty_url, "ca_file": _str(service.pagerduty_ca_file)},
+        {
+            "pagerduty_url": service.pagerduty_url,
+            "ca_file": _str(service.pagerduty_ca_file),
+            **({"pagerduty_rest": rest.model_dump(exclude_none=True)} if rest else {}),
+        },
     )
     # Pages and automated mitigations pass through these; if one is down, nothing is missed.
-    pipeline = {"pipeline": {"Prometheus": service.prometheus_url,
-                             "Alertmanager": service.alertmanager_url}}  # fmt: skip
+    pipeline = {"pipeline": {
+        "Prometheus": _endpoint(service.prometheus_url, service.prometheus_access),
+        "Alertmanager": _endpoint(service.alertmanager_url, service.alertmanager_access),
+    }}  # fmt: skip
     steps = [
         _activity(
             "action",
@@ -181,8 +189,16 @@ def _activity(
 
 
 def _with_adapters(service: Service, arguments: dict[str, Any]) -> dict[str, Any]:
-    """A probe's arguments with the service file's choice of adapters."""
-    return {**arguments, "adapters": service.adapters.model_dump()}
+    """A probe's arguments with the service file's choice of adapters and, for Prometheus,
+    how to reach it (variable names and paths: secrets are read when the probe runs)."""
+    access = {}
+    if "prometheus_url" in arguments and not service.prometheus_access.empty:
+        access["prometheus_access"] = service.prometheus_access.model_dump(exclude_none=True)
+    return {**arguments, **access, "adapters": service.adapters.model_dump()}
+
+
+def _endpoint(url: str, access: Access) -> str | dict[str, Any]:
+    return url if access.empty else {"url": url, "access": access.model_dump(exclude_none=True)}
 
 
 def _str(path: Path | None) -> str | None:

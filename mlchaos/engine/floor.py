@@ -1,5 +1,7 @@
 """The floors: the longest the monitoring pipeline itself can take to carry a change to each
-stage, read from the live configuration, never from defaults we assume.
+stage, read from the live configuration, never from defaults we assume: the scrape interval of
+the jobs the alert's rule reads, its group's evaluation interval. Where the configuration cannot
+be read (managed Prometheus services), the intervals the service file declares, said as such.
 
     detected (pending):  scrape interval + evaluation interval
     fired:               ... + the rule's ``for``
@@ -14,9 +16,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from mlchaos.errors import InputError
+from mlchaos.access import Access
+from mlchaos.errors import AccessRefused, InputError, ObservationError
 from mlchaos.observe.adapters import Metrics
 from mlchaos.observe.alertmanager import paging_group_wait
+from mlchaos.schema.service import Pipeline
 
 __all__ = ["Floor", "measure", "refuse_below"]
 
@@ -27,6 +31,9 @@ class Floor:
     evaluation_interval_s: float
     for_s: float
     group_wait_s: float
+    source: str = "read"
+    """``read`` from the live configuration, or ``declared`` in the service file (wholly or,
+    as ``read, group_wait declared``, in part)."""
 
     @property
     def total_s(self) -> float:
@@ -52,9 +59,10 @@ class Floor:
             parts.append(f"for {self.for_s:g}s")
         if duration == "time_to_page":
             parts.append(f"group_wait {self.group_wait_s:g}s")
-        return f"{self.of(duration):g}s = " + " + ".join(parts)
+        said = "" if self.source == "read" else f" ({self.source} in the service file)"
+        return f"{self.of(duration):g}s = " + " + ".join(parts) + said
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | str]:
         return {**asdict(self), "total_s": self.total_s}
 
     def floors(self) -> dict[str, float]:
@@ -62,17 +70,47 @@ class Floor:
         return {d: float(self.of(d) or 0) for d in ("mttd", "time_to_fire", "time_to_page")}
 
 
-def measure(prometheus: Metrics, alertmanager_url: str, alert: str) -> Floor:
-    """Read the floor for ``alert`` from the running Prometheus and Alertmanager.
+def measure(
+    prometheus: Metrics,
+    alertmanager_url: str,
+    alert: str,
+    access: Access | None = None,
+    declared: Pipeline | None = None,
+) -> Floor:
+    """Read the floor for ``alert`` from the running Prometheus and Alertmanager; what cannot
+    be read comes from ``declared``, and without it the floor cannot be known
+    (`ObservationError`, naming the fix).
 
     An alert no rule defines contributes a ``for`` of 0; detection of it will be reported missed.
     """
-    scrape, evaluation = prometheus.intervals()
+    said: list[str] = []
+    try:
+        scrape, evaluation = prometheus.intervals(alert)
+    except AccessRefused:
+        raise
+    except ObservationError as exc:
+        if declared is None:
+            raise ObservationError(
+                f"{exc}; if this Prometheus does not serve its configuration, declare "
+                "pipeline.scrape_interval and pipeline.evaluation_interval in the service file"
+            ) from exc
+        scrape, evaluation = declared.scrape_interval, declared.evaluation_interval
+        said.append("intervals")
+    try:
+        group_wait = paging_group_wait(alertmanager_url, access)
+    except AccessRefused:
+        raise
+    except ObservationError:
+        if declared is None or declared.group_wait is None:
+            raise
+        group_wait = declared.group_wait
+        said.append("group_wait")
     return Floor(
         scrape_interval_s=scrape,
         evaluation_interval_s=evaluation,
         for_s=prometheus.alert_rules().get(alert, 0.0),
-        group_wait_s=paging_group_wait(alertmanager_url),
+        group_wait_s=group_wait,
+        source=" and ".join(said) + " declared" if said else "read",
     )
 
 

@@ -93,7 +93,11 @@ def run_gameday(
             scenario.draw.seed,
         )
     floors = {e.name: _preflight(e, service) for e in experiments}
+    blind = all(floor is None for floor in floors.values())
+    if blind:
+        progress.warning("no experiment can be observed: sending no load, injecting nothing")
     day = Gameday(scenario, service, report_root, start_responder, open_runs, interrupts)
+    day.send_load = not blind
     with interrupts.installed_while():
         try:
             with day:
@@ -151,6 +155,8 @@ class Gameday:
         self._responder: Responder | None = None
         self._window: tuple[Experiment, ExperimentResult] | None = None
         """The experiment whose pages are still being collected (see `_close_window`)."""
+        self.send_load = True
+        """False when nothing can be observed: then traffic would only burden staging."""
 
     def __enter__(self) -> Gameday:
         load = self.scenario.load
@@ -166,6 +172,9 @@ class Gameday:
             progress.warning(
                 "baseline: alert %s is already %s; its pages are not ours", alert, state
             )
+        if not self.send_load:
+            self._locust = None
+            return self
         try:
             self._locust.__enter__()
             progress.info("load: %d users at %g req/s", load.users, load.rate)
@@ -196,7 +205,8 @@ class Gameday:
             self._check_quiet_start()
         if self._responder is not None:
             self._responder.watch(datetime.now(UTC), _journal(self.run_dir, experiment))
-        progress.info("%s%s: injecting %s", position, experiment.name, _describe(experiment))
+        doing = "injecting" if floor is not None else "not injecting, the monitoring unread:"
+        progress.info("%s%s: %s %s", position, experiment.name, doing, _describe(experiment))
         try:
             result = run_experiment(experiment, self.service, self.run_dir, floor, self.interrupts)
         finally:

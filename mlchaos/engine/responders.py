@@ -21,7 +21,7 @@ from typing import Protocol, TextIO
 from mlchaos.errors import ObservationError
 from mlchaos.journal import Journal
 from mlchaos.observe import adapters
-from mlchaos.observe.pagerduty import AutomatedResponder, events_client
+from mlchaos.observe.pagerduty import AutomatedResponder
 from mlchaos.report.live import live_lines
 from mlchaos.rules import RuleSettings
 from mlchaos.runbooks.catalogue import Runbook, render_runbooks
@@ -95,7 +95,7 @@ class AutomatedResponders:
         self.follower = RunbookFollower(runbooks, service, alert_prefix)
         self.pager = AutomatedResponder(
             adapters.pager(service),
-            events_client(routing_key, service.pagerduty_url, service.pagerduty_ca_file),
+            adapters.acknowledger(service),
             service.pagerduty_service,
             ack_delay_s,
             started,

@@ -44,6 +44,8 @@ def preflight(experiment: Experiment, service: Service) -> Floor:
         adapters.metrics(service),
         service.alertmanager_url,
         experiment.expect.detection.alert,
+        service.alertmanager_access,
+        service.pipeline,
     )
     paging = experiment.expect.paging
     refuse_below(

@@ -43,7 +43,7 @@ class ExperimentResult:
     targets_s: dict[str, float]
     floor_s: float | None
     """The floor of MTTD (detection is the alert going pending): scrape + evaluation."""
-    floor: dict[str, float] | None
+    floor: dict[str, float | str] | None
     floors_s: dict[str, float] | None
     reasons: list[str] = field(default_factory=list)
     fault_detail: dict[str, Any] = field(default_factory=dict)

@@ -3,7 +3,8 @@ chooses for it (``adapters:``; each implementation in its own module):
 
 - metrics, `Metrics`: ``prometheus`` (`mlchaos.observe.prometheus`);
 - pager, `Pager`: ``receiver``, an Events API receiver's ``/incidents``
-  (`mlchaos.observe.pagerduty`);
+  (`mlchaos.observe.pagerduty`); ``rest``, PagerDuty's REST API v2
+  (`mlchaos.observe.pagerduty_rest`);
 - registry, `ModelRegistry`: ``mlchaos``, the registry HTTP API (`mlchaos.observe.registry`);
   ``mlflow``, an MLflow registry's aliases (`mlchaos.observe.mlflow`);
 - traffic, `TrafficFaults`: ``gateway``, the chaos gateway (`mlchaos.observe.gateway`);
@@ -23,15 +24,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
+from mlchaos.access import Access
 from mlchaos.errors import InputError, TargetError
 from mlchaos.load.payload import prepare
 from mlchaos.load.runner import LoadStats, Locust
 from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.mlflow import MlflowRegistry
-from mlchaos.observe.pagerduty import Incidents
+from mlchaos.observe.pagerduty import Incidents, events_client
+from mlchaos.observe.pagerduty_rest import PagerDutyRest
 from mlchaos.observe.prometheus import Prometheus
 from mlchaos.observe.registry import RegistryClient
 from mlchaos.schema import Load
+from mlchaos.schema.service import PagerDutyRest as PagerDutyRestSpec
 from mlchaos.service import Service
 
 __all__ = [
@@ -40,6 +44,7 @@ __all__ = [
     "ModelRegistry",
     "Pager",
     "TrafficFaults",
+    "acknowledger",
     "load",
     "metrics",
     "metrics_at",
@@ -84,12 +89,14 @@ class Metrics(Protocol):
 
     def alert_rules(self) -> dict[str, float]: ...
 
-    def intervals(self) -> tuple[float, float]: ...
+    def intervals(self, alert: str | None = None) -> tuple[float, float]: ...
 
 
 class Pager(Protocol):
     """Where pages are read back: incidents on a service, with their trigger, ack and
-    resolve times, as PagerDuty's incidents carry them."""
+    resolve times, as PagerDuty's incidents carry them. ``source`` names it in results."""
+
+    source: str
 
     def since(self, service: str, when: datetime) -> list[dict[str, Any]]: ...
 
@@ -141,8 +148,11 @@ class TrafficFaults(Protocol):
 _LOADS: dict[str, Callable[[Load, str, str, Path, Path, str, str | None], LoadGenerator]] = {
     "locust": Locust
 }
-_METRICS: dict[str, Callable[[str], Metrics]] = {"prometheus": Prometheus}
-_PAGERS: dict[str, Callable[[str, Path | None], Pager]] = {"receiver": Incidents}
+_METRICS: dict[str, Callable[[str, Access | None], Metrics]] = {"prometheus": Prometheus}
+_PAGERS: dict[str, Callable[[str, Path | None, PagerDutyRestSpec | None, str], Pager]] = {
+    "receiver": lambda url, ca_file, _rest, _service: Incidents(url, ca_file),
+    "rest": lambda _url, ca_file, rest, service: PagerDutyRest(_needs(rest), ca_file, service),
+}
 _REGISTRIES: dict[str, Callable[[str, str], ModelRegistry]] = {
     "mlchaos": lambda url, _alias: RegistryClient(url),
     "mlflow": MlflowRegistry,
@@ -150,12 +160,26 @@ _REGISTRIES: dict[str, Callable[[str, str], ModelRegistry]] = {
 _TRAFFIC: dict[str, Callable[[str], TrafficFaults]] = {"gateway": GatewayClient}
 
 
-def metrics_at(url: str, kind: str = "prometheus") -> Metrics:
-    return _METRICS[kind](url)
+def metrics_at(url: str, kind: str = "prometheus", access: Access | None = None) -> Metrics:
+    return _METRICS[kind](url, access)
 
 
-def pager_at(url: str, ca_file: Path | None, kind: str = "receiver") -> Pager:
-    return _PAGERS[kind](url, ca_file)
+def pager_at(
+    url: str,
+    ca_file: Path | None,
+    kind: str = "receiver",
+    rest: PagerDutyRestSpec | None = None,
+    service: str = "",
+) -> Pager:
+    """The pager ``kind`` names: ``url`` is the Events API receiver's, ``rest`` the REST API's
+    settings (with ``service``, the service they name by id)."""
+    return _PAGERS[kind](url, ca_file, rest, service)
+
+
+def _needs(rest: PagerDutyRestSpec | None) -> PagerDutyRestSpec:
+    if rest is None:
+        raise InputError("adapters.pager is rest: set pagerduty.rest in the service file")
+    return rest
 
 
 def registry_at(url: str, kind: str = "mlchaos", alias: str = "champion") -> ModelRegistry:
@@ -187,14 +211,44 @@ def load(service: Service, traffic: Load, out_dir: Path) -> LoadGenerator:
 
 
 def metrics(service: Service) -> Metrics:
-    return metrics_at(service.prometheus_url, service.adapters.metrics)
+    return metrics_at(service.prometheus_url, service.adapters.metrics, service.prometheus_access)
 
 
 def pager(service: Service) -> Pager:
     """`InputError` when the service file names no pager."""
     if not service.has_pager:
         raise InputError("the service file names no pager (pagerduty:)")
-    return pager_at(service.pagerduty_url, service.pagerduty_ca_file, service.adapters.pager)
+    return pager_at(
+        service.pagerduty_url, service.pagerduty_ca_file, service.adapters.pager,
+        service.pagerduty_rest, service.pagerduty_service,
+    )  # fmt: skip
+
+
+def acknowledger(service: Service) -> Callable[[dict[str, Any]], None]:
+    """How an incident of ``service`` is acknowledged: through PagerDuty's REST API when it is
+    configured with a ``from_email``, else through the Events API with the routing key (held
+    in memory only). `InputError` when neither can be done."""
+    if (
+        service.adapters.pager == "rest"
+        and service.pagerduty_rest
+        and service.pagerduty_rest.from_email
+    ):
+        rest = PagerDutyRest(
+            service.pagerduty_rest, service.pagerduty_ca_file, service.pagerduty_service
+        )
+        return rest.acknowledge
+    key = service.routing_key()
+    if not key:
+        raise InputError(
+            f"no routing key in {service.routing_key_source}, and no pagerduty.rest with "
+            "from_email: mlchaos cannot acknowledge"
+        )
+    client = events_client(key, service.pagerduty_url, service.pagerduty_ca_file)
+
+    def by_event(incident: dict[str, Any]) -> None:
+        client.acknowledge(incident["dedup_key"])
+
+    return by_event
 
 
 def registry(service: Service) -> ModelRegistry:

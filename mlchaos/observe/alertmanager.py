@@ -7,20 +7,23 @@ from typing import Any
 import requests
 import yaml
 
+from mlchaos.access import Access, refused, why
 from mlchaos.errors import ObservationError
 from mlchaos.schema.units import parse_duration
 
 __all__ = ["paging_group_wait"]
 
 
-def paging_group_wait(url: str, timeout_s: float = 3.0) -> float:
+def paging_group_wait(url: str, access: Access | None = None, timeout_s: float = 3.0) -> float:
     """``group_wait`` of the route that pages: the first PagerDuty route, else the root route."""
+    access = access or Access()
     try:
-        response = requests.get(f"{url.rstrip('/')}/api/v2/status", timeout=timeout_s)
+        response = access.session().get(f"{url.rstrip('/')}/api/v2/status", timeout=timeout_s)
+        refused("Alertmanager", url, response, access)
         response.raise_for_status()
         config = yaml.safe_load(response.json()["config"]["original"])
     except (requests.RequestException, ValueError, KeyError) as exc:
-        raise ObservationError(f"Alertmanager at {url} did not answer: {exc}") from exc
+        raise ObservationError(f"Alertmanager at {url} did not answer: {why(exc)}") from exc
     root = config.get("route", {})
     pagers = {r["name"] for r in config.get("receivers", []) if r.get("pagerduty_configs")}
     route = _find_route(root, pagers) or root

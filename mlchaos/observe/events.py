@@ -184,7 +184,7 @@ def paged(
         first = min(found, key=lambda i: i["triggered_at"])
         return Seen(
             first["triggered_at"],
-            "pagerduty incident triggered",
+            f"{incidents.source} incident triggered",
             {"incident": first["id"], "summary": first["summary"]},
         )
 
@@ -201,7 +201,7 @@ def acknowledged(
             if incident["id"] == incident_id and incident["acknowledged_at"]:
                 return Seen(
                     incident["acknowledged_at"],
-                    "pagerduty incident acknowledged",
+                    f"{incidents.source} incident acknowledged",
                     {"incident": incident_id},
                 )
         return None

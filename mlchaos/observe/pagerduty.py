@@ -26,6 +26,8 @@ EPOCH = datetime.fromtimestamp(0, UTC)
 class Incidents:
     """Reads ``GET /incidents`` from the receiver."""
 
+    source = "pagerduty"
+
     def __init__(self, url: str, ca_file: Path | None, timeout_s: float = 3.0) -> None:
         self.url = url.rstrip("/")
         self.verify: str | bool = str(ca_file) if ca_file else True
@@ -67,7 +69,7 @@ class AutomatedResponder:
     def __init__(
         self,
         incidents: Pager,
-        client: pagerduty.EventsApiV2Client,
+        ack: Callable[[dict[str, Any]], None],
         service: str,
         ack_delay_s: float,
         started: datetime,
@@ -75,7 +77,7 @@ class AutomatedResponder:
         poll_s: float = 0.2,
     ) -> None:
         self.incidents = incidents
-        self.client = client
+        self.ack = ack
         self.service = service
         self.ack_delay = timedelta(seconds=ack_delay_s)
         self.started = started
@@ -126,7 +128,7 @@ class AutomatedResponder:
             due = datetime.fromisoformat(incident["triggered_at"]) + self.ack_delay
             fresh = incident["status"] == "triggered" and incident["id"] not in self.acked
             if fresh and now >= due:
-                self.client.acknowledge(incident["dedup_key"])
+                self.ack(incident)
                 self.acked.add(incident["id"])
                 log.info("responder acknowledged %s (%s)", incident["id"], incident["summary"][:60])
                 if self.after_ack is not None:
@@ -135,12 +137,12 @@ class AutomatedResponder:
 
 def acknowledge(
     incidents: Pager,
-    client: pagerduty.EventsApiV2Client,
+    ack: Callable[[dict[str, Any]], None],
     service: str,
     ids: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
-    """Acknowledge the triggered incidents named by ``ids`` (all of them when empty) through the
-    Events API, as PagerDuty's own integrations do; returns the incidents acknowledged."""
+    """Acknowledge the triggered incidents named by ``ids`` (all of them when empty) with
+    ``ack`` (the Events API or the REST API); returns the incidents acknowledged."""
     from mlchaos.errors import InputError
 
     open_ = [i for i in incidents.since(service, EPOCH) if i["status"] == "triggered"]
@@ -150,5 +152,5 @@ def acknowledge(
         known = ", ".join(i["id"] for i in open_) or "none"
         raise InputError(f"no triggered incident {', '.join(sorted(unknown))}; triggered: {known}")
     for incident in chosen:
-        client.acknowledge(incident["dedup_key"])
+        ack(incident)
     return chosen

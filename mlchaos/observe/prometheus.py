@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
+from mlchaos.access import Access, refused, why
 from mlchaos.errors import ObservationError
 from mlchaos.schema.units import parse_duration
 
@@ -21,11 +23,16 @@ __all__ = ["Prometheus"]
 class Prometheus:
     """One Prometheus server. Every method raises `ObservationError` if it cannot answer."""
 
-    def __init__(self, url: str, timeout_s: float = 3.0) -> None:
+    def __init__(self, url: str, access: Access | None = None, timeout_s: float = 3.0) -> None:
         self.url = url.rstrip("/")
+        self.access = access or Access()
         self.timeout_s = timeout_s
+        self._session = self.access.session()
         # No retries: an unreachable Prometheus must be reported, not waited out.
-        self._client = PrometheusConnect(url=self.url, retry=Retry(total=0), timeout=timeout_s)
+        self._client = PrometheusConnect(
+            url=self.url, retry=Retry(total=0), timeout=timeout_s, session=self._session,
+            auth=self._session.auth,
+        )  # fmt: skip
 
     def values(self, query: str) -> list[float]:
         """The current value of every series ``query`` returns; empty when there are none."""
@@ -74,30 +81,106 @@ class Prometheus:
                     rules[rule["name"]] = float(rule.get("duration", 0))
         return rules
 
-    def intervals(self) -> tuple[float, float]:
-        """The live global scrape and evaluation intervals, in seconds."""
+    def intervals(self, alert: str | None = None) -> tuple[float, float]:
+        """The scrape and evaluation intervals that bound ``alert``, in seconds, read live: the
+        evaluation interval of its rule's group, and the slowest scrape interval among the jobs
+        whose metrics its expression reads (among every job when none can be told). Without an
+        alert, the global intervals. `ObservationError` when the configuration cannot be read
+        (managed services do not serve it: then declare them in the service file)."""
         config = yaml.safe_load(self._api("/api/v1/status/config")["yaml"]) or {}
         glob = config.get("global", {})
-        return (
-            parse_duration(glob.get("scrape_interval", "1m")),
-            parse_duration(glob.get("evaluation_interval", "1m")),
+        scrape = parse_duration(glob.get("scrape_interval", "1m"))
+        evaluation = parse_duration(glob.get("evaluation_interval", "1m"))
+        if alert is None:
+            return scrape, evaluation
+        jobs = {
+            str(job.get("job_name")): parse_duration(job["scrape_interval"])
+            if job.get("scrape_interval")
+            else scrape
+            for job in config.get("scrape_configs") or []
+            if isinstance(job, dict)
+        }
+        group, query = self._rule_of(alert)
+        if group is not None:
+            evaluation = group
+        read = self._jobs_read(query) & set(jobs) if query else set()
+        chosen = [jobs[j] for j in read] or list(jobs.values()) or [scrape]
+        return max(chosen), evaluation
+
+    def _rule_of(self, alert: str) -> tuple[float | None, str]:
+        """The evaluation interval of ``alert``'s group and its expression; (None, "") when
+        no rule defines it."""
+        for group in self._api("/api/v1/rules")["groups"]:
+            for rule in group.get("rules", []):
+                if rule.get("type") == "alerting" and rule.get("name") == alert:
+                    interval = group.get("interval")
+                    return (float(interval) if interval else None), str(rule.get("query", ""))
+        return None, ""
+
+    def _jobs_read(self, query: str) -> set[str]:
+        """The jobs whose series hold the metrics ``query`` names."""
+        names = _metric_names(query)
+        if not names:
+            return set()
+        selector = "|".join(sorted(names))
+        result = self._api(
+            "/api/v1/query", {"query": f'count by (job) ({{__name__=~"{selector}"}})'}
         )
+        return {str(s.get("metric", {}).get("job")) for s in result.get("result", [])}
 
     def _api(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         try:
-            response = requests.get(self.url + path, params=params, timeout=self.timeout_s)
+            response = self._session.get(self.url + path, params=params, timeout=self.timeout_s)
+            refused("Prometheus", self.url, response, self.access)
             response.raise_for_status()
             return dict(response.json()["data"])
         except (requests.RequestException, ValueError, KeyError) as exc:
             raise ObservationError(
-                f"Prometheus at {self.url} did not answer {path}: {exc}"
+                f"Prometheus at {self.url} did not answer {path}: {why(exc)}"
             ) from exc
 
     def _call(self, method: Any, *args: Any) -> list[dict[str, Any]]:
         try:
             return list(method(*args))
-        except (requests.RequestException, PrometheusApiClientException, ValueError) as exc:
+        except PrometheusApiClientException as exc:
+            if "Status Code 401" in str(exc) or "Status Code 403" in str(exc):
+                self._api("/api/v1/status/buildinfo")  # says so in one clear line
             raise ObservationError(f"Prometheus at {self.url} did not answer: {exc}") from exc
+        except (requests.RequestException, ValueError) as exc:
+            raise ObservationError(f"Prometheus at {self.url} did not answer: {why(exc)}") from exc
+
+
+_KEYWORDS = frozenset(
+    [
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "offset",
+        "bool",
+        "and",
+        "or",
+        "unless",
+        "inf",
+        "nan",
+    ]
+)
+
+
+def _metric_names(query: str) -> set[str]:
+    """Bare identifiers in a PromQL expression that are not functions, keywords or labels:
+    its metric names, near enough to find the jobs that export them.
+
+    >>> sorted(_metric_names('sum(rate(req_total{code=~"5.."}[1m])) by (job) > bad:ratio'))
+    ['bad:ratio', 'req_total']
+    """
+    text = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'', "", query)
+    text = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", text)
+    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    found = re.finditer(r"(?<![\w.])([A-Za-z_:][A-Za-z0-9_:]*)\b(?!\s*\()", text)
+    return {m.group(1) for m in found if m.group(1).lower() not in _KEYWORDS}
 
 
 def _number(value: Any) -> float | None:

@@ -12,6 +12,8 @@ Contract (https://developer.pagerduty.com/docs/events-api-v2/overview):
 
 Beyond the contract, for mlchaos and for people: ``GET /incidents`` lists incidents with the
 times the receiver saw each trigger, acknowledge and resolve. Routing keys never leave it.
+Under ``/rest``, PagerDuty's REST API v2 over the same incidents, for API tokens given
+(`mlchaos.reference.pagerduty_rest`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class Incident(BaseModel):
     custom_details: Any = None
     triggered_at: datetime
     acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    """The user who acknowledged through the REST API (its ``From``); None: the Events API."""
     resolved_at: datetime | None = None
     trigger_count: int = 1
 
@@ -116,6 +120,10 @@ class IncidentStore:
         service = self.services_by_key[event["routing_key"]]
         event = {k: v for k, v in event.items() if k != "routing_key"}
         event.setdefault("dedup_key", uuid.uuid4().hex)
+        return self.record(service, event)
+
+    def record(self, service: str, event: dict[str, Any]) -> str:
+        """Apply and log an event on ``service`` (no routing key: it is never logged)."""
         at = datetime.now(tz=UTC)
         with self._lock:
             self._apply(service, event, at)
@@ -163,14 +171,21 @@ class IncidentStore:
             )
         elif incident is not None and action == "acknowledge" and incident.status == "triggered":
             incident.status, incident.acknowledged_at = "acknowledged", at
+            incident.acknowledged_by = event.get("from")
         elif incident is not None and action == "resolve":
             incident.status, incident.resolved_at = "resolved", at
 
 
-def create_app(state_dir: Path, routing_keys: dict[str, str]) -> FastAPI:
-    """``routing_keys`` maps service name to its 32-character routing key."""
+def create_app(
+    state_dir: Path, routing_keys: dict[str, str], api_tokens: frozenset[str] = frozenset()
+) -> FastAPI:
+    """``routing_keys`` maps service name to its 32-character routing key; ``api_tokens`` are
+    the REST API tokens accepted under ``/rest`` (none: every REST call is refused)."""
+    from mlchaos.reference.pagerduty_rest import rest_router
+
     store = IncidentStore(state_dir / "incidents.jsonl", {v: k for k, v in routing_keys.items()})
     app = FastAPI(title="mlchaos PagerDuty Events API v2 receiver")
+    app.include_router(rest_router(store, api_tokens, list(routing_keys)), prefix="/rest")
 
     @app.post("/v2/enqueue")
     async def enqueue(request: Request) -> JSONResponse:

@@ -7,7 +7,10 @@ model: fraud                         # the model's name in Open Inference Protoc
 endpoints:
   gateway: http://127.0.0.1:28000    # `mlchaos gateway --upstream YOUR_MODEL` in front of it
   prometheus: http://127.0.0.1:29090
-  alertmanager: http://127.0.0.1:29093
+  alertmanager:                      # or, behind authentication and TLS:
+    url: https://127.0.0.1:29093
+    basic_auth: {username: mlchaos, password_env: ALERTMANAGER_PASSWORD}
+    ca_file: certs/ca.pem            # relative to this file
 pagerduty:
   url: https://events.pagerduty.com  # or your receiver; events go to URL/v2/enqueue
   service: fraud-oncall
@@ -29,21 +32,26 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from mlchaos.protocols import Codec, Protocol
 from mlchaos.schema.experiment import FeatureName, Frozen, Name, Slo
-from mlchaos.schema.units import HttpsUrl, Url
+from mlchaos.schema.units import Duration, HttpsUrl, Url
 
 __all__ = [
     "PRODUCTION",
     "Adapters",
     "Band",
+    "BasicAuth",
+    "Endpoint",
     "Endpoints",
+    "EnvName",
     "Hook",
     "HttpHook",
+    "PagerDutyRest",
     "PagerDutyTarget",
     "Payload",
+    "Pipeline",
     "Segments",
     "ServiceFile",
     "VersionName",
@@ -51,13 +59,68 @@ __all__ = [
 ]
 
 
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=200)]
+"""The name of an environment variable that holds a secret: the secret itself never sits in a
+file mlchaos reads or writes."""
+
+
+class BasicAuth(Frozen):
+    username: str = Field(min_length=1, max_length=200)
+    password_env: EnvName
+
+
+class Endpoint(Frozen):
+    """An HTTP endpoint and how to reach it: a URL alone, or with credentials and TLS."""
+
+    url: Url
+    basic_auth: BasicAuth | None = None
+    bearer_token_env: EnvName | None = None
+    """The environment variable holding a bearer token (``Authorization: Bearer ...``)."""
+    ca_file: str | None = Field(default=None, min_length=1)
+    """A CA bundle to trust instead of the system's, relative to the service file."""
+    cert_file: str | None = Field(default=None, min_length=1)
+    """A client certificate (PEM), for servers that ask for one (mutual TLS)."""
+    key_file: str | None = Field(default=None, min_length=1)
+    """The client certificate's key, unless ``cert_file`` holds it too."""
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> Endpoint:
+        if self.basic_auth is not None and self.bearer_token_env is not None:
+            raise ValueError("give 'basic_auth' or 'bearer_token_env', not both")
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("'key_file' needs 'cert_file': the certificate it belongs to")
+        return self
+
+
+def _endpoint(value: object) -> object:
+    return {"url": value} if isinstance(value, str) else value
+
+
+AnEndpoint = Annotated[Endpoint, BeforeValidator(_endpoint)]
+"""A URL, or an `Endpoint` mapping."""
+
+
 class Endpoints(Frozen):
     gateway: Url
-    prometheus: Url
-    alertmanager: Url
+    prometheus: AnEndpoint
+    alertmanager: AnEndpoint
     registry: Url | None = None
     """Only for registry faults (``bad_version``, ``segment_regression``): the registry that
     ``adapters.registry`` names (an MLflow tracking server, or the reference registry)."""
+
+
+class PagerDutyRest(Frozen):
+    """PagerDuty's REST API v2: where mlchaos reads page and acknowledgement times (incidents
+    of the service, their log entries) and acknowledges for `mlchaos ack`."""
+
+    url: HttpsUrl = "https://api.pagerduty.com"
+    token_env: EnvName
+    """The environment variable holding a REST API token (``Authorization: Token token=...``);
+    a read-only token reads, acknowledging needs a full one."""
+    service_id: str | None = Field(default=None, pattern=r"^[A-Z0-9]{1,20}$")
+    """The PagerDuty service's id (``PXXXXXX``); default: looked up by its name, ``service``."""
+    from_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$", max_length=200)
+    """The user acknowledgements are made as (the ``From`` header PagerDuty requires)."""
 
 
 class PagerDutyTarget(Frozen):
@@ -71,6 +134,9 @@ class PagerDutyTarget(Frozen):
     (a mounted secret); mlchaos reads it when it acknowledges and never copies it."""
     ca_file: str | None = None
     """A CA bundle to trust, relative to the service file; for a self-signed receiver."""
+    rest: PagerDutyRest | None = None
+    """With it, page and acknowledgement times come from PagerDuty's REST API (``adapters.pager``
+    becomes ``rest``); without it, from a receiver's ``/incidents``."""
 
 
 class HttpHook(Frozen):
@@ -162,12 +228,27 @@ class Payload(Frozen):
         return Codec(self.protocol, self.features, self.tensor, dict(self.paths))
 
 
+Interval = Annotated[Duration, Field(ge=0, le=86400)]
+
+
+class Pipeline(Frozen):
+    """The monitoring pipeline's intervals, declared for a Prometheus that does not serve its
+    configuration (managed services). mlchaos reads the live ones when it can, and uses these
+    only when it cannot, saying so in results."""
+
+    scrape_interval: Interval
+    evaluation_interval: Interval
+    group_wait: Interval | None = None
+    """Alertmanager's ``group_wait`` on the paging route; default: read from Alertmanager."""
+
+
 class Adapters(Frozen):
     """Which implementation talks to each outside system (`mlchaos.observe.adapters`)."""
 
     metrics: Literal["prometheus"] = "prometheus"
-    pager: Literal["receiver"] = "receiver"
-    """``receiver``: incidents read from an Events API receiver's ``/incidents``."""
+    pager: Literal["receiver", "rest"] = "receiver"
+    """``receiver``: incidents read from an Events API receiver's ``/incidents``; ``rest``:
+    from PagerDuty's REST API v2 (the default when ``pagerduty.rest`` is given)."""
     registry: Literal["mlchaos", "mlflow"] = "mlchaos"
     """``mlflow``: an MLflow model registry, whose alias (``versions.alias``) a bad version
     moves; ``mlchaos``: the registry HTTP API the reference stack serves."""
@@ -206,6 +287,15 @@ class ServiceFile(Frozen):
     adapters: Adapters = Adapters()
     stop_conditions: tuple[Slo, ...] = ()
     """Guards for every experiment on this service (see ``Experiment.stop_when``)."""
+    pipeline: Pipeline | None = None
+
+    @model_validator(mode="after")
+    def _rest_named(self) -> ServiceFile:
+        if self.adapters.pager == "rest" and (
+            self.pagerduty is None or self.pagerduty.rest is None
+        ):
+            raise ValueError("adapters.pager is rest: set pagerduty.rest (url, token_env)")
+        return self
 
     @model_validator(mode="after")
     def _registry_named(self) -> ServiceFile:

@@ -146,6 +146,12 @@ def parse_url(value: Any, schemes: tuple[str, ...] = ("http", "https")) -> str:
         raise ValueError(f"{value!r} is not a valid URL: {exc}") from exc
     if not parts.hostname:
         raise ValueError(f"{value!r} is not a valid URL: it names no host")
+    if parts.username is not None or parts.password is not None:
+        # said without the URL: it holds a secret, and messages must never carry one
+        raise ValueError(
+            "a URL must not carry credentials (user:password@): name an environment variable "
+            "instead (basic_auth.password_env or bearer_token_env)"
+        )
     return text
 
 

@@ -41,7 +41,9 @@ def fraud_staging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
           "--mlchaos", str(mlchaos), "--base-port", str(_free_base())]  # fmt: skip
     try:
         subprocess.run(up, check=True, timeout=600, cwd=ROOT)
-        yield state
+        with pytest.MonkeyPatch.context() as env:  # what `mlchaos` reads the password from
+            env.setenv("FRAUD_MONITORING_PASSWORD", secret(state, "monitoring-password"))
+            yield state
     finally:
         down = [
             str(example_bin("python")),
@@ -51,6 +53,18 @@ def fraud_staging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             str(state),
         ]
         subprocess.run(down, timeout=120, cwd=ROOT)
+
+
+def secret(state: Path, name: str) -> str:
+    return (state / name).read_text().strip()
+
+
+def secrets_in(folder: Path, state: Path) -> list[Path]:
+    """Every file under ``folder`` that holds one of the stack's secrets."""
+    found = [secret(state, n).encode() for n in ("routing-key", "monitoring-password")]
+    written = [p for p in folder.rglob("*") if p.is_file()]
+    assert len(written) > 3, written
+    return [p for p in written if any(s in p.read_bytes() for s in found)]
 
 
 def _free_base() -> int:
@@ -142,10 +156,30 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
     mismatch = bad["version_mismatch"]
     assert mismatch["version"] == "3" and 0 < mismatch["fraction"] < 1 and mismatch["answered"] > 0
     assert served(fraud_staging) != "3"
-    # the routing key (a mounted secret) is in no file the game day wrote
-    key = (fraud_staging / "routing-key").read_text().strip()
-    written = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert len(written) > 20 and not [p for p in written if key.encode() in p.read_bytes()]
+    sources = bad["sources"]
+    assert sources["detected"].startswith("prometheus"), sources
+    # neither the routing key (a mounted secret) nor the monitoring password is in any file
+    # the game day wrote, nor in what it printed
+    assert secrets_in(tmp_path, fraud_staging) == []
+    printed = done.stdout + done.stderr
+    assert secret(fraud_staging, "monitoring-password") not in printed
+
+
+def test_a_wrong_monitoring_password_injects_nothing_and_says_so_in_one_line(
+    fraud_staging: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRAUD_MONITORING_PASSWORD", "not-the-monitoring-password")
+    before = champion(fraud_staging)
+    done = run_bad_version(fraud_staging, tmp_path / "reports")
+    assert done.returncode == 3, done.stdout[-2000:]
+    [experiment] = results(tmp_path / "reports")["experiments"]
+    assert experiment["verdict"] == "inconclusive" and experiment["timeline"]["injected"] is None
+    refusal = ("refused mlchaos's credentials (HTTP 401); mlchaos used basic auth as mlchaos "
+               "($FRAUD_MONITORING_PASSWORD)")  # fmt: skip
+    assert any(refusal in r for r in experiment["reasons"]), experiment["reasons"]
+    assert "Traceback" not in done.stderr and champion(fraud_staging) == before
+    assert secrets_in(tmp_path, fraud_staging) == []
+    assert "not-the-monitoring-password" not in done.stdout + done.stderr
 
 
 def failed_for(state: Path, reports: Path, *broken: str) -> list[str]:

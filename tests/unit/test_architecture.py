@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 PACKAGE = ROOT / "mlchaos"
 
 LAYERS = (
-    {"errors", "reading", "vocabulary", "protocols"},
+    {"errors", "reading", "vocabulary", "protocols", "access"},
     {"schema"},
     {"service", "journal", "hooks"},
     {"observe", "load", "gateway", "rules", "faults"},
