@@ -40,6 +40,7 @@ example-down:
 
 gameday-example: example-up
 	FRAUD_MONITORING_PASSWORD=$$(cat $(EXAMPLE_STATE)/monitoring-password) \
+	FRAUD_PAGERDUTY_TOKEN=$$(cat $(EXAMPLE_STATE)/pagerduty-api-token) \
 	  $(BIN)/mlchaos gameday $(EXAMPLE)/scenario.yaml --service $(EXAMPLE_STATE)/service.yaml --report-dir reports; \
 	  status=$$?; $(MAKE) --no-print-directory example-down; exit $$status
 

@@ -3,18 +3,22 @@ team's rollback controller, and from mlchaos only its chaos gateway and PagerDut
 
     python stack.py up   --state DIR --mlchaos PATH/TO/mlchaos [--base-port 21000]
     python stack.py down --state DIR
-    python stack.py sabotage --state DIR [--without-rule NAME] [--no-controller | --broken-deploy]
+    python stack.py sabotage --state DIR [--without-rule NAME | --no-rules] [--no-model]
+                             [--no-controller | --broken-deploy]
 
 `up` writes DIR/service.yaml, the service file mlchaos reads, and returns once every part
 answers. Prometheus and Alertmanager take basic auth over TLS (their own
 ``--web.config.file``): the password is in DIR/monitoring-password, the CA in DIR/tls/cert.pem,
-and mlchaos reads the password from ``$FRAUD_MONITORING_PASSWORD``.
+and mlchaos reads the password from ``$FRAUD_MONITORING_PASSWORD``. Pages are read back through
+PagerDuty's REST API (the receiver's, under /rest) with the token in DIR/pagerduty-api-token,
+which mlchaos reads from ``$FRAUD_PAGERDUTY_TOKEN``.
 
 Run it with the Python that has the team's packages (requirements.txt): MLServer,
 MLflow and scikit-learn. `sabotage` breaks the running stack the way game days should catch
 (and puts it right when given no option): ``--without-rule NAME`` reloads Prometheus without
-one alert rule, ``--no-controller`` stops the rollback controller, ``--broken-deploy`` gives
-the controller a deploy step that cannot reach MLServer.
+one alert rule (``--no-rules``: without any), ``--no-model`` stops MLServer,
+``--no-controller`` stops the rollback controller, ``--broken-deploy`` gives the controller a
+deploy step that cannot reach MLServer.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ def main() -> None:
     parser.add_argument("--base-port", type=int, default=21000)
     parser.add_argument("--without-rule", action="append", default=[], metavar="NAME")
     parser.add_argument("--no-controller", action="store_true")
+    parser.add_argument("--no-rules", action="store_true")
+    parser.add_argument("--no-model", action="store_true")
     parser.add_argument("--broken-deploy", action="store_true")
     args = parser.parse_args()
     state = args.state.resolve()
@@ -92,6 +98,9 @@ def up(state: Path, args: argparse.Namespace) -> None:
     key = state / "routing-key"
     if not key.exists():
         _private(key, secrets.token_hex(16))
+    token = state / "pagerduty-api-token"  # the REST API token mlchaos reads pages with
+    if not token.exists():
+        _private(token, secrets.token_urlsafe(20))
     password_file = state / "monitoring-password"
     if not password_file.exists():
         _private(password_file, secrets.token_urlsafe(18))
@@ -108,11 +117,7 @@ def up(state: Path, args: argparse.Namespace) -> None:
         "--host", "127.0.0.1", "--port", str(ports["mlflow"]), "--workers", "1",
     ], lambda: _ok(f"{tracking}/health"))  # fmt: skip
     subprocess.run([sys.executable, str(HERE / "seed.py"), tracking], check=True, cwd=HERE)
-    start(state, "mlserver", [str(bin_dir / "mlserver"), "start", str(state / "models")],
-          lambda: _ok(f"{mlserver}/v2/health/ready"),
-          env={"OMP_NUM_THREADS": "1"})  # one thread per prediction: OpenMP on 2 cores queues  # fmt: skip
-    deploy = [sys.executable, str(HERE / "deploy.py"), tracking, mlserver, str(state / "models")]
-    subprocess.run(deploy, check=True, cwd=HERE)
+    start_model(state, ports)
     start(state, "gateway", [
         args.mlchaos, "gateway", "--upstream", mlserver, "--model", "fraud",
         "--port", str(ports["gateway"]), "--state-dir", str(state / "gateway"),
@@ -120,6 +125,7 @@ def up(state: Path, args: argparse.Namespace) -> None:
     receiver_ca = state / "receiver" / "tls" / "cert.pem"
     start(state, "receiver", [
         args.mlchaos, "receiver", "--service", "fraud-oncall", "--routing-key-file", str(key),
+        "--api-token-file", str(token),
         "--port", str(ports["receiver"]), "--state-dir", str(state / "receiver"),
     ], lambda: receiver_ca.exists() and _ok(
         f"https://127.0.0.1:{ports['receiver']}/health", verify=str(receiver_ca)))  # fmt: skip
@@ -166,7 +172,7 @@ def up(state: Path, args: argparse.Namespace) -> None:
 def sabotage(state: Path, args: argparse.Namespace) -> None:
     """Break the running stack as asked; with no option, put it right."""
     ports = json.loads((state / "ports.json").read_text())
-    write_rules(state, args.without_rule)
+    write_rules(state, ["*"] if args.no_rules else args.without_rule)
     password = (state / "monitoring-password").read_text().strip()
     reload = requests.post(
         f"https://127.0.0.1:{ports['prometheus']}/-/reload", timeout=10,
@@ -176,16 +182,36 @@ def sabotage(state: Path, args: argparse.Namespace) -> None:
     stop(state, "controller")
     if not args.no_controller:
         start_controller(state, ports, broken_deploy=args.broken_deploy)
+    if args.no_model:
+        stop(state, "mlserver")
+    elif "mlserver" not in _pids(state):
+        start_model(state, ports)
     broken = [f"rule {name} removed" for name in args.without_rule]
+    broken += ["every rule removed"] if args.no_rules else []
+    broken += ["MLServer stopped"] if args.no_model else []
     broken += ["controller stopped"] if args.no_controller else []
     broken += ["the controller's deploy step broken"] if args.broken_deploy else []
     print("sabotaged: " + ", ".join(broken) if broken else "stack restored")
 
 
+def start_model(state: Path, ports: dict[str, int]) -> None:
+    """MLServer, then the team's deploy step: it serves what champion names."""
+    mlserver = f"http://127.0.0.1:{ports['mlserver']}"
+    start(state, "mlserver", [str(Path(sys.executable).parent / "mlserver"), "start",
+                              str(state / "models")],
+          lambda: _ok(f"{mlserver}/v2/health/ready"),
+          env={"OMP_NUM_THREADS": "1"})  # one thread per prediction: OpenMP queues  # fmt: skip
+    tracking = f"http://127.0.0.1:{ports['mlflow']}"
+    deploy = [sys.executable, str(HERE / "deploy.py"), tracking, mlserver, str(state / "models")]
+    subprocess.run(deploy, check=True, cwd=HERE)
+
+
 def write_rules(state: Path, without: list[str]) -> None:
     rules = yaml.safe_load((HERE / "rules.yml").read_text())
     for group in rules["groups"]:
-        group["rules"] = [r for r in group["rules"] if r["alert"] not in without]
+        group["rules"] = [
+            r for r in group["rules"] if r["alert"] not in without and "*" not in without
+        ]
     (state / "prometheus" / "rules.yml").write_text(yaml.safe_dump(rules, sort_keys=False))
 
 

@@ -12,8 +12,10 @@ import click
 
 from mlchaos.cli import (
     ack,
+    doctor,
     gameday,
     gateway,
+    init,
     receiver,
     recover,
     registry,
@@ -42,6 +44,8 @@ for command in (
     stack.status,
     stack.down,
     validate.validate,
+    doctor.doctor,
+    init.init,
     run.run,
     gameday.gameday,
     report.report,

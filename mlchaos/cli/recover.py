@@ -8,11 +8,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mlchaos.cli.common import load_stack, say, state_dir_option
+from mlchaos.cli.common import load_stack, say, service_option, state_dir_option
 from mlchaos.faults.leases import ACTOR, revert_all
 from mlchaos.journal import Journal
+from mlchaos.loader import load_service
+from mlchaos.observe import adapters
+from mlchaos.observe.adapters import ModelRegistry, TrafficFaults
 from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.registry import RegistryClient
+from mlchaos.service import Service
 
 if TYPE_CHECKING:
     from mlchaos.reference.config import StackConfig
@@ -22,6 +26,7 @@ __all__ = ["recover"]
 
 @click.command()
 @state_dir_option
+@service_option
 @click.option(
     "--journal",
     "journals",
@@ -29,12 +34,15 @@ __all__ = ["recover"]
     type=click.Path(path_type=Path),
     help="A run journal to recover from; default: every run that did not finish.",
 )
-def recover(state_dir: Path, journals: tuple[Path, ...]) -> None:
+def recover(state_dir: Path, service_file: Path | None, journals: tuple[Path, ...]) -> None:
     """Revert every fault lease that no run ended, then any mlchaos still holds anywhere.
 
     Runs against your own staging (`--service`) register under the state dir too: their
     journals are recovered through the targets that made each lease, with no reference stack
-    (an MLflow alias lease reads what its keeper did, or undoes it now)."""
+    (an MLflow alias lease reads what its keeper did, or undoes it now). With --service, the
+    staging's own gateway and registry are swept too, for leases no journal names (a run
+    whose folder was deleted)."""
+    service = load_service(service_file) if service_file is not None else None
     cfg = load_stack(state_dir) if (state_dir / "stack.json").exists() else None
     paths = list(journals) or _open_run_journals(state_dir / "runs")
     reverted = already = 0
@@ -49,7 +57,9 @@ def recover(state_dir: Path, journals: tuple[Path, ...]) -> None:
                     f"already ended, nothing to revert ({path}): {audit['action']} by "
                     f"{audit['actor']} at {audit['at']}"
                 )
-    if cfg is not None:  # the reference stack's own leases, whoever's run took them
+    if service is not None:
+        reverted += _sweep_service(service)
+    elif cfg is not None:  # the reference stack's own leases, whoever's run took them
         reverted += _sweep(cfg)
     for marker in (state_dir / "runs").glob("*.json"):
         marker.unlink()
@@ -59,13 +69,30 @@ def recover(state_dir: Path, journals: tuple[Path, ...]) -> None:
 
 
 def _sweep(cfg: StackConfig) -> int:
+    return _sweep_targets(RegistryClient(cfg.url("registry")), GatewayClient(cfg.url("gateway")))
+
+
+def _sweep_service(service: Service) -> int:
+    """The staging's gateway, and its registry when it keeps leases (MLflow keeps none: its
+    alias leases are files beside the journals, which the keeper and the journals undo)."""
+    registry = adapters.registry(service) if service.registry_url else None
+    swept = _sweep_targets(registry, adapters.traffic(service))
+    names = set(service.versions.bad.values()) | set(service.versions.segment.values())
+    if registry is not None and names:
+        serving = str(registry.model(service.model).get("production"))
+        if serving in names:
+            say(f"warning: {service.model} serves version {serving}, a bad version of the "
+                "service file, and no lease says mlchaos put it there: not moved")  # fmt: skip
+    return swept
+
+
+def _sweep_targets(registry: ModelRegistry | None, gateway: TrafficFaults) -> int:
     swept = 0
-    registry = RegistryClient(cfg.url("registry"))
-    for lease in registry.leases():
+    for lease in registry.leases() if registry is not None else []:
+        assert registry is not None
         if lease["holder"] == ACTOR and registry.release(lease["id"], "recover"):
             swept += 1
             say(f"released lease {lease['id']} on {lease['model']} {lease['version']}")
-    gateway = GatewayClient(cfg.url("gateway"))
     for fault in gateway.faults():
         if fault["holder"] == ACTOR and gateway.end(fault["id"], "recover"):
             swept += 1

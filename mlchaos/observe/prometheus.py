@@ -81,6 +81,20 @@ class Prometheus:
                     rules[rule["name"]] = float(rule.get("duration", 0))
         return rules
 
+    def alerting_rules(self) -> list[dict[str, Any]]:
+        """Every loaded alerting rule as the rules API gives it (``name``, ``query``,
+        ``duration``, ``labels``), with its group's ``interval``."""
+        return [
+            {**rule, "interval": group.get("interval")}
+            for group in self._api("/api/v1/rules")["groups"]
+            for rule in group.get("rules", [])
+            if rule.get("type") == "alerting"
+        ]
+
+    def metric_names(self) -> list[str]:
+        """Every metric name Prometheus holds series of."""
+        return [str(name) for name in self._data("/api/v1/label/__name__/values")]
+
     def intervals(self, alert: str | None = None) -> tuple[float, float]:
         """The scrape and evaluation intervals that bound ``alert``, in seconds, read live: the
         evaluation interval of its rule's group, and the slowest scrape interval among the jobs
@@ -129,11 +143,14 @@ class Prometheus:
         return {str(s.get("metric", {}).get("job")) for s in result.get("result", [])}
 
     def _api(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        return dict(self._data(path, params))
+
+    def _data(self, path: str, params: dict[str, str] | None = None) -> Any:
         try:
             response = self._session.get(self.url + path, params=params, timeout=self.timeout_s)
             refused("Prometheus", self.url, response, self.access)
             response.raise_for_status()
-            return dict(response.json()["data"])
+            return response.json()["data"]
         except (requests.RequestException, ValueError, KeyError) as exc:
             raise ObservationError(
                 f"Prometheus at {self.url} did not answer {path}: {why(exc)}"

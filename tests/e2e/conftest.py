@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 import yaml
 
@@ -17,6 +19,35 @@ from mlchaos.reference.config import StackConfig
 from tests.conftest import ROOT, wait_until
 
 CATALOGUE = ROOT / "experiments" / "bad-version.yaml"
+SECRET_VARIABLES = (
+    "MLCHAOS_PAGERDUTY_ROUTING_KEY", "MLCHAOS_GATEWAY_TOKEN", "FRAUD_PD_ROUTING_KEY",
+    "FRAUD_MONITORING_PASSWORD", "FRAUD_PAGERDUTY_TOKEN",
+)  # fmt: skip
+"""Where the e2e suite's stacks put their secrets for `mlchaos` to read."""
+
+
+@pytest.fixture(autouse=True)
+def no_secret_written(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    """After every e2e test: no secret it used (a routing key, a password, an API token) is in
+    any file it wrote. Its files are under ``tmp_path``; the secrets are the variables above as
+    the test left them, and the routing keys of every stack it ran on."""
+    yield
+    secrets = {os.environ.get(name, "") for name in SECRET_VARIABLES}
+    for name in request.fixturenames:
+        value = request.getfixturevalue(name) if name in ("stack", "fraud_stack") else None
+        if isinstance(value, StackConfig) and value.secrets_path.exists():
+            secrets |= set(json.loads(value.secrets_path.read_text())["routing_keys"].values())
+        if name == "fraud_staging":
+            state = request.getfixturevalue(name)
+            for file in ("routing-key", "monitoring-password", "pagerduty-api-token"):
+                secrets.add((state / file).read_text().strip())
+    found = [s.encode() for s in secrets if len(s) >= 8]
+    leaks = [
+        str(path.relative_to(tmp_path))
+        for path in tmp_path.rglob("*")
+        if path.is_file() and not path.is_symlink() and any(s in path.read_bytes() for s in found)
+    ]
+    assert leaks == [], f"a secret was written to {leaks}"
 
 
 def mlchaos(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -22,6 +22,8 @@ import pytest
 import requests
 import yaml
 
+from mlchaos.faults.leases import ACTOR
+from mlchaos.observe.gateway import GatewayClient
 from tests.conftest import ROOT, example_bin, wait_until
 from tests.e2e.conftest import journal_text, results
 
@@ -43,6 +45,7 @@ def fraud_staging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         subprocess.run(up, check=True, timeout=600, cwd=ROOT)
         with pytest.MonkeyPatch.context() as env:  # what `mlchaos` reads the password from
             env.setenv("FRAUD_MONITORING_PASSWORD", secret(state, "monitoring-password"))
+            env.setenv("FRAUD_PAGERDUTY_TOKEN", secret(state, "pagerduty-api-token"))
             yield state
     finally:
         down = [
@@ -55,13 +58,16 @@ def fraud_staging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         subprocess.run(down, timeout=120, cwd=ROOT)
 
 
+SECRETS = ("routing-key", "monitoring-password", "pagerduty-api-token")
+
+
 def secret(state: Path, name: str) -> str:
     return (state / name).read_text().strip()
 
 
 def secrets_in(folder: Path, state: Path) -> list[Path]:
     """Every file under ``folder`` that holds one of the stack's secrets."""
-    found = [secret(state, n).encode() for n in ("routing-key", "monitoring-password")]
+    found = [secret(state, n).encode() for n in SECRETS]
     written = [p for p in folder.rglob("*") if p.is_file()]
     assert len(written) > 3, written
     return [p for p in written if any(s in p.read_bytes() for s in found)]
@@ -158,11 +164,13 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
     assert served(fraud_staging) != "3"
     sources = bad["sources"]
     assert sources["detected"].startswith("prometheus"), sources
+    assert sources["paged"] == "pagerduty REST API incident triggered", sources
+    assert sources["acknowledged"] == "pagerduty REST API incident acknowledged", sources
     # neither the routing key (a mounted secret) nor the monitoring password is in any file
     # the game day wrote, nor in what it printed
     assert secrets_in(tmp_path, fraud_staging) == []
     printed = done.stdout + done.stderr
-    assert secret(fraud_staging, "monitoring-password") not in printed
+    assert not [n for n in SECRETS if secret(fraud_staging, n) in printed]
 
 
 def test_a_wrong_monitoring_password_injects_nothing_and_says_so_in_one_line(
@@ -180,6 +188,76 @@ def test_a_wrong_monitoring_password_injects_nothing_and_says_so_in_one_line(
     assert "Traceback" not in done.stderr and champion(fraud_staging) == before
     assert secrets_in(tmp_path, fraud_staging) == []
     assert "not-the-monitoring-password" not in done.stdout + done.stderr
+
+
+def doctor(state: Path, service: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return mlchaos("doctor", "--service", str(service or state / "service.yaml"),
+                   str(EXAMPLE / "scenario.yaml"), timeout=300)  # fmt: skip
+
+
+def test_doctor_passes_on_the_staging_and_names_each_problem_on_its_own_line(
+    fraud_staging: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    healthy = doctor(fraud_staging)
+    lines = healthy.stdout.splitlines()
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert len(lines) > 20 and all(line.startswith("ok ") for line in lines), lines
+    assert any(line.startswith("ok   pager: pagerduty REST API answers") for line in lines)
+
+    # every rule gone, and a payload the model rejects (one feature short of its six)
+    rejected = service_file(fraud_staging)
+    rejected["payload"]["features"] = rejected["payload"]["features"][:5]
+    (fraud_staging / "rejected.yaml").write_text(yaml.safe_dump(rejected))
+    sabotage(fraud_staging, "--no-rules")
+    try:
+        broken = doctor(fraud_staging, fraud_staging / "rejected.yaml")
+    finally:
+        sabotage(fraud_staging)
+    failed = [line for line in broken.stdout.splitlines() if line.startswith("FAIL")]
+    assert broken.returncode == 1, broken.stdout
+    assert any("model: one request of the payload got HTTP" in line for line in failed), failed
+    no_rule = [line for line in failed if "no loaded alerting rule is named" in line]
+    assert len(no_rule) == 7, failed
+
+    # the wrong password, and the model stopped
+    monkeypatch.setenv("FRAUD_MONITORING_PASSWORD", "not-the-monitoring-password")
+    sabotage(fraud_staging, "--no-model")
+    try:
+        broken = doctor(fraud_staging)
+    finally:
+        sabotage(fraud_staging)
+    failed = [line for line in broken.stdout.splitlines() if line.startswith("FAIL")]
+    assert broken.returncode == 1, broken.stdout
+    for name in ("prometheus", "alertmanager"):
+        assert any(line.startswith(f"FAIL {name}: ") and "refused mlchaos's credentials" in line
+                   for line in failed), failed  # fmt: skip
+    assert any(line.startswith("FAIL model: ") for line in failed), failed
+    assert "not-the-monitoring-password" not in broken.stdout + broken.stderr
+    assert served(fraud_staging) in ("1", "2")  # MLServer is back, serving champion
+
+
+def test_init_writes_a_starter_that_validates_from_the_staging_prometheus(
+    fraud_staging: Path, tmp_path: Path
+) -> None:
+    endpoints = service_file(fraud_staging)["endpoints"]
+    done = mlchaos(
+        "init", "--prometheus", endpoints["prometheus"]["url"], "--alertmanager",
+        endpoints["alertmanager"]["url"], "--gateway", endpoints["gateway"], "--model", "fraud",
+        "--pagerduty-service", "fraud-oncall", "--username", "mlchaos",
+        "--password-env", "FRAUD_MONITORING_PASSWORD",
+        "--ca-file", str(fraud_staging / "tls" / "cert.pem"), "--out", str(tmp_path / "starter"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    written = sorted(p.name for p in (tmp_path / "starter" / "experiments").iterdir())
+    assert written == ["fraud-edge-errors.yaml", "fraud-edge-latency-high.yaml",
+                       "fraud-inference-errors.yaml"], written  # fmt: skip
+    assert "no fault guessed for alert FraudAmountDrift" in done.stderr
+    starter = yaml.safe_load((tmp_path / "starter" / "service.yaml").read_text())
+    assert starter["endpoints"]["prometheus"]["basic_auth"] == {
+        "username": "mlchaos", "password_env": "FRAUD_MONITORING_PASSWORD"}  # fmt: skip
+    checked = mlchaos("validate", str(tmp_path / "starter" / "service.yaml"),
+                      *map(str, (tmp_path / "starter" / "experiments").iterdir()))  # fmt: skip
+    assert checked.returncode == 0, checked.stdout
 
 
 def failed_for(state: Path, reports: Path, *broken: str) -> list[str]:
@@ -252,8 +330,17 @@ def test_after_kill_9_the_lease_keeper_puts_champion_back_within_the_ttl(
         runner.kill()
         sabotage(fraud_staging)
     assert back_after <= ttl + 5, f"champion came back {back_after:.1f}s after the injection"
-    # `mlchaos recover`, with no reference stack: the run's journal says what the keeper did
-    recovered = mlchaos("recover", "--state-dir", str(tmp_path / "runs"))
-    assert recovered.returncode == 0, recovered.stderr
-    assert "already ended, nothing to revert" in recovered.stdout + recovered.stderr
-    assert "expire by mlchaos lease keeper" in recovered.stdout + recovered.stderr
+    # a gateway lease no journal names (a run whose folder was deleted), held by mlchaos
+    gateway = GatewayClient(service_file(fraud_staging)["endpoints"]["gateway"])
+    orphan = gateway.inject("latency_spike", {"delay_s": 0.2}, 1.0, 1, 600, ACTOR)["lease"]
+    # `mlchaos recover --service`, with no reference stack: the run's journal says what the
+    # keeper did, and the staging's own gateway is swept
+    recovered = mlchaos("recover", "--state-dir", str(tmp_path / "runs"),
+                        "--service", str(fraud_staging / "service.yaml"))  # fmt: skip
+    said = recovered.stdout + recovered.stderr
+    assert recovered.returncode == 0, said
+    assert "already ended, nothing to revert" in said
+    assert "expire by mlchaos lease keeper" in said
+    assert f"ended gateway lease {orphan['id']} (latency_spike)" in said
+    assert "recovered: 1 fault(s) reverted now" in said
+    assert gateway.faults() == []

@@ -6,6 +6,7 @@ The receiver stands in for PagerDuty's SaaS, which cannot be reached from here."
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -157,3 +158,30 @@ def test_a_refused_token_is_said_without_the_token(
     with pytest.raises(AccessRefused, match=r"refused the token in \$PD_TOKEN \(HTTP 401\)") as no:
         pager.since("fraud-oncall", datetime.now(UTC) - timedelta(minutes=1))
     assert "wrong-token-value" not in str(no.value)
+
+
+def test_mlchaos_ack_acknowledges_through_the_rest_api(
+    receiver: dict[str, Any], tmp_path: Path
+) -> None:
+    """With ``pagerduty.rest`` and a ``from_email``, `mlchaos ack` needs no routing key."""
+    service = tmp_path / "service.yaml"
+    service.write_text(
+        "version: 1\nname: fraud\nmodel: fraud\n"
+        "endpoints: {gateway: 'http://127.0.0.1:9', prometheus: 'http://127.0.0.1:9', "
+        "alertmanager: 'http://127.0.0.1:9'}\n"
+        "traffic_query: up\n"
+        f"pagerduty:\n  url: {receiver['url']}\n  service: fraud-oncall\n"
+        f"  ca_file: {receiver['ca']}\n  routing_key_env: NO_SUCH_VARIABLE\n"
+        f"  rest: {{url: '{receiver['rest']}', token_env: PD_TOKEN, from_email: sre@example.com}}\n"
+    )
+    trigger(receiver, "FraudLatencyHigh", "cli-ack-1")
+    done = subprocess.run(
+        [sys.executable, "-m", "mlchaos", "ack", "--service", str(service)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PD_TOKEN": TOKEN},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "FraudLatencyHigh: firing" in done.stdout
+    listed = rest(receiver).list_all("incidents", params={"incident_key": "cli-ack-1"})
+    assert [i["status"] for i in listed] == ["acknowledged"]
+    assert TOKEN not in done.stdout + done.stderr

@@ -1,0 +1,209 @@
+"""`mlchaos doctor`: is this staging ready for a game day? Each check asks one outside system
+one harmless question and says, in one line, what it found and how to fix it.
+
+Nothing is injected and nothing is changed: the model gets one request of the configured
+payload, as clients send it; hooks are checked for reachability, never run. A check that
+depends on one that failed (a query on an unreachable Prometheus) is skipped, not failed twice.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+from mlchaos.access import why
+from mlchaos.engine.run import preflight
+from mlchaos.errors import AccessRefused, MlchaosError
+from mlchaos.load.payload import first_request
+from mlchaos.observe import adapters
+from mlchaos.observe.alertmanager import paging_group_wait
+from mlchaos.schema import Experiment, Slo
+from mlchaos.schema.service import PRODUCTION, Hook
+from mlchaos.service import Service
+
+__all__ = ["Check", "diagnose"]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    """``ok``, ``FAIL`` or ``skip`` (a check it depends on failed)."""
+    detail: str
+    fix: str = ""
+
+    @property
+    def line(self) -> str:
+        fix = f" (fix: {self.fix})" if self.fix and self.status == "FAIL" else ""
+        return f"{self.status:<4} {self.name}: {self.detail}{fix}"
+
+
+def diagnose(service: Service, experiments: list[Experiment]) -> Iterator[Check]:
+    """Every check, in order, each as soon as it is known."""
+    yield _environment(service)
+    yield _ask("gateway", lambda: _gateway(service), "start `mlchaos gateway --upstream MODEL`, "
+               "or set $MLCHAOS_GATEWAY_TOKEN if its admin API wants one")  # fmt: skip
+    prometheus = _ask("prometheus", lambda: _prometheus(service), _fix_access("prometheus"))
+    yield prometheus
+    yield _ask("alertmanager", lambda: _alertmanager(service), _fix_access("alertmanager"))
+    yield _pager(service)
+    if service.registry_url is not None:
+        yield _ask("registry", lambda: _registry(service), "check endpoints.registry and "
+                   "versions.alias")  # fmt: skip
+    yield _ask("model", lambda: _model(service), "make payload (protocol, features, tensor) "
+               "match what the model takes, or start the model server")  # fmt: skip
+    hooks = {"rollback hook": service.rollback_hook, "deploy hook": service.deploy_hook}
+    for name, hook in hooks.items():
+        if hook is not None:
+            yield _hook_check(name, hook, service.hook_dir)
+    readable = prometheus.status == "ok"
+    yield _query("traffic query", service.traffic_slo(0.0), service, readable)
+    rules: dict[str, float] = {}
+    if readable:
+        rules = adapters.metrics(service).alert_rules()
+    for experiment in experiments:
+        yield from _experiment(experiment, service, rules, readable)
+
+
+def _ask(name: str, probe: Callable[[], str], fix: str) -> Check:
+    try:
+        return Check(name, "ok", probe())
+    except AccessRefused as exc:
+        return Check(name, "FAIL", str(exc), fix)
+    except (MlchaosError, requests.RequestException, OSError) as exc:
+        return Check(name, "FAIL", str(exc) if isinstance(exc, MlchaosError) else why(exc), fix)
+
+
+def _fix_access(endpoint: str) -> str:
+    return (f"check endpoints.{endpoint} (url, basic_auth or bearer_token_env, ca_file) and "
+            "that the variable it names is exported")  # fmt: skip
+
+
+def _environment(service: Service) -> Check:
+    if service.environment in PRODUCTION:
+        return Check("environment", "FAIL", f"declared {service.environment}: mlchaos refuses "
+                     "to inject there", "run against staging, or pass --allow-production "
+                     "knowingly")  # fmt: skip
+    return Check("environment", "ok", f"declared {service.environment}")
+
+
+def _gateway(service: Service) -> str:
+    faults = adapters.traffic(service).faults()
+    return f"{service.gateway_url} answers; {len(faults)} fault(s) active"
+
+
+def _prometheus(service: Service) -> str:
+    adapters.metrics(service).values("vector(1)")
+    return f"{service.prometheus_url} answers ({service.prometheus_access.describe()})"
+
+
+def _alertmanager(service: Service) -> str:
+    wait = paging_group_wait(service.alertmanager_url, service.alertmanager_access)
+    return (f"{service.alertmanager_url} answers ({service.alertmanager_access.describe()}); "
+            f"the paging route waits {wait:g}s")  # fmt: skip
+
+
+def _pager(service: Service) -> Check:
+    if not service.has_pager:
+        return Check("pager", "ok", "none configured: no experiment may expect paging")
+
+    def read() -> str:
+        pager = adapters.pager(service)
+        found = pager.since(service.pagerduty_service, datetime.now(UTC) - timedelta(hours=1))
+        adapters.acknowledger(service)  # can mlchaos acknowledge (a key, or REST with a user)?
+        return (f"{pager.source} answers for {service.pagerduty_service}; {len(found)} "
+                "incident(s) in the last hour")  # fmt: skip
+
+    return _ask("pager", read, "check pagerduty (url, ca_file, rest.token_env, routing key)")
+
+
+def _registry(service: Service) -> str:
+    production = adapters.registry(service).model(service.model).get("production")
+    expected = service.expected_production
+    if expected is not None and str(production) != expected:
+        raise MlchaosError(f"serves version {production}, not {expected} (production_version)")
+    return f"{service.registry_url} answers; {service.model} serves version {production}"
+
+
+def _model(service: Service) -> str:
+    spec = service.payload
+    if spec is None or service.payload_file is None:
+        raise MlchaosError("the service file names no payload: the load would send nothing")
+    body = first_request(spec.codec(), service.payload_file if spec.file else None,
+                         service.payload_file if spec.bodies else None)  # fmt: skip
+    url = service.model_url.rstrip("/") + spec.inference_path(service.model)
+    answer = requests.post(url, json=body, timeout=10)
+    if not answer.ok:
+        said = " ".join(answer.text.split())[:200]
+        raise MlchaosError(f"one request of the payload got HTTP {answer.status_code}: {said}")
+    return f"one request of the payload answered {answer.status_code} at {url}"
+
+
+def _hook_check(name: str, hook: Hook, base: Path | None) -> Check:
+    return _ask(name, lambda: _hook(hook, base), "fix the hook's URL or command in the file")
+
+
+def _hook(hook: Hook, base: Path | None) -> str:
+    if hook.http is not None:
+        parts = urlsplit(hook.http.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        with socket.create_connection((parts.hostname or "", port), timeout=3):
+            pass
+        return f"{hook.http.url} accepts connections (not called)"
+    assert hook.command is not None
+    program = hook.command[0]
+    beside = (base or Path.cwd()) / program
+    if shutil.which(program) is None and not beside.is_file():
+        raise MlchaosError(f"{program}: no such program")
+    return f"{program} exists (not run)"
+
+
+def _query(name: str, slo: Slo, service: Service, readable: bool) -> Check:
+    if not readable:
+        return Check(name, "skip", "Prometheus cannot be read")
+    try:
+        values = adapters.metrics(service).values(slo.query)
+    except MlchaosError as exc:
+        return Check(name, "FAIL", str(exc), "fix the PromQL")
+    if not values:
+        return Check(name, "FAIL", f"{slo.query} returns no data now",
+                     "check the metric exists and is scraped: no data makes every verdict "
+                     "inconclusive")  # fmt: skip
+    value = values[0]
+    if name == "traffic query":
+        return Check(name, "ok", f"{value:g} now")
+    held = "holds" if slo.holds(value) else "does NOT hold"
+    status = "ok" if slo.holds(value) else "FAIL"
+    return Check(name, status, f"{value:g} now, {held} ({slo.condition})",
+                 "a steady state that does not hold makes the run inconclusive")  # fmt: skip
+
+
+def _experiment(
+    experiment: Experiment, service: Service, rules: dict[str, float], readable: bool
+) -> Iterator[Check]:
+    alert = experiment.expect.detection.alert
+    prefix = f"{experiment.name}"
+    if not readable:
+        yield Check(f"{prefix} alert", "skip", "Prometheus cannot be read")
+    elif alert in rules:
+        yield Check(f"{prefix} alert", "ok", f"{alert} is a loaded rule (for {rules[alert]:g}s)")
+    else:
+        yield Check(f"{prefix} alert", "FAIL", f"no loaded alerting rule is named {alert}",
+                    "load the rule into Prometheus, or fix expect.detection.alert")  # fmt: skip
+    for slo in experiment.steady_state:
+        yield _query(f"{prefix} steady state {slo.name}", slo, service, readable)
+    if readable:
+        yield _ask(f"{prefix} floor", lambda: _floor(experiment, service),
+                   "raise the target or shorten the pipeline's intervals")  # fmt: skip
+
+
+def _floor(experiment: Experiment, service: Service) -> str:
+    floor = preflight(experiment, service)
+    return f"targets are above the pipeline's floor ({floor.explain('time_to_page')})"
