@@ -2,15 +2,22 @@
 one harmless question and says, in one line, what it found and how to fix it.
 
 Nothing is injected and nothing is changed: the model gets one request of the configured
-payload, as clients send it; hooks are checked for reachability, never run. A check that
+payload, as clients send it, and, when no traffic flows, the payload's requests in order at
+10 req/s while the queries are read; hooks are checked for reachability, never run. A check that
 depends on one that failed (a query on an unreachable Prometheus) is skipped, not failed twice.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import re
 import shutil
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,14 +28,15 @@ import requests
 from mlchaos.access import why
 from mlchaos.engine.run import preflight
 from mlchaos.errors import AccessRefused, MlchaosError
-from mlchaos.load.payload import first_request
+from mlchaos.load.payload import first_request, read_bodies, read_payload
 from mlchaos.observe import adapters
 from mlchaos.observe.alertmanager import paging_group_wait
 from mlchaos.schema import Experiment, Slo
 from mlchaos.schema.service import PRODUCTION, Hook
+from mlchaos.schema.units import parse_duration
 from mlchaos.service import Service
 
-__all__ = ["Check", "diagnose"]
+__all__ = ["WARM_RPS", "Check", "diagnose"]
 
 
 @dataclass(frozen=True)
@@ -57,19 +65,102 @@ def diagnose(service: Service, experiments: list[Experiment]) -> Iterator[Check]
     if service.registry_url is not None:
         yield _ask("registry", lambda: _registry(service), "check endpoints.registry and "
                    "versions.alias")  # fmt: skip
-    yield _ask("model", lambda: _model(service), "make payload (protocol, features, tensor) "
-               "match what the model takes, or start the model server")  # fmt: skip
+    model = _ask("model", lambda: _model(service), "make payload (protocol, features, tensor) "
+                 "match what the model takes, or start the model server")  # fmt: skip
+    yield model
     hooks = {"rollback hook": service.rollback_hook, "deploy hook": service.deploy_hook}
     for name, hook in hooks.items():
         if hook is not None:
             yield _hook_check(name, hook, service.hook_dir)
     readable = prometheus.status == "ok"
+    if not readable:
+        yield Check(
+            "queries",
+            "skip",
+            f"the traffic query, and the alert rules, steady states "
+            f"and floors of {len(experiments)} experiment(s): Prometheus cannot be read",
+        )
+        return
+    queries = [service.traffic_query] + [s.query for e in experiments for s in e.steady_state]
+    if model.status == "ok" and not _have_data(service, queries):
+        # Rates over a window need traffic in it: send the payload gently while reading them,
+        # as the game day's load would, rather than call an idle staging broken.
+        with _gentle_load(service) as sent:
+            settle_s = 2 * _longest_window(queries) + 5
+            _wait_for(lambda: _have_data(service, queries), settle_s)
+            checks = list(_queries(service, experiments, readable))
+        yield Check("warm-up", "ok", f"no traffic before: sent {sent[0]} requests of the "
+                    f"payload at {WARM_RPS:g} req/s while reading the queries")  # fmt: skip
+        yield from checks
+    else:
+        yield from _queries(service, experiments, readable)
+
+
+def _queries(service: Service, experiments: list[Experiment], readable: bool) -> Iterator[Check]:
     yield _query("traffic query", service.traffic_slo(0.0), service, readable)
     rules: dict[str, float] = {}
     if readable:
         rules = adapters.metrics(service).alert_rules()
     for experiment in experiments:
         yield from _experiment(experiment, service, rules, readable)
+
+
+WARM_RPS = 10.0
+
+
+def _have_data(service: Service, queries: list[str]) -> bool:
+    metrics = adapters.metrics(service)
+    try:
+        return all(metrics.values(q) for q in queries)
+    except MlchaosError:
+        return False
+
+
+def _longest_window(queries: list[str]) -> float:
+    """The longest range (``[5m]``) the queries read over, in seconds; at most 60."""
+    ranges = [
+        parse_duration(m) for q in queries for m in re.findall(r"\[(\d+(?:\.\d+)?(?:ms|s|m|h))", q)
+    ]
+    return min(max(ranges, default=5.0), 60.0)
+
+
+def _wait_for(condition: Callable[[], bool], limit_s: float) -> None:
+    deadline = time.monotonic() + limit_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
+@contextmanager
+def _gentle_load(service: Service) -> Iterator[list[int]]:
+    """The payload's requests in order, ``WARM_RPS`` a second, until the block ends (the same
+    request over and over would itself be a drift the team's alerts may catch); yields a
+    one-item list counting what was sent."""
+    assert service.payload is not None and service.payload_file is not None
+    spec = service.payload
+    if spec.bodies:
+        bodies = read_bodies(service.payload_file)
+    else:
+        rows = read_payload(service.payload_file, spec.label)
+        bodies = [spec.codec().encode([row.features]) for row in rows]
+    url = service.model_url.rstrip("/") + spec.inference_path(service.model)
+    sent, stop = [0], threading.Event()
+
+    def send() -> None:
+        with requests.Session() as session:
+            for body in itertools.cycle(bodies):  # in order, as the load replays them
+                if stop.wait(1 / WARM_RPS):
+                    return
+                with contextlib.suppress(requests.RequestException):
+                    session.post(url, json=body, timeout=5)
+                    sent[0] += 1
+
+    thread = threading.Thread(target=send, name="doctor-load", daemon=True)
+    thread.start()
+    try:
+        yield sent
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def _ask(name: str, probe: Callable[[], str], fix: str) -> Check:

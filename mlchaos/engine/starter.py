@@ -141,8 +141,8 @@ def _experiment(
         )
     )
     head = (
-        f"# Written by `mlchaos init`: {alert} ({rule.get('query', '')!s:.80}) looks like it\n"
-        f"# watches for a {fault['type']}: a guess. Targets are starters above the floor.\n"
+        f"# Written by `mlchaos init`: {alert}'s rule reads like one a {fault['type']} fault\n"
+        "# sets off. That is a guess: check it. Targets are starters above the floor.\n"
     )
     return head + note + yaml.safe_dump(document, sort_keys=False)
 

@@ -23,7 +23,9 @@ import requests
 import yaml
 
 from mlchaos.faults.leases import ACTOR
+from mlchaos.loader import load_service
 from mlchaos.observe.gateway import GatewayClient
+from mlchaos.observe.prometheus import Prometheus
 from tests.conftest import ROOT, example_bin, wait_until
 from tests.e2e.conftest import journal_text, results
 
@@ -190,6 +192,12 @@ def test_a_wrong_monitoring_password_injects_nothing_and_says_so_in_one_line(
     assert "not-the-monitoring-password" not in done.stdout + done.stderr
 
 
+def _active_alerts(state: Path) -> list[str]:
+    service = load_service(state / "service.yaml")
+    prometheus = Prometheus(service.prometheus_url, service.prometheus_access)
+    return [a["labels"]["alertname"] for a in prometheus.alerts()]
+
+
 def doctor(state: Path, service: Path | None = None) -> subprocess.CompletedProcess[str]:
     return mlchaos("doctor", "--service", str(service or state / "service.yaml"),
                    str(EXAMPLE / "scenario.yaml"), timeout=300)  # fmt: skip
@@ -203,6 +211,8 @@ def test_doctor_passes_on_the_staging_and_names_each_problem_on_its_own_line(
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert len(lines) > 20 and all(line.startswith("ok ") for line in lines), lines
     assert any(line.startswith("ok   pager: pagerduty REST API answers") for line in lines)
+    # its warm-up replays the payload in order, as the load does: it sets off no alert
+    assert _active_alerts(fraud_staging) == [], healthy.stdout
 
     # every rule gone, and a payload the model rejects (one feature short of its six)
     rejected = service_file(fraud_staging)

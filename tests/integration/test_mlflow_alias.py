@@ -154,7 +154,9 @@ def test_the_keeper_ends_the_lease_after_kill_9_of_the_runner(
     wait_until(lambda: aliases.version_of(MODEL, "champion") == "2", timeout=4 + 5)
     back_after = time.monotonic() - killed
     [lease] = Journal(tmp_path / "journal.jsonl").of(Lease)
-    done = json.loads(Path(lease.model_extra["lease_file"]).with_suffix(".done").read_text())
+    marker = Path(lease.model_extra["lease_file"]).with_suffix(".done")
+    wait_until(marker.exists, timeout=10)  # written after the alias moves back and the deploy
+    done = json.loads(marker.read_text())
     assert (done["action"], done["actor"], done["to_version"]) == ("expire", KEEPER, "2")
     assert deploys.read_text() == "deployed\n" * 2  # the keeper deployed what champion names
     assert back_after < 4 + 3
