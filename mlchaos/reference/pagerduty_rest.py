@@ -35,6 +35,7 @@ from mlchaos.reference.pagerduty_receiver import Incident, IncidentStore
 __all__ = ["MAX_LIMIT", "pd_time", "rest_router", "service_id"]
 
 MAX_LIMIT = 100
+_DONE = {"trigger": "Triggered", "acknowledge": "Acknowledged", "resolve": "Resolved"}
 
 
 def service_id(name: str) -> str:
@@ -231,7 +232,7 @@ def rest_router(store: IncidentStore, tokens: frozenset[str], services: list[str
                      else {"type": "service_reference", "summary": incident.service})  # fmt: skip
             entries.append({
                 "id": f"R{incident.id[1:]}{kind[0].upper()}", "type": f"{kind}_log_entry",
-                "summary": f"{kind.capitalize()}d through {'the REST API' if by else 'the API'}",
+                "summary": f"{_DONE[kind]} through {'the REST API' if by else 'the API'}",
                 "created_at": pd_time(when), "incident": ref, "service": service,
                 "agent": agent, "channel": {"type": "web_trigger" if by else "api"},
             })  # fmt: skip

@@ -145,6 +145,8 @@ def test_mlchaos_reads_pages_and_acknowledges_through_the_rest_api(
     assert before_ack <= datetime.fromisoformat(acked["acknowledged_at"]) <= datetime.now(UTC)
     entries = rest(receiver).list_all(f"incidents/{incident['id']}/log_entries")
     assert [e["type"] for e in entries] == ["acknowledge_log_entry", "trigger_log_entry"]
+    assert [e["summary"] for e in entries] == [
+        "Acknowledged through the REST API", "Triggered through the API"]  # fmt: skip
     assert entries[0]["agent"] == {"type": "user_reference", "summary": "sre@example.com"}
     assert entries[0]["created_at"].endswith("Z") and "." not in entries[0]["created_at"]
 
