@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,37 @@ SECRET_VARIABLES = (
     "FRAUD_MONITORING_PASSWORD", "FRAUD_PAGERDUTY_TOKEN",
 )  # fmt: skip
 """Where the e2e suite's stacks put their secrets for `mlchaos` to read."""
+
+
+@pytest.fixture(autouse=True)
+def reference_stack_as_expected(request: pytest.FixtureRequest) -> None:
+    """Before each test on the shared reference stack: production on the version the stack
+    expects and the rollback controller on.
+
+    A page under load alone (a false alarm on a busy runner) can make the controller roll
+    production back after a test has ended. The test that ran then judges it; the next one
+    must not inherit it, or one stray alert fails every test after it for one cause. Putting it
+    back is said as a warning in pytest's summary, so it is never silent.
+    """
+    if "stack" not in request.fixturenames:
+        return
+    stack: StackConfig = request.getfixturevalue("stack")
+    set_controller(stack, enabled=True)
+    found, expected = production(stack), stack.production_version
+    if found == expected:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # shown in pytest's summary, not raised as an error
+        warnings.warn(
+            f"production was {found} before {request.node.name}; put back to {expected}",
+            stacklevel=1,
+        )
+    requests.post(
+        f"{stack.url('registry')}/v1/models/{stack.model_name}/promote",
+        json={"version": expected, "actor": "e2e-isolation", "reason": "test isolation"},
+        timeout=5,
+    ).raise_for_status()
+    wait_until(lambda: production(stack) == expected, 10)
 
 
 @pytest.fixture(autouse=True)
