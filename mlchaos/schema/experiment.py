@@ -333,10 +333,10 @@ class Experiment(Frozen):
     steady_state: tuple[Slo, ...] = Field(min_length=1)
     expect: Expectations
     min_traffic_rps: float = Field(default=1.0, ge=0, le=1_000_000, allow_inf_nan=False)
+    """Below this request rate the service is idle and nothing can be concluded."""
     min_success: Share = 0.9
     """The share of requests the chaos gateway must answer with a 2xx for the service to count
     as serving: before injection (else the run is inconclusive) and for recovery."""
-    """Below this request rate the service is idle and nothing can be concluded."""
     give_up_after: Duration | None = Field(default=None, gt=0, le=86400)
     """How long after injection to keep waiting for events; default twice the largest target."""
     stop_when: tuple[Slo, ...] = ()

@@ -264,6 +264,7 @@ def test_alert_that_no_rule_defines_fails_on_detection(stack: StackConfig, tmp_p
         tmp_path,
         "undefined-alert",
         expect__detection={"alert": "ModelAccuracyCollapse", "within": "5s"},
+        give_up_after="20s",
     )
     done = gameday(stack, scenario, tmp_path / "reports")
     assert done.returncode == 1, done.stdout + done.stderr
