@@ -49,6 +49,13 @@ class RuleSettings:
     label_window: str = "15s"
     """Labels arrive slower than requests, so accuracy is judged over a longer window."""
     for_: str = "1s"
+    keep_firing_for: str | None = None
+    """Prometheus 2.42+: how long a ``rollback`` alert stays firing after its expression
+    clears. A rollback set off by a sibling alert (a bad version trips the score shift and the
+    segment gap within a second) can clear this alert before Alertmanager's group wait ends,
+    and then it never pages; on a busy 2-core runner the shift alert fired at +3.1 s, the
+    segment gap's rollback landed at +3.1 s, and no page for the shift ever came. Unset, the
+    key is left out, so older Prometheus versions load the rules."""
     evaluation_interval: str = "1s"
     alert_prefix: str = ""
     """Prepended to every alert name, for teams with their own naming."""
@@ -201,10 +208,11 @@ def _slow_share(histogram: str, by: str, model: str, s: RuleSettings) -> str:
 def _rule(
     s: RuleSettings, name: str, severity: str, action: str, expr: str, summary: str
 ) -> dict[str, Any]:
+    rule: dict[str, Any] = {"alert": f"{s.alert_prefix}{name}", "expr": expr, "for": s.for_}
+    if s.keep_firing_for and action == "rollback":
+        rule["keep_firing_for"] = s.keep_firing_for
     return {
-        "alert": f"{s.alert_prefix}{name}",
-        "expr": expr,
-        "for": s.for_,
+        **rule,
         "labels": {"severity": severity, "action": action},
         "annotations": {
             "summary": summary,

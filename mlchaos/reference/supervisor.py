@@ -190,6 +190,7 @@ def rule_settings(cfg: StackConfig) -> RuleSettings:
         model=cfg.model_name,
         alert_prefix=cfg.alert_prefix,
         runbook_base_url=cfg.runbook_dir.resolve().as_uri(),
+        keep_firing_for="5s",  # past group_wait (1 s) with room for a busy machine
     )
 
 
