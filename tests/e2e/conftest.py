@@ -32,8 +32,9 @@ SECRET_VARIABLES = (
 
 @pytest.fixture(autouse=True)
 def reference_stack_as_expected(request: pytest.FixtureRequest) -> None:
-    """Before each test on the shared reference stack: production on the version the stack
-    expects and the rollback controller on.
+    """Before each test on the shared reference stack: the rollback controller on, no failed
+    answer left in the gateway's serving window, and production on the version the stack
+    expects.
 
     A page under load alone (a false alarm on a busy runner) can make the controller roll
     production back after a test has ended. The test that ran then judges it; the next one
