@@ -9,12 +9,15 @@ Every record is a model below, told apart by its ``type``:
     lease             the undo a fault will need, written *before* it acts
     lease_acquired    the target granted the lease
     lease_ended       the target ended it
-    event             a timeline event with its time and the source that owns that time
+    event             a timeline event: its time, the source that owns that time, and who
+                      caused it (the actor, and its party: the team or mlchaos)
     missed            an event that did not happen, and why (timeout, unreachable, undefined)
     fault_active      whether the injected fault was observably live
     slo               one steady-state check: value, and holds / violated / no_data / unreachable
     activity          chaoslib activity start and end, recorded by the mlchaos control
     runbook_step      a runbook step the automated responder ran, and its outcome
+    responded         something the simulated responder did for a page (an acknowledgement),
+                      written before it acts
     run_finished      chaoslib's status, kept for the record, never judged
     interrupted       the SIGINT or SIGTERM that cut the run short, and when
 """
@@ -30,7 +33,7 @@ from typing import Annotated, Any, BinaryIO, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from mlchaos.vocabulary import Event
+from mlchaos.vocabulary import Event, Party
 
 __all__ = [
     "Activity",
@@ -45,6 +48,7 @@ __all__ = [
     "Missed",
     "PreflightFailed",
     "Record",
+    "Responded",
     "RunFinished",
     "RunStarted",
     "RunbookStep",
@@ -126,6 +130,20 @@ class EventRecord(_Record):
     """When it happened, by the clock of the system that owns the event."""
     source: str
     detail: dict[str, Any] = Field(default_factory=dict)
+    actor: str | None = None
+    """Who caused it: ``prometheus``, ``rollback-controller``, a person, ``mlchaos-responder``.
+    None in journals written before actors were recorded: then it is not judged."""
+    party: Party | None = None
+    """Whose doing it was: the team's or mlchaos's (a duration ending in it is simulated)."""
+    earliest: str | None = None
+    """The earliest moment it can have happened, when its owner gives times coarser than the
+    truth (PagerDuty's REST API, to the second): a duration that starts here is measured from
+    this, so that rounding never shortens it."""
+
+    @property
+    def start(self) -> str:
+        """The time a duration starting at this event is measured from."""
+        return self.earliest or self.time
 
 
 class Missed(_Record):
@@ -176,6 +194,18 @@ class RunbookStep(_Record):
     alert: str | None = None
 
 
+class Responded(_Record):
+    """The simulated responder is about to act for a page: written before it acts, so that
+    whatever the pager shows next is known to be mlchaos's doing, not the team's."""
+
+    type: Literal["responded"] = "responded"
+    action: Literal["acknowledge"]
+    incident: str
+    actor: str
+    delay_s: float
+    """The delay the scenario configured (``ack_delay``): what the duration really measures."""
+
+
 class RunFinished(_Record):
     type: Literal["run_finished"] = "run_finished"
     chaoslib_status: str | None = None
@@ -194,9 +224,12 @@ class Stopped(_Record):
     guard: str
     query: str
     condition: str
-    value: float
+    value: float | None = None
+    """The breaching value; None when the guard could not be read (it stops all the same)."""
+    reason: str | None = None
+    """Why a guard could not be read, for a fail-safe stop."""
     breached_at: str
-    """When mlchaos saw the breach in Prometheus."""
+    """When mlchaos saw the breach in Prometheus (or gave up reading the guard)."""
     reverted_at: str
     breach_to_revert_s: float
 
@@ -214,6 +247,7 @@ Record = Annotated[
     | SloCheck
     | Activity
     | RunbookStep
+    | Responded
     | RunFinished
     | Interrupted
     | Stopped,

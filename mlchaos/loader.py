@@ -80,12 +80,19 @@ def misfits(experiment: Experiment, service: Service) -> list[tuple[str, str]]:
     from mlchaos.faults import fault_type
 
     found = fault_type(experiment.fault.type).misfits(service, experiment.fault)
-    unpaged = [
+    unfit = [
         (f"expect.{name}", "the service file names no pager (pagerduty:), so nothing can page")
         for name in ("paging", "acknowledgement")
         if getattr(experiment.expect, name) is not None and not service.has_pager
     ]
-    return [(f"fault.{field}", message) for field, message in found] + unpaged
+    mitigation = experiment.expect.mitigation
+    if mitigation is not None and mitigation.by == "fallback" and not service.versions.fallback:
+        unfit.append((
+            "expect.mitigation.by",
+            "a fallback is read from what is served: set versions.fallback in the service file "
+            "to the version its answers carry (x-model-version or the OIP model_version)",
+        ))  # fmt: skip
+    return [(f"fault.{field}", message) for field, message in found] + unfit
 
 
 def _raise_misfits(
@@ -142,6 +149,8 @@ def _with_defaults(experiment: Experiment, scenario: Scenario, path: str | Path)
     expect = experiment.expect.model_dump()
     defaults = scenario.defaults.model_dump(exclude_none=True)
     missing = {k: v for k, v in defaults.items() if expect.get(k) is None}
+    if expect.get("no_recovery"):  # it says why it has no recovery target: none is filled in
+        missing.pop("recovery", None)
     if not missing:
         return experiment
     try:

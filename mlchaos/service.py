@@ -51,6 +51,8 @@ class Service(BaseModel):
     """PagerDuty's REST API, where page and ack times are read when given."""
     rollback_hook: Hook | None = None
     """What the automated responder runs for ``action: rollback`` alerts, if anything."""
+    fallback_hook: Hook | None = None
+    """The team's switch to its fallback, for a runbook's ``action: fallback``."""
     deploy_hook: Hook | None = None
     """The team's deploy step, run after the registry's alias moves; None: the server follows
     the alias by itself."""
@@ -140,6 +142,7 @@ class Service(BaseModel):
             pagerduty_service=pd.service if pd else "",
             pagerduty_rest=pd.rest if pd else None,
             rollback_hook=document.rollback,
+            fallback_hook=document.fallback,
             deploy_hook=document.deploy,
             hook_dir=base,
             routing_key_env=pd.routing_key_env if pd else None,

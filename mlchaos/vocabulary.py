@@ -14,15 +14,21 @@ __all__ = [
     "EVENTS",
     "FIX",
     "HEADLINE",
+    "INJECTOR",
     "JUDGED",
+    "KEEPER",
     "LABELS",
     "MEASURES",
+    "MLCHAOS_ACTORS",
+    "RESPONDER",
     "TARGET_EVENT",
     "TARGET_OF_EVENT",
     "VERDICT_ORDER",
     "Event",
     "Measure",
+    "Party",
     "Verdict",
+    "party_of",
 ]
 
 
@@ -41,6 +47,33 @@ class Event(StrEnum):
 
 EVENTS: tuple[Event, ...] = tuple(Event)
 """In the order an incident runs through them."""
+
+
+class Party(StrEnum):
+    """Who caused an event. Only the team's events are judged against its targets."""
+
+    TEAM = "team"
+    """The service's own systems and people: Prometheus, Alertmanager, the pager, the team's
+    controllers, deploy step and supervisor, a person acknowledging or mitigating."""
+    MLCHAOS = "mlchaos"
+    """mlchaos itself: the injector, the simulated responder, the lease keepers and the TTLs
+    that end its faults. A duration that ends in one of its actions is *simulated*."""
+
+
+INJECTOR = "mlchaos"
+"""Who mlchaos says it is in every target's audit log when it injects or reverts."""
+RESPONDER = "mlchaos-responder"
+"""Who the simulated on-call is (automated game days): its acknowledgements and runbook steps."""
+KEEPER = "mlchaos lease keeper"
+"""The detached process that ends an MLflow lease when its TTL runs out."""
+MLCHAOS_ACTORS = frozenset({INJECTOR, RESPONDER, KEEPER, "recover"})
+"""Every name mlchaos acts under. A target that ends a lease by itself (the gateway's or the
+registry's timer) acts for mlchaos too: its audit entry carries the lease's id."""
+
+
+def party_of(actor: str, lease_id: str | None = None) -> Party:
+    """The party behind an audit entry's ``actor`` (an entry about a lease is mlchaos's)."""
+    return Party.MLCHAOS if actor in MLCHAOS_ACTORS or lease_id else Party.TEAM
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ interrupt the method, so this one does, after:
 
 - an activity that was interrupted by SIGTERM (chaoslib's handler, in raw `chaos run`);
 - an ``inject-*`` action that failed: there is no fault to observe;
-- a ``confirm-*`` probe that found the fault inactive.
+- a ``confirm-*`` probe that found the fault inactive, or could not tell (it raised: the
+  gateway unreachable, no payload to probe with): waiting then would measure nothing that
+  could be trusted, and the verdict says which.
 
 The rollbacks still run either way.
 """
@@ -54,6 +56,8 @@ def after_activity_control(
         raise InterruptExecution(f"{name}: the fault could not be injected; nothing to measure")
     if name.startswith("confirm-") and state.get("output") is False:
         raise InterruptExecution(f"{name}: the injected fault is not active; nothing to measure")
+    if name.startswith("confirm-") and state.get("status") == "failed":
+        raise InterruptExecution(f"{name}: whether the fault is live cannot be told; stopping")
 
 
 def _headline(exception: str) -> str | None:

@@ -14,8 +14,7 @@ from pydantic import TypeAdapter
 
 from mlchaos.access import Access
 from mlchaos.faults import fault_type
-from mlchaos.faults.leases import ACTOR
-from mlchaos.journal import EventRecord, Journal, Missed, journal_from
+from mlchaos.journal import EventRecord, Journal, Missed, journal_from, parse_time
 from mlchaos.observe import events, serving, slo
 from mlchaos.observe.adapters import metrics_at, pager_at, registry_at, traffic, traffic_at
 from mlchaos.observe.health import down
@@ -165,9 +164,12 @@ def wait_for_acknowledgement(
     ca_file: str | None = None,
     adapters: Adapters = None,
     pagerduty_rest: dict[str, Any] | None = None,
+    within_s: float | None = None,
     configuration: Configuration = None,
 ) -> bool:
-    """Wait for the incident that paged to be acknowledged."""
+    """Wait for the incident that paged to be acknowledged: until ``within_s`` after the page
+    when given (the acknowledgement's target runs from the page), else ``give_up_after_s``
+    after injection."""
     journal, injected, deadline = _window(configuration, give_up_after_s)
     page = next((r for r in journal.of(EventRecord) if r.event is Event.PAGED), None)
     if page is None:
@@ -184,8 +186,10 @@ def wait_for_acknowledgement(
             )
         )
         return False
+    if within_s is not None:
+        deadline = parse_time(page.start) + timedelta(seconds=within_s)
     incidents = _pager(pagerduty_url, ca_file, adapters, pagerduty_rest, service)
-    look = events.acknowledged(incidents, service, injected, page.detail["incident"])
+    look = events.acknowledged(incidents, service, injected, page.detail["incident"], journal)
     return events.wait_for(journal, Event.ACKNOWLEDGED, "acknowledgement", deadline, look)
 
 
@@ -196,37 +200,46 @@ def wait_for_mitigation(
     pipeline: dict[str, Any] | None = None,
     served_below: float = 0.05,
     stays_for_s: float = 5.0,
+    min_success: float = 0.9,
     configuration: Configuration = None,
 ) -> bool:
-    """Wait for the mitigation ``by`` names, done by anyone but mlchaos itself.
+    """Wait for the mitigation ``by`` names, read from what is served at the gateway:
 
-    ``rollback``: a registry rollback away from the injected version (with an MLflow
-    registry, which keeps no audit log: the injected version's share of answers falling below
-    ``served_below`` for ``stays_for_s``, as the gateway sees them). ``fallback``: the
-    gateway routing traffic to the fallback model. ``retrain``: a retrain request in the
-    registry's audit log. Mitigation is set off by alerts and pages, so with a component of
-    ``pipeline`` down, none is *cannot tell*.
+    ``rollback``: the injected version gives less than ``served_below`` of the answers for
+    ``stays_for_s`` (a rollback in the registry that never reached the server is none);
+    ``fallback``: the service file's ``versions.fallback`` gives all but ``served_below`` of
+    them, at least ``min_success`` of them 2xx, for ``stays_for_s``.
+
+    Who did it comes from the registry's audit log where it keeps one, and it is mlchaos's
+    (simulated) when mlchaos's responder acted first. Mitigation is set off by alerts and
+    pages, so with a component of ``pipeline`` down, none is *cannot tell*.
     """
     journal, injected, deadline = _window(configuration, give_up_after_s)
     target = Service.model_validate(service)
-    registry = registry_at(
-        target.registry_url or "", target.adapters.registry, target.versions.alias
-    )
-    if by == "rollback" and target.adapters.registry == "mlflow":
-        version = _injected_detail(journal).get("version", "")
-        look = events.served_off(traffic(target), version, injected, served_below, stays_for_s)
+    gateway = traffic(target)
+    audit = _audit_of(target)
+    if by == "rollback":
+        version = str(_injected_detail(journal).get("version", ""))
+        who = events.attribute(journal, audit, ("rollback",), injected)
+        look = events.served_off(gateway, version, injected, served_below, stays_for_s, who)
         what = f"version {version} of {target.model} going out of service"
-    elif by == "rollback":
-        version = _injected_detail(journal).get("version", "")
-        look = events.mitigated(registry, target.model, version, injected, ignore_actor=ACTOR)
-        what = f"rollback of {target.model}"
-    elif by == "retrain":
-        look = events.retrain_requested(registry, target.model, injected, ignore_actor=ACTOR)
-        what = f"retrain request for {target.model}"
     else:
-        look = events.routed_to_fallback(traffic(target), injected, ACTOR)
-        what = "switch to the fallback"
+        fallback = target.versions.fallback
+        who = events.attribute(journal, audit, ("fallback_on",), injected)
+        look = events.fallback_served(
+            gateway, fallback, injected, served_below, stays_for_s, min_success, who
+        )
+        what = f"the fallback ({', '.join(fallback)}) answering for {target.model}"
     return events.wait_for(journal, Event.MITIGATED, what, deadline, look, _depends(pipeline))
+
+
+def _audit_of(target: Service) -> Any:
+    """The registry's audit log of the model, where the registry keeps one (it names who
+    acted); None where it does not."""
+    if target.registry_url is None:
+        return None
+    registry = registry_at(target.registry_url, target.adapters.registry, target.versions.alias)
+    return lambda: registry.audit(target.model)
 
 
 def _injected_detail(journal: Journal) -> dict[str, Any]:
@@ -256,7 +269,7 @@ def wait_for_recovery(
     gateway = traffic_at(gateway_url, *_kind(adapters, "traffic")) if gateway_url else None
     look = events.recovered(
         _metrics(prometheus_url, adapters, prometheus_access), objectives, injected, step_s,
-        stable_for_s, gateway, min_success,
+        stable_for_s, gateway, min_success, journal,
     )  # fmt: skip
     return events.wait_for(
         journal, Event.RECOVERED, "SLO recovery", deadline, look, _depends(pipeline)

@@ -1,7 +1,9 @@
 """Compile an mlchaos experiment into a Chaos Toolkit experiment.
 
 - the steady-state hypothesis holds the SLO probes and a traffic probe;
-- the method injects the fault, confirms it is live, then waits for each expected event;
+- the method injects the fault, confirms it is live, then waits for each expected event, each
+  no longer than its own target (`Experiment.waits_s`): a fault is not kept in to wait out a
+  verdict that is already known;
 - the rollbacks revert the fault, and run always (the runner sets the strategy).
 """
 
@@ -48,10 +50,10 @@ def compile_experiment(experiment: Experiment, service: Service, journal: Path) 
 
 def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
     expect = experiment.expect
-    wait = {"give_up_after_s": experiment.deadline_s}
+    waits = experiment.waits_s()
     target = {"service": service.model_dump(mode="json")}
     alert = _with_adapters(
-        service, {"prometheus_url": service.prometheus_url, "alert": expect.detection.alert, **wait}
+        service, {"prometheus_url": service.prometheus_url, "alert": expect.detection.alert}
     )
     fault = experiment.fault.model_dump(mode="json")
     rest = service.pagerduty_rest
@@ -79,8 +81,16 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
         _activity(
             "probe", "confirm-fault-active", PROBES, "fault_active", {"fault": fault, **target}
         ),
-        _activity("probe", "wait-detected", PROBES, "wait_for_alert", alert),
-        _activity("probe", "wait-fired", PROBES, "wait_for_firing", alert),
+        _activity(
+            "probe",
+            "wait-detected",
+            PROBES,
+            "wait_for_alert",
+            {**alert, **_until(waits, "detected")},
+        ),
+        _activity(
+            "probe", "wait-fired", PROBES, "wait_for_firing", {**alert, **_until(waits, "fired")}
+        ),
     ]
     if expect.paging:
         steps.append(
@@ -94,7 +104,7 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
                     "service": expect.paging.service,
                     "alert": expect.detection.alert,
                     **pipeline,
-                    **wait,
+                    **_until(waits, "paged"),
                 },
             )
         )
@@ -108,7 +118,11 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
                 {
                     **pd,
                     "service": expect.paging.service,
-                    **wait,
+                    # until its target after the page, unless the experiment says how long
+                    "within_s": None
+                    if experiment.give_up_after is not None
+                    else expect.acknowledgement.within,
+                    **_until(waits, "acknowledged"),
                 },
             )
         )
@@ -123,9 +137,10 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
                     "by": expect.mitigation.by,
                     "served_below": expect.mitigation.served_below,
                     "stays_for_s": expect.mitigation.stays_for,
+                    "min_success": experiment.min_success,
                     **target,
                     **pipeline,
-                    **wait,
+                    **_until(waits, "mitigated"),
                 },
             )
         )
@@ -145,12 +160,17 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
                         "gateway_url": service.gateway_url,
                         "min_success": experiment.min_success,
                         **pipeline,
-                        **wait,
+                        **_until(waits, "recovered"),
                     },
                 ),
             )
         )
     return steps
+
+
+def _until(waits: dict[str, float], event: str) -> dict[str, float]:
+    """How long after injection the wait for ``event`` goes on: no longer than its target."""
+    return {"give_up_after_s": waits[event]}
 
 
 def _slo_probe(slo: Slo, service: Service, role: str) -> dict[str, Any]:

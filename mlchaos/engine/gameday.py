@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlchaos.engine.baseline import Baseline, take_baseline
+from mlchaos.engine.baseline import Baseline, restore_baseline, take_baseline
 from mlchaos.engine.floor import Floor
 from mlchaos.engine.interrupts import INTERRUPTS, Interrupts
 from mlchaos.engine.pages import pages_in_window
@@ -22,7 +22,7 @@ from mlchaos.engine.responders import Responder
 from mlchaos.engine.run import preflight, run_experiment
 from mlchaos.engine.verdict import ExperimentResult, overall
 from mlchaos.errors import ObservationError, TargetError
-from mlchaos.journal import EventRecord, Journal, parse_time
+from mlchaos.journal import EventRecord, Journal, Missed, parse_time
 from mlchaos.load.runner import LoadStats
 from mlchaos.observe import adapters
 from mlchaos.observe.adapters import LoadGenerator
@@ -32,7 +32,7 @@ from mlchaos.schema import Experiment, Scenario
 from mlchaos.service import Service
 from mlchaos.vocabulary import Event, Verdict
 
-__all__ = ["Gameday", "GamedayResult", "run_gameday"]
+__all__ = ["Gameday", "GamedayResult", "drill_ready", "run_gameday"]
 
 progress = logging.getLogger("mlchaos.progress")
 
@@ -196,22 +196,27 @@ class Gameday:
         """Settle, inject, observe, revert and judge one experiment; the result is also kept."""
         if floor is None:
             floor = _preflight(experiment, self.service)
+        start: dict[str, Any] | None = None
         if floor is not None:  # else nothing can be observed, and nothing is injected
-            _restore_primary(self.service)
+            start = self._restore_baseline()
             _settle(experiment, self.service, self.scenario.cool_down)
-            _restore_primary(self.service)  # again: a late page may have switched it meanwhile
         self._close_window()  # the previous experiment's pages end where this one begins
         if not self.result.experiments:
             self._check_quiet_start()
+        journal = _journal(self.run_dir, experiment)
         if self._responder is not None:
-            self._responder.watch(datetime.now(UTC), _journal(self.run_dir, experiment))
+            self._responder.watch(datetime.now(UTC), journal, drill_ready(experiment, journal))
         doing = "injecting" if floor is not None else "not injecting, the monitoring unread:"
         progress.info("%s%s: %s %s", position, experiment.name, doing, _describe(experiment))
+        drain = self._responder.drain if self._responder is not None else (lambda: None)
         try:
-            result = run_experiment(experiment, self.service, self.run_dir, floor, self.interrupts)
+            result = run_experiment(
+                experiment, self.service, self.run_dir, floor, self.interrupts, drain
+            )
         finally:
             if self._responder is not None:
                 self._responder.idle()  # no runbook of this experiment runs into the next
+        _started_from(result, start)
         self.result.experiments.append(result)  # first: a signal from here on loses nothing
         self._window = (experiment, result)
         self.result.interrupted |= _was_interrupted(self.run_dir, experiment)
@@ -222,6 +227,16 @@ class Gameday:
                 _journal(self.run_dir, experiment), self.service
             )
         return result
+
+    def _restore_baseline(self) -> dict[str, Any] | None:
+        """Staging as declared before each experiment: the version the service file names (or,
+        without one, what production was at the start), restored when the team's mitigation
+        of the last experiment left something else serving. Without load nothing is served to
+        read, and nothing is restored."""
+        if self._locust is None:
+            return None
+        expected = self.service.expected_production or self.result.baseline.production
+        return restore_baseline(self.service, expected, progress.info)
 
     def _check_quiet_start(self) -> None:
         """Under load and with no fault in yet, nothing should have paged or rolled back."""
@@ -290,7 +305,6 @@ class Gameday:
                 self._locust.stop(grace_s=5.0 if self.interrupts.received else 15.0)
                 self.result.load = self._locust.stats
         finally:
-            _restore_primary(self.service)
             if self._marker is not None:
                 self._marker.unlink(missing_ok=True)
             self.result.verdict = overall([e.verdict for e in self.result.experiments])
@@ -328,18 +342,6 @@ def _reach_rate(service: Service, rate: float, limit_s: float = 30.0, share: flo
             return
         time.sleep(0.5)
     progress.warning("load: only %.0f of %g req/s after %gs", seen, rate, limit_s)
-
-
-def _restore_primary(service: Service) -> None:
-    """Undo a fallback the game day's responders left in place (a late page can switch it
-    after its fault ended), so no experiment starts, and no game day ends, on the fallback."""
-    gateway = adapters.traffic(service)
-    try:
-        if gateway.route_now() == "fallback" and not gateway.faults():
-            gateway.route("primary", "mlchaos", "game day: back to the primary route")
-            progress.info("restored the primary route the responders had switched away from")
-    except (ObservationError, TargetError) as exc:
-        progress.warning("could not check the gateway's route: %s", exc)
 
 
 def _settle(experiment: Experiment, service: Service, limit_s: float, last: bool = False) -> None:
@@ -380,6 +382,40 @@ def _quiet(experiment: Experiment, service: Service) -> bool | None:
         return None
     holding = all(v and s.holds(worst(s, v)) for s, v in zip(slos, values, strict=True))
     return holding and not alerting and not open_incidents
+
+
+def drill_ready(experiment: Experiment, journal: Journal) -> Callable[[], bool]:
+    """When the simulated responder may run its runbook steps: once the experiment's own
+    mitigation is settled (seen or missed; its recovery, when it expects no mitigation), or
+    the fault is gone. Before then a drill step could mitigate in the team's place."""
+    expect = experiment.expect
+    awaited = (
+        [Event.MITIGATED] if expect.mitigation else [Event.RECOVERED] if expect.recovery else []
+    )
+
+    def ready() -> bool:
+        if not awaited or journal.stop_marker.exists():
+            return True
+        settled = {r.event for r in journal.read() if isinstance(r, EventRecord | Missed)}
+        return all(e in settled for e in awaited) or Event.REVERTED in settled
+
+    return ready
+
+
+def _started_from(result: ExperimentResult, start: dict[str, Any] | None) -> None:
+    """Say what the experiment started from; one that ran on another version than declared
+    cannot pass: its figures describe another service."""
+    result.baseline = start
+    problem = (start or {}).get("problem")
+    if problem:
+        result.reasons.append(f"baseline: {problem}")
+        if result.verdict is Verdict.PASS:
+            result.verdict = Verdict.INCONCLUSIVE
+    elif start and start.get("restored"):
+        result.notes.append(
+            f"baseline: {', '.join(start['served']) or 'nothing'} served before it, not "
+            f"{start['expected']}; mlchaos restored {start['expected']} first"
+        )
 
 
 def _save_series(

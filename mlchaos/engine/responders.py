@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from mlchaos.errors import ObservationError
-from mlchaos.journal import Journal
+from mlchaos.journal import Journal, Responded
 from mlchaos.observe import adapters
 from mlchaos.observe.pagerduty import AutomatedResponder
 from mlchaos.report.live import live_lines
@@ -28,8 +28,9 @@ from mlchaos.runbooks.catalogue import Runbook, render_runbooks
 from mlchaos.runbooks.follow import RunbookFollower
 from mlchaos.schema import Responders
 from mlchaos.service import Service
+from mlchaos.vocabulary import RESPONDER
 
-__all__ = ["AutomatedResponders", "HumanResponders", "Responder", "responders_for"]
+__all__ = ["AutomatedResponders", "HumanResponders", "Ready", "Responder", "responders_for"]
 
 log = logging.getLogger("mlchaos.progress")
 
@@ -71,9 +72,17 @@ def responders_for(
     return start
 
 
+Ready = Callable[[], bool]
+"""Whether the responder's drill may run now (see `AutomatedResponders.watch`)."""
+
+
 class Responder(Protocol):
-    def watch(self, since: datetime, journal: Journal) -> None:
-        """A new experiment starts: answer its pages, raised from ``since``, into ``journal``."""
+    def watch(self, since: datetime, journal: Journal, ready: Ready | None = None) -> None:
+        """A new experiment starts: answer its pages, raised from ``since``, into ``journal``;
+        run runbook steps once ``ready`` says so."""
+
+    def drain(self) -> None:
+        """Finish what was started for this experiment (bounded), before it is judged."""
 
     def idle(self) -> None:
         """The experiment ended: act on nothing until the next one starts."""
@@ -91,7 +100,13 @@ class AutomatedResponders:
         started: datetime,
         alert_prefix: str = "",
     ) -> None:
-        """``routing_key`` stays in memory: acknowledging needs it, nothing records it."""
+        """``routing_key`` stays in memory: acknowledging needs it, nothing records it.
+
+        Everything it does is mlchaos's, and says so: each acknowledgement is journalled as
+        the simulated responder's before it is made, and its runbook steps run as
+        ``mlchaos-responder`` once the experiment's own mitigation is settled (`watch`), so a
+        drill can never pass for the team's mitigation."""
+        self.ack_delay_s = ack_delay_s
         self.follower = RunbookFollower(runbooks, service, alert_prefix)
         self.pager = AutomatedResponder(
             adapters.pager(service),
@@ -100,11 +115,25 @@ class AutomatedResponders:
             ack_delay_s,
             started,
             after_ack=self.follower,
+            before_ack=self._record_ack_as_ours,
         ).start()
 
-    def watch(self, since: datetime, journal: Journal) -> None:
-        self.follower.watch(journal)
+    def _record_ack_as_ours(self, incident: dict[str, Any]) -> None:
+        journal = self.follower.journal
+        if journal is not None:
+            journal.write(
+                Responded(
+                    action="acknowledge", incident=str(incident["id"]), actor=RESPONDER,
+                    delay_s=self.ack_delay_s,
+                )
+            )  # fmt: skip
+
+    def watch(self, since: datetime, journal: Journal, ready: Ready | None = None) -> None:
+        self.follower.watch(journal, ready)
         self.pager.watch_from(since)
+
+    def drain(self) -> None:
+        self.follower.drain()
 
     def idle(self) -> None:
         self.pager.pause()
@@ -145,8 +174,11 @@ class HumanResponders:
         self._thread = threading.Thread(target=self._run, name="live-view", daemon=True)
         self._thread.start()
 
-    def watch(self, since: datetime, journal: Journal) -> None:
+    def watch(self, since: datetime, journal: Journal, ready: Ready | None = None) -> None:
         self.since, self.journal, self._drawn = since, journal, []
+
+    def drain(self) -> None:
+        return None  # people finish in their own time
 
     def idle(self) -> None:
         self.journal = None

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -61,14 +62,18 @@ def run_experiment(
     run_dir: Path,
     floor: Floor | None = None,
     interrupts: Interrupts = INTERRUPTS,
+    drain: Callable[[], None] = lambda: None,
 ) -> ExperimentResult:
     """Inject, observe and revert; the verdict comes from what the journal recorded.
+
+    ``drain`` runs after the revert and before the verdict: what the responders started for
+    this experiment (their drill) is finished and on record when it is judged.
 
     Must run on the main thread: a first Ctrl-C or SIGTERM ends the wait in progress and the
     rollbacks still play; later signals cannot cut the revert short (see `interrupts`).
     """
     with interrupts.installed_while():
-        return _run(experiment, service, run_dir, floor, interrupts)
+        return _run(experiment, service, run_dir, floor, interrupts, drain)
 
 
 def _run(
@@ -77,6 +82,7 @@ def _run(
     run_dir: Path,
     floor: Floor | None,
     interrupts: Interrupts,
+    drain: Callable[[], None],
 ) -> ExperimentResult:
     started = datetime.now(UTC)
     journal = Journal(run_dir / "journals" / f"{experiment.name}.jsonl")
@@ -99,6 +105,7 @@ def _run(
         with interrupts.deferred():
             _revert_leftovers(journal)
             _record_signal(journal, interrupts, started)
+            drain()
     return judge(experiment, journal.read(), floor)
 
 

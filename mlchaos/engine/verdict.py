@@ -2,6 +2,11 @@
 
 The verdicts (`mlchaos.vocabulary.Verdict`): *pass*, *fail*, *inconclusive* when the
 infrastructure could not tell, *invalid* when the fault was never observably active.
+
+Only the team's actors count. Each event names who caused it; a duration that ends in
+something mlchaos did (its simulated responder's acknowledgement, a mitigation its drill ran)
+is *simulated*: reported with its configured delay, never compared with a target. Order is
+evidence: an event before its cause is a clock or source defect, and no pass rests on it.
 """
 
 from __future__ import annotations
@@ -12,24 +17,40 @@ from typing import Any
 
 from mlchaos.engine.floor import Floor
 from mlchaos.engine.pages import split_steps
-from mlchaos.engine.timeline import durations
+from mlchaos.engine.timeline import durations, out_of_order
 from mlchaos.journal import (
     Activity,
     EventRecord,
     FaultActive,
+    FloorRecord,
     Interrupted,
     Missed,
     PreflightFailed,
     Record,
+    Responded,
     RunbookStep,
     SloCheck,
     Stopped,
     parse_time,
 )
 from mlchaos.schema import Experiment
-from mlchaos.vocabulary import EVENTS, LABELS, TARGET_EVENT, VERDICT_ORDER, Event, Verdict
+from mlchaos.vocabulary import (
+    EVENTS,
+    LABELS,
+    TARGET_EVENT,
+    VERDICT_ORDER,
+    Event,
+    Party,
+    Verdict,
+)
 
-__all__ = ["ExperimentResult", "interrupted", "judge", "overall"]
+__all__ = ["STAND_INS", "ExperimentResult", "interrupted", "judge", "overall"]
+
+STAND_INS = frozenset({"mtta"})
+"""Durations mlchaos's simulated responder stands in for by design (automated game days: it
+acknowledges for the absent person). Simulated, they are not judged and nothing is missed.
+Any other duration that ends in mlchaos's doing means the team's own systems did not get there:
+its target is missed, and the simulated value is shown beside the reason."""
 
 
 @dataclass
@@ -50,7 +71,8 @@ class ExperimentResult:
     expected: dict[str, str | None] = field(default_factory=dict)
     """What the service should do: the detecting alert, the paged service, the mitigation."""
     runbook_steps: list[dict[str, Any]] = field(default_factory=list)
-    """Each runbook step the responder executed, with its time and outcome."""
+    """Each runbook step the responder executed, with its time and outcome: a drill, judged
+    on whether it ran, never counted as the team's mitigation."""
     load_rps: float | None = None
     """Requests per second the service counted while the fault was in."""
     collateral_steps: list[dict[str, Any]] = field(default_factory=list)
@@ -60,17 +82,31 @@ class ExperimentResult:
     (`mlchaos.observe.versions`)."""
     pages: list[dict[str, Any]] = field(default_factory=list)
     """Every page from injection to the end of the experiment's window (`mlchaos.engine.pages`)."""
+    actors: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    """Who caused each event that happened: ``{"actor": ..., "party": "team" | "mlchaos"}``."""
+    simulated: dict[str, str] = field(default_factory=dict)
+    """Durations that end in mlchaos's doing, with why: reported, never judged."""
+    notes: list[str] = field(default_factory=list)
+    """What was not judged, and why (no recovery target, a simulated acknowledgement)."""
+    baseline: dict[str, Any] | None = None
+    """What the experiment started from: the version served, and whether it had to be restored."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 def judge(experiment: Experiment, records: list[Record], floor: Floor | None) -> ExperimentResult:
-    events: dict[str, EventRecord] = {r.event: r for r in records if isinstance(r, EventRecord)}
+    events: dict[str, EventRecord] = {}
+    for record in records:
+        if isinstance(record, EventRecord):
+            events.setdefault(record.event, record)  # the first time an event is seen counts
     times: dict[str, datetime | None] = {n: parse_time(r.time) for n, r in events.items()}
-    spans = durations(times)
-    fail, unsure = _targets(experiment, records, spans)
-    unsure = _before_injection(records) + unsure
+    starts = {n: parse_time(r.start) for n, r in events.items()}
+    spans = durations(times, starts)
+    for_s = floor.for_s if floor else _recorded_for(records)
+    defects = [f"clock or source defect: {d}" for d in out_of_order(times, for_s, starts)]
+    fail, unsure, simulated = _targets(experiment, records, events, spans, defects)
+    unsure = _before_injection(records) + defects + unsure
     invalid: list[str] = []
     signal = interrupted(records)
     stop = next((r for r in records if isinstance(r, Stopped)), None)
@@ -78,17 +114,12 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
         # Events not waited for are unknown, not missed.
         fail, unsure = [], [f"interrupted by {signal} before every event was observed"]
     if stop is not None:  # events after the stop were not waited for: neither missed nor unknown
-        fail, unsure = (
-            [
-                f"stopped: {stop.guard} = {stop.value:.4g}, need {stop.condition}; the fault was "
-                f"reverted {stop.breach_to_revert_s:.2f}s after the breach was seen"
-            ],
-            [],
-        )
+        fail, unsure = [_stopped(stop)], []
     if "injected" not in times:
         unsure = unsure or [_why_not_injected(records)]
     else:
-        invalid = _inactive(records)
+        invalid, unchecked = _liveness(records)
+        unsure = unchecked + unsure
         if "reverted" not in times:
             fail.append("the fault was not reverted; run `mlchaos recover` now")
     steps, collateral_steps = split_steps(
@@ -126,6 +157,12 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
         expected=_expected(experiment),
         runbook_steps=steps,
         collateral_steps=collateral_steps,
+        actors={
+            e: {"actor": r.actor, "party": str(r.party) if r.party else None}
+            for e, r in events.items()
+        },
+        simulated=simulated,
+        notes=_notes(experiment, simulated),
     )
 
 
@@ -150,19 +187,33 @@ def interrupted(records: list[Record]) -> str | None:
 
 
 def _targets(
-    experiment: Experiment, records: list[Record], spans: dict[str, float | None]
-) -> tuple[list[str], list[str]]:
+    experiment: Experiment,
+    records: list[Record],
+    events: dict[str, EventRecord],
+    spans: dict[str, float | None],
+    defects: list[str],
+) -> tuple[list[str], list[str], dict[str, str]]:
+    """Each target against what the team's systems did: ``(missed, cannot tell, simulated)``."""
     missed: dict[str, Missed] = {r.event: r for r in records if isinstance(r, Missed)}
     fail: list[str] = []
     unsure: list[str] = []
-    injected = any(isinstance(r, EventRecord) and r.event is Event.INJECTED for r in records)
-    active = all(r.active for r in records if isinstance(r, FaultActive))
-    if not injected or not active:
-        return fail, unsure
+    simulated: dict[str, str] = {}
+    if Event.INJECTED not in events or not _shown_live(records):
+        return fail, unsure, simulated
     for name, target in experiment.expect.targets().items():
         value, label = spans.get(name), LABELS[name]
-        if value is not None:
-            if value > target:
+        ended = events.get(TARGET_EVENT[name])
+        if value is not None and ended is not None:
+            if ended.party is Party.MLCHAOS:
+                simulated[name] = _simulated(name, value, ended, records)
+                if name not in STAND_INS:
+                    fail.append(
+                        f"{label}: target {target:g}s missed: the team's systems never did it; "
+                        f"{ended.actor or 'mlchaos'} did, at +{value:.1f}s: simulated, not judged"
+                    )
+            elif ended.party is None:
+                unsure.append(f"{label}: cannot tell who caused it (no actor recorded)")
+            elif not defects and value > target:
                 fail.append(f"{label}: {value:.1f}s, over the {target:g}s target")
             continue
         why = missed.get(TARGET_EVENT[name])
@@ -173,7 +224,63 @@ def _targets(
         else:
             reason = why.reason if why else "never observed"
             fail.append(f"{label}: target {target:g}s missed, {reason}")
-    return fail, unsure
+    return fail, unsure, simulated
+
+
+def _simulated(name: str, value: float, ended: EventRecord, records: list[Record]) -> str:
+    """Why a duration is simulated, with the delay mlchaos was configured to take."""
+    delays = [r.delay_s for r in records if isinstance(r, Responded)]
+    configured = f", {delays[0]:g}s configured" if delays and name in STAND_INS else ""
+    return f"{value:.1f}s by {ended.actor or 'mlchaos'}{configured}: mlchaos's doing, not judged"
+
+
+def _shown_live(records: list[Record]) -> bool:
+    """Only a recorded effect counts: at least one ``fault_active`` saying live, none denying."""
+    seen = [r.active for r in records if isinstance(r, FaultActive)]
+    return bool(seen) and all(seen)
+
+
+def _liveness(records: list[Record]) -> tuple[list[str], list[str]]:
+    """``(invalid, cannot tell)``: a fault never shown active is invalid; one whose effect could
+    not be checked (the confirm probe raised: a gateway unreachable, no payload) cannot tell."""
+    seen = [r for r in records if isinstance(r, FaultActive)]
+    inactive = [f"the fault was not observably active: {r.evidence}" for r in seen if not r.active]
+    if inactive or any(r.active for r in seen):
+        return inactive, []
+    broke = [
+        r.exception
+        for r in records
+        if isinstance(r, Activity) and r.phase == "end" and r.exception
+        and str(r.name).startswith("confirm-")
+    ]  # fmt: skip
+    if broke:
+        return [], [f"cannot tell whether the fault took effect: {broke[0]}"]
+    return ["the fault's effect was never confirmed: nothing shows it was live"], []
+
+
+def _recorded_for(records: list[Record]) -> float:
+    return next((r.for_s for r in records if isinstance(r, FloorRecord)), 0.0)
+
+
+def _notes(experiment: Experiment, simulated: dict[str, str]) -> list[str]:
+    """What the verdict did not judge, said in words."""
+    notes = [f"{LABELS[name]} simulated: {why}" for name, why in simulated.items()]
+    if experiment.expect.recovery is None:
+        why = experiment.expect.no_recovery or "the experiment sets no recovery target"
+        notes.append(f"recovery (MTTR) not judged: {why}")
+    return notes
+
+
+def _stopped(stop: Stopped) -> str:
+    if stop.value is None:
+        return (
+            f"stopped: {stop.guard} could not be read ({stop.reason}); a guard nobody can read "
+            f"guards nothing, so the fault was reverted {stop.breach_to_revert_s:.2f}s later"
+        )
+    return (
+        f"stopped: {stop.guard} = {stop.value:.4g}, need {stop.condition}; the fault was "
+        f"reverted {stop.breach_to_revert_s:.2f}s after the breach was seen"
+    )
 
 
 def _before_injection(records: list[Record]) -> list[str]:
@@ -203,14 +310,6 @@ def _unsteady(check: SloCheck) -> str:
         f"steady state did not hold before injection: {check.name} = {value:.4g}, "
         f"need {check.condition}"
     )
-
-
-def _inactive(records: list[Record]) -> list[str]:
-    return [
-        f"the fault was not observably active: {r.evidence}"
-        for r in records
-        if isinstance(r, FaultActive) and not r.active
-    ]
 
 
 def _why_not_injected(records: list[Record]) -> str:

@@ -10,13 +10,17 @@ Admin API:
     POST   /admin/faults        {"type", "params", "share", "seed", "ttl_s", "holder"}
     GET    /admin/faults        active leases
     DELETE /admin/faults/{id}   end a lease (it also ends by itself when its TTL runs out)
-    POST   /admin/route         {"target": "primary" | "fallback", "actor", "reason"}
-    GET    /admin/audit         inject, revert, expire and route changes, with their times
-    GET    /admin/outcomes?since=EPOCH   per second: requests answered, how many with 2xx, and
-                                         by which model version
+    GET    /admin/audit         inject, revert and expire, with their times
+    GET    /admin/outcomes?since=EPOCH   per second: requests answered, how many with 2xx, their
+                                         status codes, and which model version answered (with
+                                         the time of its first answer in that second)
 
-A lease that ends also fails traffic back to ``primary`` if the route was switched while it
-was active: once the fault is fixed, the mitigation is undone.
+The gateway routes nothing: it forwards every request to the one upstream it fronts. How the
+team mitigates (a rollback, its own fallback) happens behind it, and the gateway only sees the
+result: which version answered. A latency spike or an error burst is a fault *of the versions
+that served when it was injected* (``params.versions``): it applies to their answers only, so
+a team that moves traffic off the sick version (a rollback, a fallback) takes it out of what
+clients see, while the fault itself stays in until it is reverted.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from mlchaos.protocols import Codec, Column, Unreadable
 from mlchaos.schema.experiment import GATEWAY_FAULT_TYPES
 
 __all__ = [
+    "ANSWER_FAULTS",
     "AUTO_HEADERS",
     "BODY_FAULTS",
     "FAULT_TYPES",
@@ -87,6 +92,8 @@ VERSION_BODY_MAX = 65536
 per request stays bounded."""
 """Faults on the ground-truth labels clients post later, not on inference requests."""
 BODY_FAULTS = ("schema_change", "data_drift", "missing_features")
+ANSWER_FAULTS = ("latency_spike", "error_burst")
+"""Faults of the model's answers: applied once the answer says which version gave it."""
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 REAP_INTERVAL_S = 0.25
 
@@ -146,9 +153,10 @@ class Lease:
     rng: random.Random = field(repr=False)
     applied: int = 0
     unrewritten: int = 0
-    """Requests it selected whose body the gateway could not rewrite: never counted applied."""
+    """Requests it selected that it could not change, never counted applied: a body the
+    gateway cannot rewrite, or an answer from a version the fault is not on."""
     why_not: str = ""
-    """Why the last of those could not be rewritten."""
+    """Why the last of those was not changed."""
     marked: set[str] = field(default_factory=set, repr=False)
     """For concept drift: ids of requests made while the lease held, whose outcome changed."""
     ended: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -313,14 +321,12 @@ def delay_of(lease: Lease) -> float:
 
 
 class GatewayState:
-    """Leases, the route and the audit log; shared by the request path and the admin API."""
+    """Leases and the audit log; shared by the request path and the admin API."""
 
     def __init__(self, audit_path: Path, clock: Callable[[], float] = time.time) -> None:
         self.audit_path = audit_path
         self.clock = clock
         self.leases: dict[str, Lease] = {}
-        self.route = "primary"
-        self.route_changed_at: datetime | None = None
         self._lock = threading.Lock()
 
     def inject(
@@ -354,27 +360,12 @@ class GatewayState:
             if lease is None:
                 raise KeyError(lease_id)
             lease.ended.set()
-            entry = self._audit(action, actor, lease=lease)
-            if (
-                self.route == "fallback"
-                and self.route_changed_at
-                and (self.route_changed_at >= lease.created_at)
-            ):
-                self.route, self.route_changed_at = "primary", now_utc()
-                self._audit("failback", actor, reason=f"fault {lease.type} ended")
-        return entry
+            return self._audit(action, actor, lease=lease)
 
     def expire(self) -> list[dict[str, Any]]:
         now = now_utc()
         expired = [lid for lid, le in list(self.leases.items()) if le.expires_at <= now]
         return [self.end(lid, actor="gateway", action="expire") for lid in expired]
-
-    def set_route(self, target: str, actor: str, reason: str) -> dict[str, Any]:
-        if target not in ("primary", "fallback"):
-            raise FaultError(f"route must be primary or fallback, got {target!r}")
-        with self._lock:
-            self.route, self.route_changed_at = target, now_utc()
-            return self._audit("route", actor, reason=reason, target=target)
 
     def active(self) -> list[Lease]:
         return list(self.leases.values())
@@ -396,40 +387,63 @@ class GatewayState:
 
 
 class Outcomes:
-    """How many inference requests the gateway answered each second, and how many with a 2xx,
-    for the last `KEEP_S` seconds: the gateway's own view of whether the service is serving,
-    whatever the service's metrics count as an error."""
+    """How many inference requests the gateway answered each second, how many with a 2xx, with
+    which status codes and by which model version, for the last `KEEP_S` seconds: the
+    gateway's own view of whether the service is serving, whatever the service's metrics count
+    as an error, and of what is served."""
 
     KEEP_S = 900
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self._seconds: collections.deque[list[int]] = collections.deque()
-        self._versions: dict[int, collections.Counter[str]] = {}
+        self._versions: dict[int, dict[str, list[float]]] = {}
+        """second -> version -> [answers, time of the first answer]."""
+        self._codes: dict[int, collections.Counter[int]] = {}
 
     def count(self, status: int, version: str | None = None) -> None:
-        second = int(self.clock())
+        now = self.clock()
+        second = int(now)
         if not self._seconds or self._seconds[-1][0] != second:
             self._seconds.append([second, 0, 0])
             while self._seconds[0][0] < second - self.KEEP_S:
-                self._versions.pop(self._seconds.popleft()[0], None)
+                gone = self._seconds.popleft()[0]
+                self._versions.pop(gone, None)
+                self._codes.pop(gone, None)
         bucket = self._seconds[-1]
         bucket[1] += 1
         bucket[2] += 200 <= status < 300
+        self._codes.setdefault(second, collections.Counter())[status] += 1
         if version is not None:
-            self._versions.setdefault(second, collections.Counter())[version] += 1
+            seen = self._versions.setdefault(second, {}).setdefault(version, [0, now])
+            seen[0] += 1
 
     def since(self, second: float) -> list[list[int]]:
         """``[second, answered, ok]`` for each second from ``second`` that saw a request."""
         return [list(b) for b in self._seconds if b[0] >= second]
 
     def versions_since(self, second: float) -> list[list[Any]]:
-        """``[second, version, answers]``: which model version answered, as the answers said."""
+        """``[second, version, answers, first]``: which model version answered, as the answers
+        said, and when (epoch seconds) the first of them that second was answered."""
         return [
-            [s, version, n]
+            [s, version, int(n), first]
             for s, counts in sorted(self._versions.items())
             if s >= second
-            for version, n in sorted(counts.items())
+            for version, (n, first) in sorted(counts.items())
+        ]
+
+    def serving(self, window_s: float = 5.0) -> list[str]:
+        """The versions that answered in the last ``window_s`` seconds."""
+        start = self.clock() - window_s
+        return sorted({v for s, counts in self._versions.items() if s >= start - 1 for v in counts})
+
+    def codes_since(self, second: float) -> list[list[int]]:
+        """``[second, status, answers]``: the status codes the gateway answered with."""
+        return [
+            [s, code, n]
+            for s, counts in sorted(self._codes.items())
+            if s >= second
+            for code, n in sorted(counts.items())
         ]
 
 
@@ -439,13 +453,13 @@ class Metrics:
         self.requests = Counter(
             "mlchaos_gateway_requests",
             "Requests through the gateway.",
-            ["model", "route", "code"],
+            ["model", "code"],
             registry=self.registry,
         )
         self.latency = Histogram(
             "mlchaos_gateway_request_duration_seconds",
             "Latency seen by clients at the edge.",
-            ["model", "route"],
+            ["model"],
             registry=self.registry,
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
@@ -515,27 +529,29 @@ def create_app(
             # Outcomes posted back, not inference: counting them would dilute the edge SLIs.
             return await _forward_labels(request, state, metrics, upstream)
         started = time.perf_counter()
-        route = state.route
         if in_flight.full():  # overload is answered, counted and seen at the edge, not queued
             metrics.shed.inc()
             response = _shed(in_flight)
         else:
             in_flight.now += 1
             try:
-                response = await _forward(request, state, metrics, upstream, model, route)
+                response = await _forward(request, state, metrics, upstream)
             finally:
                 in_flight.now -= 1
-        metrics.requests.labels(model, route, str(response.status)).inc()
+        metrics.requests.labels(model, str(response.status)).inc()
         outcomes.count(response.status, answered_by(response))
-        metrics.latency.labels(model, route).observe(time.perf_counter() - started)
+        metrics.latency.labels(model).observe(time.perf_counter() - started)
         return response
 
     async def inject(request: web.Request) -> web.Response:
         body = await request.json()
+        params = dict(body.get("params") or {})
+        if body.get("type") in ANSWER_FAULTS and "versions" not in params:
+            params["versions"] = outcomes.serving()  # the versions it is a fault of
         try:
             lease, entry = state.inject(
                 str(body.get("type")),
-                dict(body.get("params") or {}),
+                params,
                 float(body.get("share", 1.0)),
                 int(body.get("seed", 0)),
                 float(body.get("ttl_s", 300)),
@@ -559,20 +575,8 @@ def create_app(
         metrics.refresh(state)
         return web.json_response({"audit": entry})
 
-    async def set_route(request: web.Request) -> web.Response:
-        body = await request.json()
-        try:
-            entry = state.set_route(
-                str(body.get("target")),
-                str(body.get("actor", "unknown")),
-                str(body.get("reason", "")),
-            )
-        except FaultError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response({"audit": entry})
-
     async def audit(request: web.Request) -> web.Response:
-        return web.json_response({"audit": state.audit(), "route": state.route})
+        return web.json_response({"audit": state.audit()})
 
     async def served(request: web.Request) -> web.Response:
         try:
@@ -583,12 +587,13 @@ def create_app(
             {
                 "outcomes": outcomes.since(since),
                 "versions": outcomes.versions_since(since),
+                "codes": outcomes.codes_since(since),
                 "now": time.time(),
             }
         )
 
     async def health(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "route": state.route})
+        return web.json_response({"status": "ok"})
 
     async def metrics_endpoint(request: web.Request) -> web.Response:
         metrics.refresh(state)
@@ -599,7 +604,6 @@ def create_app(
     app.router.add_post("/admin/faults", inject)
     app.router.add_get("/admin/faults", list_faults)
     app.router.add_delete("/admin/faults/{id}", revert)
-    app.router.add_post("/admin/route", set_route)
     app.router.add_get("/admin/audit", audit)
     app.router.add_get("/admin/outcomes", served)
     app.router.add_get("/health", health)
@@ -628,43 +632,51 @@ def _admin_guard(token: str) -> Any:
 
 
 async def _forward(
-    request: web.Request,
-    state: GatewayState,
-    metrics: Metrics,
-    upstream: str,
-    model: str,
-    route: str,
+    request: web.Request, state: GatewayState, metrics: Metrics, upstream: str
 ) -> web.Response:
-    selected = [
-        lease
-        for lease in state.active()
-        if lease.type not in LABEL_FAULTS
-        # errors and slowness belong to the primary path: the fallback avoids them
-        and (route == "primary" or lease.type in BODY_FAULTS)
-        and lease.selects()
-    ]
+    """Forward a request with the body faults applied, then apply the answer faults (latency,
+    errors) to the answers of the versions they are on: one draw per request per lease."""
+    selected = [le for le in state.active() if le.type not in LABEL_FAULTS and le.selects()]
     body = await request.read()
     for lease in state.active():
         if lease.type in LABEL_FAULTS:
             mark_request(body, lease)
-    path = request.path_qs
-    # What clients send is changed whichever way the request goes; a body fault counts only
+    # What clients send is changed whichever version answers it; a body fault counts only
     # where it changed the body, so one the gateway cannot rewrite never looks applied.
     rewrites = [le for le in selected if le.type in BODY_FAULTS]
     body, rewrote = _rewrite(body, rewrites) if rewrites else (body, [])
-    for lease in selected:
-        if lease.type not in BODY_FAULTS or lease in rewrote:
-            lease.applied += 1
-            metrics.faulted.labels(lease.type).inc()
-    if route == "fallback":
-        path = path.replace(f"/v2/models/{model}/", f"/v2/models/{model}-fallback/", 1)
-    else:
-        for lease in selected:
-            if lease.type == "error_burst":
-                status = int(lease.params.get("status", 503))
-                return web.json_response({"error": "upstream error (injected)"}, status=status)
-        await _hold(selected, request.app["in_flight"])
-    return await _send_upstream(request, upstream + path, body)
+    for lease in rewrote:
+        _applied(lease, metrics)
+    response = await _send_upstream(request, upstream + request.path_qs, body)
+    answering = [le for le in selected if le.type in ANSWER_FAULTS]
+    if not answering:
+        return response
+    version = answered_by(response)
+    hit = [le for le in answering if _on_version(le, version)]
+    for lease in hit:
+        _applied(lease, metrics)
+    await _hold(hit, request.app["in_flight"])
+    for lease in hit:
+        if lease.type == "error_burst":
+            status = int(lease.params.get("status", 503))
+            return web.json_response({"error": "upstream error (injected)"}, status=status)
+    return response
+
+
+def _on_version(lease: Lease, version: str | None) -> bool:
+    """Whether an answer by ``version`` is one the lease's fault is on: the versions that
+    served when it was injected (all answers, when the service names no version)."""
+    scope = lease.params.get("versions") or []
+    if not scope or version in scope:
+        return True
+    lease.unrewritten += 1
+    lease.why_not = f"answers came from {version or 'an unnamed version'}, not {', '.join(scope)}"
+    return False
+
+
+def _applied(lease: Lease, metrics: Metrics) -> None:
+    lease.applied += 1
+    metrics.faulted.labels(lease.type).inc()
 
 
 def _shed(in_flight: InFlight) -> web.Response:

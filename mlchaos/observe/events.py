@@ -1,10 +1,15 @@
-"""Wait for each timeline event and record it with the time its owner gives.
+"""Wait for each timeline event and record it with the time its owner gives, and who caused it.
 
 Polling only decides when to stop waiting: every recorded time comes from the system that owns
-the event (Prometheus ``activeAt``, the PagerDuty receiver, the registry audit log, Prometheus
+the event (Prometheus ``activeAt``, the pager, the answers the gateway saw, Prometheus
 samples). An event not seen by the deadline is recorded as ``missed`` with the reason:
 ``timeout``, ``unreachable`` (its owner could not be read, so nothing can be concluded) or
 ``undefined`` (nothing could ever produce it, such as an alert no rule defines).
+
+Who caused an event is recorded beside it (`Seen.actor`, `Seen.party`). Mitigation and
+recovery are read from what is served; an audit log, where the team's systems keep one, only
+names who acted (`attribute`). Anything mlchaos itself did first (its simulated responder's
+steps, in the journal) makes the event mlchaos's: simulated, never the team's.
 """
 
 from __future__ import annotations
@@ -17,27 +22,27 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from mlchaos.errors import MlchaosError, ObservationError
-from mlchaos.journal import EventRecord, Journal, Missed, parse_time
+from mlchaos.journal import EventRecord, Journal, Missed, Responded, RunbookStep, parse_time
 from mlchaos.observe import serving, versions
-from mlchaos.observe.adapters import Metrics, ModelRegistry, Pager, TrafficFaults
+from mlchaos.observe.adapters import Metrics, Pager, TrafficFaults
 from mlchaos.observe.slo import recovered_at
 from mlchaos.schema import Slo
-from mlchaos.vocabulary import Event
+from mlchaos.vocabulary import RESPONDER, Event, Party, party_of
 
 __all__ = [
     "POLL_S",
     "PROGRESS_EVERY_S",
     "Seen",
     "Undefined",
+    "Who",
     "acknowledged",
+    "attribute",
     "detected",
+    "fallback_served",
     "fired",
     "injected_or_fail",
-    "mitigated",
     "paged",
     "recovered",
-    "retrain_requested",
-    "routed_to_fallback",
     "served_off",
     "wait_for",
 ]
@@ -52,6 +57,10 @@ class Seen:
     time: str
     source: str
     detail: dict[str, Any] = field(default_factory=dict)
+    actor: str = ""
+    party: Party = Party.TEAM
+    earliest: str | None = None
+    """The earliest it can have happened, when the owner's clock is coarser (see EventRecord)."""
 
 
 class Undefined(MlchaosError):
@@ -91,11 +100,14 @@ def wait_for(
         if seen is not None:
             journal.write(
                 EventRecord(
-                    event=Event(event), time=seen.time, source=seen.source, detail=seen.detail
+                    event=Event(event), time=seen.time, source=seen.source, detail=seen.detail,
+                    actor=seen.actor, party=seen.party, earliest=seen.earliest,
                 )
-            )
+            )  # fmt: skip
             offset = _offset(injected, parse_time(seen.time))
-            progress.info("  ✓ %-12s %s  (%s)", event, offset, seen.source)
+            mark = "✓" if seen.party is Party.TEAM else "~"
+            by = "" if seen.party is Party.TEAM else f"; by {seen.actor}: simulated, not judged"
+            progress.info("  %s %-12s %s  (%s%s)", mark, event, offset, seen.source, by)
             return True
         now = datetime.now(UTC)
         if now >= deadline:
@@ -144,6 +156,7 @@ def detected(prometheus: Metrics, alert: str, injected: datetime) -> Callable[[]
             first["activeAt"],
             "prometheus alert activeAt",
             {"labels": first["labels"], "for_s": rules[alert], "state": first["state"]},
+            actor="prometheus",
         )
 
     return look
@@ -159,7 +172,10 @@ def fired(prometheus: Metrics, alert: str, injected: datetime) -> Callable[[], S
         if not stamps:
             return None
         at = datetime.fromtimestamp(stamps[0], UTC)
-        return Seen(at.isoformat(), "prometheus ALERTS series (firing)", {"alert": alert})
+        return Seen(
+            at.isoformat(), "prometheus ALERTS series (firing)", {"alert": alert},
+            actor="prometheus",
+        )  # fmt: skip
 
     return look
 
@@ -167,10 +183,12 @@ def fired(prometheus: Metrics, alert: str, injected: datetime) -> Callable[[], S
 def paged(
     incidents: Pager, service: str, injected: datetime, alert: str | None = None
 ) -> Callable[[], Seen | None]:
-    """The first incident on ``service`` after injection for ``alert``, per the receiver.
+    """The first incident on ``service`` after injection for ``alert``, per the pager.
 
     An incident whose details name another alert belongs to something else (a late effect
-    of an earlier experiment, say); one that names no alert is taken as it comes.
+    of an earlier experiment, say); one that names no alert is taken as it comes. An incident
+    that may have been triggered before the injection (a pager's time rounded to the second
+    can stand for a moment before it) is not this fault's page.
     """
 
     def look() -> Seen | None:
@@ -178,6 +196,7 @@ def paged(
             i
             for i in incidents.since(service, injected)
             if alert is None or (i.get("custom_details") or {}).get("alertname") in (None, alert)
+            if parse_time(i.get("triggered_earliest") or i["triggered_at"]) >= injected
         ]
         if not found:
             return None
@@ -186,59 +205,94 @@ def paged(
             first["triggered_at"],
             f"{incidents.source} incident triggered",
             {"incident": first["id"], "summary": first["summary"]},
+            actor="alertmanager",
+            earliest=first.get("triggered_earliest"),
         )
 
     return look
 
 
 def acknowledged(
-    incidents: Pager, service: str, injected: datetime, incident_id: str
+    incidents: Pager, service: str, injected: datetime, incident_id: str, journal: Journal
 ) -> Callable[[], Seen | None]:
-    """The acknowledgement of the incident that paged, as the receiver recorded it."""
+    """The acknowledgement of the incident that paged, as the pager recorded it; mlchaos's own
+    when its simulated responder said, in ``journal``, that it was acknowledging it."""
 
     def look() -> Seen | None:
         for incident in incidents.since(service, injected):
             if incident["id"] == incident_id and incident["acknowledged_at"]:
+                ours = [
+                    r for r in journal.of(Responded)
+                    if r.incident == incident_id and r.action == "acknowledge"
+                ]  # fmt: skip
+                if ours:
+                    actor, party = ours[0].actor, Party.MLCHAOS
+                else:
+                    actor, party = incident.get("acknowledged_by") or "on-call", Party.TEAM
                 return Seen(
                     incident["acknowledged_at"],
                     f"{incidents.source} incident acknowledged",
                     {"incident": incident_id},
+                    actor=actor,
+                    party=party,
                 )
         return None
 
     return look
 
 
-def mitigated(
-    registry: ModelRegistry, model: str, version: str, injected: datetime, ignore_actor: str
-) -> Callable[[], Seen | None]:
-    """The first rollback away from ``version`` by anyone but mlchaos, per the audit log."""
+Who = Callable[[float], tuple[str, Party]]
+"""Who caused a change seen in what is served at an epoch second: ``(actor, party)``."""
 
-    def look() -> Seen | None:
-        for entry in registry.audit(model):
-            if (
-                entry["action"] == "rollback"
-                and entry["from_version"] == version
-                and entry["actor"] != ignore_actor
-                and not entry.get("lease_id")
-                and parse_time(entry["at"]) >= injected
-            ):
-                return Seen(
-                    entry["at"],
-                    f"registry audit log (rollback by {entry['actor']})",
-                    {"to": entry["to_version"], "reason": entry["reason"]},
-                )
-        return None
 
-    return look
+def attribute(
+    journal: Journal,
+    audit: Callable[[], list[dict[str, Any]]] | None,
+    actions: tuple[str, ...],
+    injected: datetime,
+    lag_s: float = 1.0,
+) -> Who:
+    """Who made a change the gateway saw at a moment. mlchaos first: if its simulated
+    responder ran a step before that moment, the change may be its own, and mlchaos never
+    credits the team with what it may have done. Else the actor of the first audit entry of one
+    of ``actions`` from the injection until ``lag_s`` after the moment (the team's system
+    named itself), else the team's systems unnamed: they keep no record of who acted."""
+
+    def who(at: float) -> tuple[str, Party]:
+        steps = [
+            r for r in journal.of(RunbookStep)
+            if parse_time(r.at).timestamp() <= at and parse_time(r.at) >= injected
+        ]  # fmt: skip
+        if steps:
+            return f"{RESPONDER} (runbook step {steps[0].step!r})", Party.MLCHAOS
+        entries = []
+        if audit is not None:
+            try:
+                entries = [
+                    e for e in audit()
+                    if e.get("action") in actions
+                    and injected <= parse_time(str(e["at"])) and
+                    parse_time(str(e["at"])).timestamp() <= at + lag_s
+                ]  # fmt: skip
+            except MlchaosError:
+                entries = []
+        if entries:
+            first = min(entries, key=lambda e: str(e["at"]))
+            return str(first["actor"]), party_of(str(first["actor"]), first.get("lease_id"))
+        return "the team's systems (no record names who)", Party.TEAM
+
+    return who
 
 
 def served_off(
-    gateway: TrafficFaults, version: str, injected: datetime, below: float, stays_for_s: float
-) -> Callable[[], Seen | None]:
+    gateway: TrafficFaults, version: str, injected: datetime, below: float, stays_for_s: float,
+    who: Who,
+) -> Callable[[], Seen | None]:  # fmt: skip
     """The first moment the share of answers ``version`` gave fell below ``below`` and stayed
     there for ``stays_for_s``, per the gateway, which reads each answer's version: what is
-    served, not what the registry says (a rollback that was never deployed is no mitigation)."""
+    served, not what the registry says (a rollback that was never deployed is no mitigation).
+    Only after ``version`` was seen answering: a version that never served was never taken out.
+    """
 
     def look() -> Seen | None:
         rows = gateway.versions(injected.timestamp() - 1)
@@ -247,56 +301,45 @@ def served_off(
         )
         if since is None:
             return None
+        actor, party = who(since)
         return Seen(
             datetime.fromtimestamp(since, UTC).isoformat(),
             f"gateway answers (version {version} below {below:.0%} of answers)",
             {"version": version, "below": below, "stays_for_s": stays_for_s},
+            actor=actor,
+            party=party,
         )
 
     return look
 
 
-def routed_to_fallback(
-    gateway: TrafficFaults, injected: datetime, ignore_actor: str
-) -> Callable[[], Seen | None]:
-    """The first switch of the gateway to the fallback route, per the gateway's audit log."""
+def fallback_served(
+    gateway: TrafficFaults, fallback: tuple[str, ...], injected: datetime, below: float,
+    stays_for_s: float, min_success: float, who: Who,
+) -> Callable[[], Seen | None]:  # fmt: skip
+    """The first moment the fallback (answers saying they are one of ``fallback``) gave all
+    but ``below`` of the answers, with at least ``min_success`` of every second's answers a
+    2xx, and kept it so for ``stays_for_s``: a fallback that answers 404 mitigates nothing."""
 
     def look() -> Seen | None:
-        for entry in gateway.audit():
-            if (
-                entry["action"] == "route"
-                and entry.get("target") == "fallback"
-                and entry["actor"] != ignore_actor
-                and parse_time(entry["at"]) >= injected
-            ):
-                return Seen(
-                    entry["at"],
-                    f"gateway audit log (fallback by {entry['actor']})",
-                    {"reason": entry.get("reason", "")},
-                )
-        return None
-
-    return look
-
-
-def retrain_requested(
-    registry: ModelRegistry, model: str, injected: datetime, ignore_actor: str
-) -> Callable[[], Seen | None]:
-    """The first retrain request for ``model`` after injection, per the registry audit log."""
-
-    def look() -> Seen | None:
-        for entry in registry.audit(model):
-            if (
-                entry["action"] == "retrain_requested"
-                and entry["actor"] != ignore_actor
-                and parse_time(entry["at"]) >= injected
-            ):
-                return Seen(
-                    entry["at"],
-                    f"registry audit log (retrain by {entry['actor']})",
-                    {"reason": entry["reason"]},
-                )
-        return None
+        start = injected.timestamp()
+        rows = gateway.versions(start - 1)
+        seconds, now = gateway.outcomes(start - 1)
+        good = {s: answered > 0 and ok / answered >= min_success for s, answered, ok in seconds}
+        since = versions.on_since(
+            rows, set(fallback), start, now, 1 - below, stays_for_s, serving=good
+        )
+        if since is None:
+            return None
+        actor, party = who(since)
+        return Seen(
+            datetime.fromtimestamp(since, UTC).isoformat(),
+            f"gateway answers (the fallback {', '.join(fallback)} gave over {1 - below:.0%}, "
+            f"{min_success:.0%} or more of them 2xx)",
+            {"fallback": list(fallback), "below": below, "stays_for_s": stays_for_s},
+            actor=actor,
+            party=party,
+        )
 
     return look
 
@@ -309,10 +352,11 @@ def recovered(
     stable_for_s: float,
     gateway: TrafficFaults | None = None,
     min_success: float = 0.9,
+    journal: Journal | None = None,
 ) -> Callable[[], Seen | None]:
     """The first Prometheus sample from which every SLO held again for ``stable_for_s`` and,
     with ``gateway``, from which the gateway served again (see `mlchaos.observe.serving`):
-    the later of the two."""
+    the later of the two. With ``journal``, who it follows from (`_cause_of_recovery`)."""
 
     def look() -> Seen | None:
         now = datetime.now(UTC)
@@ -330,6 +374,19 @@ def recovered(
             detail["serving_since"] = serving_since.isoformat()
             if serving_since > at:  # the time is the gateway's, and the source says so
                 at, source = serving_since, "gateway answers (2xx share back above min_success)"
-        return Seen(at.isoformat(), source, detail)
+        actor, party = _cause_of_recovery(journal, at) if journal else ("the service", Party.TEAM)
+        return Seen(at.isoformat(), source, detail, actor=actor, party=party)
 
     return look
+
+
+def _cause_of_recovery(journal: Journal, at: datetime) -> tuple[str, Party]:
+    """A recovery is the doing of whoever mitigated before it; without a mitigation, of the
+    service itself, unless mlchaos's responder had acted first."""
+    mitigation = next((r for r in journal.of(EventRecord) if r.event is Event.MITIGATED), None)
+    if mitigation is not None and parse_time(mitigation.time) <= at and mitigation.party:
+        return mitigation.actor or "the team's systems", mitigation.party
+    steps = [r for r in journal.of(RunbookStep) if parse_time(r.at) <= at]
+    if steps:
+        return f"{RESPONDER} (runbook step {steps[0].step!r})", Party.MLCHAOS
+    return "the service itself", Party.TEAM

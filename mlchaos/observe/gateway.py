@@ -1,4 +1,4 @@
-"""The chaos gateway's admin API: fault leases, the route, and its audit log."""
+"""The chaos gateway's admin API: fault leases, its audit log, and what it served."""
 
 from __future__ import annotations
 
@@ -48,20 +48,32 @@ class GatewayClient(JsonApi):
         except TargetError:
             return None
 
-    def route(self, target: str, actor: str, reason: str) -> dict[str, Any]:
-        body = {"target": target, "actor": actor, "reason": reason}
-        return dict(self._call("POST", "/admin/route", json=body)["audit"])
-
-    def route_now(self) -> str:
-        return str(self._call("GET", "/admin/audit")["route"])
-
     def audit(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/admin/audit")["audit"])
 
     def versions(self, since: float) -> list[tuple[int, str, int]]:
         """``(second, version, answers)`` from ``since``: which model version answered."""
         answer = self._call("GET", "/admin/outcomes", params={"since": since})
-        return [(int(s), str(v), int(n)) for s, v, n in answer.get("versions", [])]
+        return [(int(row[0]), str(row[1]), int(row[2])) for row in answer.get("versions", [])]
+
+    def first_answer(self, version: str, since: float) -> float | None:
+        """When (epoch seconds) ``version`` first answered at or after ``since``, to the
+        gateway's clock; None if it has not."""
+        answer = self._call("GET", "/admin/outcomes", params={"since": int(since)})
+        times = [
+            float(row[3])
+            for row in answer.get("versions", [])
+            if len(row) > 3 and str(row[1]) == version and float(row[3]) >= since
+        ]
+        return min(times, default=None)
+
+    def codes(self, since: float) -> dict[int, int]:
+        """Answers by status code from ``since``: what clients were told."""
+        answer = self._call("GET", "/admin/outcomes", params={"since": since})
+        totals: dict[int, int] = {}
+        for _, code, n in answer.get("codes", []):
+            totals[int(code)] = totals.get(int(code), 0) + int(n)
+        return totals
 
     def outcomes(self, since: float) -> tuple[list[tuple[int, int, int]], float]:
         """``(second, answered, ok)`` for each second from ``since`` (epoch seconds) that saw

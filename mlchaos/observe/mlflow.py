@@ -6,6 +6,7 @@ tests run it against a real MLflow tracking server.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -84,6 +85,18 @@ class MlflowRegistry:
 
     def release(self, lease_id: str, actor: str) -> dict[str, Any] | None:
         return None
+
+    def restore(self, name: str, version: str, actor: str, reason: str) -> list[dict[str, Any]]:
+        """Point the alias at ``version`` if it names another; the team's deploy step, which
+        makes the server follow, is the caller's to run."""
+        named = self.aliases.version_of(name, self.alias)
+        if named == version:
+            return []
+        self.aliases.point(name, self.alias, version)
+        return [{
+            "action": "restore", "at": datetime.now(UTC).isoformat(), "actor": actor,
+            "from_version": named, "to_version": version, "reason": reason,
+        }]  # fmt: skip
 
     def request_retrain(self, name: str, actor: str, reason: str) -> dict[str, Any]:
         raise TargetError("an MLflow registry takes no retrain requests: mitigate another way")

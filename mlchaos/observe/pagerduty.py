@@ -62,6 +62,8 @@ def events_client(routing_key: str, url: str, ca_file: Path | None) -> pagerduty
 class AutomatedResponder:
     """Acknowledges each new incident ``ack_delay_s`` after it was triggered, as a person would,
     then hands it to ``after_ack`` (the game day follows the incident's runbook there).
+    ``before_ack`` is told first, so that the acknowledgement is on record as mlchaos's before
+    the pager shows it.
 
     Runs in a thread beside the game day; ``stop()`` ends it.
     """
@@ -75,6 +77,7 @@ class AutomatedResponder:
         started: datetime,
         after_ack: Callable[[dict[str, Any]], None] | None = None,
         poll_s: float = 0.2,
+        before_ack: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.incidents = incidents
         self.ack = ack
@@ -82,6 +85,7 @@ class AutomatedResponder:
         self.ack_delay = timedelta(seconds=ack_delay_s)
         self.started = started
         self.after_ack = after_ack
+        self.before_ack = before_ack
         self.poll_s = poll_s
         self.acked: set[str] = set()
         self._stop = threading.Event()
@@ -128,6 +132,8 @@ class AutomatedResponder:
             due = datetime.fromisoformat(incident["triggered_at"]) + self.ack_delay
             fresh = incident["status"] == "triggered" and incident["id"] not in self.acked
             if fresh and now >= due:
+                if self.before_ack is not None:
+                    self.before_ack(incident)
                 self.ack(incident)
                 self.acked.add(incident["id"])
                 log.info("responder acknowledged %s (%s)", incident["id"], incident["summary"][:60])

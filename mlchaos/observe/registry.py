@@ -35,6 +35,11 @@ class RegistryClient(JsonApi):
         except TargetError:
             return None
 
+    def restore(self, name: str, version: str, actor: str, reason: str) -> list[dict[str, Any]]:
+        """``version`` in production and the fallback off; the audit entries of what changed."""
+        body = {"version": version, "actor": actor, "reason": reason}
+        return list(self._call("POST", f"/v1/models/{name}/restore", json=body)["audit"])
+
     def request_retrain(self, name: str, actor: str, reason: str) -> dict[str, Any]:
         body = {"actor": actor, "reason": reason}
         return dict(self._call("POST", f"/v1/models/{name}/retrain", json=body)["audit"])

@@ -19,6 +19,7 @@ COMPONENTS = (
     "gateway",
     "pagerduty",
     "rollback-controller",
+    "fallback-controller",
     "prometheus",
     "alertmanager",
 )
@@ -30,6 +31,7 @@ DEFAULT_PORTS = {
     "gateway": 18000,
     "pagerduty": 18443,
     "rollback-controller": 18082,
+    "fallback-controller": 18083,
     "prometheus": 19090,
     "alertmanager": 19093,
 }

@@ -8,7 +8,9 @@ the served version.
 
 Beside the model it serves ``{name}-fallback``: the first registered version behind an input
 guard that imputes missing or invalid features with the training means and clips values to
-the training range. The gateway routes there as a mitigation.
+the training range. While the registry's fallback switch is on (the team's mitigation: the
+fallback controller, or on-call following a runbook), requests for ``{name}`` are answered by
+the fallback too, and its answers say so (``x-model-version: fallback-v1``).
 """
 
 from __future__ import annotations
@@ -236,6 +238,8 @@ class ModelHolder:
         self.metrics = metrics
         self.served = self._load()
         self.fallback = self._fallback()
+        self.use_fallback = registry.aliases(name).fallback
+        """The registry's fallback switch: the fallback answers for the model while it is on."""
         self._mtime = self._alias_mtime()
         self._stop = threading.Event()
 
@@ -244,7 +248,17 @@ class ModelHolder:
             mtime = self._alias_mtime()
             if mtime != self._mtime:
                 self._mtime = mtime
-                self.served = self._load()
+                aliases = self.registry.aliases(self.name)
+                if aliases.production != self.served.version:
+                    self.served = self._load()
+                self.use_fallback = aliases.fallback
+
+    def answering(self, model: str) -> Served:
+        """Who answers a request for ``model``: the fallback by its own name, or while the
+        fallback switch is on; production otherwise."""
+        if model != self.name or self.use_fallback:
+            return self.fallback
+        return self.served
 
     def stop(self) -> None:
         self._stop.set()
@@ -381,7 +395,7 @@ def create_app(registry: Registry, name: str) -> FastAPI:
     def metadata(model: str) -> Response:
         if model not in (name, fallback_name):
             return JSONResponse({"error": f"unknown model {model!r}"}, status_code=404)
-        served = holder.served if model == name else holder.fallback
+        served = holder.answering(model)
         reference = served.reference
         return JSONResponse(
             {
@@ -412,10 +426,11 @@ def create_app(registry: Registry, name: str) -> FastAPI:
 
     @app.post("/v2/models/{model}/infer")
     async def infer(model: str, request: Request) -> Response:
-        served = holder.fallback if model == fallback_name else holder.served
+        served = holder.answering(model)
         started = time.perf_counter()
         response = await _infer(model, request, served)
-        response.headers["x-model-version"] = served.version
+        if model in (name, fallback_name):  # a 404 for another model is nobody's answer
+            response.headers["x-model-version"] = served.version
         metrics.requests.labels(name, served.version, str(response.status_code)).inc()
         metrics.latency.labels(name, served.version).observe(time.perf_counter() - started)
         return response
@@ -428,7 +443,7 @@ def create_app(registry: Registry, name: str) -> FastAPI:
         except ValueError:
             body = None
         try:
-            if model == fallback_name:
+            if served is holder.fallback:
                 features, imputed = guarded_inputs(body, served.reference)
                 for feature in imputed:
                     metrics.imputed.labels(name, feature).inc()

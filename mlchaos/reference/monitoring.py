@@ -42,7 +42,8 @@ def prometheus_config(cfg: StackConfig, rules_file: Path) -> dict[str, Any]:
 
 
 def alertmanager_config(cfg: StackConfig, routing_key: str, ca_file: Path) -> dict[str, Any]:
-    """Page every alert; also send ``action="rollback"`` alerts to the rollback controller."""
+    """Page every alert; also send ``action="rollback"`` alerts to the rollback controller and
+    ``action="fallback"`` alerts to the fallback controller: the team's automations."""
     group_wait = f"{cfg.group_wait_s:g}s"
     return {
         "route": {
@@ -55,6 +56,11 @@ def alertmanager_config(cfg: StackConfig, routing_key: str, ca_file: Path) -> di
                 {
                     "receiver": "rollback-controller",
                     "matchers": ['action="rollback"'],
+                    "continue": True,
+                },
+                {
+                    "receiver": "fallback-controller",
+                    "matchers": ['action="fallback"'],
                     "continue": True,
                 },
                 {"receiver": "pagerduty"},
@@ -89,6 +95,12 @@ def alertmanager_config(cfg: StackConfig, routing_key: str, ca_file: Path) -> di
                 "name": "rollback-controller",
                 "webhook_configs": [
                     {"url": f"{cfg.url('rollback-controller')}/alerts", "send_resolved": False}
+                ],
+            },
+            {
+                "name": "fallback-controller",
+                "webhook_configs": [
+                    {"url": f"{cfg.url('fallback-controller')}/alerts", "send_resolved": False}
                 ],
             },
         ],

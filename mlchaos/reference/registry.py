@@ -4,12 +4,15 @@ Layout under the root directory::
 
     artifacts/<sha256>.pkl              immutable; the name is the content's hash
     models/<name>/versions.json         version -> sha256 and training metadata
-    models/<name>/aliases.json          promotion history; production and previous derive from it
-    models/<name>/audit.jsonl           append-only: promote, rollback, lease ends
+    models/<name>/aliases.json          promotion history (production and previous derive from
+                                        it), and whether the fallback serves in its place
+    models/<name>/audit.jsonl           append-only: promote, rollback, fallback, lease ends
     leases.json                         fault leases: what to undo, and when it expires by itself
 
 ``production`` is the last entry of the history and ``previous`` the one before, so a rollback
-pops the history and can be repeated until only the first version is left.
+pops the history and can be repeated until only the first version is left. ``fallback`` is the
+team's switch to its fallback model (the first version behind an input guard): the model
+server answers with it instead of production while it is on.
 
     >>> registry = Registry(Path("state/registry"))
     >>> registry.promote("credit-risk", "v3-inverted", actor="alice", reason="canary")
@@ -34,13 +37,18 @@ from pydantic import BaseModel, ConfigDict
 
 from mlchaos.errors import TargetError
 
-__all__ = ["Aliases", "AuditEntry", "Lease", "Registry", "now_utc"]
+__all__ = ["FALLBACK", "Aliases", "AuditEntry", "Lease", "Registry", "now_utc"]
+
+FALLBACK = "fallback"
+"""What the audit log calls the fallback, in place of a version."""
 
 
 class Aliases(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     history: tuple[str, ...]
+    fallback: bool = False
+    """The fallback answers in production's place."""
 
     @property
     def production(self) -> str:
@@ -183,6 +191,30 @@ class Registry:
         with self._locked():
             return self._rollback(name, actor, reason, from_version, lease=None)
 
+    def set_fallback(
+        self, name: str, enabled: bool, actor: str, reason: str = ""
+    ) -> AuditEntry | None:
+        """Serve the fallback in production's place (or stop); None when it already was so,
+        so that repeated alerts act once."""
+        with self._locked():
+            aliases = self.aliases(name)
+            if aliases.fallback == enabled:
+                return None
+            self._write_history(name, aliases.history, fallback=enabled)
+            production, fallback = aliases.production, FALLBACK
+            moves = (production, fallback) if enabled else (fallback, production)
+            action = "fallback_on" if enabled else "fallback_off"
+            return self._audit(name, action, *moves, actor, reason, None)
+
+    def restore(self, name: str, version: str, actor: str, reason: str = "") -> list[AuditEntry]:
+        """Put ``version`` back in production with the fallback off: staging as declared.
+        Returns what had to change (nothing when it already was so)."""
+        done: list[AuditEntry] = []
+        if self.aliases(name).production != version:
+            done.append(self.promote(name, version, actor, reason)[0])
+        switched = self.set_fallback(name, False, actor, reason)
+        return done + ([switched] if switched else [])
+
     def request_retrain(self, name: str, actor: str, reason: str = "") -> AuditEntry:
         """Record that ``name`` needs retraining; the training pipeline reads the audit log."""
         with self._locked():
@@ -271,9 +303,19 @@ class Registry:
         path = self.aliases_path(name)
         return Aliases.model_validate_json(path.read_text()).history if path.exists() else ()
 
-    def _write_history(self, name: str, history: tuple[str, ...]) -> None:
+    def _write_history(
+        self, name: str, history: tuple[str, ...], fallback: bool | None = None
+    ) -> None:
+        if fallback is None:  # a promotion or rollback leaves the fallback switch as it was
+            path = self.aliases_path(name)
+            fallback = path.exists() and Aliases.model_validate_json(path.read_text()).fallback
         previous = history[-2] if len(history) > 1 else None
-        body = {"history": list(history), "production": history[-1], "previous": previous}
+        body = {
+            "history": list(history),
+            "production": history[-1],
+            "previous": previous,
+            "fallback": fallback,
+        }
         _atomic_write(self.aliases_path(name), json.dumps(body, indent=2))
 
     def _leases(self) -> list[Lease]:

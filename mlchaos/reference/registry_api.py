@@ -2,6 +2,8 @@
 
 POST   /v1/models/{name}/promote   {"version", "actor", "reason", "lease_ttl_s"?}
 POST   /v1/models/{name}/rollback  {"actor", "reason", "from_version"?}
+POST   /v1/models/{name}/fallback  {"enabled", "actor", "reason"}: serve the fallback (or stop)
+POST   /v1/models/{name}/restore   {"version", "actor", "reason"}: that version, fallback off
 GET    /v1/models/{name}           aliases and versions
 GET    /v1/models/{name}/audit     the audit log
 GET    /v1/leases                  active fault leases
@@ -22,7 +24,15 @@ from pydantic import BaseModel
 from mlchaos.errors import TargetError
 from mlchaos.reference.registry import Registry
 
-__all__ = ["REAP_INTERVAL_S", "PromoteRequest", "RollbackRequest", "create_app", "reap_forever"]
+__all__ = [
+    "REAP_INTERVAL_S",
+    "FallbackRequest",
+    "PromoteRequest",
+    "RestoreRequest",
+    "RollbackRequest",
+    "create_app",
+    "reap_forever",
+]
 
 REAP_INTERVAL_S = 0.25
 log = logging.getLogger("mlchaos.registry")
@@ -39,6 +49,18 @@ class RollbackRequest(BaseModel):
     actor: str
     reason: str = ""
     from_version: str | None = None
+
+
+class FallbackRequest(BaseModel):
+    enabled: bool = True
+    actor: str
+    reason: str = ""
+
+
+class RestoreRequest(BaseModel):
+    version: str
+    actor: str
+    reason: str = ""
 
 
 def reap_forever(registry: Registry, stop: threading.Event) -> None:
@@ -84,6 +106,7 @@ def create_app(registry: Registry) -> FastAPI:
                 "production": aliases.production,
                 "previous": aliases.previous,
                 "history": list(aliases.history),
+                "fallback": aliases.fallback,
                 "versions": registry.versions(name),
             }
         )
@@ -109,6 +132,22 @@ def create_app(registry: Registry) -> FastAPI:
         if entry is None:
             return JSONResponse({"audit": None, "detail": "nothing to roll back"}, status_code=200)
         return JSONResponse({"audit": entry.model_dump(mode="json")})
+
+    @app.post("/v1/models/{name}/fallback")
+    def fallback(name: str, body: FallbackRequest) -> JSONResponse:
+        try:
+            entry = registry.set_fallback(name, body.enabled, body.actor, body.reason)
+        except TargetError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404)
+        return JSONResponse({"audit": entry.model_dump(mode="json") if entry else None})
+
+    @app.post("/v1/models/{name}/restore")
+    def restore(name: str, body: RestoreRequest) -> JSONResponse:
+        try:
+            entries = registry.restore(name, body.version, body.actor, body.reason)
+        except TargetError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        return JSONResponse({"audit": [e.model_dump(mode="json") for e in entries]})
 
     @app.post("/v1/models/{name}/retrain")
     def retrain(name: str, body: RollbackRequest) -> JSONResponse:

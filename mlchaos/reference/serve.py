@@ -40,6 +40,10 @@ def build_app(component: str, cfg: StackConfig) -> Any:
         from mlchaos.reference import rollback_controller
 
         return rollback_controller.create_app(cfg.url("registry"))
+    if component == "fallback-controller":
+        from mlchaos.reference import fallback_controller
+
+        return fallback_controller.create_app(cfg.url("registry"))
     raise SystemExit(f"unknown component {component!r}")
 
 

@@ -14,7 +14,12 @@ import yaml
 
 from mlchaos.reference.config import StackConfig
 from mlchaos.reference.features import FEATURES
-from mlchaos.reference.versions import BAD_VARIANTS, bad_version_name, segment_version_name
+from mlchaos.reference.versions import (
+    BAD_VARIANTS,
+    FALLBACK_VERSION,
+    bad_version_name,
+    segment_version_name,
+)
 from mlchaos.schema.service import ServiceFile
 from mlchaos.service import Service
 
@@ -58,6 +63,7 @@ def document(cfg: StackConfig) -> ServiceFile:
             "versions": {
                 "bad": {v: bad_version_name(v) for v in BAD_VARIANTS},
                 "segment": {"young": segment_version_name("young")},
+                "fallback": [FALLBACK_VERSION],
             },
         }
     )

@@ -54,6 +54,7 @@ HEALTH_PATHS = {
     "gateway": "/health",
     "pagerduty": "/health",
     "rollback-controller": "/health",
+    "fallback-controller": "/health",
     "prometheus": "/-/ready",
     "alertmanager": "/-/ready",
 }

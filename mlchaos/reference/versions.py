@@ -3,7 +3,10 @@ the CLI imports this, and should start fast)."""
 
 from __future__ import annotations
 
-__all__ = ["BAD_VARIANTS", "bad_version_name", "segment_version_name"]
+__all__ = ["BAD_VARIANTS", "FALLBACK_VERSION", "bad_version_name", "segment_version_name"]
+
+FALLBACK_VERSION = "fallback-v1"
+"""What the fallback's answers say they are: the first trained version, behind an input guard."""
 
 
 def bad_version_name(variant: str) -> str:

@@ -117,33 +117,33 @@ def runbook_for(
 def commands(service: Service) -> dict[str, str]:
     """The exact shell commands runbooks give on-call, for this service's endpoints.
 
-    They read ``$ALERT``, ``$MODEL`` and ``$VERSION`` from the environment: on-call exports
-    them from the alert's labels, and game days set them from the incident.
+    They read ``$ALERT``, ``$MODEL`` and ``$VERSION`` from the environment (on-call exports
+    them from the alert's labels, and game days set them from the incident), and ``$ACTOR``,
+    who is acting, for the audit log (``on-call`` when unset; ``mlchaos-responder`` when a game
+    day's simulated responder runs the step). The registry and fallback commands exist only
+    for the reference registry's API; other services give their own (``action:`` steps run the
+    service file's hooks).
     """
     gateway, json_body = service.gateway_url, "-H 'content-type: application/json'"
 
     def post(url: str, body: str) -> str:
         return f"curl -fsS -X POST {url} {json_body} \\\n  -d '{body}'"
 
-    route = '{{"target": "{}", "actor": "on-call", "reason": "runbook: \'"$ALERT"\'"}}'
+    who = '"actor": "\'"${ACTOR:-on-call}"\'", "reason": "runbook: \'"$ALERT"\'"'
     found = {
         "served_version": f"curl -fsS {gateway}/v2/models/{service.model}",
         "faults": f"curl -fsS {gateway}/admin/faults",
-        "route": f"curl -fsS {gateway}/admin/audit | tail -c 400",
-        "fallback": post(f"{gateway}/admin/route", route.format("fallback")),
-        "primary": post(f"{gateway}/admin/route", route.format("primary")),
     }
-    if service.registry_url is not None:
+    if service.registry_url is not None and service.adapters.registry == "mlchaos":
         model = f"{service.registry_url}/v1/models/{service.model}"
         found["registry"] = f"curl -fsS {model}"
         found["rollback"] = post(
-            f"{model}/rollback",
-            '{"actor": "on-call", "reason": "runbook: \'"$ALERT"\'", '
-            '"from_version": "\'"$VERSION"\'"}',
+            f"{model}/rollback", f'{{{who}, "from_version": "\'"$VERSION"\'"}}'
         )
-        found["retrain"] = post(
-            f"{model}/retrain", '{"actor": "on-call", "reason": "runbook: \'"$ALERT"\'"}'
-        )
+        found["retrain"] = post(f"{model}/retrain", f"{{{who}}}")
+        found["fallback"] = post(f"{model}/fallback", f'{{"enabled": true, {who}}}')
+        found["primary"] = post(f"{model}/fallback", f'{{"enabled": false, {who}}}')
+        found["route"] = f"curl -fsS {model}/audit | tail -c 400"
     return found
 
 

@@ -3,8 +3,9 @@ that fails. Each run is written to the experiment's journal as a ``runbook_step`
 enters the timeline, and a failed step is judged a runbook defect.
 
 >>> follower = RunbookFollower(render_runbooks(service), service)
->>> follower.watch(journal)      # the current experiment's
->>> follower(incident)           # called by the responder after it acknowledges
+>>> follower.watch(journal, ready)   # the current experiment's; steps wait for ready()
+>>> follower(incident)              # called by the responder after it acknowledges
+>>> follower.drain()                # before the experiment is judged
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +25,7 @@ from mlchaos.runbooks.actions import action
 from mlchaos.runbooks.catalogue import Runbook, runbook_for
 from mlchaos.schema.runbook import Step
 from mlchaos.service import Service
+from mlchaos.vocabulary import RESPONDER
 
 __all__ = ["ERROR_CHARS", "RunbookFollower", "incident_env", "run_step"]
 
@@ -29,14 +33,16 @@ log = logging.getLogger("mlchaos.progress")
 ERROR_CHARS = 300
 
 
-def incident_env(incident: dict[str, Any]) -> dict[str, str]:
-    """What a runbook tells on-call to export, taken from the incident's alert labels."""
+def incident_env(incident: dict[str, Any], actor: str = RESPONDER) -> dict[str, str]:
+    """What a runbook tells on-call to export, taken from the incident's alert labels, and who
+    acts (the simulated responder, in a game day: audit logs then never name a person)."""
     details = incident.get("custom_details") or {}
     return {
         "ALERT": str(details.get("alertname", "")),
         "MODEL": str(details.get("model", "")),
         "VERSION": str(details.get("version", "")),
         "INCIDENT": str(incident.get("id", "")),
+        "ACTOR": actor,
     }
 
 
@@ -87,18 +93,27 @@ def _run_action(step: Step, incident: dict[str, Any], service: Service) -> str:
 
 
 class RunbookFollower:
-    """Runs each runbook once per experiment: two pages that share a runbook are one response."""
+    """Runs each runbook once per experiment: two pages that share a runbook are one response.
+
+    Steps run in a thread per runbook, once ``ready`` (given with `watch`) says so: a game
+    day holds the drill until the experiment's own mitigation is settled, so that nothing the
+    drill does can pass for the team's. `drain` waits for them, bounded."""
+
+    DRAIN_S = 20.0
 
     def __init__(self, books: dict[str, Runbook], service: Service, alert_prefix: str = "") -> None:
         self.books = books
         self.service = service
         self.alert_prefix = alert_prefix
         self.journal: Journal | None = None
+        self._ready: Callable[[], bool] = _now
         self._followed: set[str] = set()
+        self._running: list[threading.Thread] = []
 
-    def watch(self, journal: Journal | None) -> None:
+    def watch(self, journal: Journal | None, ready: Callable[[], bool] | None = None) -> None:
         """Write steps to ``journal`` from now on: a new experiment starts."""
         self.journal = journal
+        self._ready = ready or _now
         self._followed = set()
 
     def __call__(self, incident: dict[str, Any]) -> None:
@@ -106,10 +121,32 @@ class RunbookFollower:
         if book is None or book.name in self._followed:
             return
         self._followed.add(book.name)
+        follow = threading.Thread(
+            target=self._follow, args=(book, incident, self.journal, self._ready),
+            name=f"runbook-{book.name}", daemon=True,
+        )  # fmt: skip
+        follow.start()
+        self._running.append(follow)
+
+    def drain(self) -> None:
+        """Wait for the steps under way (at most `DRAIN_S`): they belong to this experiment."""
+        deadline = time.monotonic() + self.DRAIN_S
+        for thread in self._running:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._running = [t for t in self._running if t.is_alive()]
+
+    def _follow(
+        self, book: Runbook, incident: dict[str, Any], journal: Journal | None,
+        ready: Callable[[], bool],
+    ) -> None:  # fmt: skip
+        while not ready():
+            if self.journal is not journal:
+                return  # the experiment ended first: its drill is not run into the next
+            time.sleep(0.2)
         for step in (s for s in book.spec.steps if s.automated):
             record = {"runbook": book.name, **run_step(step, incident, self.service)}
-            if self.journal is not None:
-                self.journal.write(RunbookStep(**record))
+            if journal is not None:
+                journal.write(RunbookStep(**record))
             if not record["ok"]:
                 log.warning(
                     "responder: runbook %s step %r FAILED: %s",
@@ -118,4 +155,8 @@ class RunbookFollower:
                     record["error"],
                 )
                 return  # on-call would stop here and escalate
-            log.info("responder ran runbook %s step %r", book.name, step.name)
+            log.info("responder ran runbook %s step %r (a drill)", book.name, step.name)
+
+
+def _now() -> bool:
+    return True

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from mlchaos.schema.units import Duration, Share, Sigma
 from mlchaos.vocabulary import JUDGED
@@ -293,14 +293,26 @@ class Acknowledgement(Frozen):
     within: Target
 
 
+def _not_a_request(value: object) -> object:
+    if value == "retrain":
+        raise ValueError(
+            "a retrain request is not a mitigation: nothing served changes until a retrained "
+            "version is deployed; expect a rollback or a fallback, or leave mitigation out and "
+            "let the runbook's retrain step run as a drill"
+        )
+    return value
+
+
 class Mitigation(Frozen):
-    by: Literal["rollback", "fallback", "retrain"] = "rollback"
-    """``rollback``: the registry rolls back; ``fallback``: traffic is routed to the fallback;
-    ``retrain``: a retrain of the model is requested from the registry."""
+    by: Annotated[Literal["rollback", "fallback"], BeforeValidator(_not_a_request)] = "rollback"
+    """How the team's systems take the fault out of what is served, read from the answers the
+    gateway sees (never from an audit entry alone): ``rollback``, the bad version stops
+    answering; ``fallback``, the fallback (the service file's ``versions.fallback``) answers."""
     within: Target
     served_below: Share = 0.05
-    """With an MLflow registry, a rollback is read from what is served: mitigated once the bad
-    version gives less than this share of the answers, and keeps it so for ``stays_for``."""
+    """Mitigated once what the fault put in service gives less than this share of the answers
+    (for ``fallback``: once the fallback gives all but this share, answered with a 2xx), and
+    keeps it so for ``stays_for``."""
     stays_for: Duration = Field(default=5.0, ge=0, le=3600)
 
 
@@ -316,12 +328,25 @@ class Expectations(Frozen):
     acknowledgement: Acknowledgement | None = None
     mitigation: Mitigation | None = None
     recovery: Recovery | None = None
-    """Leave out when the fault cannot end inside the game day (drift ends with a retrain)."""
+    """Leave out only when the fault cannot end inside the game day, and say why in
+    ``no_recovery`` (drift ends with a retrain)."""
+    no_recovery: str | None = Field(default=None, min_length=1, max_length=300)
+    """Why there is no recovery target: the results say so, instead of leaving it unjudged
+    in silence."""
+
+    @model_validator(mode="after")
+    def _recovery_or_why_not(self) -> Expectations:
+        if self.recovery is not None and self.no_recovery is not None:
+            raise ValueError("give 'recovery' or say why there is none ('no_recovery'), not both")
+        return self
 
     def targets(self) -> dict[str, float]:
         """Target seconds by duration name (``mttd``, ``time_to_page``, ``mtta``, ...)."""
         pairs = {m.name: getattr(self, str(m.expectation)) for m in JUDGED}
         return {name: exp.within for name, exp in pairs.items() if exp is not None}
+
+
+_WAITED = ("detected", "fired", "paged", "acknowledged", "mitigated", "recovered")
 
 
 class Experiment(Frozen):
@@ -338,7 +363,10 @@ class Experiment(Frozen):
     """The share of requests the chaos gateway must answer with a 2xx for the service to count
     as serving: before injection (else the run is inconclusive) and for recovery."""
     give_up_after: Duration | None = Field(default=None, gt=0, le=86400)
-    """How long after injection to keep waiting for events; default twice the largest target."""
+    """How long after injection to keep waiting for every event; by default each event is
+    waited for until its own target only: once a target has passed, its event can no longer
+    count, and the fault is not kept in to see how late it comes. Set it to keep a fault in
+    that long, to learn when late events arrive."""
     stop_when: tuple[Slo, ...] = ()
     """Stop conditions: guards that must hold while the fault is in. When one breaches,
     mlchaos reverts the fault at once and the verdict is *stopped* (with the service file's
@@ -352,7 +380,23 @@ class Experiment(Frozen):
 
     @property
     def deadline_s(self) -> float:
-        """Seconds after injection at which every waiter gives up."""
+        """Seconds after injection at which the last waiter gives up."""
+        return max(self.waits_s().values())
+
+    def waits_s(self) -> dict[str, float]:
+        """How long after injection each event is waited for: until its own target (the
+        acknowledgement's runs from the page), an event without one until the next target."""
         if self.give_up_after is not None:
-            return self.give_up_after
-        return max(30.0, 2 * max(self.expect.targets().values()))
+            return {e: self.give_up_after for e in _WAITED}
+        expect = self.expect
+        detection = expect.detection.within
+        paging = expect.paging.within if expect.paging else detection
+        last = max(self.expect.targets().values())
+        return {
+            "detected": detection,
+            "fired": max(paging, detection),
+            "paged": paging,
+            "acknowledged": last,  # and no longer than the target after the page
+            "mitigated": expect.mitigation.within if expect.mitigation else last,
+            "recovered": expect.recovery.within if expect.recovery else last,
+        }

@@ -158,6 +158,10 @@ class Hook(Frozen):
         return self
 
 
+def _one_or_many(value: object) -> object:
+    return (value,) if isinstance(value, str) else value
+
+
 Band = tuple[float, float]
 VersionName = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -184,6 +188,9 @@ class Versions(Frozen):
     """With an MLflow registry: the alias that says which version serves."""
     bad: dict[Name, VersionName] = Field(default_factory=dict)
     segment: dict[Name, VersionName] = Field(default_factory=dict)
+    fallback: Annotated[tuple[VersionName, ...], BeforeValidator(_one_or_many)] = ()
+    """The version the fallback's answers carry (``x-model-version``, or an OIP answer's
+    ``model_version``): how a mitigation by fallback is read from what is served."""
 
 
 class Payload(Frozen):
@@ -274,6 +281,8 @@ class ServiceFile(Frozen):
     may expect paging or acknowledgement)."""
     traffic_query: str = Field(min_length=1)
     rollback: Hook | None = None
+    fallback: Hook | None = None
+    """The team's switch to its fallback (what a runbook's ``action: fallback`` runs)."""
     deploy: Hook | None = None
     """The team's deploy step: makes the model server load what the registry's alias names
     (``versions.alias``). mlchaos runs it after it moves the alias, and after it moves it

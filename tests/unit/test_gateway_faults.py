@@ -83,13 +83,21 @@ def test_injections_that_would_do_nothing_are_refused(
         GatewayState(tmp_path / "a.jsonl").inject(kind, params, 1, 0, 60, "t")
 
 
-def test_ending_a_lease_fails_back_a_route_switched_during_it(tmp_path: Path) -> None:
+def test_an_answer_fault_applies_only_to_the_versions_it_is_on(tmp_path: Path) -> None:
+    """A latency spike or an error burst is a fault of the versions that served when it went
+    in: once the team serves another (its fallback, a rollback), clients no longer see it,
+    while the lease stays in until it is reverted."""
+    from mlchaos.gateway.server import _on_version
+
     state = GatewayState(tmp_path / "a.jsonl")
-    lease, _ = state.inject("error_burst", {"status": 503}, 0.5, 0, 60, "t")
-    state.set_route("fallback", "responder", "runbook")
-    state.end(lease.id, "mlchaos")
-    assert state.route == "primary"
-    assert [e["action"] for e in state.audit()] == ["inject", "route", "revert", "failback"]
+    lease, _ = state.inject("error_burst", {"status": 503, "versions": ["v2"]}, 0.5, 0, 60, "t")
+    assert _on_version(lease, "v2")
+    assert not _on_version(lease, "fallback-v1")
+    assert lease.why_not == "answers came from fallback-v1, not v2"
+    assert not _on_version(lease, None)
+    unscoped, _ = state.inject("latency_spike", {"delay_s": 0.1}, 1.0, 0, 60, "t")
+    assert _on_version(unscoped, None) and _on_version(unscoped, "anything")
+    assert [e["action"] for e in state.audit()] == ["inject", "inject"]
 
 
 def test_concept_drift_flips_only_labels_of_requests_made_while_it_held(tmp_path: Path) -> None:
@@ -125,7 +133,7 @@ def test_a_fault_it_could_not_rewrite_says_why_it_is_not_active() -> None:
 
     lease = {"applied": 0, "unrewritten": 40, "why_not": "the request body is not JSON"}
     assert _not_applied(lease, 5) == (
-        "the gateway could not rewrite any of the 40 request(s) it selected in 5s: "
+        "the gateway could not apply it to any of the 40 request(s) it selected in 5s: "
         "the request body is not JSON"
     )
     assert _not_applied({"applied": 0}, 5) == "the gateway applied it to no request in 5s"

@@ -44,7 +44,11 @@ def test_good_experiment_loads_with_parsed_units() -> None:
     experiment = load_experiment(FIXTURES / "experiments" / "good.yaml")
     assert experiment.expect.detection.within == 5.0
     assert experiment.fault.ttl == 300.0
-    assert experiment.deadline_s == 60.0  # twice the largest target
+    assert experiment.deadline_s == 30.0  # the last target: no event counts after it
+    assert experiment.waits_s() == {
+        "detected": 5.0, "fired": 5.0, "paged": 5.0, "acknowledged": 30.0, "mitigated": 30.0,
+        "recovered": 30.0,
+    }  # fmt: skip
 
 
 def test_catalogue_and_nightly_scenario_are_valid() -> None:

@@ -56,7 +56,16 @@ def test_without_a_registry_the_rollback_is_the_services_hook() -> None:
     books = render_runbooks(WITHOUT_REGISTRY)
     actions = [s.action for s in books["bad-version"].spec.steps if s.action]
     assert actions == ["rollback"]
-    assert "http://gw.staging:8080/admin/route" in books["edge-degradation"].text
+    fallback = [s.action for s in books["edge-degradation"].spec.steps if s.action]
+    assert fallback == ["fallback"]  # the service's own switch: mlchaos routes nothing
+
+
+def test_the_reference_registry_is_the_fallback_switch_and_steps_name_who_acts() -> None:
+    books = render_runbooks(SERVICE)
+    step = next(s for s in books["edge-degradation"].spec.steps if "fallback" in s.name)
+    assert step.run is not None
+    assert f"{SERVICE.registry_url}/v1/models/credit-risk/fallback" in step.run
+    assert '"enabled": true, "actor": "\'"${ACTOR:-on-call}"\'"' in step.run
 
 
 def test_rules_link_to_the_runbooks_the_stack_renders(tmp_path: Path) -> None:

@@ -56,8 +56,10 @@ def test_defaults_fill_only_the_targets_an_experiment_leaves_out(tmp_path: Path)
     )
     _, experiments = load_scenario(path)
     by_name = {e.name: e for e in experiments}
-    drift = by_name["data-drift-income"].expect  # leaves recovery out on purpose
-    assert drift.recovery is not None and drift.recovery.within == 99.0
+    drift = by_name["data-drift-income"].expect  # says why it has no recovery target
+    assert drift.recovery is None and drift.no_recovery
+    segment = by_name["segment-regression"].expect  # sets its own
+    assert segment.recovery is not None and segment.recovery.within == 30.0
     bad = by_name["bad-version-inverted"].expect  # sets both itself
     assert bad.recovery is not None and bad.recovery.within == 30.0
     assert bad.acknowledgement is not None and bad.acknowledgement.within == 30.0

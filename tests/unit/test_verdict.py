@@ -32,8 +32,11 @@ def at(seconds: float) -> str:
     return (T0 + timedelta(seconds=seconds)).isoformat()
 
 
-def event(name: str, seconds: float) -> dict[str, Any]:
-    return {"type": "event", "event": name, "time": at(seconds), "source": "test"}
+def event(
+    name: str, seconds: float, actor: str = "prometheus", party: str | None = "team", **extra: Any
+) -> dict[str, Any]:
+    record = {"type": "event", "event": name, "time": at(seconds), "source": "test", **extra}
+    return {**record, "actor": actor, "party": party} if party else record
 
 
 def slo(status: str, role: str = "slo", **extra: Any) -> dict[str, Any]:
@@ -278,3 +281,164 @@ def test_a_stop_condition_makes_the_verdict_stopped_and_names_the_guard() -> Non
         "was seen"
     ]  # the targets not waited for are neither missed nor unknown
     assert overall(["pass", "stopped"]) == "fail"  # the game day fails; the experiment says why
+
+
+# Issue 17: a verdict measures the team, never mlchaos.
+FULL = EXPERIMENT.model_copy(
+    update={"expect": EXPERIMENT.expect.model_validate({
+        **EXPERIMENT.expect.model_dump(),
+        "paging": {"within": 10}, "acknowledgement": {"within": 30},
+        "mitigation": {"by": "rollback", "within": 20},
+    })}
+)  # fmt: skip
+
+
+def team_run(mitigated_by: str = "rollback-controller", party: str = "team") -> list[dict[str, Any]]:
+    return [
+        *HEALTHY_BEFORE,
+        event("injected", 0, actor="mlchaos", party="mlchaos"),
+        ACTIVE,
+        event("detected", 2),
+        event("fired", 3),
+        event("paged", 4, actor="alertmanager"),
+        {"type": "responded", "action": "acknowledge", "incident": "P1",
+         "actor": "mlchaos-responder", "delay_s": 2.0},
+        event("acknowledged", 6.1, actor="mlchaos-responder", party="mlchaos"),
+        event("mitigated", 5, actor=mitigated_by, party=party),
+        event("recovered", 9, actor=mitigated_by, party=party),
+        event("reverted", 12, actor="mlchaos", party="mlchaos"),
+    ]  # fmt: skip
+
+
+def test_a_simulated_acknowledgement_is_reported_never_judged() -> None:
+    result = judge(FULL, team_run(), FLOOR)
+    assert result.verdict == "pass", result.reasons
+    assert result.durations_s["mtta"] == 2.1
+    assert result.simulated == {
+        "mtta": "2.1s by mlchaos-responder, 2s configured: mlchaos's doing, not judged"
+    }
+    assert result.actors["mitigated"] == {"actor": "rollback-controller", "party": "team"}
+    assert "acknowledgement (MTTA) simulated: 2.1s by mlchaos-responder" in result.notes[0]
+
+
+def test_a_simulated_acknowledgement_over_its_target_fails_nothing() -> None:
+    records = [
+        {**r, "time": at(45)} if r.get("event") == "acknowledged" else r for r in team_run()
+    ]
+    result = judge(FULL, records, FLOOR)
+    assert result.verdict == "pass", result.reasons  # 41 s against 30 s: not compared
+    assert result.simulated["mtta"].startswith("41.0s by mlchaos-responder")
+
+
+def test_a_mitigation_mlchaos_did_is_the_teams_missed_target() -> None:
+    result = judge(FULL, team_run("mlchaos-responder (runbook step 'x')", "mlchaos"), FLOOR)
+    assert result.verdict == "fail"
+    assert result.reasons == [
+        "mitigation (MTTM): target 20s missed: the team's systems never did it; "
+        "mlchaos-responder (runbook step 'x') did, at +5.0s: simulated, not judged",
+        "recovery (MTTR): target 30s missed: the team's systems never did it; "
+        "mlchaos-responder (runbook step 'x') did, at +9.0s: simulated, not judged",
+    ]
+    assert set(result.simulated) == {"mtta", "mttm", "mttr"}
+
+
+def test_an_event_nobody_is_named_for_cannot_be_judged() -> None:
+    records = [
+        event(r["event"], 9, party=None) if r.get("event") == "recovered" else r
+        for r in team_run()
+    ]
+    result = judge(FULL, records, FLOOR)
+    assert result.verdict == "inconclusive"
+    assert result.reasons == ["recovery (MTTR): cannot tell who caused it (no actor recorded)"]
+
+
+def test_a_journal_without_a_recorded_effect_never_passes() -> None:
+    records = [r for r in passing() if r is not ACTIVE]
+    result = judge(EXPERIMENT, records, FLOOR)
+    assert result.verdict == "invalid"
+    assert result.reasons == [
+        "the fault's effect was never confirmed: nothing shows it was live"
+    ]
+
+
+def test_a_confirm_probe_that_raised_is_inconclusive_with_its_reason() -> None:
+    records = [
+        *HEALTHY_BEFORE,
+        event("injected", 0),
+        {"type": "activity", "name": "confirm-fault-active", "phase": "end", "status": "failed",
+         "exception": "gateway at http://127.0.0.1:1 is unreachable"},
+        event("detected", 2),
+        event("recovered", 9),
+        event("reverted", 9.5),
+    ]  # fmt: skip
+    result = judge(EXPERIMENT, records, FLOOR)
+    assert result.verdict == "inconclusive"
+    assert result.reasons == [
+        "cannot tell whether the fault took effect: gateway at http://127.0.0.1:1 is unreachable"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changed", "defect"),
+    [
+        ({"detected": -1.0}, "detected -1.000s from injected: an alert cannot go pending on a "
+                             "change before it is made"),
+        ({"mitigated": 0.0}, "mitigated +0.000s from injected: nothing mitigates a fault "
+                             "before it is in"),
+        ({"fired": 2.5}, "fired 0.500s after it went pending, less than the rule's `for` (1s)"),
+        ({"paged": 2.9}, "paged -0.100s from fired: Alertmanager pages only for a firing alert"),
+    ],
+)  # fmt: skip
+def test_an_event_before_its_cause_is_a_clock_or_source_defect(
+    changed: dict[str, float], defect: str
+) -> None:
+    records = [
+        {**r, "time": at(changed[r["event"]])} if r.get("event") in changed else r
+        for r in team_run()
+    ]
+    result = judge(FULL, records, FLOOR)
+    assert result.verdict == "inconclusive"
+    assert result.reasons == [f"clock or source defect: {defect}"]
+
+
+def test_a_duration_starts_at_the_earliest_its_owner_allows() -> None:
+    """A pager's page time rounded up to the end of its second starts MTTA at the second's
+    start: rounding never makes an acknowledgement look faster than it was."""
+    records = [
+        event("paged", 5.0, actor="alertmanager", earliest=at(4.0))
+        if r.get("event") == "paged" else r
+        for r in team_run()
+    ]  # fmt: skip
+    result = judge(FULL, records, FLOOR)
+    assert result.durations_s["time_to_page"] == 5.0  # the latest it can have been
+    assert result.durations_s["mtta"] == 2.1  # 6.1 from the earliest, 4.0
+
+
+def test_no_recovery_target_is_said_with_its_reason() -> None:
+    experiment = FULL.model_copy(
+        update={"expect": FULL.expect.model_validate({
+            **FULL.expect.model_dump(exclude={"recovery"}), "no_recovery": "drift ends later",
+        })}
+    )  # fmt: skip
+    result = judge(experiment, team_run(), FLOOR)
+    assert result.verdict == "pass", result.reasons
+    assert result.notes[-1] == "recovery (MTTR) not judged: drift ends later"
+
+
+def test_an_unreadable_guard_stops_the_fault_and_says_why() -> None:
+    records = [
+        *HEALTHY_BEFORE,
+        event("injected", 0),
+        ACTIVE,
+        {"type": "stopped", "guard": "edge-errors", "query": "q", "condition": "< 0.5",
+         "reason": "Prometheus at http://127.0.0.1:1 did not answer (4 reads in a row)",
+         "breached_at": at(2), "reverted_at": at(2.1), "breach_to_revert_s": 0.1},
+        event("reverted", 2.1),
+    ]  # fmt: skip
+    result = judge(EXPERIMENT, records, FLOOR)
+    assert result.verdict == "stopped"
+    assert result.reasons == [
+        "stopped: edge-errors could not be read (Prometheus at http://127.0.0.1:1 did not answer "
+        "(4 reads in a row)); a guard nobody can read guards nothing, so the fault was "
+        "reverted 0.10s later"
+    ]

@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from mlchaos.gateway.server import Outcomes, answered_by
-from mlchaos.observe.versions import fraction, off_since
+from mlchaos.observe.versions import fraction, off_since, on_since
 from tests.unit.test_reports import document, rendered
 
 
@@ -58,8 +58,33 @@ def test_outcomes_keep_versions_per_second() -> None:
     outcomes.count(200, "v3")
     now[0] = 101.0
     outcomes.count(503, None)
-    assert outcomes.versions_since(100) == [[100, "v2", 1], [100, "v3", 1]]
-    assert outcomes.since(100) == [[100, 2, 2], [101, 1, 0]]
+    now[0] = 101.5
+    outcomes.count(200, "v2")
+    assert outcomes.versions_since(100) == [
+        [100, "v2", 1, 100.0], [100, "v3", 1, 100.0], [101, "v2", 1, 101.5],
+    ]  # fmt: skip
+    assert outcomes.since(100) == [[100, 2, 2], [101, 2, 1]]
+    assert outcomes.codes_since(100) == [[100, 200, 2], [101, 200, 1], [101, 503, 1]]
+    assert outcomes.serving(window_s=0.4) == ["v2"]
+
+
+# Issue 17: MLflow's mitigation was stamped at the injection, before the version ever served.
+def test_a_version_never_seen_answering_was_never_taken_out_of_service() -> None:
+    still_old = [(100, "2", 40), (101, "2", 40), (102, "2", 40), (103, "2", 40)]
+    assert off_since(still_old, "3", 100.5, now=104.5, below=0.05, stays_for_s=2) is None
+    deployed_late = [*still_old, (104, "3", 40), (105, "2", 40), (106, "2", 40), (107, "2", 40)]
+    assert off_since(deployed_late, "3", 100.5, now=107.5, below=0.05, stays_for_s=2) == 105.0
+
+
+def test_a_fallback_counts_once_it_answers_and_its_answers_are_good() -> None:
+    rows = [(100, "v2", 40), (101, "v2", 10), (101, "fb", 30), (102, "fb", 40), (103, "fb", 40)]
+    good = {100: True, 101: True, 102: True, 103: True}
+    assert on_since(rows, {"fb"}, 100, now=104.2, at_least=0.95, stays_for_s=2) == 102.0
+    assert on_since(rows, {"fb"}, 100, 104.2, 0.95, 2, serving=good) == 102.0
+    answering_404 = {100: True, 101: False, 102: False, 103: False}
+    assert on_since(rows, {"fb"}, 100, 104.2, 0.95, 0, serving=answering_404) is None
+    already_on = [(100, "fb", 40), (101, "fb", 40), (102, "fb", 40)]
+    assert on_since(already_on, {"fb"}, 100, now=103.5, at_least=0.95, stays_for_s=1) is None
 
 
 def test_the_postmortem_says_how_much_the_bad_version_answered(tmp_path: Path) -> None:

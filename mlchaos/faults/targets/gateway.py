@@ -92,7 +92,7 @@ def _not_applied(lease: dict[str, Any], timeout_s: float) -> str:
     missed = int(lease.get("unrewritten", 0))
     if missed:
         return (
-            f"the gateway could not rewrite any of the {missed} request(s) it selected in "
+            f"the gateway could not apply it to any of the {missed} request(s) it selected in "
             f"{timeout_s:g}s: {lease.get('why_not') or 'no reason given'}"
         )
     return f"the gateway applied it to no request in {timeout_s:g}s"
