@@ -21,6 +21,7 @@ __all__ = [
     "MEASURES",
     "MLCHAOS_ACTORS",
     "RESPONDER",
+    "STAND_INS",
     "TARGET_EVENT",
     "TARGET_OF_EVENT",
     "VERDICT_ORDER",
@@ -90,6 +91,10 @@ class Measure:
     """Its column in the summary table and trends, for the headline measures."""
     fix: str = ""
     """What to change when the target is missed; ``{alert}`` and ``{by}`` are filled in."""
+    stand_in: bool = False
+    """mlchaos's simulated responder stands in for the team here by design (automated game
+    days acknowledge for the absent person): done by it, the duration is simulated and not
+    judged. For any other duration, mlchaos's doing means the team's systems never did it."""
 
 
 MEASURES: tuple[Measure, ...] = (
@@ -106,7 +111,7 @@ MEASURES: tuple[Measure, ...] = (
     Measure(  # from the page, as PagerDuty defines it
         "mtta", Event.PAGED, Event.ACKNOWLEDGED, "acknowledgement (MTTA)", "acknowledgement",
         "MTTA", "make the page reach someone who can act: escalation policy and notification "
-        "rules",
+        "rules", stand_in=True,
     ),
     Measure(
         "mttm", Event.INJECTED, Event.MITIGATED, "mitigation (MTTM)", "mitigation", "MTTM",
@@ -125,6 +130,8 @@ LABELS = {m.name: m.label for m in JUDGED}
 HEADLINE = tuple(m.name for m in MEASURES if m.column)
 """The four MTTx every summary shows."""
 FIX = {m.name: m.fix for m in JUDGED}
+STAND_INS = frozenset(m.name for m in MEASURES if m.stand_in)
+"""Durations the simulated responder stands in for (see `Measure.stand_in`)."""
 TARGET_EVENT: dict[str, str] = {m.name: m.end for m in MEASURES}
 """The event that ends each duration."""
 TARGET_OF_EVENT: dict[str, str] = {m.end: m.name for m in JUDGED if m.start is Event.INJECTED}

@@ -10,6 +10,7 @@ import click
 
 from mlchaos.cli.common import load_stack, say, service_option, state_dir_option
 from mlchaos.faults.leases import ACTOR, revert_all
+from mlchaos.faults.targets import mlflow
 from mlchaos.journal import Journal
 from mlchaos.loader import load_service
 from mlchaos.observe import adapters
@@ -73,10 +74,12 @@ def _sweep(cfg: StackConfig) -> int:
 
 
 def _sweep_service(service: Service) -> int:
-    """The staging's gateway, and its registry when it keeps leases (MLflow keeps none: its
-    alias leases are files beside the journals, which the keeper and the journals undo)."""
+    """The staging's gateway, and its registry: the reference registry's leases, or the lease
+    an MLflow registered model carries in its tag (found with no run folder and no keeper)."""
     registry = adapters.registry(service) if service.registry_url else None
     swept = _sweep_targets(registry, adapters.traffic(service))
+    if service.registry_url and service.adapters.registry == "mlflow":
+        swept += _sweep_mlflow(service, service.registry_url)
     names = set(service.versions.bad.values()) | set(service.versions.segment.values())
     if registry is not None and names:
         serving = str(registry.model(service.model).get("production"))
@@ -84,6 +87,25 @@ def _sweep_service(service: Service) -> int:
             say(f"warning: {service.model} serves version {serving}, a bad version of the "
                 "service file, and no lease says mlchaos put it there: not moved")  # fmt: skip
     return swept
+
+
+def _sweep_mlflow(service: Service, url: str) -> int:
+    lease = mlflow.orphans(url, service.model)
+    if lease is None:
+        return 0
+    keeper = "its keeper still runs" if lease["keeper_alive"] else "its keeper is gone"
+    say(
+        f"MLflow carries mlchaos lease {lease.get('id')} on {service.model}: "
+        f"{lease.get('alias')} moved to {lease.get('version')} from {lease.get('replaced')} "
+        f"until {lease.get('expires')}; {keeper}"
+    )
+    ended = mlflow.end_orphan(
+        url, service.model, service.deploy_hook, "recover", hook_dir=service.hook_dir, say=say
+    )
+    if ended is None:
+        return 0
+    say(f"ended it: {ended.get('reason', ended.get('action'))}")
+    return 1
 
 
 def _sweep_targets(registry: ModelRegistry | None, gateway: TrafficFaults) -> int:

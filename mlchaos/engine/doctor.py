@@ -3,14 +3,17 @@ one harmless question and says, in one line, what it found and how to fix it.
 
 Nothing is injected and nothing is changed: the model gets one request of the configured
 payload, as clients send it, and, when no traffic flows, the payload's requests in order at
-10 req/s while the queries are read; hooks are checked for reachability, never run. A check that
-depends on one that failed (a query on an unreachable Prometheus) is skipped, not failed twice.
+10 req/s while the queries are read; hooks are checked for reachability and for the files they
+name, never run. Every stop condition is read (one that cannot be read would stop every fault).
+Each check can fail. A check that depends on one that failed (a query on an unreachable
+Prometheus) is skipped, not failed twice.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import re
 import shutil
 import socket
@@ -28,6 +31,7 @@ import requests
 from mlchaos.access import why
 from mlchaos.engine.run import preflight
 from mlchaos.errors import AccessRefused, MlchaosError
+from mlchaos.faults.targets.mlflow import orphans
 from mlchaos.load.payload import first_request, read_bodies, read_payload
 from mlchaos.observe import adapters
 from mlchaos.observe.alertmanager import paging_group_wait
@@ -36,7 +40,7 @@ from mlchaos.schema.service import PRODUCTION, Hook
 from mlchaos.schema.units import parse_duration
 from mlchaos.service import Service
 
-__all__ = ["WARM_RPS", "Check", "diagnose"]
+__all__ = ["SCRIPTS", "WARM_RPS", "Check", "diagnose"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,9 @@ def diagnose(service: Service, experiments: list[Experiment]) -> Iterator[Check]
     if service.registry_url is not None:
         yield _ask("registry", lambda: _registry(service), "check endpoints.registry and "
                    "versions.alias")  # fmt: skip
+        if service.adapters.registry == "mlflow":
+            yield _ask("registry lease", lambda: _no_lease(service), "end it: `mlchaos recover "
+                       "--service FILE` (it asks a live keeper, or undoes it itself)")  # fmt: skip
     model = _ask("model", lambda: _model(service), "make payload (protocol, features, tensor) "
                  "match what the model takes, or start the model server")  # fmt: skip
     yield model
@@ -81,23 +88,29 @@ def diagnose(service: Service, experiments: list[Experiment]) -> Iterator[Check]
             f"and floors of {len(experiments)} experiment(s): Prometheus cannot be read",
         )
         return
+    guards = _guards(service, experiments)
     queries = [service.traffic_query] + [s.query for e in experiments for s in e.steady_state]
+    queries += [g.query for _, g in guards]
     if model.status == "ok" and not _have_data(service, queries):
         # Rates over a window need traffic in it: send the payload gently while reading them,
         # as the game day's load would, rather than call an idle staging broken.
         with _gentle_load(service) as sent:
             settle_s = 2 * _longest_window(queries) + 5
             _wait_for(lambda: _have_data(service, queries), settle_s)
-            checks = list(_queries(service, experiments, readable))
-        yield Check("warm-up", "ok", f"no traffic before: sent {sent[0]} requests of the "
-                    f"payload at {WARM_RPS:g} req/s while reading the queries")  # fmt: skip
+            checks = list(_queries(service, experiments, readable, guards))
+        yield _warmed(sent)
         yield from checks
     else:
-        yield from _queries(service, experiments, readable)
+        yield from _queries(service, experiments, readable, guards)
 
 
-def _queries(service: Service, experiments: list[Experiment], readable: bool) -> Iterator[Check]:
+def _queries(
+    service: Service, experiments: list[Experiment], readable: bool,
+    guards: list[tuple[str, Slo]],
+) -> Iterator[Check]:  # fmt: skip
     yield _query("traffic query", service.traffic_slo(0.0), service, readable)
+    for where, guard in guards:
+        yield _guard(where, guard, service)
     rules: dict[str, float] = {}
     if readable:
         rules = adapters.metrics(service).alert_rules()
@@ -109,11 +122,52 @@ WARM_RPS = 10.0
 
 
 def _have_data(service: Service, queries: list[str]) -> bool:
+    """Every query has a series, and the traffic query sees traffic."""
     metrics = adapters.metrics(service)
     try:
-        return all(metrics.values(q) for q in queries)
+        return all(metrics.values(q) for q in queries) and any(
+            v > 0 for v in metrics.values(service.traffic_query)
+        )
     except MlchaosError:
         return False
+
+
+def _guards(service: Service, experiments: list[Experiment]) -> list[tuple[str, Slo]]:
+    """Every stop condition, with where it is declared."""
+    found = [("service", g) for g in service.stop_conditions]
+    return found + [(e.name, g) for e in experiments for g in e.stop_when]
+
+
+def _guard(where: str, guard: Slo, service: Service) -> Check:
+    """A stop condition that cannot be read stops every fault at once (fail-safe); one that
+    is already breached would stop it before anything is measured."""
+    name = f"{where} stop condition {guard.name}"
+    try:
+        values = adapters.metrics(service).values(guard.query)
+    except MlchaosError as exc:
+        return Check(name, "FAIL", f"cannot be read: {exc}", "fix the PromQL: an unreadable "
+                     "guard stops every fault at once")  # fmt: skip
+    if not values:
+        return Check(name, "FAIL", f"{guard.query} returns no data now", "a guard with no data "
+                     "stops every fault at once (fail-safe): check the metric")  # fmt: skip
+    worst = [v for v in values if not guard.holds(v)]
+    if worst:
+        return Check(name, "FAIL", f"{worst[0]:g} now: already breached ({guard.condition})",
+                     "a breached guard stops the fault as soon as it is in")  # fmt: skip
+    return Check(name, "ok", f"{values[0]:g} now, holds ({guard.condition})")
+
+
+def _warmed(sent: list[int]) -> Check:
+    """The warm-up's requests must have been answered: traffic that failed warms nothing."""
+    count, ok = sent
+    said = f"no traffic before: sent {count} requests of the payload at {WARM_RPS:g} req/s"
+    if count == 0:
+        return Check("warm-up", "FAIL", f"{said}; none reached the model",
+                     "start the gateway and the model server")  # fmt: skip
+    if ok < 0.9 * count:
+        return Check("warm-up", "FAIL", f"{said}; only {ok} answered 2xx",
+                     "make the payload match what the model takes")  # fmt: skip
+    return Check("warm-up", "ok", f"{said} while reading the queries; {ok} answered 2xx")
 
 
 def _longest_window(queries: list[str]) -> float:
@@ -133,8 +187,8 @@ def _wait_for(condition: Callable[[], bool], limit_s: float) -> None:
 @contextmanager
 def _gentle_load(service: Service) -> Iterator[list[int]]:
     """The payload's requests in order, ``WARM_RPS`` a second, until the block ends (the same
-    request over and over would itself be a drift the team's alerts may catch); yields a
-    one-item list counting what was sent."""
+    request over and over would itself be a drift the team's alerts may catch); yields
+    ``[sent, answered 2xx]``, counted as it goes."""
     assert service.payload is not None and service.payload_file is not None
     spec = service.payload
     if spec.bodies:
@@ -143,7 +197,7 @@ def _gentle_load(service: Service) -> Iterator[list[int]]:
         rows = read_payload(service.payload_file, spec.label)
         bodies = [spec.codec().encode([row.features]) for row in rows]
     url = service.model_url.rstrip("/") + spec.inference_path(service.model)
-    sent, stop = [0], threading.Event()
+    sent, stop = [0, 0], threading.Event()
 
     def send() -> None:
         with requests.Session() as session:
@@ -151,8 +205,9 @@ def _gentle_load(service: Service) -> Iterator[list[int]]:
                 if stop.wait(1 / WARM_RPS):
                     return
                 with contextlib.suppress(requests.RequestException):
-                    session.post(url, json=body, timeout=5)
+                    answer = session.post(url, json=body, timeout=5)
                     sent[0] += 1
+                    sent[1] += answer.ok
 
     thread = threading.Thread(target=send, name="doctor-load", daemon=True)
     thread.start()
@@ -249,11 +304,41 @@ def _hook(hook: Hook, base: Path | None) -> str:
             pass
         return f"{hook.http.url} accepts connections (not called)"
     assert hook.command is not None
-    program = hook.command[0]
-    beside = (base or Path.cwd()) / program
-    if shutil.which(program) is None and not beside.is_file():
+    program, here = hook.command[0], base or Path.cwd()
+    found = shutil.which(program) or (str(here / program) if (here / program).is_file() else None)
+    if found is None:
         raise MlchaosError(f"{program}: no such program")
-    return f"{program} exists (not run)"
+    if not os.access(found, os.X_OK):
+        raise MlchaosError(f"{program}: not executable")
+    missing = [a for a in _paths(hook.command[1:]) if not (here / a).exists()]
+    if missing:
+        raise MlchaosError(f"{Path(program).name}: {missing[0]}: no such file or folder")
+    return f"{program} runs, and the files it names exist (not run)"
+
+
+def _paths(arguments: tuple[str, ...]) -> list[str]:
+    """The arguments that name files: paths and scripts, not options or URLs."""
+    return [
+        a
+        for a in arguments
+        if "://" not in a and not a.startswith("-") and ("/" in a or a.endswith(SCRIPTS))
+    ]
+
+
+SCRIPTS = (".py", ".sh", ".bash", ".rb", ".js", ".pl")
+
+
+def _no_lease(service: Service) -> str:
+    assert service.registry_url is not None
+    lease = orphans(service.registry_url, service.model)
+    if lease is None:
+        return f"{service.model} carries no mlchaos lease: no alias is held by a fault"
+    keeper = "its keeper still runs" if lease["keeper_alive"] else "its keeper is gone"
+    raise MlchaosError(
+        f"{service.model} carries mlchaos lease {lease.get('id')}: {lease.get('alias')} moved "
+        f"to {lease.get('version')} from {lease.get('replaced')} until {lease.get('expires')}; "
+        f"{keeper}"
+    )
 
 
 def _query(name: str, slo: Slo, service: Service, readable: bool) -> Check:
@@ -269,6 +354,10 @@ def _query(name: str, slo: Slo, service: Service, readable: bool) -> Check:
                      "inconclusive")  # fmt: skip
     value = values[0]
     if name == "traffic query":
+        if value <= 0:
+            return Check(name, "FAIL", f"{value:g} now, while requests were sent through the "
+                         "gateway", "the traffic query must count the requests that reach the "
+                         "model through the gateway")  # fmt: skip
         return Check(name, "ok", f"{value:g} now")
     held = "holds" if slo.holds(value) else "does NOT hold"
     status = "ok" if slo.holds(value) else "FAIL"

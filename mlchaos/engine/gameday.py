@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlchaos.engine.baseline import Baseline, restore_baseline, take_baseline
+from mlchaos.engine.false_alarms import QuietStart, check_quiet_start
 from mlchaos.engine.floor import Floor
 from mlchaos.engine.interrupts import INTERRUPTS, Interrupts
 from mlchaos.engine.pages import pages_in_window
@@ -54,6 +55,9 @@ class GamedayResult:
     """Pages and rollbacks under load before any fault was injected."""
     baseline: Baseline = field(default_factory=Baseline)
     """Staging before the game day: problems that keep it from passing, inherited alerts."""
+    quiet_start: QuietStart | None = None
+    """How the false-alarm check before the first fault went: checked, cannot tell, or the
+    service was not serving the load (`mlchaos.engine.false_alarms`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +70,7 @@ class GamedayResult:
             "load": self.load.as_dict() if self.load else None,
             "draw": self.draw,
             "false_alarms": self.false_alarms,
+            "false_alarm_check": self.quiet_start.as_dict() if self.quiet_start else None,
             "baseline": self.baseline.as_dict(),
             "experiments": [e.as_dict() for e in self.experiments],
         }
@@ -201,8 +206,8 @@ class Gameday:
             start = self._restore_baseline()
             _settle(experiment, self.service, self.scenario.cool_down)
         self._close_window()  # the previous experiment's pages end where this one begins
-        if not self.result.experiments:
-            self._check_quiet_start()
+        if not self.result.experiments and self._locust is not None:
+            self._check_quiet_start(experiment)
         journal = _journal(self.run_dir, experiment)
         if self._responder is not None:
             self._responder.watch(datetime.now(UTC), journal, drill_ready(experiment, journal))
@@ -238,21 +243,21 @@ class Gameday:
         expected = self.service.expected_production or self.result.baseline.production
         return restore_baseline(self.service, expected, progress.info)
 
-    def _check_quiet_start(self) -> None:
-        """Under load and with no fault in yet, nothing should have paged or rolled back."""
-        from mlchaos.engine.false_alarms import look_for_false_alarms
-
+    def _check_quiet_start(self, experiment: Experiment) -> None:
+        """Under load and with no fault in yet, nothing should have paged, rolled back or
+        changed what is served; unless the service was not serving the load at all (then its
+        alerts were right), and only where the sources could be read."""
         started = datetime.fromisoformat(self.result.started_at)
-        try:
-            alarms = look_for_false_alarms(
-                self.service, started, datetime.now(UTC), set(self.result.baseline.inherited)
-            )
-        except ObservationError as exc:
-            progress.warning("could not check for false alarms before the first fault: %s", exc)
-            return
-        for alarm in alarms:
+        start = check_quiet_start(
+            self.service, started, datetime.now(UTC), set(self.result.baseline.inherited),
+            experiment.min_success,
+        )  # fmt: skip
+        self.result.quiet_start = start
+        if start.status != "checked":
+            progress.warning("before the first fault: %s: %s", start.status, start.reason)
+        for alarm in start.alarms:
             progress.warning("FALSE ALARM: %s", alarm)
-        self.result.false_alarms += alarms
+        self.result.false_alarms += start.alarms
 
     def __exit__(self, *exc: object) -> None:
         try:
@@ -308,10 +313,15 @@ class Gameday:
             if self._marker is not None:
                 self._marker.unlink(missing_ok=True)
             self.result.verdict = overall([e.verdict for e in self.result.experiments])
-            if self.result.false_alarms and self.result.experiments:
+            quiet = self.result.quiet_start
+            if quiet is not None and quiet.status == "not serving":
+                self.result.verdict = Verdict.INCONCLUSIVE  # its alerts were right, not false
+            elif self.result.false_alarms and self.result.experiments:
                 self.result.verdict = Verdict.FAIL  # the service deviated with no fault in
-            elif self.result.baseline.problems and self.result.verdict is Verdict.PASS:
-                self.result.verdict = Verdict.INCONCLUSIVE  # it measured another service
+            elif self.result.verdict is Verdict.PASS and (
+                self.result.baseline.problems or (quiet is not None and quiet.status != "checked")
+            ):
+                self.result.verdict = Verdict.INCONCLUSIVE  # another service, or unknown quiet
             self.result.finished_at = datetime.now(UTC).isoformat()
 
 

@@ -37,6 +37,7 @@ from mlchaos.schema import Experiment
 from mlchaos.vocabulary import (
     EVENTS,
     LABELS,
+    STAND_INS,
     TARGET_EVENT,
     VERDICT_ORDER,
     Event,
@@ -44,13 +45,7 @@ from mlchaos.vocabulary import (
     Verdict,
 )
 
-__all__ = ["STAND_INS", "ExperimentResult", "interrupted", "judge", "overall"]
-
-STAND_INS = frozenset({"mtta"})
-"""Durations mlchaos's simulated responder stands in for by design (automated game days: it
-acknowledges for the absent person). Simulated, they are not judged and nothing is missed.
-Any other duration that ends in mlchaos's doing means the team's own systems did not get there:
-its target is missed, and the simulated value is shown beside the reason."""
+__all__ = ["ExperimentResult", "interrupted", "judge", "overall"]
 
 
 @dataclass
@@ -327,6 +322,7 @@ def _expected(experiment: Experiment) -> dict[str, str | None]:
         "alert": expect.detection.alert,
         "paging_service": expect.paging.service if expect.paging else None,
         "mitigation": expect.mitigation.by if expect.mitigation else None,
+        "no_recovery": expect.no_recovery,
     }
 
 

@@ -3,12 +3,16 @@ runner. ``python -m mlchaos.faults.keeper LEASE_FILE``.
 
 MLflow has no timer of its own, so `mlchaos.faults.targets.mlflow` starts one keeper per lease,
 detached in its own session before it moves the alias: a `kill -9` of the runner, a closed
-terminal or a crashed CI job leaves the keeper running. The keeper waits for the lease's expiry
-or for the runner to end the lease first (the ``.done`` file beside the lease), and at expiry
-points the alias back and runs the team's deploy step, retrying until both succeed.
+terminal or a crashed CI job leaves the keeper running. The keeper waits for the lease's expiry,
+for the runner to end the lease first, or for SIGTERM (`mlchaos recover` asks it to end the
+lease now), then points the alias back at the version it named before the fault and runs the
+team's deploy step, retrying until both succeed (with a growing pause, and a bounded log).
 
-The runner and the keeper never both undo: each takes an exclusive lock on the lease file and
-looks for ``.done`` before it acts; whoever undoes writes ``.done`` with what it did.
+Exactly one party undoes a lease, and never without the lock: the keeper and the runner each
+hold the lease file open from the start and take an exclusive lock on it (a lock on an open
+file still works once its folder is deleted), and whoever undoes writes what it did into the
+file, under that lock. The lease also lives in MLflow (`mlchaos.observe.mlflow.LEASE_TAG`):
+an undo deletes it, and an undo that finds it gone knows someone else ended the lease.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,86 +31,156 @@ from pathlib import Path
 from typing import Any
 
 from mlchaos.hooks import run_hook
-from mlchaos.observe.mlflow import MlflowAliases
+from mlchaos.observe.mlflow import LEASE_TAG, MlflowAliases
 from mlchaos.schema.service import Hook
+from mlchaos.vocabulary import KEEPER
 
-__all__ = ["GIVE_UP_AFTER_S", "KEEPER", "POLL_S", "RETRY_S", "done_file", "locked", "main", "undo"]
+__all__ = [
+    "KEEPER",
+    "LOGGED_FAILURES",
+    "POLL_S",
+    "RETRY_MAX_S",
+    "RETRY_S",
+    "Held",
+    "done_file",
+    "main",
+    "undo",
+]
 
-KEEPER = "mlchaos lease keeper"
 POLL_S = 0.25
 RETRY_S = 2.0
-GIVE_UP_AFTER_S = 3600.0
+RETRY_MAX_S = 60.0
+"""The longest pause between two attempts: a registry down for an hour is retried every minute."""
+LOGGED_FAILURES = 20
+"""Failures logged one by one; after them, one line in 30: the log stays bounded, however long
+MLflow or the deploy step stays broken."""
 
 
 def done_file(lease_file: Path) -> Path:
     return lease_file.with_suffix(".done")
 
 
-@contextlib.contextmanager
-def locked(lease_file: Path) -> Iterator[dict[str, Any] | None]:
-    """The lease, under an exclusive lock; None if it was already ended (its ``.done``)."""
-    with lease_file.open("r") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+class Held:
+    """A lease file held open for the lifetime of whoever may undo it (the runner, the keeper).
+    Its lock and its contents stay shared through the open file even after the run folder is
+    deleted, so two parties can never both undo."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle = path.open("r+")
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[dict[str, Any] | None]:
+        """The lease, under an exclusive lock; None when it was already ended."""
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
         try:
-            done = done_file(lease_file)
-            yield None if done.exists() else json.loads(handle.read())
+            lease = self.read()
+            yield None if lease.get("done") else lease
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+
+    def read(self) -> dict[str, Any]:
+        self.handle.seek(0)
+        return dict(json.loads(self.handle.read()))
+
+    def done(self) -> dict[str, Any] | None:
+        """What ended the lease, when it has ended."""
+        found = self.read().get("done")
+        return dict(found) if isinstance(found, dict) else None
+
+    def mark_done(self, lease: dict[str, Any], entry: dict[str, Any]) -> None:
+        """Write what ended it into the file (call under the lock), and beside it while the
+        folder exists, for people and `mlchaos recover`."""
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(json.dumps({**lease, "done": entry}))
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        if self.path.parent.is_dir():
+            staged = self.path.with_suffix(".done.new")
+            staged.write_text(json.dumps(entry))
+            staged.replace(done_file(self.path))
+
+    def close(self) -> None:
+        self.handle.close()
 
 
-def undo(lease: dict[str, Any], lease_file: Path, actor: str, action: str) -> dict[str, Any]:
-    """Point the alias back if it still names the leased version, then deploy; write (where
-    the lease's folder still exists) and return the audit entry. Raises if the registry or the
-    deploy step fails."""
+def undo(lease: dict[str, Any], held: Held | None, actor: str, action: str) -> dict[str, Any]:
+    """Put the alias back at the version it named before the fault, whatever it names now (the
+    team's rollback may have moved it elsewhere), run the deploy step, delete the lease from
+    MLflow, and record it (in ``held``, under its lock). Raises if MLflow or the deploy step
+    fails. A lease MLflow no longer carries was ended by someone else: nothing is touched."""
     aliases = MlflowAliases(lease["url"])
-    model, alias = lease["model"], lease["alias"]
-    moved = aliases.version_of(model, alias) == lease["version"]
-    if moved:
-        aliases.point(model, alias, lease["replaced"])
-    if lease.get("deploy"):
-        cwd = Path(lease["hook_dir"]) if lease.get("hook_dir") else None
-        run_hook(Hook.model_validate(lease["deploy"]), "the deploy step", cwd)
-    entry = {
-        "action": action if moved else "already undone",
-        "at": datetime.now(UTC).isoformat(),
-        "actor": actor,
-        "from_version": lease["version"],
-        "to_version": lease["replaced"] if moved else aliases.version_of(model, alias),
-        "lease_id": lease["id"],
-        "reason": f"{model}@{alias} back to {lease['replaced']}"
-        if moved
-        else f"{model}@{alias} no longer named {lease['version']}; deployed what it names",
-    }
-    if lease_file.parent.is_dir():
-        staged = lease_file.with_suffix(".done.new")
-        staged.write_text(json.dumps(entry))
-        staged.replace(done_file(lease_file))
+    model, alias, replaced = lease["model"], lease["alias"], lease["replaced"]
+    carried = aliases.lease(model)
+    if carried is None or carried.get("id") != lease["id"]:
+        entry = _entry(lease, actor, "already undone", aliases.version_of(model, alias))
+        entry["reason"] = f"MLflow carries no open lease {lease['id']}: someone ended it already"
+    else:
+        named = aliases.version_of(model, alias)
+        if named != replaced:
+            aliases.point(model, alias, replaced)
+        if lease.get("deploy"):
+            cwd = Path(lease["hook_dir"]) if lease.get("hook_dir") else None
+            run_hook(Hook.model_validate(lease["deploy"]), "the deploy step", cwd)
+        aliases.delete_tag(model, LEASE_TAG)
+        entry = _entry(lease, actor, action if named != replaced else "already undone", named)
+        entry["reason"] = _restored(lease, named)
+    if held is not None:
+        held.mark_done(lease, entry)
     return entry
 
 
+def _entry(lease: dict[str, Any], actor: str, action: str, named: str) -> dict[str, Any]:
+    return {
+        "action": action,
+        "at": datetime.now(UTC).isoformat(),
+        "actor": actor,
+        "from_version": named,
+        "to_version": lease["replaced"],
+        "lease_id": lease["id"],
+    }
+
+
+def _restored(lease: dict[str, Any], named: str) -> str:
+    where, before = f"{lease['model']}@{lease['alias']}", lease["replaced"]
+    if named == lease["version"]:
+        return f"{where} back to {before}, and deployed"
+    if named == before:
+        return f"{where} already named {before} again; deployed it"
+    return (
+        f"{where} named {named}, not the fault's {lease['version']} (moved since, by the team's "
+        f"rollback perhaps): put back to {before}, as before the fault, and deployed"
+    )
+
+
 def main(lease_file: Path) -> int:
-    lease = json.loads(lease_file.read_text())
-    lease_file.with_suffix(".alive").write_text(str(time.time()))
-    while time.time() < float(lease["expires_at"]):
-        if done_file(lease_file).exists():
+    held = Held(lease_file)  # from here on its lock works, whatever happens to the folder
+    lease = held.read()
+    now = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: now.set())  # recover: end it now
+    lease_file.with_suffix(".alive").write_text(str(os.getpid()))
+    while time.time() < float(lease["expires_at"]) and not now.is_set():
+        if held.done() is not None:
             return 0
-        time.sleep(POLL_S)
-    give_up = time.monotonic() + GIVE_UP_AFTER_S
+        now.wait(POLL_S)
+    action = "end" if now.is_set() else "expire"
+    pause, failures = RETRY_S, 0
     while True:
         try:
-            if not lease_file.exists():  # its run folder was removed: the lease still holds
-                print(json.dumps(undo(lease, lease_file, KEEPER, "expire")), flush=True)
-                return 0
-            with locked(lease_file) as current:
-                if current is not None:
-                    entry = undo(current, lease_file, KEEPER, "expire")
-                    print(json.dumps(entry), flush=True)
+            with held.locked() as current:
+                if current is None:
+                    return 0  # the runner ended it meanwhile
+                entry = undo(current, held, KEEPER, action)
+            print(json.dumps(entry), flush=True)
             return 0
-        except Exception as exc:  # the registry or the deploy step failed: try again
-            print(f"{datetime.now(UTC).isoformat()} could not end the lease yet: {exc}", flush=True)
-            if time.monotonic() > give_up:
-                return 1
-            time.sleep(RETRY_S)
+        except Exception as exc:  # MLflow or the deploy step failed: try again, until done
+            failures += 1
+            if failures <= LOGGED_FAILURES or failures % 30 == 0:
+                stamp = datetime.now(UTC).isoformat()
+                print(f"{stamp} attempt {failures} could not end the lease yet: {exc}", flush=True)
+            time.sleep(pause)
+            pause = min(pause * 2, RETRY_MAX_S)
 
 
 if __name__ == "__main__":

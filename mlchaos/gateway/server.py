@@ -432,10 +432,12 @@ class Outcomes:
             for version, (n, first) in sorted(counts.items())
         ]
 
-    def serving(self, window_s: float = 5.0) -> list[str]:
-        """The versions that answered in the last ``window_s`` seconds."""
-        start = self.clock() - window_s
-        return sorted({v for s, counts in self._versions.items() if s >= start - 1 for v in counts})
+    def serving(self, window_s: float = 10.0) -> list[str]:
+        """The versions serving now: those that answered in the latest second that had
+        answers naming a version, within the last ``window_s`` seconds. Only the latest: a
+        fallback that answered a few seconds ago and was switched off since is not serving."""
+        recent = [s for s in self._versions if s >= self.clock() - window_s]
+        return sorted(self._versions[max(recent)]) if recent else []
 
     def codes_since(self, second: float) -> list[list[int]]:
         """``[second, status, answers]``: the status codes the gateway answered with."""

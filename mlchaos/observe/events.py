@@ -105,9 +105,10 @@ def wait_for(
                 )
             )  # fmt: skip
             offset = _offset(injected, parse_time(seen.time))
-            mark = "✓" if seen.party is Party.TEAM else "~"
-            by = "" if seen.party is Party.TEAM else f"; by {seen.actor}: simulated, not judged"
-            progress.info("  %s %-12s %s  (%s%s)", mark, event, offset, seen.source, by)
+            mark, by = "✓", f"by {seen.actor}"
+            if seen.party is Party.MLCHAOS:
+                mark, by = "~", f"by {seen.actor}: simulated, not judged"
+            progress.info("  %s %-12s %s  %s  (%s)", mark, event, offset, by, seen.source)
             return True
         now = datetime.now(UTC)
         if now >= deadline:

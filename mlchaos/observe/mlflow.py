@@ -6,6 +6,7 @@ tests run it against a real MLflow tracking server.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,9 +14,13 @@ import requests
 
 from mlchaos.errors import ObservationError, TargetError
 
-__all__ = ["API", "MlflowAliases", "MlflowRegistry"]
+__all__ = ["API", "LEASE_TAG", "MlflowAliases", "MlflowRegistry"]
 
 API = "/api/2.0/mlflow"
+LEASE_TAG = "mlchaos.lease"
+"""The registered-model tag an mlchaos fault writes before it moves an alias, and deletes once
+it is undone: the lease lives in MLflow itself, so `mlchaos recover --service` and `mlchaos
+doctor` find a moved alias with no run folder and no keeper left."""
 
 
 class MlflowAliases:
@@ -42,6 +47,36 @@ class MlflowAliases:
     def point(self, model: str, alias: str, version: str) -> None:
         body = {"name": model, "alias": alias, "version": version}
         self._call("POST", "/registered-models/alias", json=body)
+
+    def tags(self, model: str) -> dict[str, str]:
+        """The registered model's tags."""
+        answer = self._call("GET", "/registered-models/get", params={"name": model})
+        tags = answer.get("registered_model", {}).get("tags", [])
+        return {str(t["key"]): str(t.get("value", "")) for t in tags}
+
+    def set_tag(self, model: str, key: str, value: str) -> None:
+        body = {"name": model, "key": key, "value": value}
+        self._call("POST", "/registered-models/set-tag", json=body)
+
+    def delete_tag(self, model: str, key: str) -> None:
+        """Delete a tag; one that is already gone is no error."""
+        try:
+            self._call("DELETE", "/registered-models/delete-tag", json={"name": model, "key": key})
+        except TargetError:
+            if key in self.tags(model):
+                raise
+
+    def lease(self, model: str) -> dict[str, Any] | None:
+        """The mlchaos lease the model carries (`LEASE_TAG`), if any: which alias it moved,
+        to what, from what, until when, and who keeps it."""
+        value = self.tags(model).get(LEASE_TAG)
+        if not value:
+            return None
+        try:
+            found = json.loads(value)
+        except ValueError:
+            return {"id": "?", "unreadable": value[:200]}
+        return dict(found) if isinstance(found, dict) else {"id": "?", "unreadable": value[:200]}
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -102,7 +137,7 @@ class MlflowRegistry:
         raise TargetError("an MLflow registry takes no retrain requests: mitigate another way")
 
     def leases(self) -> list[dict[str, Any]]:
-        return []
+        return []  # by model: see `MlflowAliases.lease`
 
     def audit(self, name: str) -> list[dict[str, Any]]:
         return []

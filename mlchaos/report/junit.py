@@ -3,7 +3,9 @@
 - ``fail`` becomes a ``<failure>`` whose message lists each missed target with its value;
 - ``inconclusive`` and ``invalid`` become an ``<error>``: the game day could not tell, which
   must not show as green;
-- each measured duration is a ``<property>``.
+- each measured duration is a ``<property>``, a simulated one (mlchaos's doing) has a
+  ``NAME.simulated`` property beside it saying why it was not judged, and each event has an
+  ``EVENT.by`` property naming who caused it.
 """
 
 from __future__ import annotations
@@ -42,9 +44,15 @@ def _testcase(scenario: str, exp: dict[str, Any]) -> ET.Element:
     case = ET.Element("testcase", classname=f"mlchaos.{scenario}", name=exp["name"])
     case.set("time", f"{_elapsed(exp):.3f}")
     properties = ET.SubElement(case, "properties")
+    simulated = exp.get("simulated") or {}
     for key, value in exp["durations_s"].items():
         if value is not None:
             ET.SubElement(properties, "property", name=key, value=f"{value:g}")
+        if key in simulated:  # mlchaos's doing: reported, never judged
+            ET.SubElement(properties, "property", name=f"{key}.simulated", value=simulated[key])
+    for event, actor in (exp.get("actors") or {}).items():
+        who = f"{actor.get('actor') or '?'} ({actor.get('party') or 'not recorded'})"
+        ET.SubElement(properties, "property", name=f"{event}.by", value=who)
     if exp.get("floor_s") is not None:
         ET.SubElement(properties, "property", name="floor_s", value=f"{exp['floor_s']:g}")
     message = "; ".join(exp["reasons"]) or exp["verdict"]
@@ -59,6 +67,7 @@ def _testcase(scenario: str, exp: dict[str, Any]) -> ET.Element:
 
 def _detail(exp: dict[str, Any]) -> str:
     lines = [f"- {reason}" for reason in exp["reasons"]]
+    lines += [f"- not judged: {note}" for note in exp.get("notes") or []]
     lines += [f"{event}: {at or 'never'}" for event, at in exp["timeline"].items()]
     return "\n".join(lines)
 

@@ -24,6 +24,8 @@ def text_timeline(exp: dict[str, Any]) -> str:
     known = [v for v in offsets.values() if v is not None]
     span = max([*known, *targets.values(), 1.0])
     scale = WIDTH / span
+    simulated = {e for e, a in (exp.get("actors") or {}).items() if a.get("party") == "mlchaos"}
+    simulated -= {"injected", "reverted"}  # mlchaos's by definition: they start and end it
     rows = []
     for event in EVENTS:
         value = offsets[event]
@@ -37,7 +39,7 @@ def text_timeline(exp: dict[str, Any]) -> str:
                 if line[i] == " ":
                     line[i] = "─"
             line[position] = "●"
-            label = f"+{value:.1f}s"
+            label = f"+{value:.1f}s" + (" simulated" if event in simulated else "")
         else:
             label = "never"
         rows.append(f"{event:<13}{''.join(line)}  {label}")

@@ -17,7 +17,13 @@ from mlchaos.vocabulary import EVENTS, TARGET_OF_EVENT, Event
 __all__ = ["COLOURS", "chart", "timeline", "trend"]
 
 LEFT, PLOT, ROW = 120.0, 560.0, 26.0
-COLOURS = {"met": "#1a7f37", "missed": "#cf222e", "neutral": "#0969da", "never": "#8c959f"}
+COLOURS = {
+    "met": "#1a7f37",
+    "missed": "#cf222e",
+    "neutral": "#0969da",
+    "never": "#8c959f",
+    "simulated": "#8250df",
+}
 
 
 def timeline(exp: dict[str, Any]) -> dict[str, Any]:
@@ -33,7 +39,11 @@ def timeline(exp: dict[str, Any]) -> dict[str, Any]:
         return round(LEFT + PLOT * max(0.0, min(seconds, span)) / span, 1)
 
     due = _due(offsets, targets)
-    rows = [_event_row(event, offsets[event], due, i, x) for i, event in enumerate(EVENTS)]
+    simulated = _simulated_events(exp)
+    rows = [
+        _event_row(event, offsets[event], due, i, x, event in simulated)
+        for i, event in enumerate(EVENTS)
+    ]
     step_y = ROW * (len(EVENTS) + 0.5)
     diamonds = [
         {
@@ -69,19 +79,29 @@ def _due(offsets: dict[str, float | None], targets: dict[str, float]) -> dict[st
     return due
 
 
+def _simulated_events(exp: dict[str, Any]) -> set[str]:
+    """Events mlchaos caused: their rows are drawn as simulated, never as met or missed."""
+    return {e for e, a in (exp.get("actors") or {}).items() if a.get("party") == "mlchaos"}
+
+
 def _event_row(
-    event: str, value: float | None, due: dict[str, float], index: int, x: Any
-) -> dict[str, Any]:
+    event: str, value: float | None, due: dict[str, float], index: int, x: Any,
+    simulated: bool = False,
+) -> dict[str, Any]:  # fmt: skip
     target = due.get(event)
     status = "never" if value is None else "neutral"
     if value is not None and target is not None:
         status = "met" if value <= target else "missed"
+    if simulated and value is not None and target is not None:
+        status = "simulated"
     return {
         "event": event,
         "y": ROW * (index + 0.5),
         "x0": x(0),
         "x": x(value) if value is not None else None,
-        "label": f"+{value:.1f}s" if value is not None else "never",
+        "label": (f"+{value:.1f}s" + (" simulated" if status == "simulated" else ""))
+        if value is not None
+        else "never",
         # Right of the marker, and of the target's tick when it is near, so neither hides it.
         "label_x": _label_x(x(value) if value is not None else None, x(target) if target else None),
         "colour": COLOURS[status],

@@ -1,4 +1,7 @@
-"""The summary table a game day prints last: verdicts and MTTx against targets and the floor."""
+"""The summary table a game day prints last: verdicts and MTTx against targets and the floor.
+
+A duration that ends in mlchaos's doing (its simulated responder's acknowledgement) shows as
+``simulated``, with no ✓ or ✗: it is never compared with a target."""
 
 from __future__ import annotations
 
@@ -17,9 +20,16 @@ def summary_table(document: dict[str, Any]) -> str:
     for exp in document["experiments"]:
         cells = [exp["name"], exp["verdict"].upper()]
         injected = exp["timeline"].get("injected") is not None
+        simulated = exp.get("simulated") or {}
         for _, key in COLUMNS:
             target = exp["targets_s"].get(key)
-            cells.append(_cell(exp["durations_s"].get(key), target) if injected else "-")
+            value = exp["durations_s"].get(key)
+            if not injected:
+                cells.append("-")
+            elif key in simulated and value is not None:
+                cells.append(f"{value:.1f}s simulated")  # mlchaos's doing: never judged
+            else:
+                cells.append(_cell(value, target))
         cells.append(f"{exp['floor_s']:g}s" if exp.get("floor_s") is not None else "-")
         rows.append(cells)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]

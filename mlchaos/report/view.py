@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mlchaos.vocabulary import EVENTS, FIX, LABELS, Verdict
+from mlchaos.vocabulary import EVENTS, FIX, LABELS, STAND_INS, Verdict
 
 __all__ = [
     "action_items",
@@ -83,6 +83,10 @@ def experiment_view(exp: dict[str, Any], series: dict[str, Any]) -> dict[str, An
         "collateral_steps": collateral,
         "pages": pages,
         "version_mismatch": exp.get("version_mismatch"),  # absent from older runs
+        "actors": exp.get("actors") or {},
+        "simulated": exp.get("simulated") or {},
+        "notes": exp.get("notes") or [],
+        "baseline": exp.get("baseline"),
         "chronology": chronology(exp, offsets, steps),
         "series": series,
         "impact": impact(series),
@@ -102,12 +106,14 @@ def chronology(
     exp: dict[str, Any], offsets: dict[str, float | None], steps: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Timeline events and runbook steps in the order they happened; missing events last."""
+    actors = exp.get("actors") or {}
     rows = [
         {
             "at": exp["timeline"].get(event),
             "offset": offsets[event],
             "what": event,
             "source": exp["sources"].get(event, "—"),
+            "by": _who(actors.get(event)),
         }
         for event in EVENTS
     ]
@@ -115,12 +121,21 @@ def chronology(
         {
             "at": step.get("at"),
             "offset": step["offset"],
-            "what": f"runbook step {step['step']!r} {'ran' if step['ok'] else 'FAILED'}",
-            "source": f"responder, runbook {step['runbook']}",
+            "what": f"runbook step {step['step']!r} {'ran' if step['ok'] else 'FAILED'} "
+            f"(a drill, {step['duration_s']:g}s)",
+            "source": f"runbook {step['runbook']}",
+            "by": "mlchaos-responder (mlchaos)",
         }
         for step in steps
     ]
     return sorted(rows, key=lambda r: (r["offset"] is None, r["offset"] or 0.0))
+
+
+def _who(actor: dict[str, Any] | None) -> str:
+    """``rollback-controller (team)``: who caused an event, and whose doing it was."""
+    if not actor or not actor.get("actor"):
+        return "—"
+    return f"{actor['actor']} ({actor.get('party') or 'not recorded'})"
 
 
 def impact(series: dict[str, Any]) -> list[str]:
@@ -145,10 +160,15 @@ def impact(series: dict[str, Any]) -> list[str]:
 
 
 def went_well(exp: dict[str, Any]) -> list[str]:
+    """The targets the team's own systems met (a simulated duration went neither well nor
+    badly: it was mlchaos's doing)."""
+    simulated = exp.get("simulated") or {}
     return [
         f"{LABELS[key]} took {exp['durations_s'][key]:.1f}s, within the {target:g}s target"
         for key, target in exp["targets_s"].items()
-        if exp["durations_s"].get(key) is not None and exp["durations_s"][key] <= target
+        if key not in simulated
+        and exp["durations_s"].get(key) is not None
+        and exp["durations_s"][key] <= target
     ]
 
 
@@ -156,8 +176,19 @@ def action_items(exp: dict[str, Any]) -> list[str]:
     """One item per missed target and per runbook defect, each saying what to look at."""
     items = []
     expected = exp.get("expected", {})
+    simulated = exp.get("simulated") or {}
     for key, target in exp["targets_s"].items():
         value = exp["durations_s"].get(key)
+        if key in simulated:
+            if key not in STAND_INS:  # the team's systems never did it: mlchaos did
+                items.append(
+                    f"{LABELS[key]} was never the team's doing ({simulated[key]}): "
+                    + FIX[key].format(
+                        alert=expected.get("alert") or "the alert",
+                        by=expected.get("mitigation") or "the mitigation",
+                    )
+                )
+            continue
         if value is not None and value <= target:
             continue
         measured = f"{value:.1f}s" if value is not None else "never happened"

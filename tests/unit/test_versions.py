@@ -65,7 +65,9 @@ def test_outcomes_keep_versions_per_second() -> None:
     ]  # fmt: skip
     assert outcomes.since(100) == [[100, 2, 2], [101, 2, 1]]
     assert outcomes.codes_since(100) == [[100, 200, 2], [101, 200, 1], [101, 503, 1]]
-    assert outcomes.serving(window_s=0.4) == ["v2"]
+    assert outcomes.serving() == ["v2"]  # v3 answered a second ago: it serves no more
+    now[0] = 120.0
+    assert outcomes.serving() == []  # nothing answered for 10 s: nothing is known to serve
 
 
 # Issue 17: MLflow's mitigation was stamped at the injection, before the version ever served.

@@ -63,7 +63,7 @@ class GatewayFault(Generic[F]):
             journal,
             audit["at"],
             "gateway audit log (inject)",
-            {"fault": self.type, "params": params, "share": fault.share},
+            {"fault": self.type, "params": lease.get("params", params), "share": fault.share},
         )
         return str(lease["id"])
 

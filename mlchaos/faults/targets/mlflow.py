@@ -1,36 +1,68 @@
 """Bad versions through an MLflow registry: move the alias that says what serves
 (``versions.alias``, such as ``champion``) to the version the fault names, then run the team's
-deploy step. The lease is kept by a detached keeper (`mlchaos.faults.keeper`) that points the
-alias back and deploys again when the TTL runs out, even after a `kill -9` of the runner.
+deploy step. The fault starts when that version first answers at the gateway.
 
-Order, so that nothing is left unrecorded: the undo goes in the journal, the lease file is
-written and its keeper started (and seen alive), and only then does the alias move.
+The lease lives in three places, written in this order before the alias moves, so that nothing
+is ever left unrecorded:
+
+1. the journal (the undo, as for every fault);
+2. a lease file beside it, held open by the runner and by a detached keeper
+   (`mlchaos.faults.keeper`) that ends the lease when its TTL runs out, even after a `kill -9`;
+3. MLflow itself, a tag on the registered model (`LEASE_TAG`): which alias, the version it named
+   before, the expiry and the keeper's process. With no run folder and no keeper left,
+   `mlchaos recover --service` and `mlchaos doctor` still find it there (`orphans`,
+   `end_orphan`).
+
+Ending the lease puts the alias back at the version it named before, whatever it names by then
+(the team's own rollback may have moved it elsewhere), and runs the deploy step: staging is
+left as it was found.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlchaos.errors import TargetError
-from mlchaos.faults.keeper import done_file, locked, undo
+from mlchaos.errors import MlchaosError, TargetError
+from mlchaos.faults.confirm import first_answer
+from mlchaos.faults.keeper import Held, undo
 from mlchaos.faults.leases import ACTOR, record_granted, record_injected, record_intent
 from mlchaos.hooks import run_hook
 from mlchaos.journal import Journal
-from mlchaos.observe.mlflow import MlflowAliases
+from mlchaos.observe.mlflow import LEASE_TAG, MlflowAliases
+from mlchaos.schema.service import Hook
 from mlchaos.service import Service
 
-__all__ = ["KEEPER_START_S", "TARGET", "end_lease", "inject", "lease_dir"]
+__all__ = [
+    "KEEPER_END_S",
+    "KEEPER_START_S",
+    "TARGET",
+    "end_lease",
+    "end_orphan",
+    "inject",
+    "keeper_alive",
+    "lease_dir",
+    "orphans",
+]
 
 TARGET = "mlflow"
 KEEPER_START_S = 10.0
+KEEPER_END_S = 150.0
+"""How long `end_orphan` waits for a live keeper it asked to end a lease (its deploy step may
+take up to 120 s)."""
+
+_HELD: dict[str, Held] = {}
+"""Lease files this process holds open, by path: its lock on them outlives their folder."""
 
 
 def lease_dir(journal: Journal) -> Path:
@@ -39,7 +71,7 @@ def lease_dir(journal: Journal) -> Path:
 
 def inject(journal: Journal, service: Service, fault_type: str, model: str, version: str,
            ttl_s: float) -> str:  # fmt: skip
-    """Point the alias at ``version`` and deploy it; return the lease id."""
+    """Point the alias at ``version``, deploy it, and wait until it answers; the lease id."""
     if service.registry_url is None:
         raise TargetError(f"{fault_type} needs a registry: set endpoints.registry")
     aliases, alias = MlflowAliases(service.registry_url), service.versions.alias
@@ -48,55 +80,159 @@ def inject(journal: Journal, service: Service, fault_type: str, model: str, vers
         raise TargetError(f"the MLflow registry has no version {version} of {model}")
     if replaced == version:
         raise TargetError(f"{model}@{alias} already names version {version}: nothing to inject")
+    held_already = aliases.lease(model)
+    if held_already is not None:
+        raise TargetError(
+            f"{model} already carries mlchaos lease {held_already.get('id')} (tag {LEASE_TAG}): "
+            "another run holds it, or one left it behind; `mlchaos recover --service FILE`"
+        )
     lease_id, expires_at = uuid.uuid4().hex[:12], time.time() + ttl_s
     lease_file = lease_dir(journal) / f"{lease_id}.json"
+    deploy = service.deploy_hook.model_dump(mode="json") if service.deploy_hook else None
+    hook_dir = str(service.hook_dir) if service.hook_dir else None
     lease = {
-        "id": lease_id,
-        "url": service.registry_url,
-        "model": model,
-        "alias": alias,
-        "version": version,
-        "replaced": replaced,
-        "expires_at": expires_at,
-        "deploy": service.deploy_hook.model_dump(mode="json") if service.deploy_hook else None,
-        "hook_dir": str(service.hook_dir) if service.hook_dir else None,
-    }
+        "id": lease_id, "url": service.registry_url, "model": model, "alias": alias,
+        "version": version, "replaced": replaced, "expires_at": expires_at,
+        "deploy": deploy, "hook_dir": hook_dir,
+    }  # fmt: skip
     intent = record_intent(
         journal, TARGET,
         undo=f"point {model}@{alias} back at version {replaced}, then run the deploy step",
         lease_file=str(lease_file), url=service.registry_url, kind="mlflow", model=model,
-        version=version, ttl_s=ttl_s,
+        alias=alias, version=version, replaced=replaced, ttl_s=ttl_s, deploy=deploy,
+        hook_dir=hook_dir,
     )  # fmt: skip
     _write_private(lease_file, json.dumps(lease))
-    _start_keeper(lease_file)
+    _HELD[str(lease_file)] = Held(lease_file)
+    keeper = _start_keeper(lease_file)
+    _tag(aliases, lease, keeper, lease_file)
     expires = datetime.fromtimestamp(expires_at, UTC).isoformat()
     record_granted(journal, intent, lease_id, expires)
+    moved = time.time()
     aliases.point(model, alias, version)
-    moved = datetime.now(UTC).isoformat()
     if service.deploy_hook is not None:
         run_hook(service.deploy_hook, "the deploy step", service.hook_dir)
-    # Injected once deployed: from then on the version serves, and the clocks start.
-    detail = {"model": model, "version": version, "replaced": replaced, "alias": alias,
-              "alias_moved_at": moved}  # fmt: skip
-    source = "MLflow registry (alias moved" + (", deploy step run)" if service.deploy_hook else ")")
-    record_injected(journal, datetime.now(UTC).isoformat(), source, detail)
+    deployed = time.time()
+    answered = first_answer(service, version, moved)
+    detail = {
+        "model": model, "version": version, "replaced": replaced, "alias": alias,
+        "alias_moved_at": datetime.fromtimestamp(moved, UTC).isoformat(),
+        "deploy_s": round(deployed - moved, 3),
+    }  # fmt: skip
+    at = datetime.fromtimestamp(answered, UTC).isoformat()
+    record_injected(journal, at, f"gateway answers (the first by version {version})", detail)
     return lease_id
 
 
 def end_lease(journal: Journal, intent: dict[str, Any], lease_id: str | None) -> dict[str, Any]:
-    """Undo now, unless the keeper already did (then its record says what it did)."""
+    """Undo now, unless the keeper already did (then what it did). Under the lease file's
+    lock, which this process holds open since the injection: a deleted run folder changes
+    nothing. Without the file (another process, the folder gone), through MLflow's record."""
     lease_file = Path(intent["lease_file"])
-    if not lease_file.exists():  # the alias never moved: the lease file comes first
+    held = _HELD.pop(str(lease_file), None)
+    if held is None and lease_file.exists():
+        held = Held(lease_file)
+    if held is None:
+        hook_dir = Path(intent["hook_dir"]) if intent.get("hook_dir") else None
+        ended = end_orphan(intent["url"], intent["model"], _hook(intent), ACTOR, lease_id, hook_dir)
+        if ended is not None:
+            return ended
         return {
-            "action": "never injected",
+            "action": "never injected" if lease_id is None else "already undone",
             "at": datetime.now(UTC).isoformat(),
             "actor": ACTOR,
-            "reason": "the lease was recorded but the alias was never moved",
+            "reason": "no lease file and no lease in MLflow: nothing was moved, or it was undone",
         }
-    with locked(lease_file) as lease:
-        if lease is None:
-            return dict(json.loads(done_file(lease_file).read_text()))
-        return undo(lease, lease_file, ACTOR, "revert")
+    try:
+        with held.locked() as lease:
+            if lease is None:
+                return held.done() or {}
+            return undo(lease, held, ACTOR, "revert")
+    finally:
+        held.close()
+
+
+def orphans(url: str, model: str) -> dict[str, Any] | None:
+    """The lease MLflow carries for ``model``, when it carries one, with ``keeper_alive``: is
+    the process that keeps it still there to end it at its expiry?"""
+    lease = MlflowAliases(url).lease(model)
+    if lease is None:
+        return None
+    return {**lease, "keeper_alive": keeper_alive(lease)}
+
+
+def end_orphan(
+    url: str,
+    model: str,
+    deploy: Hook | None,
+    actor: str,
+    lease_id: str | None = None,
+    hook_dir: Path | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any] | None:
+    """End the lease MLflow carries for ``model`` (only ``lease_id``, when given): ask its keeper
+    to end it now when the keeper still runs (it holds the lock), else undo it here, with the
+    service's ``deploy`` step. None when MLflow carries no such lease."""
+    aliases = MlflowAliases(url)
+    lease = aliases.lease(model)
+    if lease is None or (lease_id is not None and lease.get("id") != lease_id):
+        return None
+    if keeper_alive(lease):
+        pid = int(lease["keeper"]["pid"])
+        say(f"asking the lease keeper (pid {pid}) to end lease {lease['id']} now")
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + KEEPER_END_S
+        while time.monotonic() < deadline:
+            if (aliases.lease(model) or {}).get("id") != lease["id"]:
+                return {
+                    "action": "end", "at": datetime.now(UTC).isoformat(),
+                    "actor": "mlchaos lease keeper", "lease_id": lease["id"],
+                    "reason": f"its keeper (pid {pid}) ended it on request",
+                }  # fmt: skip
+            time.sleep(0.5)
+        raise TargetError(f"the lease keeper (pid {pid}) did not end lease {lease['id']} in time")
+    whole = {
+        **lease, "url": url, "model": model,
+        "deploy": deploy.model_dump(mode="json") if deploy else None,
+        "hook_dir": str(hook_dir) if hook_dir else None,
+    }  # fmt: skip
+    return undo(whole, None, actor, "revert")
+
+
+def keeper_alive(lease: dict[str, Any]) -> bool:
+    """Whether the keeper named in an MLflow lease still runs, on this machine."""
+    keeper = lease.get("keeper") or {}
+    if keeper.get("host") != socket.gethostname() or not keeper.get("pid"):
+        return False
+    try:
+        cmdline = Path(f"/proc/{int(keeper['pid'])}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return False
+    return b"mlchaos.faults.keeper" in cmdline and str(lease.get("id", "?")).encode() in cmdline
+
+
+def _tag(aliases: MlflowAliases, lease: dict[str, Any], keeper: int, lease_file: Path) -> None:
+    """Write the lease into MLflow, before the alias moves; without it, no fault."""
+    record = {
+        "id": lease["id"], "alias": lease["alias"], "version": lease["version"],
+        "replaced": lease["replaced"], "expires_at": lease["expires_at"],
+        "expires": datetime.fromtimestamp(lease["expires_at"], UTC).isoformat(),
+        "keeper": {"pid": keeper, "host": socket.gethostname()},
+        "lease_file": str(lease_file), "holder": ACTOR,
+    }  # fmt: skip
+    try:
+        aliases.set_tag(lease["model"], LEASE_TAG, json.dumps(record))
+    except MlchaosError:
+        held = _HELD.pop(str(lease_file))
+        with held.locked() as current:  # the keeper must not undo what never moved
+            if current is not None:
+                held.mark_done(current, {"action": "never injected", "actor": ACTOR})
+        held.close()
+        raise
+
+
+def _hook(intent: dict[str, Any]) -> Hook | None:
+    return Hook.model_validate(intent["deploy"]) if intent.get("deploy") else None
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -106,9 +242,9 @@ def _write_private(path: Path, text: str) -> None:
         out.write(text)
 
 
-def _start_keeper(lease_file: Path) -> None:
+def _start_keeper(lease_file: Path) -> int:
     """Start the keeper in its own session, and wait until it runs: without it, a killed
-    runner would leave the alias moved, so no keeper means no fault."""
+    runner would leave the alias moved, so no keeper means no fault. Its process id."""
     log = lease_file.with_suffix(".log").open("ab")
     keeper = subprocess.Popen(
         [sys.executable, "-m", "mlchaos.faults.keeper", str(lease_file)],
@@ -119,6 +255,8 @@ def _start_keeper(lease_file: Path) -> None:
     while not alive.exists():
         if keeper.poll() is not None or time.monotonic() > deadline:
             keeper.kill()
+            _HELD.pop(str(lease_file)).close()
             lease_file.unlink(missing_ok=True)
             raise TargetError(f"the lease keeper did not start; see {log.name}")
         time.sleep(0.02)
+    return keeper.pid

@@ -1,5 +1,6 @@
 """Faults that promote a version in the model registry, under a lease the registry ends
-(with an MLflow registry, the lease keeper ends it: `mlchaos.faults.targets.mlflow`).
+(with an MLflow registry, the lease keeper ends it: `mlchaos.faults.targets.mlflow`). The fault
+is in from the first answer the promoted version gives at the gateway.
 
 The undo is recorded in the journal before the promotion, and the registry reverts the
 promotion by itself when the lease's TTL runs out, so a `kill -9` of the runner cannot leave
@@ -17,10 +18,10 @@ from typing import Any, Generic, TypeVar
 import requests
 
 from mlchaos.errors import TargetError
-from mlchaos.faults.confirm import poll
+from mlchaos.faults.confirm import first_answer, poll
 from mlchaos.faults.leases import ACTOR, record_granted, record_injected, record_intent
 from mlchaos.faults.targets import mlflow
-from mlchaos.journal import Journal
+from mlchaos.journal import Journal, parse_time
 from mlchaos.load.payload import first_request
 from mlchaos.observe import adapters
 from mlchaos.schema.experiment import BadVersionFault, SegmentRegressionFault
@@ -80,8 +81,12 @@ class RegistryFault(Generic[F]):
         answer = registry.promote(model, version, ACTOR, f"chaos: {self.type}", fault.ttl)
         audit, lease = answer["audit"], answer["lease"]
         record_granted(journal, intent, lease["id"], lease["expires_at"])
-        detail = {"model": model, "version": version, "replaced": audit["from_version"]}
-        record_injected(journal, audit["at"], "registry audit log (promote)", detail)
+        promoted = parse_time(audit["at"])
+        answered = first_answer(service, version, promoted.timestamp())
+        detail = {"model": model, "version": version, "replaced": audit["from_version"],
+                  "promoted_at": audit["at"]}  # fmt: skip
+        at = datetime.fromtimestamp(answered, UTC).isoformat()
+        record_injected(journal, at, f"gateway answers (the first by version {version})", detail)
         return str(lease["id"])
 
     def confirm(self, journal: Journal, service: Service, fault: F) -> bool:
