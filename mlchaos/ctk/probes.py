@@ -122,6 +122,8 @@ def wait_for_firing(
 ) -> bool:
     """Wait for ``alert`` to fire (its ``for`` after going pending): what Alertmanager acts on."""
     journal, injected, deadline = _window(configuration, give_up_after_s)
+    if _undefined(journal):
+        return _never(journal, Event.FIRED, f"no rule defines {alert}, so it cannot fire")
     look = events.fired(
         _metrics(prometheus_url, adapters, prometheus_access),
         alert,
@@ -146,11 +148,24 @@ def wait_for_page(
     (``{"Prometheus": url, "Alertmanager": url}``): if one is down, no page is *cannot tell*.
     """
     journal, injected, deadline = _window(configuration, give_up_after_s)
+    if alert is not None and _undefined(journal):
+        return _never(journal, Event.PAGED, f"no rule defines {alert}, so nothing pages for it")
     pager = _pager(pagerduty_url, ca_file, adapters, pagerduty_rest, service)
     look = events.paged(pager, service, injected, alert)
     return events.wait_for(
         journal, Event.PAGED, f"incident on {service}", deadline, look, _depends(pipeline)
     )
+
+
+def _undefined(journal: Journal) -> bool:
+    """Whether detection found that no rule defines the alert: then it can neither fire nor
+    page, and waiting for either would only keep the fault in for nothing."""
+    return any(r.event is Event.DETECTED and r.status == "undefined" for r in journal.of(Missed))
+
+
+def _never(journal: Journal, event: Event, reason: str) -> bool:
+    journal.write(Missed(event=event, status="undefined", reason=reason))
+    return False
 
 
 def _depends(pipeline: dict[str, Any] | None) -> Any:

@@ -30,9 +30,15 @@ class FlagFlip:
         leases.record_injected(journal, at, "flag store audit", {"flag": flag})
         return lease_id
 
-    def confirm(self, journal, service) -> bool: ...          # is the fault observably live?
+    def confirm(self, journal, service) -> str | None: ...   # the effect seen, or None yet
     def end_lease(self, journal, intent, lease_id) -> dict: ...  # {"at", "action", "actor"}
 ```
+
+``confirm`` must show the fault's *effect*, not its lease: it returns what it saw that shows
+the fault is live ("the ranker serves the new model to 34% of requests"), or None while it has
+seen nothing yet. mlchaos asks it again for `CONFIRM_S` and records the answer as the run's
+liveness evidence; a plugin that only says True (a lease exists) never makes a fault count as
+live, so an experiment on it cannot pass.
 
 ``mlchaos validate`` loads the plugin and binds the arguments, so a misspelt or missing
 argument is reported with its line before anything runs.
@@ -47,10 +53,22 @@ from typing import Any
 
 from mlchaos.errors import InputError
 from mlchaos.faults import BUILTIN, GROUP
+from mlchaos.faults.confirm import poll
 from mlchaos.journal import Journal
 from mlchaos.service import Service
 
-__all__ = ["FAULT", "PluginKind", "Plugins", "available", "check_arguments", "load"]
+__all__ = [
+    "CONFIRM_S",
+    "FAULT",
+    "PluginKind",
+    "Plugins",
+    "available",
+    "check_arguments",
+    "load",
+]
+
+CONFIRM_S = 10.0
+"""How long a plugin's fault has to show its effect."""
 
 
 def _third_party() -> list[Any]:
@@ -103,7 +121,22 @@ class PluginKind:
         return str(self.plugin.inject(journal, service, fault.ttl, **fault.arguments))
 
     def confirm(self, journal: Journal, service: Service, fault: Any) -> bool:
-        return bool(self.plugin.confirm(journal, service))
+        said: list[object] = []
+
+        def effect() -> str | None:
+            said.append(self.plugin.confirm(journal, service))
+            return said[-1] if isinstance(said[-1], str) and said[-1] else None
+
+        def missing() -> str:
+            if said and said[-1] is True:
+                return (
+                    f"plugin {self.name}'s confirm said True without naming an effect: it "
+                    "must return what it saw of the fault's effect (a str), not that a lease "
+                    "exists"
+                )
+            return f"plugin {self.name} saw no effect of the fault in {CONFIRM_S:g}s"
+
+        return poll(journal, effect, CONFIRM_S, missing, interval_s=0.2)
 
     def end_lease(
         self, journal: Journal, intent: dict[str, Any], lease_id: str | None

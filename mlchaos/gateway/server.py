@@ -398,8 +398,10 @@ class Outcomes:
         self.clock = clock
         self._seconds: collections.deque[list[int]] = collections.deque()
         self._versions: dict[int, dict[str, list[float]]] = {}
-        """second -> version -> [answers, time of the first answer]."""
+        """second -> version -> [answers, time of the first answer, time of the last]."""
         self._codes: dict[int, collections.Counter[int]] = {}
+        self._latest: tuple[float, str] | None = None
+        """When the latest answer naming a version came, and which."""
 
     def count(self, status: int, version: str | None = None) -> None:
         now = self.clock()
@@ -415,29 +417,34 @@ class Outcomes:
         bucket[2] += 200 <= status < 300
         self._codes.setdefault(second, collections.Counter())[status] += 1
         if version is not None:
-            seen = self._versions.setdefault(second, {}).setdefault(version, [0, now])
+            seen = self._versions.setdefault(second, {}).setdefault(version, [0, now, now])
             seen[0] += 1
+            seen[2] = now
+            self._latest = (now, version)
 
     def since(self, second: float) -> list[list[int]]:
         """``[second, answered, ok]`` for each second from ``second`` that saw a request."""
         return [list(b) for b in self._seconds if b[0] >= second]
 
     def versions_since(self, second: float) -> list[list[Any]]:
-        """``[second, version, answers, first]``: which model version answered, as the answers
-        said, and when (epoch seconds) the first of them that second was answered."""
+        """``[second, version, answers, first, last]``: which model version answered, as the
+        answers said, and when (epoch seconds) the first and the last of them that second were
+        answered: the moment what is served changed, to the answer."""
         return [
-            [s, version, int(n), first]
+            [s, version, int(n), first, last]
             for s, counts in sorted(self._versions.items())
             if s >= second
-            for version, (n, first) in sorted(counts.items())
+            for version, (n, first, last) in sorted(counts.items())
         ]
 
     def serving(self, window_s: float = 10.0) -> list[str]:
-        """The versions serving now: those that answered in the latest second that had
-        answers naming a version, within the last ``window_s`` seconds. Only the latest: a
-        fallback that answered a few seconds ago and was switched off since is not serving."""
-        recent = [s for s in self._versions if s >= self.clock() - window_s]
-        return sorted(self._versions[max(recent)]) if recent else []
+        """The version serving now: the one that gave the latest answer naming a version,
+        within the last ``window_s`` seconds. Only the latest: a fallback that answered a
+        moment ago and was switched off since is not serving. (A fault meant for several
+        versions at once, a canary's, names them in its ``versions``.)"""
+        if self._latest is None or self._latest[0] < self.clock() - window_s:
+            return []
+        return [self._latest[1]]
 
     def codes_since(self, second: float) -> list[list[int]]:
         """``[second, status, answers]``: the status codes the gateway answered with."""

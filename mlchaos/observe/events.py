@@ -302,9 +302,13 @@ def served_off(
         )
         if since is None:
             return None
-        actor, party = who(since)
+        # To the answer: the last one ``version`` gave before the run of seconds without it.
+        times = gateway.version_times(injected.timestamp() - 1)
+        lasts = [last for (s, v), (_, last) in times.items() if v == version and s < since]
+        moment = max(lasts, default=since)
+        actor, party = who(moment)
         return Seen(
-            datetime.fromtimestamp(since, UTC).isoformat(),
+            datetime.fromtimestamp(moment, UTC).isoformat(),
             f"gateway answers (version {version} below {below:.0%} of answers)",
             {"version": version, "below": below, "stays_for_s": stays_for_s},
             actor=actor,
@@ -332,9 +336,13 @@ def fallback_served(
         )
         if since is None:
             return None
-        actor, party = who(since)
+        # To the answer: the fallback's first in the second before the run, or in its first.
+        times = gateway.version_times(start - 1)
+        firsts = [f for (s, v), (f, _) in times.items() if v in fallback and s >= since - 1]
+        moment = max(min(firsts, default=since), start)
+        actor, party = who(moment)
         return Seen(
-            datetime.fromtimestamp(since, UTC).isoformat(),
+            datetime.fromtimestamp(moment, UTC).isoformat(),
             f"gateway answers (the fallback {', '.join(fallback)} gave over {1 - below:.0%}, "
             f"{min_success:.0%} or more of them 2xx)",
             {"fallback": list(fallback), "below": below, "stays_for_s": stays_for_s},

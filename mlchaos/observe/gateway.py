@@ -56,6 +56,16 @@ class GatewayClient(JsonApi):
         answer = self._call("GET", "/admin/outcomes", params={"since": since})
         return [(int(row[0]), str(row[1]), int(row[2])) for row in answer.get("versions", [])]
 
+    def version_times(self, since: float) -> dict[tuple[int, str], tuple[float, float]]:
+        """``(second, version) -> (first, last)``: when, in that second, the version gave its
+        first and its last answer (epoch seconds, the gateway's clock)."""
+        answer = self._call("GET", "/admin/outcomes", params={"since": since})
+        return {
+            (int(row[0]), str(row[1])): (float(row[3]), float(row[4]))
+            for row in answer.get("versions", [])
+            if len(row) > 4
+        }
+
     def first_answer(self, version: str, since: float) -> float | None:
         """When (epoch seconds) ``version`` first answered at or after ``since``, to the
         gateway's clock; None if it has not."""

@@ -2,10 +2,12 @@
 (`pagerduty.RestApiV2Client`): a team's real pager, read with an API token.
 
 An incident's page time is its ``created_at``; its acknowledgement, the ``created_at`` of its
-``acknowledge_log_entry``; the alert it was for, its first alert's ``body.details`` (what
-Alertmanager sent as ``details``). PagerDuty gives times to the second: each is read as the end
-of its second (never after the moment it was read), so a duration is never reported shorter
-than it was and a target is never met by rounding.
+``acknowledge_log_entry`` (and who acknowledged, its ``agent``); the alert it was for, its first
+alert's ``body.details`` (what Alertmanager sent as ``details``). PagerDuty gives times to the
+second, so each is an interval, and a duration is measured from the earliest its start can have
+been to the latest its end can have been: never shorter than it was, and a target is never met
+by rounding. An event's time is read as the end of its second (never after the moment it was
+read); the page also keeps ``triggered_earliest``, the start of its second, where MTTA starts.
 """
 
 from __future__ import annotations
@@ -69,8 +71,8 @@ class PagerDutyRest:
         for raw in self._call(lambda: self.client.list_all("incidents", params=params)):
             known = self._read_as.get((raw["id"], raw["status"]))
             incident = known or self._read(raw, service, now)
-            if datetime.fromisoformat(incident["triggered_at"]) >= when:
-                found.append(incident)
+            if datetime.fromisoformat(incident["triggered_earliest"]) >= when:
+                found.append(incident)  # not one that may have come before ``when``
         return found
 
     def acknowledge(self, incident: dict[str, Any]) -> None:
@@ -82,17 +84,22 @@ class PagerDutyRest:
 
     def _read(self, raw: dict[str, Any], service: str, now: datetime) -> dict[str, Any]:
         times: dict[str, str | None] = {"acknowledge": None, "resolve": None}
+        acknowledged_by = None
         if raw["status"] != "triggered":
             entries = self._call(lambda: self.client.list_all(f"incidents/{raw['id']}/log_entries"))
             for entry in sorted(entries, key=lambda e: e["created_at"]):
                 kind = entry["type"].removesuffix("_log_entry")
                 if kind in times and times[kind] is None:
                     times[kind] = _end_of_second(entry["created_at"], now)
+                    if kind == "acknowledge":
+                        acknowledged_by = (entry.get("agent") or {}).get("summary")
         incident = {
             "id": raw["id"], "service": service, "dedup_key": raw.get("incident_key") or "",
             "status": raw["status"], "summary": raw.get("title") or raw.get("summary", ""),
             "triggered_at": _end_of_second(raw["created_at"], now),
+            "triggered_earliest": _start_of_second(raw["created_at"]),
             "acknowledged_at": times["acknowledge"], "resolved_at": times["resolve"],
+            "acknowledged_by": acknowledged_by,
             "custom_details": self._details_of(raw["id"]),
         }  # fmt: skip
         self._read_as[(raw["id"], raw["status"])] = incident
@@ -138,6 +145,11 @@ class PagerDutyRest:
 
 def _pd(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _start_of_second(text: str) -> str:
+    """A PagerDuty time as the earliest moment it can stand for."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
 
 
 def _end_of_second(text: str, now: datetime) -> str:

@@ -110,3 +110,13 @@ class StackConfig(BaseModel):
         """The PagerDuty routing key of ``pagerduty_service``."""
         keys: dict[str, str] = json.loads(self.secrets_path.read_text())["routing_keys"]
         return keys[self.pagerduty_service]
+
+    @property
+    def api_token_path(self) -> Path:
+        """The receiver's PagerDuty REST API token alone (``/rest``), mode 0600."""
+        return self.state_dir / "pagerduty-api-token"
+
+    def api_token(self) -> str:
+        """The REST API token the receiver accepts under ``/rest``."""
+        tokens: list[str] = json.loads(self.secrets_path.read_text()).get("api_tokens", [])
+        return tokens[0] if tokens else ""

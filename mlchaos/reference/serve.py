@@ -34,8 +34,9 @@ def build_app(component: str, cfg: StackConfig) -> Any:
     if component == "pagerduty":
         from mlchaos.reference import pagerduty_receiver
 
-        keys = json.loads(cfg.secrets_path.read_text())["routing_keys"]
-        return pagerduty_receiver.create_app(cfg.state_dir, keys)
+        held = json.loads(cfg.secrets_path.read_text())
+        tokens = frozenset(held.get("api_tokens", []))
+        return pagerduty_receiver.create_app(cfg.state_dir, held["routing_keys"], tokens)
     if component == "rollback-controller":
         from mlchaos.reference import rollback_controller
 

@@ -164,11 +164,13 @@ def _prepare(cfg: StackConfig, progress: Progress) -> None:
 
     cert, _ = ensure_certificate(cfg.tls_dir, cfg.host)
     _archive_incidents(cfg)
-    if not cfg.secrets_path.exists():
-        keys = {cfg.pagerduty_service: secrets.token_hex(16)}
-        cfg.secrets_path.write_text(json.dumps({"routing_keys": keys}))
-        cfg.secrets_path.chmod(0o600)
+    held = json.loads(cfg.secrets_path.read_text()) if cfg.secrets_path.exists() else {}
+    if "routing_keys" not in held or "api_tokens" not in held:
+        held.setdefault("routing_keys", {cfg.pagerduty_service: secrets.token_hex(16)})
+        held.setdefault("api_tokens", [secrets.token_hex(20)])  # PagerDuty's REST API, /rest
+        _private(cfg.secrets_path, json.dumps(held))
     _private(cfg.routing_key_path, cfg.routing_key())
+    _private(cfg.api_token_path, cfg.api_token())
     dataset.write_replay(cfg.traffic_path)
     reference_service.write(cfg)
     rules = cfg.state_dir / "prometheus" / "rules.yml"

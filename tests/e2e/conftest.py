@@ -7,19 +7,15 @@ import json
 import os
 import subprocess
 import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import yaml
 
-from mlchaos.observe import serving
-from mlchaos.observe.gateway import GatewayClient
 from mlchaos.reference.config import StackConfig
-from tests.conftest import ROOT, wait_until
+from tests.conftest import ROOT, production, set_controller, wait_until  # noqa: F401
 
 CATALOGUE = ROOT / "experiments" / "bad-version.yaml"
 SECRET_VARIABLES = (
@@ -27,43 +23,6 @@ SECRET_VARIABLES = (
     "FRAUD_MONITORING_PASSWORD", "FRAUD_PAGERDUTY_TOKEN",
 )  # fmt: skip
 """Where the e2e suite's stacks put their secrets for `mlchaos` to read."""
-
-
-@pytest.fixture(autouse=True)
-def reference_stack_as_expected(request: pytest.FixtureRequest) -> None:
-    """Before each test on the shared reference stack: the rollback controller on, no failed
-    answer left in the gateway's serving window, and production on the version the stack
-    expects.
-
-    A page under load alone (a false alarm on a busy runner) can make the controller roll
-    production back after a test has ended. The test that ran then judges it; the next one
-    must not inherit it, or one stray alert fails every test after it for one cause. Putting it
-    back is said as a warning in pytest's summary, so it is never silent.
-    """
-    if "stack" not in request.fixturenames:
-        return
-    stack: StackConfig = request.getfixturevalue("stack")
-    set_controller(stack, enabled=True)
-    # The gateway judges "serving" on every answer of its last few seconds. A test that sent
-    # requests for a model nobody serves ends with 404s in that window; the next game day,
-    # 3 s later, was judged "not serving: 28% of 176 requests succeeded".
-    gateway = GatewayClient(stack.url("gateway"))
-    wait_until(lambda: serving.recent(gateway)[1] in (None, 1.0), serving.WINDOW_S + 10)
-    found, expected = production(stack), stack.production_version
-    if found == expected:
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")  # shown in pytest's summary, not raised as an error
-        warnings.warn(
-            f"production was {found} before {request.node.name}; put back to {expected}",
-            stacklevel=1,
-        )
-    requests.post(
-        f"{stack.url('registry')}/v1/models/{stack.model_name}/promote",
-        json={"version": expected, "actor": "e2e-isolation", "reason": "test isolation"},
-        timeout=5,
-    ).raise_for_status()
-    wait_until(lambda: production(stack) == expected, 10)
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +35,8 @@ def no_secret_written(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
     for name in request.fixturenames:
         value = request.getfixturevalue(name) if name in ("stack", "fraud_stack") else None
         if isinstance(value, StackConfig) and value.secrets_path.exists():
-            secrets |= set(json.loads(value.secrets_path.read_text())["routing_keys"].values())
+            held = json.loads(value.secrets_path.read_text())
+            secrets |= set(held["routing_keys"].values()) | set(held.get("api_tokens", []))
         if name == "fraud_staging":
             state = request.getfixturevalue(name)
             for file in ("routing-key", "monitoring-password", "pagerduty-api-token"):
@@ -144,29 +104,20 @@ def results(report_dir: Path) -> dict[str, Any]:
     return dict(json.loads((run / "results.json").read_text()))
 
 
-def production(stack: StackConfig) -> str:
-    url = f"{stack.url('registry')}/v1/models/{stack.model_name}"
-    return str(requests.get(url, timeout=5).json()["production"])
-
-
-def set_controller(stack: StackConfig, enabled: bool) -> None:
-    requests.post(
-        f"{stack.url('rollback-controller')}/v1/enabled", json={"enabled": enabled}, timeout=5
-    ).raise_for_status()
-
-
 def journal_text(report_dir: Path) -> str:
     return "".join(p.read_text() for p in report_dir.glob("*/journals/*.jsonl"))
 
 
 @contextlib.contextmanager
-def controller_disabled(stack: StackConfig) -> Iterator[None]:
-    """The rollback controller off, as a broken automation would be; back on afterwards."""
-    set_controller(stack, enabled=False)
+def controller_disabled(
+    stack: StackConfig, controller: str = "rollback-controller"
+) -> Iterator[None]:
+    """A controller off, as a broken automation would be; back on afterwards."""
+    set_controller(stack, False, controller)
     try:
         yield
     finally:
-        set_controller(stack, enabled=True)
+        set_controller(stack, True, controller)
 
 
 def start_gameday(stack: StackConfig, scenario: Path, reports: Path) -> subprocess.Popen[str]:

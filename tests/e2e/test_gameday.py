@@ -83,6 +83,8 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
         if timeline["recovered"]:
             assert timeline["mitigated"] <= timeline["recovered"]
         for name, target in exp["targets_s"].items():
+            if name in exp["simulated"]:
+                continue  # mlchaos's doing: never compared with a target
             assert exp["durations_s"][name] <= target, (exp["name"], name, exp["durations_s"])
         assert exp["floor_s"] == 2.0 and exp["reasons"] == []  # MTTD is pending
         assert exp["floors_s"] == {"mttd": 2.0, "time_to_fire": 3.0, "time_to_page": 4.0}
@@ -90,19 +92,29 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
         assert any(p["role"] == "experiment" and p["acknowledged"] for p in exp["pages"])
         own_alert = exp["expected"]["alert"]
         assert all(s.get("alert") in (None, own_alert) for s in exp["runbook_steps"])
+        # Only the team's actors count: the acknowledgement is the simulated responder's and
+        # is not judged; every judged event is the team's.
+        assert set(exp["simulated"]) == {"mtta"}, exp["simulated"]
+        assert exp["actors"]["acknowledged"] == {"actor": "mlchaos-responder", "party": "mlchaos"}
+        for event in ("detected", "fired", "paged", "mitigated", "recovered"):
+            if exp["timeline"][event]:
+                assert exp["actors"][event]["party"] == "team", (exp["name"], event)
     assert by_fault["bad_version"]["sources"] == {
-        "injected": "registry audit log (promote)",
+        "injected": "gateway answers (the first by version v3-inverted)",
         "detected": "prometheus alert activeAt",
         "fired": "prometheus ALERTS series (firing)",
         "paged": "pagerduty incident triggered",
         "acknowledged": "pagerduty incident acknowledged",
-        "mitigated": "registry audit log (rollback by rollback-controller)",
+        "mitigated": "gateway answers (version v3-inverted below 5% of answers)",
         "recovered": "prometheus SLO samples",
         "reverted": "registry audit log (lease_released)",
     }
-    assert by_fault["latency_spike"]["sources"]["mitigated"] == (
-        "gateway audit log (fallback by on-call)"
-    )
+    assert by_fault["bad_version"]["actors"]["mitigated"]["actor"] == "rollback-controller"
+    for fault in ("schema_change", "data_drift", "latency_spike", "error_burst",
+                  "missing_features"):  # fmt: skip
+        mitigated = by_fault[fault]
+        assert mitigated["actors"]["mitigated"]["actor"] == "fallback-controller", fault
+        assert mitigated["sources"]["mitigated"].startswith("gateway answers (the fallback")
     # The bad version answered part of the traffic, until it was rolled back: the answers
     # themselves say so (the version-mismatch fraction), whatever the registry says.
     mismatch = by_fault["bad_version"]["version_mismatch"]
@@ -110,13 +122,15 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
     assert 0 < mismatch["fraction"] < 1, mismatch
     assert by_fault["latency_spike"]["version_mismatch"] is None  # promoted no version
     assert by_fault["data_drift"]["timeline"]["recovered"] is None  # no recovery target
+    assert by_fault["data_drift"]["notes"][-1].startswith("recovery (MTTR) not judged: drift")
     label_lag = 5.0  # scenarios/nightly.yaml: the accuracy drop cannot show before labels do
     assert by_fault["concept_drift"]["durations_s"]["mttd"] >= label_lag
-    assert by_fault["concept_drift"]["sources"]["mitigated"] == (
-        "registry audit log (retrain by on-call)"
-    )
+    assert by_fault["concept_drift"]["timeline"]["mitigated"] is None  # a retrain is no mitigation
     assert document["load"]["requests"] > 0
+    assert document["false_alarm_check"]["status"] == "checked"
     assert "game day nightly: PASS" in done.stdout
+    table = done.stdout.split("game day nightly")[0]
+    assert all(" simulated " in row for row in table.splitlines()[-8:]), table  # MTTA: no tick
     assert "✓ detected" in done.stderr  # progress while it waits
     assert production(stack) == "v2"
 
@@ -124,9 +138,10 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
     for name in ("results.json", "junit.xml", "postmortem.md", "report.html"):
         assert (run_dir / name).is_file(), name
     for exp in document["experiments"]:
-        steps = exp["runbook_steps"]  # the responder followed each incident's runbook
+        steps = exp["runbook_steps"]  # the responder followed each incident's runbook, as a drill
         assert steps and all(s["ok"] for s in steps), (exp["name"], steps)
-        assert all(exp["timeline"]["paged"] <= s["at"] for s in steps)
+        settled = exp["timeline"]["mitigated"] or exp["timeline"]["paged"]
+        assert all(settled <= s["at"] for s in steps)  # never before the team's mitigation
     _shows_every_timeline(run_dir, tmp_path, [e["name"] for e in document["experiments"]])
     secret = stack.routing_key()
     for path in run_dir.rglob("*"):
@@ -193,6 +208,13 @@ def test_removing_the_detecting_rule_fails_the_experiment(
         f"detection (MTTD): target {within} missed, no loaded alerting rule defines {alert}"
     ), exp["reasons"]
     assert exp["timeline"]["reverted"] is not None
+    # Nothing can page for an alert no rule defines: that is known at once, not waited out,
+    # and the fault is reverted by the last wait's deadline at the latest.
+    reasons = " ".join(exp["reasons"])
+    assert f"no rule defines {alert}, so nothing pages for it" in reasons
+    kept = (datetime.fromisoformat(exp["timeline"]["reverted"])
+            - datetime.fromisoformat(exp["timeline"]["injected"])).total_seconds()  # fmt: skip
+    assert kept < 15 + 5, kept
     assert production(stack) == "v2"
 
 
@@ -213,12 +235,42 @@ def test_disabled_rollback_controller_fails_on_mitigation(
     assert exp["verdict"] == "fail"
     assert exp["timeline"]["mitigated"] is None and exp["timeline"]["detected"] is not None
     assert (
-        "mitigation (MTTM): target 20s missed, no rollback of credit-risk by +20.0s"
-        in (exp["reasons"])
-    )
+        "mitigation (MTTM): target 20s missed, no version v3-inverted of credit-risk going out "
+        "of service by +20.0s" in exp["reasons"]
+    ), exp["reasons"]
     assert any(r.startswith("recovery (MTTR)") for r in exp["reasons"])
     assert exp["timeline"]["reverted"] is not None  # mlchaos put staging back itself
     assert production(stack) == "v2"
+
+
+def test_disabled_fallback_controller_fails_traffic_faults_while_the_drill_still_runs(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    """The reference stack mitigates traffic faults with its own fallback controller. Without
+    it nobody on the team mitigates: the simulated responder's drill steps still run (after
+    the team's deadline, so they cannot pass for it), and what they did is mlchaos's, never a
+    pass."""
+    scenario = write_scenario(
+        tmp_path, "no-fallback", source=ROOT / "experiments" / "error-burst.yaml",
+        expect__mitigation={"by": "fallback", "within": "10s"},
+        expect__recovery={"within": "16s", "stable_for": "3s"},
+    )  # fmt: skip
+    with controller_disabled(stack, "fallback-controller"):
+        done = gameday(stack, scenario, tmp_path / "reports")
+    assert done.returncode == 1, done.stdout + done.stderr
+    [exp] = results(tmp_path / "reports")["experiments"]
+    assert exp["verdict"] == "fail"
+    assert exp["timeline"]["detected"] is not None and exp["timeline"]["paged"] is not None
+    assert exp["timeline"]["mitigated"] is None, exp["actors"]
+    assert any(r.startswith("mitigation (MTTM): target 10s missed") for r in exp["reasons"])
+    drill = {s["step"]: s for s in exp["runbook_steps"]}
+    fallback = drill["Route traffic to the fallback model"]
+    assert fallback["ok"]  # the runbook's step works: a drill that ran, and how long it took
+    assert fallback["at"] > exp["timeline"]["injected"]
+    recovered = exp["actors"].get("recovered")
+    if recovered is not None:  # what came after the drill is mlchaos's doing, never judged
+        assert recovered["party"] == "mlchaos" and "mttr" in exp["simulated"]
+    assert any(r.startswith("recovery (MTTR): target 16s missed") for r in exp["reasons"])
 
 
 def test_a_broken_runbook_step_fails_the_game_day_as_a_runbook_defect(
@@ -230,7 +282,7 @@ def test_a_broken_runbook_step_fails_the_game_day_as_a_runbook_defect(
     original = (ROOT / "runbooks" / "input-validation.md.j2").read_text()
     broken = original.replace(
         "commands.fallback | tojson",
-        '(commands.fallback | replace("/admin/route", "/admin/rout")) | tojson',
+        '(commands.fallback | replace("/fallback", "/fallbak")) | tojson',
     )
     assert broken != original
     (runbooks / "input-validation.md.j2").write_text(broken)
@@ -251,7 +303,7 @@ def test_a_broken_runbook_step_fails_the_game_day_as_a_runbook_defect(
     assert any(
         r.startswith("runbook defect: input-validation step 'Route traffic") for r in exp["reasons"]
     )
-    assert any(r.startswith("mitigation (MTTM): target") for r in exp["reasons"])
+    assert exp["actors"]["mitigated"]["actor"] == "fallback-controller"  # the team's did
     postmortem = (next((tmp_path / "reports").iterdir()) / "postmortem.md").read_text()
     assert (
         "- [ ] fix runbook input-validation: step 'Route traffic to the fallback model'"

@@ -8,9 +8,11 @@ code, the console and results.json, as a user's CI would.
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from mlchaos.reference import supervisor
@@ -60,6 +62,7 @@ def test_a_service_that_rejects_every_request_never_passes(
         },
         "traffic_query": 'sum(rate(mlchaos_gateway_requests_total{model="credit-risk"}[5s]))',
         "payload": {"file": str(stack.traffic_path)},
+        "versions": {"fallback": "fallback-v1"},
     }
     (tmp_path / "service.yaml").write_text(yaml.safe_dump(service))
     done = mlchaos(
@@ -86,7 +89,7 @@ def test_a_service_that_rejects_every_request_never_passes(
         # Renaming a feature the requests do not carry changes nothing: once counted applied,
         # it went on to a false FAIL (no alert for a fault that never reached the model).
         (SCHEMA_CHANGE, {"fault__rename": {"shoe_size": "boot_size"}}, "invalid",
-         "the fault was not observably active: the gateway could not rewrite any of the "),
+         "the fault was not observably active: the gateway could not apply it to any of the "),
     ],
     ids=["never-active", "cannot-inject", "nothing-to-rewrite"],
 )  # fmt: skip
@@ -140,14 +143,54 @@ def test_a_game_day_on_a_degraded_baseline_says_so_and_cannot_pass(
         scenario = write_scenario(tmp_path, "degraded", ERROR_BURST)
         done = run_scenario(stack, scenario, tmp_path / "reports")
     finally:
-        registry.promote(stack.model_name, "v2", "test", "back to the expected version")
+        registry.restore(stack.model_name, "v2", "test", "back to the expected version")
     document = results(tmp_path / "reports")
     [problem] = document["baseline"]["problems"]
     assert problem.startswith("production of credit-risk is v1, not v2 as the service expects")
     assert f"BASELINE: {problem}" in done.stderr
     assert document["verdict"] != "pass"
+    # the experiment itself ran on what was declared: restored first, and said so
+    [exp] = document["experiments"]
+    assert exp["baseline"]["restored"] is True and exp["baseline"]["served"] == ["v1"]
+    assert "mlchaos restored v2 first" in " ".join(exp["notes"])
     assert done.returncode in (1, 3), done.stdout + done.stderr
     assert (
         "## Baseline"
         in next((tmp_path / "reports").iterdir()).joinpath("postmortem.md").read_text()
     )
+
+
+def test_a_load_the_model_rejects_is_inconclusive_and_its_true_alarms_are_not_false(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    """Every request of the payload is malformed for the model: the team's validation alert
+    rightly pages. That page is no false alarm, and the game day cannot tell anything: it is
+    inconclusive and names the error share and the status codes."""
+    service = yaml.safe_load((stack.state_dir / "service.yaml").read_text())
+    service["pagerduty"]["routing_key_file"] = str(stack.routing_key_path)
+    service["pagerduty"]["ca_file"] = str(stack.tls_dir / "cert.pem")
+    bodies = tmp_path / "bodies.jsonl"
+    bodies.write_text('{"applicant": {"income": 52000, "age": 40}}\n' * 10)
+    service["payload"] = {"bodies": str(bodies)}
+    (tmp_path / "service.yaml").write_text(yaml.safe_dump(service))
+    scenario = write_scenario(tmp_path, "rejected", ERROR_BURST)
+    scenario.write_text(scenario.read_text().replace("cool_down: 30s", "cool_down: 10s"))
+    started = datetime.now(UTC)
+    done = run_scenario(
+        stack, scenario, tmp_path / "reports", "--service", str(tmp_path / "service.yaml")
+    )
+    assert done.returncode == 3, done.stdout + done.stderr
+    document = results(tmp_path / "reports")
+    assert document["verdict"] == "inconclusive"
+    assert document["false_alarms"] == []
+    check = document["false_alarm_check"]
+    assert check["status"] == "not serving", check
+    assert "the service was not serving mlchaos's load (100% errors of " in check["reason"]
+    assert "400 ×" in check["reason"] and "fix the payload or the service" in check["reason"]
+    assert "FALSE ALARM" not in done.stderr
+    pages = requests.get(
+        f"{stack.url('pagerduty')}/incidents", params={"since": started.isoformat()},
+        verify=str(stack.tls_dir / "cert.pem"), timeout=5,
+    ).json()["incidents"]  # fmt: skip
+    alerts = {(i.get("custom_details") or {}).get("alertname") for i in pages}
+    assert "ModelInputValidationFailures" in alerts  # a true alarm paged, and was not false

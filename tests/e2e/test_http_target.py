@@ -56,6 +56,7 @@ def service_file(cfg: StackConfig, directory: Path, pager: bool = True) -> Path:
         },
         "traffic_query": 'sum(rate(mlchaos_gateway_requests_total{model="fraud"}[5s]))',
         "payload": {"file": str(cfg.traffic_path)},
+        "versions": {"fallback": "fallback-v1"},  # what the fallback's answers say they are
     }
     if not pager:
         del document["pagerduty"]
@@ -110,7 +111,11 @@ def test_error_burst_on_a_users_own_service(fraud_stack: StackConfig, tmp_path: 
     assert done.returncode == 0, done.stdout + done.stderr
     [exp] = results(tmp_path / "reports")["experiments"]
     assert exp["verdict"] == "pass", exp["reasons"]
-    assert exp["sources"]["mitigated"] == "gateway audit log (fallback by on-call)"
+    # read from what was served: the team's own fallback answered (no registry in the file:
+    # nothing names who switched it, but mlchaos did nothing before it)
+    assert exp["sources"]["mitigated"].startswith("gateway answers (the fallback fallback-v1")
+    assert exp["actors"]["mitigated"] == {
+        "actor": "the team's systems (no record names who)", "party": "team"}  # fmt: skip
     assert not (tmp_path / "no-reference-stack" / "stack.json").exists()  # nothing else started
 
 

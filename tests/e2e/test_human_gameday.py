@@ -18,7 +18,7 @@ import pytest
 
 from mlchaos.observe.pagerduty import Incidents
 from mlchaos.reference.config import StackConfig
-from tests.conftest import ROOT, wait_until
+from tests.conftest import ROOT, set_controller, wait_until
 from tests.e2e.conftest import mlchaos, results, write_scenario
 
 pytestmark = pytest.mark.e2e
@@ -48,6 +48,8 @@ def test_people_acknowledge_with_mlchaos_ack_and_mitigate_from_the_runbook(
     )
     since = datetime.now(UTC)
     log = (tmp_path / "stderr.txt").open("w")
+    # This team mitigates by hand, from the runbook: its fallback controller is off.
+    set_controller(stack, False, "fallback-controller")
     process = subprocess.Popen(
         [sys.executable, "-m", "mlchaos", "gameday", str(scenario), "--responders", "human",
          "--state-dir", str(stack.state_dir), "--report-dir", str(tmp_path / "reports")],
@@ -74,13 +76,19 @@ def test_people_acknowledge_with_mlchaos_ack_and_mitigate_from_the_runbook(
         stdout, _ = process.communicate(timeout=120)
     finally:
         process.kill()
+        set_controller(stack, True, "fallback-controller")
     view = (tmp_path / "stderr.txt").read_text()
     assert process.returncode == 0, stdout + view
     [exp] = results(tmp_path / "reports")["experiments"]
     assert exp["verdict"] == "pass", exp["reasons"]
     assert exp["sources"]["acknowledged"] == "pagerduty incident acknowledged"
-    assert exp["sources"]["mitigated"] == "gateway audit log (fallback by on-call)"
-    assert exp["runbook_steps"] == []  # no automated responder: people did it all
+    assert exp["sources"]["mitigated"].startswith("gateway answers (the fallback fallback-v1")
+    # people did it all, and it counts: the registry's audit names on-call (the runbook's
+    # command acts as $ACTOR, on-call when unset), and nothing is simulated
+    assert exp["actors"]["mitigated"] == {"actor": "on-call", "party": "team"}
+    assert exp["actors"]["acknowledged"]["party"] == "team"
+    assert exp["simulated"] == {}
+    assert exp["runbook_steps"] == []  # no automated responder
     assert exp["durations_s"]["mtta"] is not None and exp["durations_s"]["mttm"] is not None
     # The live view showed the clock, the page and the runbook while it waited.
     assert f"runbook: {link['href']}" in view

@@ -1,16 +1,19 @@
 """An independent observer beside a real game day: every reported time matches what it saw.
 
-The observer polls each owner of an event at 10 Hz on its own (the registry, Prometheus's
-alerts and SLO queries, the PagerDuty receiver, the registry's leases) and notes when it first
-saw each event. mlchaos's times come from the owners' own records, so each must lie within
-0.25 s before what the observer saw, and never after it (recovery: by at most its 0.1 s grid).
+The observer polls at 10 Hz on its own paths, never the ones mlchaos reads: what the service
+answers its own inference requests (which version answered: the fault's start and its
+mitigation), Prometheus's alerts and SLO queries, the pages through PagerDuty's REST API (mlchaos
+reads the receiver's Events-side ``/incidents``), and the registry's leases. It notes when it
+first saw each event. mlchaos's times come from the owners' own records, so each must lie at
+most `TOLERANCE_S` before what the observer saw, and never after it by more than `EARLY_S`.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +21,18 @@ import pytest
 import requests
 import yaml
 
+from mlchaos.protocols import Codec
 from mlchaos.reference.config import StackConfig
 from tests.conftest import ROOT
 from tests.e2e.conftest import mlchaos, results, write_scenario
 
 pytestmark = pytest.mark.e2e
 TOLERANCE_S = 0.25
+"""The most an observer polling at 10 Hz may see an event after its owner's time."""
+EARLY_S = 0.1
+"""The most it may see one before: recovery is searched on a 0.1 s grid, and a served change
+is timed by the answers mlchaos's traffic got, which can come a little before the observer's
+own request does."""
 ALERT = "ModelPredictionShift"
 
 
@@ -38,6 +47,9 @@ class Observer(threading.Thread):
         self.recovery_runs: list[datetime] = []
         self.stop = threading.Event()
         self.ca = str(stack.tls_dir / "cert.pem")  # per call: REQUESTS_CA_BUNDLE beats a session's
+        self.token = stack.api_token()
+        features = json.loads(stack.traffic_path.read_text().splitlines()[0])["features"]
+        self.body = Codec().encode([features])
 
     def run(self) -> None:
         while not self.stop.wait(0.1):
@@ -51,13 +63,11 @@ class Observer(threading.Thread):
         self.seen.setdefault(event, datetime.now(UTC))
 
     def look(self) -> None:
-        registry = requests.get(
-            f"{self.stack.url('registry')}/v1/models/{self.stack.model_name}", timeout=1
-        ).json()
-        if registry["production"] == "v3-inverted":
+        served = self.served()
+        if served == "v3-inverted":
             self.note("injected")
-        elif "injected" in self.seen:
-            self.note("mitigated")  # the controller rolled it back (before the lease ends)
+        elif "injected" in self.seen and served:
+            self.note("mitigated")  # what answers is no longer the bad version
         leases = requests.get(f"{self.stack.url('registry')}/v1/leases", timeout=1).json()
         if "injected" in self.seen and not leases["leases"]:
             self.note("reverted")
@@ -69,18 +79,36 @@ class Observer(threading.Thread):
                 self.note("detected")
                 if alert["state"] == "firing":
                     self.note("fired")
-        incidents = requests.get(
-            f"{self.stack.url('pagerduty')}/incidents", verify=self.ca, timeout=1
-        ).json()
-        for incident in incidents["incidents"]:
-            if (incident.get("custom_details") or {}).get("alertname") != ALERT:
-                continue
-            triggered = datetime.fromisoformat(incident["triggered_at"].replace("Z", "+00:00"))
-            if triggered >= self.seen["injected"] - timedelta(seconds=TOLERANCE_S):
+        for incident in self.rest("incidents", statuses=["triggered", "acknowledged"]):
+            if incident["title"].startswith(ALERT) and self.after_injection(incident):
                 self.note("paged")
-                if incident["acknowledged_at"]:
+                if incident["status"] == "acknowledged":
                     self.note("acknowledged")
         self.watch_slos()
+
+    def served(self) -> str | None:
+        """The version that answers one inference of the stack's own traffic, as a client
+        sees it through the gateway."""
+        answer = requests.post(
+            f"{self.stack.url('gateway')}/v2/models/{self.stack.model_name}/infer",
+            json=self.body, timeout=1,
+        )  # fmt: skip
+        return answer.headers.get("x-model-version") if answer.ok else None
+
+    def rest(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        """PagerDuty's REST API v2 (the receiver's, under /rest), with an API token."""
+        answer = requests.get(
+            f"{self.stack.url('pagerduty')}/rest/{path}",
+            params={**{f"{k}[]": v for k, v in params.items()}, "date_range": "all"},
+            headers={"Authorization": f"Token token={self.token}"}, verify=self.ca, timeout=1,
+        )  # fmt: skip
+        answer.raise_for_status()
+        return list(answer.json()["incidents"])
+
+    def after_injection(self, incident: dict[str, Any]) -> bool:
+        """REST gives times to the second: an incident of the injection's second or later."""
+        created = datetime.fromisoformat(incident["created_at"].replace("Z", "+00:00"))
+        return created >= self.seen["injected"].replace(microsecond=0)
 
     def watch_slos(self) -> None:
         holds = all(self.holds(slo) for slo in self.slos)
@@ -131,9 +159,8 @@ def test_reported_times_match_an_independent_observer(stack: StackConfig, tmp_pa
         ((run - recovered).total_seconds() for run in observer.recovery_runs), key=abs
     )
     print("observer minus reported (s):", {e: round(g, 3) for e, g in gaps.items()})
-    # Never early: an owner's time can precede the observer's only by the 0.1 s grid that
-    # recovery is searched on; and never more than TOLERANCE_S late.
-    late = {e: g for e, g in gaps.items() if not -0.1 <= g <= TOLERANCE_S}
+    # Never early by more than EARLY_S, and never more than TOLERANCE_S late.
+    late = {e: g for e, g in gaps.items() if not -EARLY_S <= g <= TOLERANCE_S}
     assert not late, f"reported vs observed (observer minus reported, s): {gaps}"
     # The definitions hold together: firing comes the rule's ``for`` after pending.
     assert reported["fired"] >= reported["detected"]

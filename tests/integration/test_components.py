@@ -141,14 +141,14 @@ def test_rollback_controller_acts_on_rollback_alerts_only_when_enabled(stack: St
     try:
         requests.post(f"{controller}/v1/enabled", json={"enabled": False}, timeout=5)
         off = requests.post(f"{controller}/alerts", json={"alerts": [alert]}, timeout=5).json()
-        assert off == {"rolled_back": [], "enabled": False}
+        assert off == {"done": [], "enabled": False}
         requests.post(f"{controller}/v1/enabled", json={"enabled": True}, timeout=5)
         ignored = requests.post(f"{controller}/alerts", json={"alerts": [page_only]}, timeout=5)
-        assert ignored.json()["rolled_back"] == []
+        assert ignored.json()["done"] == []
         done = requests.post(f"{controller}/alerts", json={"alerts": [alert]}, timeout=5).json()
-        assert done["rolled_back"] == [{"model": MODEL, "from": "v3-crashing"}]
+        assert done["done"] == [{"model": MODEL, "from": "v3-crashing"}]
         again = requests.post(f"{controller}/alerts", json={"alerts": [alert]}, timeout=5).json()
-        assert again["rolled_back"] == []  # a repeated notification does not roll back twice
+        assert again["done"] == []  # a repeated notification does not roll back twice
     finally:
         requests.post(f"{controller}/v1/enabled", json={"enabled": True}, timeout=5)
         requests.post(
@@ -157,6 +157,46 @@ def test_rollback_controller_acts_on_rollback_alerts_only_when_enabled(stack: St
             timeout=5,
         )
     assert requests.get(f"{registry}/v1/models/{MODEL}", timeout=5).json()["production"] == "v2"
+
+
+def test_fallback_controller_switches_to_the_fallback_once_under_its_own_name(
+    stack: StackConfig,
+) -> None:
+    """The team's own mitigation for traffic faults: the model server answers with the
+    fallback while the registry's switch is on, and the audit log names who switched it."""
+    registry, controller = stack.url("registry"), stack.url("fallback-controller")
+    alert = {"status": "firing", "labels": {"alertname": "EdgeHighErrorRate",
+                                             "action": "fallback", "model": MODEL}}  # fmt: skip
+    try:
+        done = requests.post(f"{controller}/alerts", json={"alerts": [alert]}, timeout=5).json()
+        assert done["done"] == [{"model": MODEL, "fallback": True}]
+        again = requests.post(f"{controller}/alerts", json={"alerts": [alert]}, timeout=5).json()
+        assert again["done"] == []  # already on: a repeated notification changes nothing
+        answer = wait_until(
+            lambda: (r := infer(stack)).headers.get("x-model-version") == "fallback-v1" and r,
+            timeout=5,
+        )
+        assert answer.json()["model_version"] == "fallback-v1"
+        imputed = infer(stack, age=[None])  # the fallback imputes what is missing
+        assert imputed.status_code == 200
+        [entry] = [e for e in requests.get(f"{registry}/v1/models/{MODEL}/audit", timeout=5)
+                   .json()["audit"] if e["action"] == "fallback_on"][-1:]  # fmt: skip
+        assert (entry["actor"], entry["reason"]) == (
+            "fallback-controller",
+            "alert EdgeHighErrorRate firing",
+        )
+    finally:
+        restored = requests.post(
+            f"{registry}/v1/models/{MODEL}/restore",
+            json={"version": "v2", "actor": "test", "reason": "done"}, timeout=5,
+        ).json()  # fmt: skip
+    assert [e["action"] for e in restored["audit"]] == ["fallback_off"]
+    wait_until(lambda: infer(stack).headers.get("x-model-version") == "v2", timeout=5)
+
+
+def infer(stack: StackConfig, **override: list[object]) -> requests.Response:
+    url = f"{stack.url('model-server')}/v2/models/{MODEL}/infer"
+    return requests.post(url, json=body(**override), timeout=5)
 
 
 def test_official_pagerduty_client_against_the_receiver(stack: StackConfig) -> None:

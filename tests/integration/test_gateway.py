@@ -27,7 +27,17 @@ def gateway(stack: StackConfig) -> Iterator[str]:
     yield url
     for fault in requests.get(f"{url}/admin/faults", timeout=5).json()["faults"]:
         requests.delete(f"{url}/admin/faults/{fault['id']}", timeout=5)
-    requests.post(f"{url}/admin/route", json={"target": "primary", "actor": "test"}, timeout=5)
+    fallback(stack, False)
+    wait_until(lambda: infer(url).headers.get("x-model-version") == "v2", timeout=5)
+
+
+def fallback(stack: StackConfig, enabled: bool) -> None:
+    """The team's switch (the reference registry's), as its controller or on-call flips it;
+    the model server follows it within a tenth of a second."""
+    requests.post(
+        f"{stack.url('registry')}/v1/models/{MODEL}/fallback",
+        json={"enabled": enabled, "actor": "test"}, timeout=5,
+    ).raise_for_status()  # fmt: skip
 
 
 def inject(gateway: str, **body: object) -> dict[str, object]:
@@ -79,7 +89,9 @@ def test_active_fault_is_exported_and_expires_by_itself(gateway: str) -> None:
     assert [e["action"] for e in audit][-1] == "expire"
 
 
-def test_schema_change_reaches_the_model_and_the_fallback_imputes(gateway: str) -> None:
+def test_schema_change_reaches_the_model_and_the_fallback_imputes(
+    gateway: str, stack: StackConfig
+) -> None:
     inject(
         gateway,
         type="schema_change",
@@ -89,10 +101,32 @@ def test_schema_change_reaches_the_model_and_the_fallback_imputes(gateway: str) 
     )
     broken = requests.post(f"{gateway}/v2/models/{MODEL}/infer", json=BODY, timeout=5)
     assert (broken.status_code, broken.json()["error"]) == (400, "input 'income' is missing")
-    requests.post(f"{gateway}/admin/route", json={"target": "fallback", "actor": "test"}, timeout=5)
-    served = requests.post(f"{gateway}/v2/models/{MODEL}/infer", json=BODY, timeout=5)
-    assert served.status_code == 200
+    fallback(stack, True)  # the team's mitigation, behind the gateway: the fault stays in
+    served = wait_until(lambda: (r := infer(gateway)).status_code == 200 and r, timeout=5)
     assert served.headers["x-model-version"] == "fallback-v1"
+    assert [f["type"] for f in requests.get(f"{gateway}/admin/faults", timeout=5).json()[
+        "faults"]] == ["schema_change"]  # fmt: skip
+
+
+def test_an_error_burst_is_a_fault_of_the_serving_version_that_a_fallback_escapes(
+    gateway: str, stack: StackConfig
+) -> None:
+    """Errors and slowness belong to the version that served when they went in: once the
+    team serves its fallback, clients see none, while the lease stays in until reverted."""
+    assert infer(gateway).headers["x-model-version"] == "v2"
+    lease = inject(gateway, type="error_burst", params={"status": 503}, share=1.0, ttl_s=60)
+    assert lease["params"] == {"status": 503, "versions": ["v2"]}  # what served when it went in
+    assert infer(gateway).status_code == 503
+    fallback(stack, True)
+    escaped = wait_until(lambda: (r := infer(gateway)).status_code == 200 and r, timeout=5)
+    assert escaped.headers["x-model-version"] == "fallback-v1"
+    [still] = requests.get(f"{gateway}/admin/faults", timeout=5).json()["faults"]
+    assert still["id"] == lease["id"] and still["applied"] >= 1
+    assert still["why_not"] == "answers came from fallback-v1, not v2"
+
+
+def infer(gateway: str) -> requests.Response:
+    return requests.post(f"{gateway}/v2/models/{MODEL}/infer", json=BODY, timeout=5)
 
 
 def test_refuses_a_fault_that_would_do_nothing(gateway: str) -> None:

@@ -1,9 +1,13 @@
 """Bad versions through a real MLflow tracking server (SQLite, from the example team's
-virtualenv): the alias moves under a lease, the team's deploy step runs after each move, and
-the detached lease keeper moves it back at the TTL when the runner was killed with `kill -9`."""
+virtualenv): the alias moves under a lease that MLflow itself carries, the team's deploy step
+runs after each move, the fault starts when the version first answers at the real gateway, and
+the detached lease keeper moves the alias back at the TTL when the runner was killed with
+`kill -9`; with the keeper killed too and the run folder deleted, `mlchaos recover --service`
+finds the lease in MLflow and puts the alias back."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -11,22 +15,26 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from mlchaos.errors import ObservationError, TargetError
-from mlchaos.faults.keeper import KEEPER
 from mlchaos.faults.leases import revert_all
 from mlchaos.faults.targets import mlflow as target
 from mlchaos.hooks import HookFailed
-from mlchaos.journal import Journal, Lease
-from mlchaos.observe.mlflow import MlflowAliases
+from mlchaos.journal import EventRecord, Journal, Lease
+from mlchaos.observe.mlflow import LEASE_TAG, MlflowAliases
 from mlchaos.schema.service import Hook
 from mlchaos.service import Service
+from mlchaos.vocabulary import KEEPER
 from tests.conftest import ROOT, example_bin, free_ports, wait_until
 
 pytestmark = pytest.mark.integration
@@ -62,19 +70,97 @@ def mlflow_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.wait()
 
 
+class Served(ThreadingHTTPServer):
+    """A model server that answers every inference with the version its deploy step last
+    wrote into ``version_file``, as MLServer puts the version it serves in each answer."""
+
+    daemon_threads = True
+
+    def __init__(self, version_file: Path) -> None:
+        super().__init__(("127.0.0.1", 0), Answer)
+        self.version_file = version_file
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class Answer(BaseHTTPRequestHandler):
+    server: Served
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        version = self.server.version_file.read_text().strip()
+        body = json.dumps({"model_name": MODEL, "model_version": version, "outputs": []}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@dataclass
+class Staging:
+    """MLflow, a model server behind the real chaos gateway, and traffic through it."""
+
+    mlflow: str
+    gateway: str
+    version_file: Path
+
+
+@pytest.fixture(scope="module")
+def staging(mlflow_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staging]:
+    state = tmp_path_factory.mktemp("staging")
+    version_file = state / "served"
+    version_file.write_text("2")
+    model = Served(version_file)
+    threading.Thread(target=model.serve_forever, daemon=True).start()
+    [port] = free_ports(1)
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "mlchaos", "gateway", "--upstream", model.url, "--model", MODEL,
+         "--port", str(port), "--state-dir", str(state)],
+        cwd=ROOT, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    stop = threading.Event()
+
+    def traffic() -> None:  # clients, 20 a second
+        with requests.Session() as session:
+            while not stop.wait(0.05):
+                with contextlib.suppress(requests.RequestException):
+                    session.post(f"{url}/v2/models/{MODEL}/infer", json={"inputs": []}, timeout=2)
+
+    try:
+        wait_until(lambda: _answers(f"{url}/health"), timeout=30)
+        threading.Thread(target=traffic, daemon=True).start()
+        yield Staging(mlflow_url, url, version_file)
+    finally:
+        stop.set()
+        gateway.terminate()
+        gateway.wait(timeout=10)
+        model.shutdown()
+
+
 @pytest.fixture(autouse=True)
 def no_keeper_left(tmp_path: Path) -> Iterator[None]:
-    """A keeper whose deploy step keeps failing retries for an hour, as it should on staging;
+    """A keeper whose deploy step keeps failing retries until done, as it should on staging;
     a test must not leave one behind."""
     yield
     subprocess.run(["pkill", "-f", f"mlchaos.faults.keeper {tmp_path}"], check=False)
 
 
 @pytest.fixture
-def aliases(mlflow_url: str) -> MlflowAliases:
-    registry = MlflowAliases(mlflow_url)
+def aliases(staging: Staging) -> Iterator[MlflowAliases]:
+    registry = MlflowAliases(staging.mlflow)
+    registry.delete_tag(MODEL, LEASE_TAG)
     registry.point(MODEL, "champion", "2")
-    return registry
+    staging.version_file.write_text("2")
+    yield registry
+    registry.delete_tag(MODEL, LEASE_TAG)
 
 
 def _answers(url: str) -> bool:
@@ -84,69 +170,91 @@ def _answers(url: str) -> bool:
         return False
 
 
-def service(url: str, deploy_log: Path, fail: bool = False) -> Service:
-    """The service as a service file gives it; its deploy step notes each run in a file."""
-    script = f"open({str(deploy_log)!r}, 'a').write('deployed\\n')" + (
-        "; raise SystemExit('MLServer at 127.0.0.1:9 refused the load')" if fail else ""
-    )
+def deploy_step(staging: Staging, deploy_log: Path, fail: bool = False) -> Hook:
+    """The team's deploy step: serve what champion names, and note each run in a file."""
+    script = textwrap.dedent(f"""
+        import json, urllib.request
+        url = {staging.mlflow!r} + "/api/2.0/mlflow/registered-models/alias"
+        url += "?name=fraud&alias=champion"
+        with urllib.request.urlopen(url) as answer:
+            version = json.load(answer)["model_version"]["version"]
+        open({str(deploy_log)!r}, "a").write("deployed\\n")
+        {"raise SystemExit('MLServer at 127.0.0.1:9 refused the load')" if fail else ""}
+        open({str(staging.version_file)!r}, "w").write(version)
+    """)  # fmt: skip
+    return Hook(command=(sys.executable, "-c", script))
+
+
+def service(staging: Staging, deploy_log: Path, fail: bool = False) -> Service:
+    """The service as a service file gives it."""
     return Service(
-        model=MODEL, model_url="http://127.0.0.1:9", gateway_url="http://127.0.0.1:9",
-        registry_url=url, prometheus_url="http://127.0.0.1:9",
+        model=MODEL, model_url=staging.gateway, gateway_url=staging.gateway,
+        registry_url=staging.mlflow, prometheus_url="http://127.0.0.1:9",
         alertmanager_url="http://127.0.0.1:9", pagerduty_url="https://127.0.0.1:9",
         pagerduty_service="fraud-oncall", traffic_query="up",
-        deploy_hook=Hook(command=(sys.executable, "-c", script)),
+        deploy_hook=deploy_step(staging, deploy_log, fail), hook_dir=deploy_log.parent,
         adapters={"registry": "mlflow"},
     )  # fmt: skip
 
 
-def test_the_alias_api_reads_moves_and_refuses_clearly(aliases: MlflowAliases) -> None:
+def test_the_alias_api_reads_moves_tags_and_refuses_clearly(aliases: MlflowAliases) -> None:
     assert aliases.version_of(MODEL, "champion") == "2"
     aliases.point(MODEL, "champion", "3")
     assert aliases.version_of(MODEL, "champion") == "3"
     assert aliases.has_version(MODEL, "3") and not aliases.has_version(MODEL, "99")
+    aliases.set_tag(MODEL, LEASE_TAG, json.dumps({"id": "abc"}))
+    assert aliases.lease(MODEL) == {"id": "abc"}
+    aliases.delete_tag(MODEL, LEASE_TAG)
+    aliases.delete_tag(MODEL, LEASE_TAG)  # gone already: no error
+    assert aliases.lease(MODEL) is None
     with pytest.raises(TargetError, match=r"the MLflow registry refused: .*"):
         aliases.version_of(MODEL, "no-such-alias")
     with pytest.raises(ObservationError, match="unreachable"):
         MlflowAliases(f"http://127.0.0.1:{free_ports(1)[0]}", timeout_s=2).version_of(MODEL, "x")
 
 
-def test_a_revert_moves_the_alias_back_deploys_and_stops_the_keeper(
-    aliases: MlflowAliases, tmp_path: Path
+def test_the_fault_starts_at_the_first_answer_and_the_lease_is_in_mlflow(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
 ) -> None:
     journal, deploys = Journal(tmp_path / "journal.jsonl"), tmp_path / "deploys"
-    svc = service(aliases.url, deploys)
-    lease_id = target.inject(journal, svc, "bad_version", MODEL, "3", ttl_s=60)
-    assert aliases.version_of(MODEL, "champion") == "3"
-    assert deploys.read_text() == "deployed\n"
+    lease_id = target.inject(journal, service(staging, deploys), "bad_version", MODEL, "3", 60)
+    carried = aliases.lease(MODEL)
+    assert carried is not None
+    assert (carried["id"], carried["version"], carried["replaced"]) == (lease_id, "3", "2")
+    assert target.keeper_alive(carried)
+    [injected] = [r for r in journal.of(EventRecord) if r.event == "injected"]
+    assert injected.source == "gateway answers (the first by version 3)"
+    moved = injected.detail["alias_moved_at"]
+    assert moved < injected.time  # served after the alias moved and the deploy step ran
+    assert injected.detail["deploy_s"] > 0
     [audit] = revert_all(journal)
-    assert (audit["action"], audit["actor"]) == ("revert", "mlchaos")
-    assert aliases.version_of(MODEL, "champion") == "2"
+    assert (audit["action"], audit["actor"], audit["to_version"]) == ("revert", "mlchaos", "2")
+    assert aliases.version_of(MODEL, "champion") == "2" and aliases.lease(MODEL) is None
     assert deploys.read_text() == "deployed\n" * 2
     lease_file = target.lease_dir(journal) / f"{lease_id}.json"
     wait_until(lambda: not _keeper_running(lease_file), timeout=5)
 
 
-def test_the_keeper_ends_the_lease_after_kill_9_of_the_runner(
-    aliases: MlflowAliases, tmp_path: Path
+def test_the_revert_puts_back_what_served_before_whatever_the_team_moved(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
 ) -> None:
-    deploys = tmp_path / "deploys"
-    runner = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
-            import sys, time
-            from pathlib import Path
-            sys.path.insert(0, {str(ROOT)!r})
-            from tests.integration.test_mlflow_alias import service
-            from mlchaos.faults.targets import mlflow
-            from mlchaos.journal import Journal
-            journal = Journal(Path({str(tmp_path / 'journal.jsonl')!r}))
-            svc = service({aliases.url!r}, Path({str(deploys)!r}))
-            mlflow.inject(journal, svc, "bad_version", "fraud", "3", ttl_s=4)
-            print("injected", flush=True)
-            time.sleep(600)
-        """)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert runner.stdout is not None and runner.stdout.readline().strip() == "injected"
+    """The team's controller moves champion to `previous` (version 1); the revert must leave
+    staging as found, on version 2, and say what it found."""
+    journal, deploys = Journal(tmp_path / "journal.jsonl"), tmp_path / "deploys"
+    svc = service(staging, deploys)
+    target.inject(journal, svc, "bad_version", MODEL, "3", 60)
+    aliases.point(MODEL, "champion", "1")  # the team's rollback, to `previous`
+    [audit] = revert_all(journal)
+    assert aliases.version_of(MODEL, "champion") == "2"
+    assert (audit["action"], audit["from_version"], audit["to_version"]) == ("revert", "1", "2")
+    assert "named 1, not the fault's 3" in audit["reason"]
+    wait_until(lambda: staging.version_file.read_text() == "2", timeout=5)
+
+
+def test_the_keeper_ends_the_lease_after_kill_9_of_the_runner(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    runner = _runner(staging, tmp_path, ttl_s=4)
     killed = time.monotonic()
     runner.kill()  # SIGKILL: no revert, no finally
     runner.wait()
@@ -158,45 +266,166 @@ def test_the_keeper_ends_the_lease_after_kill_9_of_the_runner(
     wait_until(marker.exists, timeout=10)  # written after the alias moves back and the deploy
     done = json.loads(marker.read_text())
     assert (done["action"], done["actor"], done["to_version"]) == ("expire", KEEPER, "2")
-    assert deploys.read_text() == "deployed\n" * 2  # the keeper deployed what champion names
+    assert (tmp_path / "deploys").read_text() == "deployed\n" * 2
+    assert aliases.lease(MODEL) is None
     assert back_after < 4 + 3
     # `mlchaos recover` after the keeper: nothing left to do, and it says what the keeper did
     [audit] = revert_all(Journal(tmp_path / "journal.jsonl"))
     assert audit["actor"] == KEEPER
 
 
+def test_with_runner_and_keeper_killed_and_the_folder_gone_recover_finds_it_in_mlflow(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    runner = _runner(staging, tmp_path, ttl_s=600, run="run")
+    runner.kill()
+    runner.wait()
+    keeper = subprocess.run(["pkill", "-9", "-f", f"mlchaos.faults.keeper {tmp_path}"])
+    assert keeper.returncode == 0
+    shutil.rmtree(tmp_path / "run")  # the run folder: journal, lease file, keeper's log
+    assert aliases.version_of(MODEL, "champion") == "3"
+    service_file = _service_file(staging, tmp_path)
+    recovered = _mlchaos(
+        "recover", "--service", str(service_file), "--state-dir", str(tmp_path / "state")
+    )
+    assert recovered.returncode == 0, recovered.stderr
+    said = recovered.stdout + recovered.stderr
+    assert "MLflow carries mlchaos lease" in said and "its keeper is gone" in said
+    assert "ended it: fraud@champion back to 2, and deployed" in said
+    assert "recovered: 1 fault(s) reverted now" in said
+    assert aliases.version_of(MODEL, "champion") == "2" and aliases.lease(MODEL) is None
+    wait_until(lambda: staging.version_file.read_text() == "2", timeout=5)
+
+
+def test_mlchaos_registry_works_through_the_service_files_adapter(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    """The advice mlchaos gives (`mlchaos registry --service FILE promote 2`) works on MLflow:
+    the alias moves and the team's deploy step runs."""
+    aliases.point(MODEL, "champion", "1")
+    service_file = _service_file(staging, tmp_path)
+    promoted = _mlchaos("registry", "promote", "2", "--service", str(service_file))
+    assert promoted.returncode == 0, promoted.stderr
+    assert '"from_version": "1", "to_version": "2"' in promoted.stdout
+    assert aliases.version_of(MODEL, "champion") == "2"
+    assert (tmp_path / "deploys").read_text() == "deployed\n"
+    wait_until(lambda: staging.version_file.read_text() == "2", timeout=5)
+    shown = _mlchaos("registry", "show", "--service", str(service_file))
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("production 2") and "no mlchaos lease" in shown.stdout
+    refused = _mlchaos("registry", "rollback", "--service", str(service_file))
+    assert refused.returncode == 2 and "keeps no previous version" in refused.stderr
+
+
+def _service_file(staging: Staging, tmp_path: Path) -> Path:
+    path = tmp_path / "service.yaml"
+    path.write_text(yaml.safe_dump({
+        "version": 1, "name": "fraud-staging", "model": MODEL,
+        "endpoints": {"gateway": staging.gateway, "prometheus": "http://127.0.0.1:9",
+                      "alertmanager": "http://127.0.0.1:9", "registry": staging.mlflow},
+        "adapters": {"registry": "mlflow"}, "traffic_query": "up",
+        "deploy": {"command": list(deploy_step(staging, tmp_path / "deploys").command or ())},
+    }))  # fmt: skip
+    return path
+
+
+def _mlchaos(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mlchaos", *args], cwd=ROOT, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
+def test_recover_asks_a_live_keeper_to_end_it_and_never_deploys_twice(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    runner = _runner(staging, tmp_path, ttl_s=600)
+    runner.kill()
+    runner.wait()
+    deploys = tmp_path / "deploys"
+    ended = target.end_orphan(staging.mlflow, MODEL, deploy_step(staging, deploys), "recover")
+    assert ended is not None and ended["actor"] == "mlchaos lease keeper"
+    assert aliases.version_of(MODEL, "champion") == "2" and aliases.lease(MODEL) is None
+    assert deploys.read_text() == "deployed\n" * 2  # the injection's and the keeper's only
+
+
+def test_a_deleted_run_folder_never_makes_two_parties_undo(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    """The runner holds the lease file open from the injection: with its folder deleted, its
+    revert still takes the same lock the keeper takes, and the keeper then finds it done."""
+    journal, deploys = Journal(tmp_path / "journal.jsonl"), tmp_path / "deploys"
+    target.inject(journal, service(staging, deploys), "bad_version", MODEL, "3", ttl_s=3)
+    shutil.rmtree(target.lease_dir(journal))  # the lease files wiped while the fault was in
+    [audit] = revert_all(journal)
+    assert (audit["action"], audit["to_version"]) == ("revert", "2")
+    time.sleep(3 + 2)  # past the keeper's expiry: it must find the lease ended, not undo again
+    assert deploys.read_text() == "deployed\n" * 2
+    assert aliases.version_of(MODEL, "champion") == "2"
+
+
 def test_the_keeper_ends_the_lease_even_when_the_run_folder_is_deleted(
-    aliases: MlflowAliases, tmp_path: Path
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
 ) -> None:
     run = tmp_path / "run"
     journal = Journal(run / "journal.jsonl")
-    target.inject(journal, service(aliases.url, tmp_path / "deploys"), "bad_version", MODEL,
-                  "3", ttl_s=2)  # fmt: skip
-    shutil.rmtree(run)  # a CI job's workspace wiped while the fault was in
+    lease_id = target.inject(journal, service(staging, tmp_path / "deploys"), "bad_version",
+                             MODEL, "3", ttl_s=2)  # fmt: skip
+    target._HELD.pop(str(target.lease_dir(journal) / f"{lease_id}.json")).close()  # runner gone
+    shutil.rmtree(run)
     wait_until(lambda: aliases.version_of(MODEL, "champion") == "2", timeout=2 + 5)
     wait_until(lambda: (tmp_path / "deploys").read_text() == "deployed\n" * 2, timeout=10)
+    assert aliases.lease(MODEL) is None
 
 
 def test_a_broken_deploy_step_fails_the_injection_and_the_alias_goes_back(
-    aliases: MlflowAliases, tmp_path: Path
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
 ) -> None:
     journal = Journal(tmp_path / "journal.jsonl")
     with pytest.raises(HookFailed, match=r"the deploy step: python.* exited 1: MLServer at"):
-        target.inject(journal, service(aliases.url, tmp_path / "d", fail=True), "bad_version",
+        target.inject(journal, service(staging, tmp_path / "d", fail=True), "bad_version",
                       MODEL, "3", ttl_s=60)  # fmt: skip
     with pytest.raises(HookFailed):  # the revert deploys too, and says it could not
         revert_all(journal)
     assert aliases.version_of(MODEL, "champion") == "2"  # the alias went back first
+    assert aliases.lease(MODEL) is not None  # not ended: the keeper retries until it is
 
 
 def test_nothing_moves_when_the_version_does_not_exist(
-    aliases: MlflowAliases, tmp_path: Path
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
 ) -> None:
     journal = Journal(tmp_path / "journal.jsonl")
     with pytest.raises(TargetError, match="has no version 99 of fraud"):
-        target.inject(journal, service(aliases.url, tmp_path / "d"), "bad_version", MODEL, "99", 60)
+        target.inject(journal, service(staging, tmp_path / "d"), "bad_version", MODEL, "99", 60)
     assert aliases.version_of(MODEL, "champion") == "2"
     assert not target.lease_dir(journal).exists()
+
+
+def _runner(
+    staging: Staging, tmp_path: Path, ttl_s: float, run: str = "."
+) -> subprocess.Popen[str]:
+    """A runner in its own process that injects version 3 and waits, to be killed."""
+    runner = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from pathlib import Path
+            sys.path.insert(0, {str(ROOT)!r})
+            from tests.integration.test_mlflow_alias import Staging, service
+            from mlchaos.faults.targets import mlflow
+            from mlchaos.journal import Journal
+            staging = Staging(
+                {staging.mlflow!r}, {staging.gateway!r}, Path({str(staging.version_file)!r})
+            )
+            journal = Journal(Path({str(tmp_path / run / 'journal.jsonl')!r}))
+            svc = service(staging, Path({str(tmp_path / 'deploys')!r}))
+            mlflow.inject(journal, svc, "bad_version", "fraud", "3", ttl_s={ttl_s})
+            print("injected", flush=True)
+            time.sleep(600)
+        """)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert runner.stdout is not None and runner.stdout.readline().strip() == "injected"
+    return runner
 
 
 def _keeper_running(lease_file: Path) -> bool:

@@ -118,17 +118,19 @@ def test_mlchaos_reads_pages_and_acknowledges_through_the_rest_api(
     monkeypatch.setenv("PD_TOKEN", TOKEN)
     spec = RestSpec(url=receiver["rest"], token_env="PD_TOKEN", from_email="sre@example.com")
     pager = PagerDutyRest(spec, receiver["ca"], "fraud-oncall")
-    since = datetime.now(UTC)
+    since = datetime.now(UTC).replace(microsecond=0)  # a whole second: times are to the second
     trigger(receiver, "FraudFlagRateHigh", "rest-ack-1")
 
     def mine() -> list[dict[str, Any]]:
-        # an incident of the second before ``since`` may be listed too: times are to the second
         return [i for i in pager.since("fraud-oncall", since) if i["dedup_key"] == "rest-ack-1"]
 
     [incident] = wait_until(mine, timeout=10)
     triggered = datetime.fromisoformat(incident["triggered_at"])
-    # PagerDuty's times are to the second: read as the end of that second, never early
-    assert since <= triggered <= datetime.now(UTC)
+    earliest = datetime.fromisoformat(incident["triggered_earliest"])
+    # PagerDuty's times are to the second: the page is the end of that second (never early),
+    # and MTTA runs from its start (never short)
+    assert since <= earliest <= triggered <= datetime.now(UTC)
+    assert (triggered - earliest).total_seconds() <= 1
     assert incident["custom_details"] == {"alertname": "FraudFlagRateHigh"}
     assert (incident["status"], incident["acknowledged_at"]) == ("triggered", None)
 
@@ -147,6 +149,7 @@ def test_mlchaos_reads_pages_and_acknowledges_through_the_rest_api(
     assert [e["type"] for e in entries] == ["acknowledge_log_entry", "trigger_log_entry"]
     assert [e["summary"] for e in entries] == [
         "Acknowledged through the REST API", "Triggered through the API"]  # fmt: skip
+    assert acked["acknowledged_by"] == "sre@example.com"
     assert entries[0]["agent"] == {"type": "user_reference", "summary": "sre@example.com"}
     assert entries[0]["created_at"].endswith("Z") and "." not in entries[0]["created_at"]
 

@@ -41,7 +41,9 @@ def test_http_hook_is_called_with_the_incident(hook_server: tuple[str, list[Any]
     url, received = hook_server
     step = rollback_step(Hook.model_validate({"http": {"url": f"{url}/rollback"}}))
     step(INCIDENT)
-    assert received == [{"incident": "P00042", "alert": "FraudHighErrorRate"}]
+    assert received == [
+        {"incident": "P00042", "alert": "FraudHighErrorRate", "actor": "mlchaos-responder"}
+    ]  # who acts, so that the team's audit never takes a drill for a person
 
 
 def test_a_failing_hook_raises_so_it_is_reported(hook_server: tuple[str, list[Any]]) -> None:

@@ -66,3 +66,33 @@ def test_each_contract_violation_is_reported(event: Any, error: str) -> None:
 def test_all_violations_are_reported_together() -> None:
     errors = validate_event({"routing_key": "x", "event_action": "nope"}, KEYS)
     assert len(errors) == 2
+
+
+# Issue 17: PagerDuty's REST API gives times to the second; MTTA must never come out short.
+def test_rest_api_times_make_mtta_never_shorter_than_it_was() -> None:
+    from datetime import UTC, datetime
+
+    from mlchaos.engine.timeline import durations
+    from mlchaos.observe.pagerduty_rest import PagerDutyRest
+
+    class Client:
+        def list_all(self, path: str, **_: object) -> list[dict[str, object]]:
+            if path.endswith("log_entries"):
+                return [{"type": "acknowledge_log_entry", "created_at": "2026-01-01T12:00:06Z",
+                         "agent": {"summary": "oncall@example.com"}}]  # fmt: skip
+            return [{"created_at": "2026-01-01T12:00:04Z", "body": {"details": {}}}]
+
+    pager = object.__new__(PagerDutyRest)
+    pager.client, pager._details, pager._read_as, pager.url = Client(), {}, {}, "https://x"
+    now = datetime(2026, 1, 1, 12, 1, tzinfo=UTC)
+    raw = {"id": "P1", "status": "acknowledged", "created_at": "2026-01-01T12:00:04Z"}
+    incident = pager._read(raw, "svc", now)
+    # the page is somewhere in 04..05 and the ack in 06..07: the truth lies between 1 s and 3 s
+    paged, acked = incident["triggered_at"], incident["acknowledged_at"]
+    assert paged == "2026-01-01T12:00:05+00:00" and acked == "2026-01-01T12:00:07+00:00"
+    assert incident["triggered_earliest"] == "2026-01-01T12:00:04+00:00"
+    assert incident["acknowledged_by"] == "oncall@example.com"
+    times = {e: datetime.fromisoformat(t) for e, t in (("paged", paged), ("acknowledged", acked))}
+    starts = {"paged": datetime.fromisoformat(incident["triggered_earliest"])}
+    assert durations(times, starts)["mtta"] == 3.0  # the longest it can have been
+    assert durations(times)["mtta"] == 2.0  # both ends rounded up: up to a second short

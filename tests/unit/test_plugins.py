@@ -10,7 +10,7 @@ from mlchaos.ctk.actions import inject_fault, revert_faults
 from mlchaos.ctk.probes import fault_active
 from mlchaos.errors import ValidationFailed
 from mlchaos.faults import plugins
-from mlchaos.journal import EventRecord, Journal
+from mlchaos.journal import EventRecord, FaultActive, Journal
 from mlchaos.loader import parse_document
 from mlchaos.schema import Experiment
 from tests.conftest import FIXTURES
@@ -77,8 +77,32 @@ def test_plugin_fault_injects_confirms_and_reverts_through_the_journal(tmp_path:
     service = SERVICE.model_dump(mode="json")
     inject_fault(fault, service, configuration)
     assert fault_active(fault, service, configuration) is True
+    [live] = Journal(tmp_path / "j.jsonl").of(FaultActive)  # the effect it saw, on record
+    assert (live.active, live.evidence) == (True, "readers of the store see ranker=True")
     assert read_flags(store)["ranker"]["value"] is True
     [ended] = revert_faults(configuration)
     assert ended["action"] == "unset" and read_flags(store) == {}
     events = [r.event for r in Journal(tmp_path / "j.jsonl").of(EventRecord)]
     assert events == ["injected", "reverted"]
+
+
+# Issue 17: a plugin that only says "True" shows a lease, not an effect: never live.
+def test_a_plugin_that_names_no_effect_never_makes_its_fault_live(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlchaos_example_plugin import FlagFlip  # type: ignore[import-not-found]
+
+    monkeypatch.setattr(plugins, "CONFIRM_S", 0.3)
+    monkeypatch.setattr(FlagFlip, "confirm", lambda self, journal, service: True)
+    store = tmp_path / "flags.json"
+    document = parse_document(
+        experiment(f"{{flag: ranker, value: true, store: '{store}'}}"), Experiment, "e.yaml"
+    )
+    configuration = {"mlchaos_journal": str(tmp_path / "j.jsonl")}
+    fault = document.fault.model_dump(mode="json")
+    service = SERVICE.model_dump(mode="json")
+    inject_fault(fault, service, configuration)
+    assert fault_active(fault, service, configuration) is False
+    [dead] = Journal(tmp_path / "j.jsonl").of(FaultActive)
+    assert dead.evidence.startswith("plugin flag_flip's confirm said True without naming")
+    revert_faults(configuration)

@@ -293,7 +293,9 @@ FULL = EXPERIMENT.model_copy(
 )  # fmt: skip
 
 
-def team_run(mitigated_by: str = "rollback-controller", party: str = "team") -> list[dict[str, Any]]:
+def team_run(
+    mitigated_by: str = "rollback-controller", party: str = "team"
+) -> list[dict[str, Any]]:
     return [
         *HEALTHY_BEFORE,
         event("injected", 0, actor="mlchaos", party="mlchaos"),
@@ -322,9 +324,7 @@ def test_a_simulated_acknowledgement_is_reported_never_judged() -> None:
 
 
 def test_a_simulated_acknowledgement_over_its_target_fails_nothing() -> None:
-    records = [
-        {**r, "time": at(45)} if r.get("event") == "acknowledged" else r for r in team_run()
-    ]
+    records = [{**r, "time": at(45)} if r.get("event") == "acknowledged" else r for r in team_run()]
     result = judge(FULL, records, FLOOR)
     assert result.verdict == "pass", result.reasons  # 41 s against 30 s: not compared
     assert result.simulated["mtta"].startswith("41.0s by mlchaos-responder")
@@ -344,8 +344,7 @@ def test_a_mitigation_mlchaos_did_is_the_teams_missed_target() -> None:
 
 def test_an_event_nobody_is_named_for_cannot_be_judged() -> None:
     records = [
-        event(r["event"], 9, party=None) if r.get("event") == "recovered" else r
-        for r in team_run()
+        event(r["event"], 9, party=None) if r.get("event") == "recovered" else r for r in team_run()
     ]
     result = judge(FULL, records, FLOOR)
     assert result.verdict == "inconclusive"
@@ -356,9 +355,7 @@ def test_a_journal_without_a_recorded_effect_never_passes() -> None:
     records = [r for r in passing() if r is not ACTIVE]
     result = judge(EXPERIMENT, records, FLOOR)
     assert result.verdict == "invalid"
-    assert result.reasons == [
-        "the fault's effect was never confirmed: nothing shows it was live"
-    ]
+    assert result.reasons == ["the fault's effect was never confirmed: nothing shows it was live"]
 
 
 def test_a_confirm_probe_that_raised_is_inconclusive_with_its_reason() -> None:

@@ -60,11 +60,14 @@ def test_outcomes_keep_versions_per_second() -> None:
     outcomes.count(503, None)
     now[0] = 101.5
     outcomes.count(200, "v2")
+    now[0] = 101.75
+    outcomes.count(200, "v2")
     assert outcomes.versions_since(100) == [
-        [100, "v2", 1, 100.0], [100, "v3", 1, 100.0], [101, "v2", 1, 101.5],
+        [100, "v2", 1, 100.0, 100.0], [100, "v3", 1, 100.0, 100.0],
+        [101, "v2", 2, 101.5, 101.75],
     ]  # fmt: skip
-    assert outcomes.since(100) == [[100, 2, 2], [101, 2, 1]]
-    assert outcomes.codes_since(100) == [[100, 200, 2], [101, 200, 1], [101, 503, 1]]
+    assert outcomes.since(100) == [[100, 2, 2], [101, 3, 2]]
+    assert outcomes.codes_since(100) == [[100, 200, 2], [101, 200, 2], [101, 503, 1]]
     assert outcomes.serving() == ["v2"]  # v3 answered a second ago: it serves no more
     now[0] = 120.0
     assert outcomes.serving() == []  # nothing answered for 10 s: nothing is known to serve
