@@ -17,7 +17,7 @@ from mlchaos.observe import adapters
 from mlchaos.observe.mlflow import MlflowAliases
 from mlchaos.service import Service
 
-__all__ = ["promote", "registry", "rollback", "show"]
+__all__ = ["ACTOR", "promote", "registry", "rollback", "show"]
 
 ACTOR = "cli"
 
