@@ -55,6 +55,9 @@ class GamedayResult:
     """Pages and rollbacks under load before any fault was injected."""
     baseline: Baseline = field(default_factory=Baseline)
     """Staging before the game day: problems that keep it from passing, inherited alerts."""
+    left: dict[str, Any] | None = None
+    """Staging as the game day left it: what served after the last experiment, and whether
+    mlchaos restored the declared version (`mlchaos.engine.baseline.restore_baseline`)."""
     quiet_start: QuietStart | None = None
     """How the false-alarm check before the first fault went: checked, cannot tell, or the
     service was not serving the load (`mlchaos.engine.false_alarms`)."""
@@ -72,6 +75,7 @@ class GamedayResult:
             "false_alarms": self.false_alarms,
             "false_alarm_check": self.quiet_start.as_dict() if self.quiet_start else None,
             "baseline": self.baseline.as_dict(),
+            "left_as_found": self.left,
             "experiments": [e.as_dict() for e in self.experiments],
         }
 
@@ -265,6 +269,9 @@ class Gameday:
                 # Late pages (an accuracy alert after the revert) still belong to the last
                 # experiment: wait for quiet, as between experiments. A signal cuts this short.
                 _settle(self._window[0], self.service, self.scenario.cool_down, last=True)
+                # Leave staging as it was found: the team's last mitigation (its fallback, a
+                # rollback) stays in place after the revert until someone puts it back.
+                self.result.left = self._restore_baseline()
         except KeyboardInterrupt:
             pass  # run_gameday reads the signal from `interrupts`
         finally:

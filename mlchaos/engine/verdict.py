@@ -225,8 +225,10 @@ def _targets(
 def _simulated(name: str, value: float, ended: EventRecord, records: list[Record]) -> str:
     """Why a duration is simulated, with the delay mlchaos was configured to take."""
     delays = [r.delay_s for r in records if isinstance(r, Responded)]
-    configured = f", {delays[0]:g}s configured" if delays and name in STAND_INS else ""
-    return f"{value:.1f}s by {ended.actor or 'mlchaos'}{configured}: mlchaos's doing, not judged"
+    configured = (
+        f", which waits {delays[0]:g}s as configured" if delays and name in STAND_INS else ""
+    )
+    return f"{value:.1f}s, by {ended.actor or 'mlchaos'}{configured}"
 
 
 def _shown_live(records: list[Record]) -> bool:
@@ -259,7 +261,7 @@ def _recorded_for(records: list[Record]) -> float:
 
 def _notes(experiment: Experiment, simulated: dict[str, str]) -> list[str]:
     """What the verdict did not judge, said in words."""
-    notes = [f"{LABELS[name]} simulated: {why}" for name, why in simulated.items()]
+    notes = [f"{LABELS[name]} simulated: {why}; not judged" for name, why in simulated.items()]
     if experiment.expect.recovery is None:
         why = experiment.expect.no_recovery or "the experiment sets no recovery target"
         notes.append(f"recovery (MTTR) not judged: {why}")

@@ -46,6 +46,17 @@ def summary_table(document: dict[str, Any]) -> str:
         footer += f"\nBASELINE: {problem}"
     for alarm in document.get("false_alarms") or []:
         footer += f"\nFALSE ALARM: {alarm}"
+    check = document.get("false_alarm_check") or {}
+    if check.get("status") not in (None, "checked"):
+        footer += f"\nBEFORE THE FIRST FAULT ({check['status']}): {check.get('reason')}"
+    left = document.get("left_as_found") or {}
+    if left.get("problem"):
+        footer += f"\nSTAGING NOT LEFT AS FOUND: {left['problem']}"
+    elif left.get("restored"):
+        footer += (
+            f"\nleft as found: {', '.join(left['served'])} served after the last experiment; "
+            f"mlchaos restored {left['expected']}"
+        )
     served = [e["load_rps"] for e in document["experiments"] if e.get("load_rps") is not None]
     if served:
         footer += f"\nserved during the experiments: {min(served):g}–{max(served):g} req/s"

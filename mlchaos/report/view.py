@@ -45,6 +45,8 @@ def run_view(document: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "when": _when(document),
         "false_alarms": document.get("false_alarms") or [],  # absent from older runs
         "baseline": document.get("baseline") or {"problems": [], "inherited_alerts": {}},
+        "false_alarm_check": document.get("false_alarm_check"),  # absent from older runs
+        "left_as_found": document.get("left_as_found"),
     }
 
 

@@ -213,3 +213,38 @@ def test_false_alarms_show_in_every_report(tmp_path: Path) -> None:
     assert "## False alarms" in files["postmortem.md"]
     assert 'id="false-alarms"' in files["report.html"]
     assert "FALSE ALARM: page P1 at t" in summary_table(doc)
+
+
+# Issue 17: no simulated duration appears with a tick or a cross, in any report.
+def simulated_document() -> dict[str, Any]:
+    from tests.unit.test_verdict import FULL, team_run
+    from tests.unit.test_verdict import judge as judged
+
+    result = judged(FULL, team_run(), FLOOR)
+    assert result.verdict == "pass" and "mtta" in result.simulated
+    return {
+        "scenario": "nightly", "verdict": result.verdict, "started_at": at(-60),
+        "finished_at": at(60), "responders": "automated", "load": None,
+        "experiments": [result.as_dict()],
+    }  # fmt: skip
+
+
+def test_a_simulated_duration_is_shown_as_simulated_never_ticked(tmp_path: Path) -> None:
+    doc = simulated_document()
+    row = summary_table(doc).splitlines()[2]
+    assert "2.1s simulated" in row and "2.1s ✓" not in row and "2.1s ✗" not in row
+    files = rendered(tmp_path, doc)
+    postmortem = files["postmortem.md"]
+    said = "Acknowledged 2.1s after the page by mlchaos-responder (*simulated*, not judged"
+    assert said in postmortem
+    assert "| acknowledgement (MTTA) | 2.1s (simulated, not judged) | 30.0s |" in postmortem
+    assert "acknowledgement (MTTA) took" not in postmortem  # not among what went well
+    assert "by rollback-controller" in postmortem
+    assert "| rollback-controller (team) |" in postmortem  # who caused each event
+    html = files["report.html"]
+    assert '<td class="simulated"' in html and "2.1s simulated" in html
+    assert '<tr class="simulated" data-event="acknowledged" data-party="mlchaos">' in html
+    junit = ET.parse(tmp_path / "junit.xml").getroot()
+    properties = {p.get("name"): p.get("value") for p in junit.iter("property")}
+    assert properties["mtta.simulated"].startswith("2.1s, by mlchaos-responder")
+    assert properties["mitigated.by"] == "rollback-controller (team)"

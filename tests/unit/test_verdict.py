@@ -316,18 +316,19 @@ def test_a_simulated_acknowledgement_is_reported_never_judged() -> None:
     result = judge(FULL, team_run(), FLOOR)
     assert result.verdict == "pass", result.reasons
     assert result.durations_s["mtta"] == 2.1
-    assert result.simulated == {
-        "mtta": "2.1s by mlchaos-responder, 2s configured: mlchaos's doing, not judged"
-    }
+    assert result.simulated == {"mtta": "2.1s, by mlchaos-responder, which waits 2s as configured"}
     assert result.actors["mitigated"] == {"actor": "rollback-controller", "party": "team"}
-    assert "acknowledgement (MTTA) simulated: 2.1s by mlchaos-responder" in result.notes[0]
+    assert result.notes[0] == (
+        "acknowledgement (MTTA) simulated: 2.1s, by mlchaos-responder, which waits 2s as "
+        "configured; not judged"
+    )
 
 
 def test_a_simulated_acknowledgement_over_its_target_fails_nothing() -> None:
     records = [{**r, "time": at(45)} if r.get("event") == "acknowledged" else r for r in team_run()]
     result = judge(FULL, records, FLOOR)
     assert result.verdict == "pass", result.reasons  # 41 s against 30 s: not compared
-    assert result.simulated["mtta"].startswith("41.0s by mlchaos-responder")
+    assert result.simulated["mtta"].startswith("41.0s, by mlchaos-responder")
 
 
 def test_a_mitigation_mlchaos_did_is_the_teams_missed_target() -> None:
