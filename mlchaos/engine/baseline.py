@@ -93,7 +93,9 @@ def _production(service: Service, baseline: Baseline) -> list[str]:
     ]
 
 
-SERVED_WINDOW_S = 5.0
+SERVED_WINDOW_S = 2.0
+"""What serves now: the versions that answered in the last seconds (after a revert's deploy, an
+older version may still answer the requests it had)."""
 RESTORE_S = 30.0
 """How long a restored version has to start answering (a deploy step may reload the model)."""
 

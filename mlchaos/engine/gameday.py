@@ -207,8 +207,10 @@ class Gameday:
             floor = _preflight(experiment, self.service)
         start: dict[str, Any] | None = None
         if floor is not None:  # else nothing can be observed, and nothing is injected
-            start = self._restore_baseline()
             _settle(experiment, self.service, self.scenario.cool_down)
+            start = self._restore_baseline()  # judged on what serves once it is quiet
+            if start and start.get("restored"):
+                _settle(experiment, self.service, self.scenario.cool_down)
         self._close_window()  # the previous experiment's pages end where this one begins
         if not self.result.experiments and self._locust is not None:
             self._check_quiet_start(experiment)

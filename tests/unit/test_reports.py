@@ -248,3 +248,31 @@ def test_a_simulated_duration_is_shown_as_simulated_never_ticked(tmp_path: Path)
     properties = {p.get("name"): p.get("value") for p in junit.iter("property")}
     assert properties["mtta.simulated"].startswith("2.1s, by mlchaos-responder")
     assert properties["mitigated.by"] == "rollback-controller (team)"
+
+
+def test_reports_say_how_staging_was_left_and_why_the_quiet_start_was_not_checked(
+    tmp_path: Path,
+) -> None:
+    doc = {
+        **simulated_document(),
+        "verdict": "inconclusive",
+        "left_as_found": {"expected": "v2", "served": ["fallback-v1"], "restored": True},
+        "false_alarm_check": {
+            "status": "not serving",
+            "reason": "the service was not serving",
+            "sources": ["gateway answers"],
+        },  # fmt: skip
+    }
+    table = summary_table(doc)
+    assert "BEFORE THE FIRST FAULT (not serving): the service was not serving" in table
+    assert "left as found: fallback-v1 served after the last experiment; mlchaos restored v2" in (
+        table
+    )
+    files = rendered(tmp_path, doc)
+    assert "## Staging as the game day left it" in files["postmortem.md"]
+    assert "## Before the first fault: not serving" in files["postmortem.md"]
+    assert 'id="left"' in files["report.html"] and 'id="quiet-start"' in files["report.html"]
+    broken = {**doc, "left_as_found": {"expected": "2", "served": ["1"], "restored": False,
+                                       "problem": "MLflow did not answer"}}  # fmt: skip
+    assert "STAGING NOT LEFT AS FOUND: MLflow did not answer" in summary_table(broken)
+    assert "Not as found: MLflow did not answer." in rendered(tmp_path, broken)["postmortem.md"]

@@ -112,3 +112,14 @@ def test_a_runbook_for_an_unknown_alert_is_refused(tmp_path: Path) -> None:
         InputError, match=r"runbooks/mine\.md\.j2: alerts: no rule named NoSuchAlert"
     ):
         render_runbooks(SERVICE, template_dir=tmp_path)
+
+
+def test_a_service_on_mlflow_renders_every_runbook_with_its_own_hooks() -> None:
+    """An MLflow registry has none of the reference registry's API: its runbooks name the
+    service file's hooks, and render without a command they cannot have."""
+    mlflow = SERVICE.model_copy(update={"adapters": SERVICE.adapters.model_copy(
+        update={"registry": "mlflow"})})  # fmt: skip
+    books = render_runbooks(mlflow)
+    assert "/v1/models/" not in "".join(b.text for b in books.values())
+    actions = [s.action for s in books["bad-version"].spec.steps if s.action]
+    assert actions == ["rollback"]
