@@ -113,8 +113,9 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
     if "injected" not in times:
         unsure = unsure or [_why_not_injected(records)]
     else:
-        invalid, unchecked = _liveness(records)
-        unsure = unchecked + unsure
+        if not signal:  # a signal right after injection leaves the effect unchecked: said so
+            invalid, unchecked = _liveness(records)
+            unsure = unchecked + unsure
         if "reverted" not in times:
             fail.append("the fault was not reverted; run `mlchaos recover` now")
     steps, collateral_steps = split_steps(

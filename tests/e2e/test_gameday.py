@@ -79,7 +79,8 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
         assert min(happened) == datetime.fromisoformat(timeline["injected"])
         assert timeline["detected"] <= timeline["fired"] <= timeline["paged"]
         assert timeline["paged"] <= timeline["acknowledged"]
-        assert timeline["detected"] <= timeline["mitigated"]
+        if timeline["mitigated"]:  # concept drift has none: a retrain request is no mitigation
+            assert timeline["detected"] <= timeline["mitigated"]
         if timeline["recovered"]:
             assert timeline["mitigated"] <= timeline["recovered"]
         for name, target in exp["targets_s"].items():

@@ -174,7 +174,12 @@ def test_a_load_the_model_rejects_is_inconclusive_and_its_true_alarms_are_not_fa
     service["payload"] = {"bodies": str(bodies)}
     (tmp_path / "service.yaml").write_text(yaml.safe_dump(service))
     scenario = write_scenario(tmp_path, "rejected", ERROR_BURST)
-    scenario.write_text(scenario.read_text().replace("cool_down: 30s", "cool_down: 10s"))
+    # long enough a hold under load for the validation alert to fire and page before the
+    # first experiment looks back at what paged
+    scenario.write_text(
+        scenario.read_text().replace("cool_down: 30s", "cool_down: 10s").replace(
+            "ramp_up: 2s", "ramp_up: 10s")
+    )  # fmt: skip
     started = datetime.now(UTC)
     done = run_scenario(
         stack, scenario, tmp_path / "reports", "--service", str(tmp_path / "service.yaml")

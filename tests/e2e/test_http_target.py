@@ -57,6 +57,8 @@ def service_file(cfg: StackConfig, directory: Path, pager: bool = True) -> Path:
         "traffic_query": 'sum(rate(mlchaos_gateway_requests_total{model="fraud"}[5s]))',
         "payload": {"file": str(cfg.traffic_path)},
         "versions": {"fallback": "fallback-v1"},  # what the fallback's answers say they are
+        # the team's own switch, which its runbook's `action: fallback` step runs as a drill
+        "fallback": {"http": {"url": f"{cfg.url('registry')}/v1/models/fraud/fallback"}},
     }
     if not pager:
         del document["pagerduty"]
@@ -116,6 +118,9 @@ def test_error_burst_on_a_users_own_service(fraud_stack: StackConfig, tmp_path: 
     assert exp["sources"]["mitigated"].startswith("gateway answers (the fallback fallback-v1")
     assert exp["actors"]["mitigated"] == {
         "actor": "the team's systems (no record names who)", "party": "team"}  # fmt: skip
+    drill = {s["step"]: s for s in exp["runbook_steps"]}
+    assert drill["Route traffic to the fallback model"]["command"] == "mlchaos action fallback"
+    assert drill["Route traffic to the fallback model"]["ok"]  # the service file's hook ran
     assert not (tmp_path / "no-reference-stack" / "stack.json").exists()  # nothing else started
 
 

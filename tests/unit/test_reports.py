@@ -261,7 +261,7 @@ def test_reports_say_how_staging_was_left_and_why_the_quiet_start_was_not_checke
             "status": "not serving",
             "reason": "the service was not serving",
             "sources": ["gateway answers"],
-        },  # fmt: skip
+        },
     }
     table = summary_table(doc)
     assert "BEFORE THE FIRST FAULT (not serving): the service was not serving" in table

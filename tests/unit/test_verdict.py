@@ -440,3 +440,17 @@ def test_an_unreadable_guard_stops_the_fault_and_says_why() -> None:
         "(4 reads in a row)); a guard nobody can read guards nothing, so the fault was "
         "reverted 0.10s later"
     ]
+
+
+def test_a_signal_right_after_injection_is_interrupted_not_invalid() -> None:
+    """The effect was never checked because a Ctrl-C came first: that is the interruption's
+    doing, not a fault that did not take."""
+    records = [
+        *HEALTHY_BEFORE,
+        event("injected", 0),
+        {"type": "interrupted", "signal": "SIGINT", "at": at(0.1)},
+        event("reverted", 0.5),
+    ]
+    result = judge(EXPERIMENT, records, FLOOR)
+    assert result.verdict == "inconclusive"
+    assert result.reasons == ["interrupted by SIGINT before every event was observed"]
