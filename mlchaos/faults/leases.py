@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from mlchaos.journal import EventRecord, Journal, Lease, LeaseAcquired, LeaseEnded
-from mlchaos.vocabulary import Event
+from mlchaos.vocabulary import INJECTOR, Event, Party
 
 __all__ = [
     "ACTOR",
@@ -20,7 +20,7 @@ __all__ = [
     "revert_all",
 ]
 
-ACTOR = "mlchaos"
+ACTOR = INJECTOR
 """Who mlchaos says it is in every target's audit log; responders are told apart by it."""
 
 
@@ -65,6 +65,8 @@ def _revert_all(journal: Journal) -> list[dict[str, Any]]:
                 time=audit["at"],
                 source=f"{intent['target']} audit log ({audit['action']})",
                 detail={"by": audit["actor"], "note": audit.get("reason", "")},
+                actor=str(audit["actor"]),
+                party=Party.MLCHAOS,  # the end of mlchaos's own lease, whoever's timer ran out
             )
         )
         ended.append(audit)
@@ -93,5 +95,10 @@ def record_granted(journal: Journal, intent: int, lease_id: str, expires_at: str
 
 
 def record_injected(journal: Journal, at: str, source: str, detail: dict[str, Any]) -> None:
-    """The ``injected`` event, with the time the target itself recorded."""
-    journal.write(EventRecord(event=Event.INJECTED, time=at, source=source, detail=detail))
+    """The ``injected`` event, with the time the target itself recorded: mlchaos's doing."""
+    journal.write(
+        EventRecord(
+            event=Event.INJECTED, time=at, source=source, detail=detail, actor=INJECTOR,
+            party=Party.MLCHAOS,
+        )
+    )  # fmt: skip

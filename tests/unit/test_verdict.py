@@ -454,3 +454,24 @@ def test_a_signal_right_after_injection_is_interrupted_not_invalid() -> None:
     result = judge(EXPERIMENT, records, FLOOR)
     assert result.verdict == "inconclusive"
     assert result.reasons == ["interrupted by SIGINT before every event was observed"]
+
+
+def test_every_event_a_fault_writes_names_its_actor(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Injection and revert are mlchaos's own events: they say so, like every other."""
+    import mlchaos.faults.targets as targets
+    from mlchaos.faults import leases
+    from mlchaos.journal import EventRecord, Journal
+
+    class Expired:  # the gateway's timer ended the lease: mlchaos's lease, whoever ended it
+        def end_lease(self, *_: object) -> dict[str, str]:
+            return {"at": at(5), "action": "expire", "actor": "gateway"}
+
+    monkeypatch.setattr(targets, "target", lambda name: Expired())
+    journal = Journal(tmp_path / "j.jsonl")
+    leases.record_intent(journal, "gateway", undo="end it", url="http://127.0.0.1:9")
+    leases.record_injected(journal, at(0), "gateway audit log (inject)", {})
+    leases.revert_all(journal)
+    actors = {r.event: (r.actor, r.party) for r in journal.of(EventRecord)}
+    assert actors == {"injected": ("mlchaos", "mlchaos"), "reverted": ("gateway", "mlchaos")}
