@@ -62,7 +62,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="mlchaos-foreign-"))
     stack = [str(PYTHON), str(EXAMPLE / "stack.py")]
     subprocess.run([*stack, "up", "--state", str(work / "example"), "--mlchaos",
-                    str(Path(sys.executable).parent / "mlchaos")], check=True)  # fmt: skip
+                    str(Path(sys.executable).parent / "mlchaos")], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    print("the fraud team's staging is up", flush=True)
     # The variables the example's service file names, as `make gameday-example` exports them.
     for variable, name in SECRETS.items():
         os.environ[variable] = (work / "example" / name).read_text().strip()
@@ -78,7 +80,9 @@ def main() -> None:
                                  str(work / "example" / "service.yaml")]),
                 ):  # fmt: skip
                     reports = scratch / f"{name}-{i}"
-                    mlchaos(*command, "--report-dir", str(reports))
+                    done = mlchaos(*command, "--report-dir", str(reports))
+                    table = done.stdout.split("\nreports:")[0].rstrip()
+                    print("\n".join(f"    {line}" for line in table.splitlines()), flush=True)
                     for fault, found in durations(reports, verdicts).items():
                         for key in KEYS:
                             if found.get(key) is not None:
