@@ -208,12 +208,13 @@ class Gameday:
         start: dict[str, Any] | None = None
         if floor is not None:  # else nothing can be observed, and nothing is injected
             _settle(experiment, self.service, self.scenario.cool_down)
+        self._close_window()  # the previous experiment's pages end where this one begins
+        if not self.result.experiments and self._locust is not None:
+            self._check_quiet_start(experiment)  # before mlchaos changes anything itself
+        if floor is not None:
             start = self._restore_baseline()  # judged on what serves once it is quiet
             if start and start.get("restored"):
                 _settle(experiment, self.service, self.scenario.cool_down)
-        self._close_window()  # the previous experiment's pages end where this one begins
-        if not self.result.experiments and self._locust is not None:
-            self._check_quiet_start(experiment)
         journal = _journal(self.run_dir, experiment)
         if self._responder is not None:
             self._responder.watch(datetime.now(UTC), journal, drill_ready(experiment, journal))

@@ -148,12 +148,12 @@ def test_a_game_day_on_a_degraded_baseline_says_so_and_cannot_pass(
     [problem] = document["baseline"]["problems"]
     assert problem.startswith("production of credit-risk is v1, not v2 as the service expects")
     assert f"BASELINE: {problem}" in done.stderr
-    assert document["verdict"] != "pass"
+    assert document["verdict"] == "inconclusive" and done.returncode == 3
+    assert document["false_alarms"] == []  # what mlchaos restored is no false alarm
     # the experiment itself ran on what was declared: restored first, and said so
     [exp] = document["experiments"]
     assert exp["baseline"]["restored"] is True and exp["baseline"]["served"] == ["v1"]
     assert "mlchaos restored v2 first" in " ".join(exp["notes"])
-    assert done.returncode in (1, 3), done.stdout + done.stderr
     assert (
         "## Baseline"
         in next((tmp_path / "reports").iterdir()).joinpath("postmortem.md").read_text()
