@@ -338,22 +338,31 @@ def test_a_stopped_rollback_controller_fails_mitigation(
     assert served(fraud_staging) != "3" and champion(fraud_staging) != "3"
 
 
-def test_after_kill_9_the_lease_keeper_puts_champion_back_within_the_ttl(
-    fraud_staging: Path, tmp_path: Path
-) -> None:
-    """The controller is still stopped: nobody but the keeper moves champion back."""
-    before, ttl = champion(fraud_staging), 15.0
+def start_bad_version(
+    state: Path, tmp_path: Path, ttl: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """`mlchaos run` of the bad version with lease ``ttl``, in the background (to be killed);
+    the process and its report folder."""
     experiment = yaml.safe_load(BAD_VERSION.read_text())
-    experiment["fault"]["ttl"] = f"{ttl:g}s"
+    experiment["fault"]["ttl"] = ttl
     path = tmp_path / "bad-version.yaml"
     path.write_text(yaml.safe_dump(experiment))
     reports = tmp_path / "reports"
     runner = subprocess.Popen(
         [sys.executable, "-m", "mlchaos", "run", str(path), "--service",
-         str(fraud_staging / "service.yaml"), "--rate", "40", "--report-dir", str(reports),
+         str(state / "service.yaml"), "--rate", "40", "--report-dir", str(reports),
          "--state-dir", str(tmp_path / "runs")],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    return runner, reports
+
+
+def test_after_kill_9_the_lease_keeper_puts_champion_back_within_the_ttl(
+    fraud_staging: Path, tmp_path: Path
+) -> None:
+    """The controller is still stopped: nobody but the keeper moves champion back."""
+    before, ttl = champion(fraud_staging), 15.0
+    runner, reports = start_bad_version(fraud_staging, tmp_path, f"{ttl:g}s")
     try:
         wait_until(lambda: '"event": "injected"' in journal_text(reports), 120)
         granted = time.time()
@@ -390,18 +399,8 @@ def test_with_runner_and_keeper_killed_and_the_run_folder_deleted_recover_uses_m
     deleted (a wiped CI workspace): the lease MLflow carries is all that is left, and
     `mlchaos recover --service` finds it there and puts champion back."""
     before = champion(fraud_staging)
-    experiment = yaml.safe_load(BAD_VERSION.read_text())
-    experiment["fault"]["ttl"] = "10m"
-    path = tmp_path / "bad-version.yaml"
-    path.write_text(yaml.safe_dump(experiment))
     sabotage(fraud_staging, "--no-controller")  # nobody but mlchaos may move champion back
-    reports = tmp_path / "reports"
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "mlchaos", "run", str(path), "--service",
-         str(fraud_staging / "service.yaml"), "--rate", "40", "--report-dir", str(reports),
-         "--state-dir", str(tmp_path / "runs")],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    runner, reports = start_bad_version(fraud_staging, tmp_path, "10m")
     try:
         wait_until(lambda: '"event": "injected"' in journal_text(reports), 120)
         runner.kill()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,9 +66,9 @@ def test_unknown_plugin_names_what_is_installed() -> None:
     assert "no fault plugin 'nope'" in problem.message and "flag_flip" in problem.message
 
 
-def test_plugin_fault_injects_confirms_and_reverts_through_the_journal(tmp_path: Path) -> None:
-    from mlchaos_example_plugin import read_flags  # type: ignore[import-not-found]
-
+def injected(tmp_path: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """The example plugin's flag flipped in a store under ``tmp_path``: its fault, the
+    service and the configuration, as Chaos Toolkit passes them."""
     store = tmp_path / "flags.json"
     document = parse_document(
         experiment(f"{{flag: ranker, value: true, store: '{store}'}}"), Experiment, "e.yaml"
@@ -76,6 +77,13 @@ def test_plugin_fault_injects_confirms_and_reverts_through_the_journal(tmp_path:
     fault = document.fault.model_dump(mode="json")
     service = SERVICE.model_dump(mode="json")
     inject_fault(fault, service, configuration)
+    return fault, service, configuration
+
+
+def test_plugin_fault_injects_confirms_and_reverts_through_the_journal(tmp_path: Path) -> None:
+    from mlchaos_example_plugin import read_flags  # type: ignore[import-not-found]
+
+    store, (fault, service, configuration) = tmp_path / "flags.json", injected(tmp_path)
     assert fault_active(fault, service, configuration) is True
     [live] = Journal(tmp_path / "j.jsonl").of(FaultActive)  # the effect it saw, on record
     assert (live.active, live.evidence) == (True, "readers of the store see ranker=True")
@@ -94,14 +102,7 @@ def test_a_plugin_that_names_no_effect_never_makes_its_fault_live(
 
     monkeypatch.setattr(plugins, "CONFIRM_S", 0.3)
     monkeypatch.setattr(FlagFlip, "confirm", lambda self, journal, service: True)
-    store = tmp_path / "flags.json"
-    document = parse_document(
-        experiment(f"{{flag: ranker, value: true, store: '{store}'}}"), Experiment, "e.yaml"
-    )
-    configuration = {"mlchaos_journal": str(tmp_path / "j.jsonl")}
-    fault = document.fault.model_dump(mode="json")
-    service = SERVICE.model_dump(mode="json")
-    inject_fault(fault, service, configuration)
+    fault, service, configuration = injected(tmp_path)
     assert fault_active(fault, service, configuration) is False
     [dead] = Journal(tmp_path / "j.jsonl").of(FaultActive)
     assert dead.evidence.startswith("plugin flag_flip's confirm said True without naming")
