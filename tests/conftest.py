@@ -87,6 +87,12 @@ def production(stack: StackConfig) -> str:
     return str(requests.get(url, timeout=5).json()["production"])
 
 
+def served(stack: StackConfig) -> list[str]:
+    """What the model server answers for the stack's model with now (its metadata)."""
+    url = f"{stack.url('model-server')}/v2/models/{stack.model_name}"
+    return list(requests.get(url, timeout=5).json()["versions"])
+
+
 def set_controller(
     stack: StackConfig, enabled: bool, controller: str = "rollback-controller"
 ) -> None:
@@ -132,7 +138,7 @@ def reference_stack_as_expected(request: pytest.FixtureRequest) -> None:
             json={"version": expected, "actor": "test-isolation", "reason": "test isolation"},
             timeout=5,
         ).raise_for_status()
-        wait_until(lambda: production(stack) == expected, 10)
+        wait_until(lambda: served(stack) == [expected], 10)  # the server follows the registry
     # The gateway judges "serving" on every answer of its last few seconds. A test that sent
     # requests for a model nobody serves ends with 404s in that window; the next game day,
     # 3 s later, was judged "not serving: 28% of 176 requests succeeded".
