@@ -11,7 +11,6 @@ depends on the number of runs and experiments, not on the values. Each figure is
 from __future__ import annotations
 
 import argparse
-import copy
 import random
 import statistics
 import tempfile
@@ -25,6 +24,7 @@ from _stack import ROOT, mlchaos
 from mlchaos.report.aggregate import aggregate, render_aggregate
 from mlchaos.report.render import read_results, render_run
 from mlchaos.report.results import write_results
+from mlchaos.schema.results import ResultsDocument
 
 BUDGET_S = 2.0
 
@@ -36,12 +36,12 @@ def newest_run() -> Path:
     return runs[-1].parent
 
 
-def nights(document: dict[str, Any], count: int, seed: int) -> list[dict[str, Any]]:
+def nights(document: ResultsDocument, count: int, seed: int) -> list[ResultsDocument]:
     rng = random.Random(seed)
-    started = datetime.fromisoformat(document["started_at"])
+    started = datetime.fromisoformat(document.started_at)
     derived = []
     for night in range(count):
-        copied = copy.deepcopy(document)
+        copied = document.model_dump(mode="json")
         copied["started_at"] = (started - timedelta(days=count - 1 - night)).isoformat()
         for exp in copied["experiments"]:
             exp["durations_s"] = {
@@ -50,7 +50,7 @@ def nights(document: dict[str, Any], count: int, seed: int) -> list[dict[str, An
             }
             if rng.random() < 0.1:
                 exp["verdict"] = "fail"
-        derived.append(copied)
+        derived.append(ResultsDocument.model_validate(copied))
     return derived
 
 
@@ -92,7 +92,7 @@ def main() -> None:
             dirs.append(str(out / f"night-{i}"))
         one_cli = cli_wall(str(run_dir), "--out", str(out / "one-cli"))
         many_cli = cli_wall(*dirs, "--out", str(out / "many-cli"))
-    experiments = len(document["experiments"])
+    experiments = len(document.experiments)
     print(f"one run ({experiments} experiments, {run_dir.name}):")
     show("rendering, in process", one)
     show("`mlchaos report RUN`, wall", one_cli)

@@ -54,7 +54,7 @@ def main() -> None:
             json.dumps(
                 {
                     "minutes": args.minutes,
-                    "load": stats.as_dict() if stats else None,
+                    "load": stats.model_dump() if stats else None,
                     "alerts_pending_or_firing": [a["metric"] for a in alerts],
                     "incidents": [i["summary"] for i in incidents],
                 },

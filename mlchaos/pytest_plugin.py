@@ -215,7 +215,7 @@ class _Session:
         from mlchaos.report.render import write_reports
 
         if day.result.experiments:
-            paths = write_reports(day.result.as_dict(), day.run_dir)
+            paths = write_reports(day.result.document(), day.run_dir)
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
                 reporter.write_line(f"mlchaos reports: {paths[0].parent}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -144,3 +146,16 @@ def reference_stack_as_expected(request: pytest.FixtureRequest) -> None:
     # 3 s later, was judged "not serving: 28% of 176 requests succeeded".
     gateway = GatewayClient(stack.url("gateway"))
     wait_until(lambda: serving.recent(gateway)[1] in (None, 1.0), serving.WINDOW_S + 10)
+
+
+SCHEMAS = ROOT / "schemas"
+"""The published JSON Schemas (`mlchaos schema KIND`), as editors and CI read them."""
+
+
+def check_jsonschema(kind: str, *files: Path) -> subprocess.CompletedProcess[str]:
+    """The real ``check-jsonschema`` on ``files`` against ``schemas/KIND.schema.json``."""
+    program = Path(sys.executable).with_name("check-jsonschema")
+    return subprocess.run(
+        [str(program), "--schemafile", str(SCHEMAS / f"{kind}.schema.json"), *map(str, files)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip

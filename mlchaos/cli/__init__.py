@@ -23,6 +23,7 @@ from mlchaos.cli import (
     rules,
     run,
     runbook,
+    schema,
     stack,
     validate,
 )
@@ -44,6 +45,7 @@ for command in (
     stack.status,
     stack.down,
     validate.validate,
+    schema.schema,
     doctor.doctor,
     init.init,
     run.run,

@@ -76,7 +76,7 @@ def _fit(experiments: list[Experiment], service: Service) -> None:
 
 
 def _report(result: GamedayResult, options: ReportOptions) -> None:
-    document = result.as_dict()
+    document = result.document()
     paths = write_reports(document, result.run_dir, options)
     click.echo("")
     click.echo(summary_table(document))

@@ -30,6 +30,7 @@ from mlchaos.observe.adapters import LoadGenerator
 from mlchaos.observe.pagerduty import EPOCH
 from mlchaos.observe.slo import worst
 from mlchaos.schema import Experiment, Scenario
+from mlchaos.schema.results import ResultsDocument
 from mlchaos.service import Service
 from mlchaos.vocabulary import Event, Verdict
 
@@ -62,7 +63,12 @@ class GamedayResult:
     """How the false-alarm check before the first fault went: checked, cannot tell, or the
     service was not serving the load (`mlchaos.engine.false_alarms`)."""
 
-    def as_dict(self) -> dict[str, Any]:
+    def document(self) -> ResultsDocument:
+        """The typed ``results.json``; a field the contract lacks fails here, in mlchaos's
+        own tests, rather than in a consumer's CI."""
+        return ResultsDocument.model_validate(self._fields())
+
+    def _fields(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario,
             "verdict": self.verdict,
@@ -70,7 +76,7 @@ class GamedayResult:
             "finished_at": self.finished_at,
             "responders": self.responders,
             "interrupted": self.interrupted,
-            "load": self.load.as_dict() if self.load else None,
+            "load": self.load.model_dump() if self.load else None,
             "draw": self.draw,
             "false_alarms": self.false_alarms,
             "false_alarm_check": self.quiet_start.as_dict() if self.quiet_start else None,

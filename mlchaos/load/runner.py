@@ -8,13 +8,12 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from mlchaos.errors import MlchaosError
 from mlchaos.schema import Load
+from mlchaos.schema.results import LoadSummary
 
 __all__ = ["LOCUSTFILE", "PR_SET_PDEATHSIG", "SPAWN_S", "LoadStats", "Locust"]
 
@@ -28,19 +27,8 @@ second can trip its own latency alerts (connection pools and caches fill), which
 alarm, not what a game day measures."""
 
 
-@dataclass(frozen=True)
-class LoadStats:
-    users: int
-    target_rps: float
-    achieved_rps: float
-    requests: int
-    failures: int
-    p50_ms: float | None
-    p99_ms: float | None
-    duration_s: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+LoadStats = LoadSummary
+"""What Locust sent: the results document's ``load`` part, typed once."""
 
 
 class Locust:
@@ -153,8 +141,9 @@ class Locust:
         requests = sum(int(e["num_requests"]) for e in entries)
         if not entries or not requests:
             return LoadStats(
-                self.load.users, self.load.rate, 0.0, 0, 0, None, None, round(duration, 1)
-            )
+                users=self.load.users, target_rps=self.load.rate, achieved_rps=0.0, requests=0,
+                failures=0, p50_ms=None, p99_ms=None, duration_s=round(duration, 1),
+            )  # fmt: skip
         times: dict[int, int] = {}
         for entry in entries:
             for ms, count in entry["response_times"].items():

@@ -12,6 +12,7 @@ from typing import Any
 
 from mlchaos.report import svg
 from mlchaos.report.templating import environment, render
+from mlchaos.schema.results import ExperimentResults, ResultsDocument
 from mlchaos.vocabulary import HEADLINE, LABELS, Verdict
 
 __all__ = [
@@ -59,27 +60,26 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
 
 
-def aggregate(documents: list[dict[str, Any]]) -> dict[str, Any]:
+def aggregate(documents: list[ResultsDocument]) -> dict[str, Any]:
     """``documents``: results.json contents, in any order; they are sorted by start time."""
-    runs = sorted(documents, key=lambda d: d["started_at"])
+    runs = sorted(documents, key=lambda d: d.started_at)
     histories: dict[str, ExperimentHistory] = {}
     for run in runs:
-        for exp in run["experiments"]:
-            _add(histories.setdefault(exp["name"], ExperimentHistory(exp["name"])), exp)
+        for exp in run.experiments:
+            _add(histories.setdefault(exp.name, ExperimentHistory(exp.name)), exp)
     return {"runs": runs, "experiments": sorted(histories.values(), key=lambda h: h.name)}
 
 
-def _add(history: ExperimentHistory, exp: dict[str, Any]) -> None:
-    history.verdicts.append(exp["verdict"])
-    history.targets.update(exp["targets_s"])
-    simulated = exp.get("simulated") or {}
+def _add(history: ExperimentHistory, exp: ExperimentResults) -> None:
+    history.verdicts.append(exp.verdict)
+    history.targets.update(exp.targets_s)
     for key in MEASURES:
-        value, target = exp["durations_s"].get(key), exp["targets_s"].get(key)
-        if key in simulated:
+        value, target = exp.durations_s.get(key), exp.targets_s.get(key)
+        if key in exp.simulated:
             continue  # mlchaos's doing: no figure of the team's, in or out of target
         if value is not None:
             history.values.setdefault(key, []).append(value)
-        if target is not None and exp["timeline"].get("injected"):
+        if target is not None and exp.timeline.get("injected"):
             # A missing event counts against the target: it never came.
             history.within.setdefault(key, []).append(value is not None and value <= target)
 
@@ -134,8 +134,8 @@ def render_aggregate(
 def _trend(summary: dict[str, Any], key: str) -> dict[str, Any]:
     runs = [
         {
-            "label": run["started_at"][5:16].replace("T", " "),
-            "values": {e["name"]: e["durations_s"].get(key) for e in run["experiments"]},
+            "label": run.started_at[5:16].replace("T", " "),
+            "values": {e.name: e.durations_s.get(key) for e in run.experiments},
         }
         for run in summary["runs"]
     ]

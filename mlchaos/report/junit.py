@@ -12,27 +12,25 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
+from mlchaos.schema.results import ExperimentResults, ResultsDocument
 from mlchaos.vocabulary import Verdict
 
 __all__ = ["render_junit"]
 
 
-def render_junit(document: dict[str, Any], out_dir: Path) -> Path:
-    experiments = document["experiments"]
+def render_junit(document: ResultsDocument, out_dir: Path) -> Path:
+    experiments = document.experiments
     suite = ET.Element(
         "testsuite",
-        name=f"mlchaos.{document['scenario']}",
+        name=f"mlchaos.{document.scenario}",
         tests=str(len(experiments)),
-        failures=str(sum(e["verdict"] in (Verdict.FAIL, Verdict.STOPPED) for e in experiments)),
-        errors=str(
-            sum(e["verdict"] in (Verdict.INCONCLUSIVE, Verdict.INVALID) for e in experiments)
-        ),
-        timestamp=document["started_at"],
+        failures=str(sum(e.verdict in (Verdict.FAIL, Verdict.STOPPED) for e in experiments)),
+        errors=str(sum(e.verdict in (Verdict.INCONCLUSIVE, Verdict.INVALID) for e in experiments)),
+        timestamp=document.started_at,
     )
     for exp in experiments:
-        suite.append(_testcase(document["scenario"], exp))
+        suite.append(_testcase(document.scenario, exp))
     path = out_dir / "junit.xml"
     tree = ET.ElementTree(suite)
     ET.indent(tree)
@@ -40,40 +38,40 @@ def render_junit(document: dict[str, Any], out_dir: Path) -> Path:
     return path
 
 
-def _testcase(scenario: str, exp: dict[str, Any]) -> ET.Element:
-    case = ET.Element("testcase", classname=f"mlchaos.{scenario}", name=exp["name"])
+def _testcase(scenario: str, exp: ExperimentResults) -> ET.Element:
+    case = ET.Element("testcase", classname=f"mlchaos.{scenario}", name=exp.name)
     case.set("time", f"{_elapsed(exp):.3f}")
     properties = ET.SubElement(case, "properties")
-    simulated = exp.get("simulated") or {}
-    for key, value in exp["durations_s"].items():
+    simulated = exp.simulated
+    for key, value in exp.durations_s.items():
         if value is not None:
             ET.SubElement(properties, "property", name=key, value=f"{value:g}")
         if key in simulated:  # mlchaos's doing: reported, never judged
             ET.SubElement(properties, "property", name=f"{key}.simulated", value=simulated[key])
-    for event, actor in (exp.get("actors") or {}).items():
-        who = f"{actor.get('actor') or '?'} ({actor.get('party') or 'not recorded'})"
+    for event, actor in exp.actors.items():
+        who = f"{actor.actor or '?'} ({actor.party or 'not recorded'})"
         ET.SubElement(properties, "property", name=f"{event}.by", value=who)
-    if exp.get("floor_s") is not None:
-        ET.SubElement(properties, "property", name="floor_s", value=f"{exp['floor_s']:g}")
-    message = "; ".join(exp["reasons"]) or exp["verdict"]
-    if exp["verdict"] == Verdict.FAIL:
+    if exp.floor_s is not None:
+        ET.SubElement(properties, "property", name="floor_s", value=f"{exp.floor_s:g}")
+    message = "; ".join(exp.reasons) or exp.verdict
+    if exp.verdict == Verdict.FAIL:
         ET.SubElement(case, "failure", message=message, type="missed-target").text = _detail(exp)
-    elif exp["verdict"] == Verdict.STOPPED:
+    elif exp.verdict == Verdict.STOPPED:
         ET.SubElement(case, "failure", message=message, type="stopped").text = _detail(exp)
-    elif exp["verdict"] in (Verdict.INCONCLUSIVE, Verdict.INVALID):
-        ET.SubElement(case, "error", message=message, type=exp["verdict"]).text = _detail(exp)
+    elif exp.verdict in (Verdict.INCONCLUSIVE, Verdict.INVALID):
+        ET.SubElement(case, "error", message=message, type=exp.verdict).text = _detail(exp)
     return case
 
 
-def _detail(exp: dict[str, Any]) -> str:
-    lines = [f"- {reason}" for reason in exp["reasons"]]
-    lines += [f"- not judged: {note}" for note in exp.get("notes") or []]
-    lines += [f"{event}: {at or 'never'}" for event, at in exp["timeline"].items()]
+def _detail(exp: ExperimentResults) -> str:
+    lines = [f"- {reason}" for reason in exp.reasons]
+    lines += [f"- not judged: {note}" for note in exp.notes]
+    lines += [f"{event}: {at or 'never'}" for event, at in exp.timeline.items()]
     return "\n".join(lines)
 
 
-def _elapsed(exp: dict[str, Any]) -> float:
+def _elapsed(exp: ExperimentResults) -> float:
     from mlchaos.report.view import offset
 
-    value = offset(exp, exp["timeline"].get("reverted"))
+    value = offset(exp, exp.timeline.get("reverted"))
     return value if value is not None else 0.0

@@ -5,17 +5,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from mlchaos.errors import InputError
 from mlchaos.report.html import render_html
 from mlchaos.report.junit import render_junit
 from mlchaos.report.postmortem import render_postmortem
-from mlchaos.report.results import write_results
+from mlchaos.report.results import read_results, write_results
 from mlchaos.report.view import run_view
+from mlchaos.schema.results import ResultsDocument
 
 __all__ = ["ReportOptions", "read_results", "render_run", "write_reports"]
 
@@ -29,7 +27,7 @@ class ReportOptions:
 
 
 def render_run(
-    document: dict[str, Any], run_dir: Path, out_dir: Path, options: ReportOptions | None = None
+    document: ResultsDocument, run_dir: Path, out_dir: Path, options: ReportOptions | None = None
 ) -> list[Path]:
     options = options or ReportOptions()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -42,19 +40,7 @@ def render_run(
 
 
 def write_reports(
-    document: dict[str, Any], run_dir: Path, options: ReportOptions | None = None
+    document: ResultsDocument, run_dir: Path, options: ReportOptions | None = None
 ) -> list[Path]:
     """All four files of a finished run, into its own directory."""
     return [write_results(document, run_dir), *render_run(document, run_dir, run_dir, options)]
-
-
-def read_results(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "results.json"
-    try:
-        return dict(json.loads(path.read_text()))
-    except FileNotFoundError as exc:
-        raise InputError(
-            f"{path}: no results.json; is {run_dir} an mlchaos run directory?"
-        ) from exc
-    except ValueError as exc:
-        raise InputError(f"{path}: not valid JSON: {exc}") from exc

@@ -1,19 +1,42 @@
-"""``results.json``: the contract CI and users' scripts read (see DESIGN.md)."""
+"""``results.json``: written from the typed document, read back into it (see
+`mlchaos.schema.results` for the contract and its compatibility rule)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "write_results"]
+from pydantic import ValidationError
 
-SCHEMA_VERSION = 1
+from mlchaos.errors import InputError
+from mlchaos.schema.results import SCHEMA_VERSION, ResultsDocument
+
+__all__ = ["SCHEMA_VERSION", "read_results", "write_results"]
 
 
-def write_results(document: dict[str, Any], run_dir: Path) -> Path:
+def write_results(document: ResultsDocument, run_dir: Path) -> Path:
     path = run_dir / "results.json"
-    path.write_text(
-        json.dumps({"schema_version": SCHEMA_VERSION, **document}, indent=2, default=str) + "\n"
-    )
+    path.write_text(document.to_json())
     return path
+
+
+def read_results(run_dir: Path) -> ResultsDocument:
+    """A run's results, from any schema version mlchaos has written; bad input otherwise."""
+    path = run_dir / "results.json"
+    try:
+        text = path.read_text()
+    except FileNotFoundError as exc:
+        raise InputError(
+            f"{path}: no results.json; is {run_dir} an mlchaos run directory?"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read: {exc}") from exc
+    try:
+        return ResultsDocument.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(document)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise InputError(
+            f"{path}: {where}: {first['msg']}{more}; is it a results.json mlchaos wrote "
+            f"(schema_version {SCHEMA_VERSION})?"
+        ) from exc

@@ -5,8 +5,7 @@ A duration that ends in mlchaos's doing (its simulated responder's acknowledgeme
 
 from __future__ import annotations
 
-from typing import Any
-
+from mlchaos.schema.results import ResultsDocument
 from mlchaos.vocabulary import MEASURES
 
 __all__ = ["COLUMNS", "summary_table"]
@@ -14,53 +13,56 @@ __all__ = ["COLUMNS", "summary_table"]
 COLUMNS = tuple((m.column, m.name) for m in MEASURES if m.column)
 
 
-def summary_table(document: dict[str, Any]) -> str:
+def summary_table(document: ResultsDocument) -> str:
     header = ["experiment", "verdict", *(c for c, _ in COLUMNS), "floor"]
     rows = [header]
-    for exp in document["experiments"]:
-        cells = [exp["name"], exp["verdict"].upper()]
-        injected = exp["timeline"].get("injected") is not None
-        simulated = exp.get("simulated") or {}
+    for exp in document.experiments:
+        cells = [exp.name, exp.verdict.upper()]
+        injected = exp.timeline.get("injected") is not None
         for _, key in COLUMNS:
-            target = exp["targets_s"].get(key)
-            value = exp["durations_s"].get(key)
+            target = exp.targets_s.get(key)
+            value = exp.durations_s.get(key)
             if not injected:
                 cells.append("-")
-            elif key in simulated and value is not None:
+            elif key in exp.simulated and value is not None:
                 cells.append(f"{value:.1f}s simulated")  # mlchaos's doing: never judged
             else:
                 cells.append(_cell(value, target))
-        cells.append(f"{exp['floor_s']:g}s" if exp.get("floor_s") is not None else "-")
+        cells.append(f"{exp.floor_s:g}s" if exp.floor_s is not None else "-")
         rows.append(cells)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    load = document.get("load")
-    footer = f"game day {document['scenario']}: {document['verdict'].upper()}"
+    return "\n".join([*lines, "", _footer(document)])
+
+
+def _footer(document: ResultsDocument) -> str:
+    load = document.load
+    footer = f"game day {document.scenario}: {document.verdict.upper()}"
     if load:
         footer += (
-            f"; load {load['achieved_rps']:g} req/s achieved of {load['target_rps']:g} "
-            f"({load['requests']} requests, {load['failures']} failed)"
+            f"; load {load.achieved_rps:g} req/s achieved of {load.target_rps:g} "
+            f"({load.requests} requests, {load.failures} failed)"
         )
-    for problem in (document.get("baseline") or {}).get("problems", []):
+    for problem in document.baseline.problems:
         footer += f"\nBASELINE: {problem}"
-    for alarm in document.get("false_alarms") or []:
+    for alarm in document.false_alarms:
         footer += f"\nFALSE ALARM: {alarm}"
-    check = document.get("false_alarm_check") or {}
-    if check.get("status") not in (None, "checked"):
-        footer += f"\nBEFORE THE FIRST FAULT ({check['status']}): {check.get('reason')}"
-    left = document.get("left_as_found") or {}
-    if left.get("problem"):
-        footer += f"\nSTAGING NOT LEFT AS FOUND: {left['problem']}"
-    elif left.get("restored"):
+    check = document.false_alarm_check
+    if check is not None and check.status != "checked":
+        footer += f"\nBEFORE THE FIRST FAULT ({check.status}): {check.reason}"
+    left = document.left_as_found
+    if left is not None and left.problem:
+        footer += f"\nSTAGING NOT LEFT AS FOUND: {left.problem}"
+    elif left is not None and left.restored:
         footer += (
-            f"\nleft as found: {', '.join(left['served'])} served after the last experiment; "
-            f"mlchaos restored {left['expected']}"
+            f"\nleft as found: {', '.join(left.served)} served after the last experiment; "
+            f"mlchaos restored {left.expected}"
         )
-    served = [e["load_rps"] for e in document["experiments"] if e.get("load_rps") is not None]
+    served = [e.load_rps for e in document.experiments if e.load_rps is not None]
     if served:
         footer += f"\nserved during the experiments: {min(served):g}–{max(served):g} req/s"
-    return "\n".join([*lines, "", footer])
+    return footer
 
 
 def _cell(value: float | None, target: float | None) -> str:

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlchaos.schema.results import Actor, ExperimentResults, ResultsDocument
 from mlchaos.vocabulary import EVENTS, FIX, LABELS, STAND_INS, Verdict
 
 __all__ = [
@@ -34,61 +35,44 @@ def load_series(run_dir: Path, name: str) -> dict[str, Any]:
     return dict(json.loads(path.read_text()))
 
 
-def run_view(document: dict[str, Any], run_dir: Path) -> dict[str, Any]:
-    """The results document with a view of each experiment, for the templates."""
-    experiments = [
-        experiment_view(e, load_series(run_dir, e["name"])) for e in document["experiments"]
-    ]
-    return {
-        **document,
-        "experiments": experiments,
-        "when": _when(document),
-        "false_alarms": document.get("false_alarms") or [],  # absent from older runs
-        "baseline": document.get("baseline") or {"problems": [], "inherited_alerts": {}},
-        "false_alarm_check": document.get("false_alarm_check"),  # absent from older runs
-        "left_as_found": document.get("left_as_found"),
-    }
+def run_view(document: ResultsDocument, run_dir: Path) -> dict[str, Any]:
+    """The templates' context: the results document, with a view of each experiment."""
+    experiments = [experiment_view(e, load_series(run_dir, e.name)) for e in document.experiments]
+    return {**document.model_dump(mode="json"), "experiments": experiments, "when": _when(document)}
 
 
-def _when(document: dict[str, Any]) -> str:
+def _when(document: ResultsDocument) -> str:
     """``2026-11-22 18:58:49 UTC, 2 min 5 s``: when the run started and how long it took."""
     try:
-        start = datetime.fromisoformat(document["started_at"])
-        end = datetime.fromisoformat(document["finished_at"])
-    except (KeyError, ValueError):
-        return str(document.get("started_at", ""))
+        start = datetime.fromisoformat(document.started_at)
+        end = datetime.fromisoformat(document.finished_at)
+    except ValueError:
+        return document.started_at
     took = round((end - start).total_seconds())
     return f"{start:%Y-%m-%d %H:%M:%S} UTC, {took // 60} min {took % 60} s"
 
 
-def experiment_view(exp: dict[str, Any], series: dict[str, Any]) -> dict[str, Any]:
+def experiment_view(exp: ExperimentResults, series: dict[str, Any]) -> dict[str, Any]:
     offsets: dict[str, float | None] = {
-        event: offset(exp, exp["timeline"].get(event)) for event in EVENTS
+        event: offset(exp, exp.timeline.get(event)) for event in EVENTS
     }
-    steps = [{**s, "offset": offset(exp, s.get("at"))} for s in exp.get("runbook_steps", [])]
-    collateral = [
-        {**s, "offset": offset(exp, s.get("at"))} for s in exp.get("collateral_steps", [])
-    ]
+    steps = [{**s.model_dump(), "offset": offset(exp, s.at)} for s in exp.runbook_steps]
+    collateral = [{**s.model_dump(), "offset": offset(exp, s.at)} for s in exp.collateral_steps]
     pages = [
         {
-            **p,
-            "offset": offset(exp, p["triggered_at"]),
-            "ack_offset": offset(exp, p.get("acknowledged_at")),
-            "resolved_offset": offset(exp, p.get("resolved_at")),
+            **p.model_dump(),
+            "offset": offset(exp, p.triggered_at),
+            "ack_offset": offset(exp, p.acknowledged_at),
+            "resolved_offset": offset(exp, p.resolved_at),
         }
-        for p in exp.get("pages", [])  # absent from older runs
+        for p in exp.pages
     ]
     return {
-        **exp,
+        **exp.model_dump(mode="json"),
         "offsets": offsets,
         "runbook_steps": steps,
         "collateral_steps": collateral,
         "pages": pages,
-        "version_mismatch": exp.get("version_mismatch"),  # absent from older runs
-        "actors": exp.get("actors") or {},
-        "simulated": exp.get("simulated") or {},
-        "notes": exp.get("notes") or [],
-        "baseline": exp.get("baseline"),
         "chronology": chronology(exp, offsets, steps),
         "series": series,
         "impact": impact(series),
@@ -97,25 +81,24 @@ def experiment_view(exp: dict[str, Any], series: dict[str, Any]) -> dict[str, An
     }
 
 
-def offset(exp: dict[str, Any], at: str | None) -> float | None:
-    injected = exp["timeline"].get("injected")
+def offset(exp: ExperimentResults, at: str | None) -> float | None:
+    injected = exp.timeline.get("injected")
     if injected is None or at is None:
         return None
     return round((datetime.fromisoformat(at) - datetime.fromisoformat(injected)).total_seconds(), 3)
 
 
 def chronology(
-    exp: dict[str, Any], offsets: dict[str, float | None], steps: list[dict[str, Any]]
+    exp: ExperimentResults, offsets: dict[str, float | None], steps: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Timeline events and runbook steps in the order they happened; missing events last."""
-    actors = exp.get("actors") or {}
     rows = [
         {
-            "at": exp["timeline"].get(event),
+            "at": exp.timeline.get(event),
             "offset": offsets[event],
             "what": event,
-            "source": exp["sources"].get(event, "—"),
-            "by": _who(actors.get(event)),
+            "source": exp.sources.get(event, "—"),
+            "by": _who(exp.actors.get(event)),
         }
         for event in EVENTS
     ]
@@ -133,11 +116,11 @@ def chronology(
     return sorted(rows, key=lambda r: (r["offset"] is None, r["offset"] or 0.0))
 
 
-def _who(actor: dict[str, Any] | None) -> str:
+def _who(actor: Actor | None) -> str:
     """``rollback-controller (team)``: who caused an event, and whose doing it was."""
-    if not actor or not actor.get("actor"):
+    if actor is None or not actor.actor:
         return "—"
-    return f"{actor['actor']} ({actor.get('party') or 'not recorded'})"
+    return f"{actor.actor} ({actor.party or 'not recorded'})"
 
 
 def impact(series: dict[str, Any]) -> list[str]:
@@ -161,50 +144,43 @@ def impact(series: dict[str, Any]) -> list[str]:
     return lines
 
 
-def went_well(exp: dict[str, Any]) -> list[str]:
+def went_well(exp: ExperimentResults) -> list[str]:
     """The targets the team's own systems met (a simulated duration went neither well nor
     badly: it was mlchaos's doing)."""
-    simulated = exp.get("simulated") or {}
     return [
-        f"{LABELS[key]} took {exp['durations_s'][key]:.1f}s, within the {target:g}s target"
-        for key, target in exp["targets_s"].items()
-        if key not in simulated
-        and exp["durations_s"].get(key) is not None
-        and exp["durations_s"][key] <= target
+        f"{LABELS[key]} took {value:.1f}s, within the {target:g}s target"
+        for key, target in exp.targets_s.items()
+        if key not in exp.simulated
+        and (value := exp.durations_s.get(key)) is not None
+        and value <= target
     ]
 
 
-def action_items(exp: dict[str, Any]) -> list[str]:
+def action_items(exp: ExperimentResults) -> list[str]:
     """One item per missed target and per runbook defect, each saying what to look at."""
     items = []
-    expected = exp.get("expected", {})
-    simulated = exp.get("simulated") or {}
-    for key, target in exp["targets_s"].items():
-        value = exp["durations_s"].get(key)
-        if key in simulated:
+    alert = exp.expected.alert if exp.expected else None
+    by = exp.expected.mitigation if exp.expected else None
+    for key, target in exp.targets_s.items():
+        value = exp.durations_s.get(key)
+        if key in exp.simulated:
             if key not in STAND_INS:  # the team's systems never did it: mlchaos did
                 items.append(
-                    f"{LABELS[key]} was never the team's doing ({simulated[key]}): "
-                    + FIX[key].format(
-                        alert=expected.get("alert") or "the alert",
-                        by=expected.get("mitigation") or "the mitigation",
-                    )
+                    f"{LABELS[key]} was never the team's doing ({exp.simulated[key]}): "
+                    + FIX[key].format(alert=alert or "the alert", by=by or "the mitigation")
                 )
             continue
         if value is not None and value <= target:
             continue
         measured = f"{value:.1f}s" if value is not None else "never happened"
-        fix = FIX[key].format(
-            alert=expected.get("alert") or "the detecting alert",
-            by=expected.get("mitigation") or "the mitigation step",
-        )
+        fix = FIX[key].format(alert=alert or "the detecting alert", by=by or "the mitigation step")
         items.append(f"{LABELS[key]} {measured} against a {target:g}s target: {fix}")
-    for step in [*exp.get("runbook_steps", []), *exp.get("collateral_steps", [])]:
-        if not step["ok"]:
+    for step in [*exp.runbook_steps, *exp.collateral_steps]:
+        if not step.ok:
             items.append(
-                f"fix runbook {step['runbook']}: step {step['step']!r} failed "
-                f"({step.get('error') or 'no detail'})"
+                f"fix runbook {step.runbook}: step {step.step!r} failed "
+                f"({step.error or 'no detail'})"
             )
-    if exp["verdict"] in (Verdict.INCONCLUSIVE, Verdict.INVALID):
-        items += [f"make the game day able to tell: {r}" for r in exp["reasons"]]
+    if exp.verdict in (Verdict.INCONCLUSIVE, Verdict.INVALID):
+        items += [f"make the game day able to tell: {r}" for r in exp.reasons]
     return items

@@ -1,4 +1,5 @@
-"""Pydantic models for the documents users write: experiments and scenarios."""
+"""Pydantic models of the published documents: what users write (experiment, scenario,
+service, runbook) and what mlchaos writes (results). `published` makes their JSON Schemas."""
 
 from mlchaos.schema.experiment import (
     BadVersionFault,

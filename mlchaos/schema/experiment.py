@@ -59,9 +59,10 @@ Target = Annotated[Duration, Field(gt=0, le=86400)]
 
 
 class Frozen(BaseModel):
-    """Every schema model is immutable and rejects unknown keys."""
+    """Every schema model is immutable and rejects unknown keys. A field's docstring is its
+    description in the published JSON Schema (``mlchaos schema``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 FeatureName = Annotated[str, Field(min_length=1, max_length=100)]

@@ -96,7 +96,7 @@ def _endpoint(value: object) -> object:
     return {"url": value} if isinstance(value, str) else value
 
 
-AnEndpoint = Annotated[Endpoint, BeforeValidator(_endpoint)]
+AnEndpoint = Annotated[Endpoint, BeforeValidator(_endpoint, json_schema_input_type=Url | Endpoint)]
 """A URL, or an `Endpoint` mapping."""
 
 
@@ -188,7 +188,10 @@ class Versions(Frozen):
     """With an MLflow registry: the alias that says which version serves."""
     bad: dict[Name, VersionName] = Field(default_factory=dict)
     segment: dict[Name, VersionName] = Field(default_factory=dict)
-    fallback: Annotated[tuple[VersionName, ...], BeforeValidator(_one_or_many)] = ()
+    fallback: Annotated[
+        tuple[VersionName, ...],
+        BeforeValidator(_one_or_many, json_schema_input_type=VersionName | list[VersionName]),
+    ] = ()
     """The version the fallback's answers carry (``x-model-version``, or an OIP answer's
     ``model_version``): how a mitigation by fallback is read from what is served."""
 

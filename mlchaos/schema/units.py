@@ -7,7 +7,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 __all__ = [
     "MAX_DURATION_S",
@@ -63,9 +63,28 @@ def format_duration(seconds: float) -> str:
     return (text.removesuffix(".0") if text.endswith(".0") else text) + "s"
 
 
+def _number_or(pattern: str, number: dict[str, Any] | None = None) -> Any:
+    """The input a unit accepts, for the published JSON Schema: a number, or text that
+    matches ``pattern``. (The parser stays the authority: bounds of a field apply to both.)"""
+    return Annotated[
+        float | Annotated[str, WithJsonSchema({"type": "string", "pattern": pattern})],
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "number", **(number or {})},
+                    {"type": "string", "pattern": pattern},
+                ]
+            }
+        ),
+    ]
+
+
 Duration = Annotated[
     float,
-    BeforeValidator(parse_duration),
+    BeforeValidator(
+        parse_duration,
+        json_schema_input_type=_number_or(r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$", {"minimum": 0}),
+    ),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
 ]
 """A duration in seconds that accepts ``30s``, ``2m``, ``500ms`` in YAML."""
@@ -118,10 +137,26 @@ def parse_sigma(value: Any) -> float:
 MAX_SIGMAS = 100.0
 
 
-Share = Annotated[float, BeforeValidator(parse_share)]
+Share = Annotated[
+    float,
+    BeforeValidator(
+        parse_share,
+        json_schema_input_type=_number_or(
+            r"^\s*\d+(\.\d+)?\s*%\s*$", {"exclusiveMinimum": 0, "maximum": 1}
+        ),
+    ),
+]
 """A share of requests: ``5%`` or ``0.05``."""
 
-Sigma = Annotated[float, BeforeValidator(parse_sigma)]
+Sigma = Annotated[
+    float,
+    BeforeValidator(
+        parse_sigma,
+        json_schema_input_type=_number_or(
+            r"^\s*-?\d+(\.\d+)?\s*(sigma|σ)\s*$", {"minimum": -MAX_SIGMAS, "maximum": MAX_SIGMAS}
+        ),
+    ),
+]
 """A shift in units of the feature's training standard deviation: ``0.5sigma``."""
 
 
@@ -155,8 +190,24 @@ def parse_url(value: Any, schemes: tuple[str, ...] = ("http", "https")) -> str:
     return text
 
 
-Url = Annotated[str, BeforeValidator(parse_url)]
+Url = Annotated[
+    str,
+    BeforeValidator(
+        parse_url,
+        json_schema_input_type=Annotated[
+            str, WithJsonSchema({"type": "string", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s@/]+"})
+        ],
+    ),
+]
 """An ``http://`` or ``https://`` URL with a host and a valid port."""
 
-HttpsUrl = Annotated[str, BeforeValidator(lambda v: parse_url(v, ("https",)))]
+HttpsUrl = Annotated[
+    str,
+    BeforeValidator(
+        lambda v: parse_url(v, ("https",)),
+        json_schema_input_type=Annotated[
+            str, WithJsonSchema({"type": "string", "pattern": "^[Hh][Tt][Tt][Pp][Ss]://[^\\s@/]+"})
+        ],
+    ),
+]
 """An ``https://`` URL: the official PagerDuty client speaks nothing else."""

@@ -22,7 +22,7 @@ from mlchaos.reference import supervisor
 from mlchaos.reference.config import StackConfig
 from mlchaos.vocabulary import EVENTS
 from tests.chromium import measure
-from tests.conftest import ROOT, wait_until
+from tests.conftest import ROOT, check_jsonschema, wait_until
 from tests.e2e.conftest import (
     controller_disabled,
     journal_text,
@@ -142,6 +142,8 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
     run_dir = next(tmp_path.iterdir())
     for name in ("results.json", "junit.xml", "postmortem.md", "report.html"):
         assert (run_dir / name).is_file(), name
+    schema = check_jsonschema("results", run_dir / "results.json")  # the published contract
+    assert schema.returncode == 0, schema.stdout + schema.stderr
     for exp in document["experiments"]:
         steps = exp["runbook_steps"]  # the responder followed each incident's runbook, as a drill
         assert steps and all(s["ok"] for s in steps), (exp["name"], steps)

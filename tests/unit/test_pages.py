@@ -72,8 +72,9 @@ def test_pages_and_collateral_steps_show_in_the_postmortem_and_html(tmp_path: Pa
         datetime.fromisoformat(exp["timeline"]["injected"]) + timedelta(seconds=60),
     )  # fmt: skip
     exp["collateral_steps"] = [
-        {"runbook": "accuracy", "step": "Page the owner", "at": exp["timeline"]["injected"],
-         "ok": False, "error": "exit 1", "alert": "ModelAccuracyDrop"}
+        {"runbook": "accuracy", "step": "Page the owner", "command": "false",
+         "at": exp["timeline"]["injected"], "duration_s": 0.01, "ok": False, "error": "exit 1",
+         "alert": "ModelAccuracyDrop"}
     ]  # fmt: skip
     files = rendered(tmp_path, doc)
     postmortem = files["postmortem.md"]

@@ -15,6 +15,7 @@ from mlchaos.errors import InputError
 from mlchaos.report.aggregate import aggregate, aggregate_table, percentile, render_aggregate
 from mlchaos.report.render import ReportOptions, render_run
 from mlchaos.report.table import summary_table
+from mlchaos.schema.results import ResultsDocument
 from tests.unit.test_verdict import EXPERIMENT, FLOOR, at, judge, passing
 
 SECTIONS = (
@@ -57,13 +58,18 @@ def step(ok: bool) -> dict[str, Any]:
     }
 
 
+def typed(doc: dict[str, Any]) -> ResultsDocument:
+    """The test's document as every renderer takes it: validated by the results contract."""
+    return ResultsDocument.model_validate(doc)
+
+
 def rendered(tmp_path: Path, doc: dict[str, Any], **options: Any) -> dict[str, str]:
-    render_run(doc, tmp_path, tmp_path, ReportOptions(**options))
+    render_run(typed(doc), tmp_path, tmp_path, ReportOptions(**options))
     return {p.name: p.read_text() for p in tmp_path.iterdir() if p.is_file()}
 
 
 def test_table_shows_verdict_values_targets_and_floor() -> None:
-    table = summary_table(document(detected=7.0))
+    table = summary_table(typed(document(detected=7.0)))
     row = table.splitlines()[2]
     assert row.split()[:2] == ["good", "FAIL"]
     assert "7.0s ✗ ≤5s" in row and "9.0s ✓ ≤30s" in row and row.endswith("2s")
@@ -100,9 +106,9 @@ def test_any_template_can_be_overridden_by_file_name(tmp_path: Path) -> None:
 def test_a_broken_user_template_is_bad_input_with_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "postmortem-sre.md.j2").write_text("ok\n{% for x in %}\n")
     with pytest.raises(InputError, match=r"postmortem-sre\.md\.j2:2: template: "):
-        render_run(document(), tmp_path, tmp_path, ReportOptions(template_dir=tmp_path))
+        render_run(typed(document()), tmp_path, tmp_path, ReportOptions(template_dir=tmp_path))
     with pytest.raises(InputError, match=r"postmortem-nope\.md\.j2: template: not found"):
-        render_run(document(), tmp_path, tmp_path, ReportOptions(postmortem="nope"))
+        render_run(typed(document()), tmp_path, tmp_path, ReportOptions(postmortem="nope"))
 
 
 def test_junit_failure_lists_each_missed_target_with_its_value(tmp_path: Path) -> None:
@@ -171,7 +177,7 @@ def test_aggregate_pass_rate_percentiles_and_share_within_target(tmp_path: Path)
     runs = [document(detected=d) for d in (1.0, 2.0, 3.0, 7.0)]
     for i, run in enumerate(runs):
         run["started_at"] = at(i * 86400)
-    summary = aggregate(list(reversed(runs)))
+    summary = aggregate([typed(r) for r in reversed(runs)])
     history = summary["experiments"][0]
     assert history.verdicts == ["pass", "pass", "pass", "fail"]  # oldest first
     assert history.pass_rate == 0.75
@@ -212,7 +218,7 @@ def test_false_alarms_show_in_every_report(tmp_path: Path) -> None:
     files = rendered(tmp_path, doc)
     assert "## False alarms" in files["postmortem.md"]
     assert 'id="false-alarms"' in files["report.html"]
-    assert "FALSE ALARM: page P1 at t" in summary_table(doc)
+    assert "FALSE ALARM: page P1 at t" in summary_table(typed(doc))
 
 
 # Issue 17: no simulated duration appears with a tick or a cross, in any report.
@@ -231,7 +237,7 @@ def simulated_document() -> dict[str, Any]:
 
 def test_a_simulated_duration_is_shown_as_simulated_never_ticked(tmp_path: Path) -> None:
     doc = simulated_document()
-    row = summary_table(doc).splitlines()[2]
+    row = summary_table(typed(doc)).splitlines()[2]
     assert "2.1s simulated" in row and "2.1s ✓" not in row and "2.1s ✗" not in row
     files = rendered(tmp_path, doc)
     postmortem = files["postmortem.md"]
@@ -263,7 +269,7 @@ def test_reports_say_how_staging_was_left_and_why_the_quiet_start_was_not_checke
             "sources": ["gateway answers"],
         },
     }
-    table = summary_table(doc)
+    table = summary_table(typed(doc))
     assert "BEFORE THE FIRST FAULT (not serving): the service was not serving" in table
     assert "left as found: fallback-v1 served after the last experiment; mlchaos restored v2" in (
         table
@@ -274,5 +280,5 @@ def test_reports_say_how_staging_was_left_and_why_the_quiet_start_was_not_checke
     assert 'id="left"' in files["report.html"] and 'id="quiet-start"' in files["report.html"]
     broken = {**doc, "left_as_found": {"expected": "2", "served": ["1"], "restored": False,
                                        "problem": "MLflow did not answer"}}  # fmt: skip
-    assert "STAGING NOT LEFT AS FOUND: MLflow did not answer" in summary_table(broken)
+    assert "STAGING NOT LEFT AS FOUND: MLflow did not answer" in summary_table(typed(broken))
     assert "Not as found: MLflow did not answer." in rendered(tmp_path, broken)["postmortem.md"]

@@ -1,0 +1,246 @@
+"""``results.json`` as a typed document: the contract CI and users' scripts read.
+
+Every run writes one (`mlchaos.report.results.write_results`), validated by this model, and
+every report (JUnit, postmortem, HTML, the aggregate) is rendered from it. Its JSON Schema is
+``mlchaos schema results``.
+
+Compatibility: ``schema_version`` names the shape. A field may be added with a default (older
+documents still read, the field taking its default); a field removed, renamed or retyped is a
+new ``schema_version``, and `read_results` keeps reading the older ones
+(``tests/fixtures/results/`` holds one of each).
+
+    >>> doc = ResultsDocument.model_validate_json(path.read_text())  # doctest: +SKIP
+    >>> [e.verdict for e in doc.experiments]  # doctest: +SKIP
+    ['pass', 'fail']
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from mlchaos.vocabulary import Verdict
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Actor",
+    "Baseline",
+    "Expected",
+    "ExperimentBaseline",
+    "ExperimentResults",
+    "Floor",
+    "LeftAsFound",
+    "LoadSummary",
+    "Page",
+    "Part",
+    "QuietStartCheck",
+    "ResultsDocument",
+    "StepRun",
+    "VersionShare",
+]
+
+SCHEMA_VERSION = 1
+
+
+class Part(BaseModel):
+    """Every part of the document: a field nobody declared is a defect in mlchaos, caught
+    when the document is written, never shipped."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class LoadSummary(Part):
+    """What Locust sent over the whole game day."""
+
+    users: int
+    target_rps: float
+    achieved_rps: float
+    requests: int
+    failures: int
+    p50_ms: float | None
+    p99_ms: float | None
+    duration_s: float
+
+
+class QuietStartCheck(Part):
+    """The false-alarm check under load before the first fault."""
+
+    status: Literal["checked", "cannot tell", "not serving"]
+    reason: str | None = None
+    """Why it could not tell, or why the service was not serving."""
+    sources: list[str] = Field(default_factory=list)
+    """What it read: the pager, the registry's audit log, the gateway's answers."""
+
+
+class Baseline(Part):
+    """Staging before the game day."""
+
+    problems: list[str] = Field(default_factory=list)
+    """What keeps the game day from passing: a source that could not be read, a firing alert."""
+    inherited_alerts: dict[str, str] = Field(default_factory=dict)
+    """Alerts on the model already active at the start: name -> state and since when."""
+    production: str | None = None
+    """The version production was on at the start, in the registry's word."""
+
+
+class LeftAsFound(Part):
+    """What served after an experiment or the last one, against the declared baseline."""
+
+    expected: str | None = None
+    """The version the service file declares as the baseline (``versions.good``)."""
+    served: list[str] = Field(default_factory=list)
+    """The versions that answered in the window read."""
+    restored: bool = False
+    """True when mlchaos had to put the baseline back."""
+    changes: list[str] = Field(default_factory=list)
+    """What mlchaos changed to restore it."""
+    problem: str | None = None
+    """Why what served could not be read, or the baseline could not be restored."""
+
+
+ExperimentBaseline = LeftAsFound
+"""What an experiment started from: the same fields as `LeftAsFound`."""
+
+
+class Actor(Part):
+    """Who caused an event: a team system (Prometheus, the rollback controller) or mlchaos."""
+
+    actor: str | None
+    party: Literal["team", "mlchaos"] | None
+    """``mlchaos`` for the injector, the simulated responder and the lease keeper; a
+    duration ending in an mlchaos event is simulated, never judged."""
+
+
+class Floor(Part):
+    """How fast the team's monitoring can see anything: its scrape and rule intervals."""
+
+    scrape_interval_s: float
+    evaluation_interval_s: float
+    for_s: float
+    group_wait_s: float
+    source: str
+    """``read`` from Prometheus and Alertmanager, or ``declared`` in the service file."""
+    total_s: float
+
+
+class Expected(Part):
+    """What the team's systems should do, by the experiment's ``expect``."""
+
+    alert: str
+    paging_service: str | None = None
+    mitigation: str | None = None
+    """``rollback`` or ``fallback`` (older documents may name ``retrain``)."""
+    no_recovery: str | None = None
+    """Why the experiment has no recovery target (``expect.no_recovery``)."""
+
+
+class StepRun(Part):
+    """A runbook step the responder ran: a drill, never the team's mitigation."""
+
+    runbook: str
+    step: str
+    command: str
+    at: str
+    duration_s: float
+    ok: bool
+    error: str = ""
+    incident: str | None = None
+    alert: str | None = None
+
+
+class VersionShare(Part):
+    """The share of answers a promoted version gave while it was in."""
+
+    version: str
+    fraction: float
+    answered: int
+    source: str
+
+
+class Page(Part):
+    """A page from injection to the end of the experiment's window."""
+
+    id: str
+    alert: str | None
+    role: Literal["experiment", "collateral"]
+    """``collateral``: another alert's page; reported, never judged."""
+    summary: str = ""
+    triggered_at: str
+    acknowledged_at: str | None = None
+    resolved_at: str | None = None
+    acknowledged: bool = False
+
+
+class ExperimentResults(Part):
+    """One experiment's verdict and everything it rests on."""
+
+    name: str
+    fault: str
+    verdict: Verdict
+    timeline: dict[str, str | None]
+    """Event name (``injected``, ``detected``, ``fired``, ``paged``, ``acknowledged``,
+    ``mitigated``, ``recovered``, ``reverted``) -> ISO time, or null when not seen."""
+    sources: dict[str, str]
+    """Event name -> what it was read from."""
+    durations_s: dict[str, float | None]
+    """Duration name (``mttd``, ``time_to_fire``, ``time_to_page``, ``mtta``, ``mttm``,
+    ``mttr``) -> seconds, or null when an end was not seen."""
+    targets_s: dict[str, float]
+    floor_s: float | None = None
+    """The floor of MTTD: scrape plus evaluation interval."""
+    floor: Floor | None = None
+    floors_s: dict[str, float] | None = None
+    reasons: list[str] = Field(default_factory=list)
+    """Why the verdict is not a pass, one line each."""
+    fault_detail: dict[str, JsonValue] = Field(default_factory=dict)
+    """The fault's parameters as run, and what its injection found (``alias_moved_at``)."""
+    expected: Expected | None = None
+    runbook_steps: list[StepRun] = Field(default_factory=list)
+    load_rps: float | None = None
+    """Requests per second the service counted while the fault was in."""
+    collateral_steps: list[StepRun] = Field(default_factory=list)
+    version_mismatch: VersionShare | None = None
+    pages: list[Page] = Field(default_factory=list)
+    actors: dict[str, Actor] = Field(default_factory=dict)
+    """Event name -> who caused it (absent from documents written before actors were kept)."""
+    simulated: dict[str, str] = Field(default_factory=dict)
+    """Duration name -> why it is simulated: reported, never judged."""
+    notes: list[str] = Field(default_factory=list)
+    """What was not judged, and why."""
+    baseline: ExperimentBaseline | None = None
+
+
+class ResultsDocument(Part):
+    """A run's results: a game day's, or a single ``mlchaos run``'s (a game day of one)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        use_attribute_docstrings=True,
+        json_schema_extra={"title": "mlchaos results.json"},
+    )
+
+    schema_version: Literal[1] = 1
+    scenario: str
+    verdict: Verdict
+    started_at: str
+    finished_at: str
+    responders: Literal["automated", "human"]
+    interrupted: bool = False
+    load: LoadSummary | None = None
+    draw: dict[str, JsonValue] | None = None
+    """The wheel of misfortune's count and seed, when the experiments were drawn."""
+    false_alarms: list[str] = Field(default_factory=list)
+    """Pages, rollbacks and version changes under load before any fault was injected."""
+    false_alarm_check: QuietStartCheck | None = None
+    """How that check went; absent from documents written before it was kept."""
+    baseline: Baseline = Field(default_factory=Baseline)
+    left_as_found: LeftAsFound | None = None
+    experiments: list[ExperimentResults] = Field(default_factory=list)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2) + "\n"
+
+    @classmethod
+    def from_data(cls, data: Any) -> ResultsDocument:
+        return cls.model_validate(data)
