@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from mlchaos.engine.gameday import Gameday
     from mlchaos.engine.verdict import ExperimentResult
     from mlchaos.schema import Experiment, Scenario
+    from mlchaos.service import Service
 
 __all__ = [
     "GAMEDAY",
@@ -103,7 +104,7 @@ class ScenarioFile(pytest.File):
         from mlchaos.loader import load_scenario
 
         try:
-            scenario, experiments = load_scenario(self.path)
+            scenario, experiments = load_scenario(self.path, _session(self.config).fitted())
         except InputError as exc:
             raise self.CollectError(str(exc)) from None  # file:line: field: message, no traceback
         self.config.stash[GAMEDAY].use(scenario)
@@ -151,7 +152,8 @@ def mlchaos_run(pytestconfig: pytest.Config) -> Callable[[str | Path], Experimen
     from mlchaos.loader import load_experiment
 
     def run(path: str | Path) -> ExperimentResult:
-        return _session(pytestconfig).run(load_experiment(path))
+        session = _session(pytestconfig)
+        return session.run(load_experiment(path, session.fitted()))
 
     return run
 
@@ -171,6 +173,18 @@ class _Session:
         self.scenario: Scenario | None = None
         self._day: Gameday | None = None
         self._exit = contextlib.ExitStack()
+
+    def fitted(self) -> Service:
+        """The service experiments must fit, known before the stack starts: a name it lacks
+        is bad input at its file and line, at collection (see `mlchaos.cli.execute`)."""
+        from mlchaos.loader import load_service
+
+        option = self.config.getoption
+        if option("mlchaos_service"):
+            return load_service(option("mlchaos_service"))  # bad input itself: file:line too
+        from mlchaos.cli.common import reference_service
+
+        return reference_service(Path(option("mlchaos_state_dir")))
 
     def use(self, scenario: Scenario) -> None:
         """Take load, responders and cool-down from the (first) collected scenario."""

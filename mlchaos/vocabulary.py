@@ -8,10 +8,11 @@ engine's timeline and verdict, every report) reads them from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 __all__ = [
     "EVENTS",
+    "EXIT_OF",
     "FIX",
     "HEADLINE",
     "INJECTOR",
@@ -26,6 +27,7 @@ __all__ = [
     "TARGET_OF_EVENT",
     "VERDICT_ORDER",
     "Event",
+    "Exit",
     "Measure",
     "Party",
     "Verdict",
@@ -150,6 +152,31 @@ class Verdict(StrEnum):
     """The fault was injected but never observably active."""
     STOPPED = "stopped"
     """A stop condition breached while the fault was in: mlchaos reverted it at once."""
+
+
+class Exit(IntEnum):
+    """What every `mlchaos` command exits with: the README's table, one place."""
+
+    PASS = 0
+    FAIL = 1
+    """A target missed, or a stop condition breached (the experiment's verdict *stopped*)."""
+    BAD_INPUT = 2
+    """A file fails validation, an experiment does not fit its service, a target is below
+    the floor: said as ``file:line: field: message`` before anything runs."""
+    INCONCLUSIVE = 3
+    """The infrastructure could not tell (an *invalid* fault among it)."""
+    INTERRUPTED = 130
+    """A SIGINT or SIGTERM arrived: the fault was reverted and the reports written."""
+
+
+EXIT_OF: dict[Verdict, Exit] = {
+    Verdict.PASS: Exit.PASS,
+    Verdict.FAIL: Exit.FAIL,
+    Verdict.STOPPED: Exit.FAIL,
+    Verdict.INCONCLUSIVE: Exit.INCONCLUSIVE,
+    Verdict.INVALID: Exit.INCONCLUSIVE,
+}
+"""The exit code of a verdict (a game day's is the worst of its experiments', `overall`)."""
 
 
 VERDICT_ORDER = (Verdict.STOPPED, Verdict.FAIL, Verdict.INVALID, Verdict.INCONCLUSIVE, Verdict.PASS)

@@ -12,6 +12,7 @@ import click
 
 from mlchaos.cli import (
     ack,
+    compiled,
     doctor,
     gameday,
     gateway,
@@ -27,8 +28,8 @@ from mlchaos.cli import (
     stack,
     validate,
 )
-from mlchaos.cli.common import EXIT
 from mlchaos.errors import InputError, MlchaosError
+from mlchaos.vocabulary import Exit
 
 __all__ = ["cli", "main"]
 
@@ -49,6 +50,7 @@ for command in (
     doctor.doctor,
     init.init,
     run.run,
+    compiled.compile_command,
     gameday.gameday,
     report.report,
     gateway.gateway,
@@ -67,17 +69,17 @@ def main() -> None:
         cli(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        sys.exit(130)
+        sys.exit(Exit.INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(EXIT["bad_input"])
+        sys.exit(Exit.BAD_INPUT)
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT["bad_input"])
+        sys.exit(Exit.BAD_INPUT)
     except MlchaosError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT["inconclusive"])
+        sys.exit(Exit.INCONCLUSIVE)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(Exit.INTERRUPTED)
     # click returns the command's return value in standalone_mode=False

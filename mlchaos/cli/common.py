@@ -17,9 +17,9 @@ from mlchaos.report.render import ReportOptions
 
 if TYPE_CHECKING:  # the reference stack is an extra: imported where a command needs it
     from mlchaos.reference.config import StackConfig
+    from mlchaos.service import Service
 
 __all__ = [
-    "EXIT",
     "F",
     "GamedayOptions",
     "ProgressFormatter",
@@ -27,6 +27,7 @@ __all__ = [
     "gameday_options",
     "load_stack",
     "new_stack_config",
+    "reference_service",
     "report_options",
     "say",
     "show_progress",
@@ -34,7 +35,6 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT = {"pass": 0, "fail": 1, "stopped": 1, "bad_input": 2, "inconclusive": 3}
 
 
 def default_state_dir() -> Path:
@@ -147,6 +147,18 @@ def load_stack(state_dir: Path) -> StackConfig:
     if not (state_dir / "stack.json").exists():
         raise StackError(f"no reference stack in {state_dir}; start one with `mlchaos up`")
     return StackConfig.load(state_dir)
+
+
+def reference_service(state_dir: Path) -> Service:
+    """The reference stack's service, running or not: its segments, versions and pager,
+    which experiments must fit, do not depend on whether (or on which ports) it runs."""
+    from mlchaos.reference import service as reference
+    from mlchaos.reference.config import StackConfig
+
+    known = (state_dir / "stack.json").exists()
+    return reference.service(
+        StackConfig.load(state_dir) if known else StackConfig(state_dir=state_dir)
+    )
 
 
 def new_stack_config(state_dir: Path, ports: tuple[str, ...]) -> StackConfig:

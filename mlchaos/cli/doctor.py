@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from mlchaos.cli.common import EXIT, load_stack, service_option, state_dir_option
+from mlchaos.cli.common import load_stack, service_option, state_dir_option
 from mlchaos.engine.doctor import diagnose
 from mlchaos.loader import load_any, load_experiment, load_scenario, load_service
 from mlchaos.schema import Experiment
+from mlchaos.vocabulary import Exit
 
 __all__ = ["doctor"]
 
@@ -42,5 +43,5 @@ def doctor(files: tuple[Path, ...], service_file: Path | None, state_dir: Path) 
         failed += check.status == "FAIL"
     if failed:
         click.echo(f"{failed} check(s) failed", err=True)
-        raise SystemExit(EXIT["fail"])
+        raise SystemExit(Exit.FAIL)
     click.echo("ready for a game day", err=True)

@@ -7,28 +7,42 @@ import signal
 
 import click
 
-from mlchaos.cli.common import EXIT, GamedayOptions, say, show_progress
+from mlchaos.cli.common import GamedayOptions, reference_service, say, show_progress
 from mlchaos.engine.gameday import GamedayResult, run_gameday
 from mlchaos.engine.interrupts import INTERRUPTS
 from mlchaos.engine.responders import responders_for
 from mlchaos.errors import InputError
-from mlchaos.loader import load_service, misfits
+from mlchaos.loader import load_service
 from mlchaos.report.render import ReportOptions, write_reports
 from mlchaos.report.table import summary_table
 from mlchaos.schema import Experiment, Scenario
 from mlchaos.schema.service import PRODUCTION
 from mlchaos.service import Service
+from mlchaos.vocabulary import EXIT_OF, Exit
 
-__all__ = ["execute", "guard_production"]
+__all__ = ["execute", "guard_production", "target_service"]
 
 
-def execute(scenario: Scenario, experiments: list[Experiment], options: GamedayOptions) -> None:
+def target_service(options: GamedayOptions) -> Service:
+    """The service the experiments must fit, read before they load (so that a name the
+    service lacks is bad input at its line): the --service file's, or the reference stack's,
+    whose segments, versions and pager do not depend on whether it runs yet."""
+    if options.service_file is not None:
+        service = load_service(options.service_file)
+        guard_production(service, options.service_file, options.allow_production)
+        return service
+    return reference_service(options.state_dir)
+
+
+def execute(
+    scenario: Scenario, experiments: list[Experiment], service: Service, options: GamedayOptions
+) -> None:
+    """Run the loaded experiments (they fit ``service``: `target_service`) and report."""
     show_progress(options.verbose)
     INTERRUPTS.install()  # the first signal stops the run; none can stop the revert or reports
     settings = None
     if options.service_file is not None:
-        service, cfg, started_stack = load_service(options.service_file), None, False
-        guard_production(service, options.service_file, options.allow_production)
+        cfg, started_stack = None, False
     else:
         from mlchaos.reference import service as reference
         from mlchaos.reference import supervisor
@@ -36,7 +50,6 @@ def execute(scenario: Scenario, experiments: list[Experiment], options: GamedayO
         cfg, started_stack = supervisor.ensure_running(options.state_dir, say)
         service, settings = reference.service(cfg), supervisor.rule_settings(cfg)
     try:
-        _fit(experiments, service)
         responder = responders_for(service, scenario.responders, settings, options.runbook_dir, say)
         open_runs = (cfg.state_dir if cfg else options.state_dir) / "runs"
         result = run_gameday(
@@ -55,7 +68,7 @@ def execute(scenario: Scenario, experiments: list[Experiment], options: GamedayO
     # by signal while threads wind down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise SystemExit(130 if result.interrupted else EXIT[result.verdict])
+    raise SystemExit(Exit.INTERRUPTED if result.interrupted else EXIT_OF[result.verdict])
 
 
 def guard_production(service: Service, path: object, allowed: bool) -> None:
@@ -65,14 +78,6 @@ def guard_production(service: Service, path: object, allowed: bool) -> None:
             f"{path}: environment: {service.environment}: refusing to inject faults into a "
             "service declared production; pass --allow-production if you mean it"
         )
-
-
-def _fit(experiments: list[Experiment], service: Service) -> None:
-    """Every experiment names only segments and versions the service file gives: bad input
-    (exit 2) before any load or fault, not an inconclusive run later."""
-    found = [f"{e.name}: {f}: {m}" for e in experiments for f, m in misfits(e, service)]
-    if found:
-        raise InputError("\n".join(found))
 
 
 def _report(result: GamedayResult, options: ReportOptions) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from mlchaos.cli.common import GamedayOptions, gameday_options
-from mlchaos.cli.execute import execute
+from mlchaos.cli.execute import execute, target_service
 from mlchaos.loader import load_scenario
 
 __all__ = ["gameday"]
@@ -43,7 +43,8 @@ def gameday(
     Exit 0 when every target was met, 1 when one was missed, 2 on bad input, 3 when the
     infrastructure could not tell.
     """
-    document, experiments = load_scenario(scenario)
+    service = target_service(options)
+    document, experiments = load_scenario(scenario, service)
     if responders:
         document = document.model_copy(
             update={"responders": document.responders.model_copy(update={"mode": responders})}
@@ -51,4 +52,4 @@ def gameday(
     load = {k: v for k, v in {"rate": rate, "users": users}.items() if v is not None}
     if load:
         document = document.model_copy(update={"load": document.load.model_copy(update=load)})
-    execute(document, experiments, options)
+    execute(document, experiments, service, options)

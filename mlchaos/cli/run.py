@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from mlchaos.cli.common import GamedayOptions, gameday_options
-from mlchaos.cli.execute import execute
+from mlchaos.cli.execute import execute, target_service
 from mlchaos.loader import load_experiment
 from mlchaos.schema import Load, Scenario
 
@@ -27,10 +27,11 @@ __all__ = ["run"]
 @gameday_options
 def run(experiment: Path, rate: float, users: int, options: GamedayOptions) -> None:
     """Run one EXPERIMENT. Exit codes as for `gameday`."""
-    document = load_experiment(experiment)
+    service = target_service(options)
+    document = load_experiment(experiment, service)
     scenario = Scenario(
         name=document.name,
         experiments=(str(experiment),),
         load=Load(users=users, rate=rate),
     )
-    execute(scenario, [document], options)
+    execute(scenario, [document], service, options)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from mlchaos.cli.common import EXIT, load_stack, new_stack_config, say, state_dir_option
+from mlchaos.cli.common import load_stack, new_stack_config, say, state_dir_option
+from mlchaos.vocabulary import Exit
 
 __all__ = ["down", "status", "up"]
 
@@ -54,7 +55,7 @@ def status(state_dir: Path, as_json: bool) -> None:
             )
             click.echo(f"{s.name:<20} {health:<8} {s.url:<28} pid {s.pid or '-'}")
     if not all(s.healthy for s in statuses):
-        raise SystemExit(EXIT["inconclusive"])
+        raise SystemExit(Exit.INCONCLUSIVE)
 
 
 @click.command()

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from mlchaos.cli.common import EXIT, service_option
+from mlchaos.cli.common import service_option
 from mlchaos.errors import Problem, ValidationFailed
 from mlchaos.loader import load_any, load_service
+from mlchaos.vocabulary import Exit
 
 __all__ = ["validate"]
 
@@ -38,5 +39,5 @@ def validate(files: tuple[Path, ...], service_file: Path | None) -> None:
         click.echo(
             f"{len(problems)} problem(s) in {len({p.file for p in problems})} file(s)", err=True
         )
-        raise SystemExit(EXIT["bad_input"])
+        raise SystemExit(Exit.BAD_INPUT)
     click.echo(f"ok: {len(files)} file(s) valid", err=True)

@@ -12,16 +12,85 @@ interrupt the method, so this one does, after:
   could be trusted, and the verdict says which.
 
 The rollbacks still run either way.
+
+Before any of that, ``configure_control`` checks that the experiment fits its service, as
+`mlchaos run` does: a compiled experiment (`mlchaos compile`) reads its experiment and
+service files again and reports a misfit at its line; any experiment's ``inject_fault``
+arguments are checked against the service they carry. A misfit is bad input: the reasons on
+stderr and exit 2, before the steady state is even probed.
 """
 
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
-from mlchaos.journal import Activity, journal_from
+from pydantic import TypeAdapter, ValidationError
 
-__all__ = ["after_activity_control", "before_activity_control"]
+from mlchaos.errors import InputError, ValidationFailed
+from mlchaos.faults import fault_type
+from mlchaos.journal import Activity, journal_from
+from mlchaos.loader import load_experiment, load_service
+from mlchaos.schema import Fault
+from mlchaos.service import Service
+from mlchaos.vocabulary import Exit
+
+__all__ = ["after_activity_control", "before_activity_control", "configure_control", "misfits"]
+
+
+def configure_control(
+    experiment: dict[str, Any], configuration: dict[str, Any] | None = None, **_: Any
+) -> None:
+    """Refuse, with exit 2, an experiment that does not fit its service (see above)."""
+    found = misfits(experiment, configuration or {})
+    if found:
+        for line in found:
+            print(line, file=sys.stderr)
+        raise SystemExit(Exit.BAD_INPUT)  # bad input: chaoslib must not go on to run it
+
+
+def misfits(experiment: dict[str, Any], configuration: dict[str, Any]) -> list[str]:
+    """Each misfit as ``file:line: field: message`` (or ``title: step: field: message`` for
+    an experiment written as raw Chaos Toolkit JSON)."""
+    carried = _injections(experiment)
+    source = configuration.get("mlchaos_source")
+    service_file = configuration.get("mlchaos_service_file")
+    if isinstance(source, str) and Path(source).is_file():  # else the carried copy is all there is
+        try:
+            service = carried[0][2] if carried else None
+            if isinstance(service_file, str) and Path(service_file).is_file():
+                service = load_service(service_file)  # as the file says now
+            load_experiment(source, service)
+        except ValidationFailed as failed:
+            return [str(p) for p in failed.problems]
+        except InputError as exc:
+            return [str(exc)]
+    title = experiment.get("title") or "experiment"
+    return [
+        f"{title}: {step}: fault.{field}: {message}"
+        for step, fault, service in carried
+        for field, message in fault_type(fault.type).misfits(service, fault)
+    ]
+
+
+def _injections(experiment: dict[str, Any]) -> list[tuple[str, Fault, Service]]:
+    """Each ``inject_fault`` step of the method, with the fault and service it carries (one
+    that does not parse is left for ``inject_fault`` itself to refuse, at injection)."""
+    found = []
+    for activity in experiment.get("method") or []:
+        provider = (activity.get("provider") or {}) if isinstance(activity, dict) else {}
+        if provider.get("func") != "inject_fault":
+            continue
+        arguments = provider.get("arguments") or {}
+        try:
+            fault = TypeAdapter(Fault).validate_python(arguments.get("fault"))
+            service = Service.model_validate(arguments.get("service"))
+        except ValidationError:
+            continue
+        found.append((str(activity.get("name")), fault, service))
+    return found
 
 
 def before_activity_control(

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +17,39 @@ from mlchaos.access import Access
 from mlchaos.schema import Experiment, Slo
 from mlchaos.service import Service
 
-__all__ = ["compile_experiment"]
+__all__ = ["Sources", "compile_experiment"]
 
 PROBES, ACTIONS = "mlchaos.ctk.probes", "mlchaos.ctk.actions"
 
 
-def compile_experiment(experiment: Experiment, service: Service, journal: Path) -> dict[str, Any]:
-    """The Chaos Toolkit experiment document for ``experiment`` against ``service``."""
+@dataclass(frozen=True)
+class Sources:
+    """The files a compiled experiment came from."""
+
+    experiment: Path
+    service: Path | None = None
+    """None for the reference stack's service."""
+
+
+def compile_experiment(
+    experiment: Experiment, service: Service, journal: Path, sources: Sources | None = None
+) -> dict[str, Any]:
+    """The Chaos Toolkit experiment document for ``experiment`` against ``service``.
+
+    With ``sources`` (the experiment file and the service file it was compiled from), a raw
+    `chaos run` checks again, before anything runs, that the experiment still fits the
+    service as the files now say, and reports a misfit at its line (`mlchaos.ctk.control`)."""
+    configuration: dict[str, Any] = {"mlchaos_journal": str(journal)}
+    if sources is not None:
+        configuration["mlchaos_source"] = str(sources.experiment)
+        if sources.service is not None:
+            configuration["mlchaos_service_file"] = str(sources.service)
     return {
         "version": "1.0.0",
         "title": experiment.title or experiment.name,
         "description": experiment.description or f"mlchaos experiment {experiment.name}",
         "tags": ["mlchaos", experiment.fault.type],
-        "configuration": {"mlchaos_journal": str(journal)},
+        "configuration": configuration,
         "controls": [
             {
                 "name": "mlchaos-journal",

@@ -22,9 +22,10 @@ from mlchaos.engine.pages import pages_in_window
 from mlchaos.engine.responders import Responder
 from mlchaos.engine.run import preflight, run_experiment
 from mlchaos.engine.verdict import ExperimentResult, overall
-from mlchaos.errors import ObservationError, TargetError
+from mlchaos.errors import InputError, ObservationError, TargetError
 from mlchaos.journal import EventRecord, Journal, Missed, parse_time
 from mlchaos.load.runner import LoadStats
+from mlchaos.loader import misfits
 from mlchaos.observe import adapters
 from mlchaos.observe.adapters import LoadGenerator
 from mlchaos.observe.pagerduty import EPOCH
@@ -34,7 +35,7 @@ from mlchaos.schema.results import ResultsDocument
 from mlchaos.service import Service
 from mlchaos.vocabulary import Event, Verdict
 
-__all__ = ["Gameday", "GamedayResult", "drill_ready", "run_gameday"]
+__all__ = ["Gameday", "GamedayResult", "drill_ready", "refuse_misfits", "run_gameday"]
 
 progress = logging.getLogger("mlchaos.progress")
 
@@ -86,6 +87,15 @@ class GamedayResult:
         }
 
 
+def refuse_misfits(experiments: list[Experiment], service: Service) -> None:
+    """Bad input (`InputError`, exit 2) when an experiment names what ``service`` lacks."""
+    unfit = [
+        f"{e.name}: {field}: {said}" for e in experiments for field, said in misfits(e, service)
+    ]
+    if unfit:
+        raise InputError("\n".join(unfit))
+
+
 def run_gameday(
     scenario: Scenario,
     experiments: list[Experiment],
@@ -107,6 +117,7 @@ def run_gameday(
             ", ".join(e.name for e in experiments),
             scenario.draw.seed,
         )
+    refuse_misfits(experiments, service)  # all of them, before any load or fault
     floors = {e.name: _preflight(e, service) for e in experiments}
     blind = all(floor is None for floor in floors.values())
     if blind:
@@ -208,7 +219,12 @@ class Gameday:
     def run(
         self, experiment: Experiment, floor: Floor | None = None, position: str = ""
     ) -> ExperimentResult:
-        """Settle, inject, observe, revert and judge one experiment; the result is also kept."""
+        """Settle, inject, observe, revert and judge one experiment; the result is also kept.
+
+        An experiment that names what the service lacks (a segment, a version, a pager) is
+        bad input, raised before anything runs: loaded from a file, the loader has already
+        said so at its line (`mlchaos.loader.load_experiment` with the service)."""
+        refuse_misfits([experiment], self.service)
         if floor is None:
             floor = _preflight(experiment, self.service)
         start: dict[str, Any] | None = None

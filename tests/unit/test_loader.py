@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlchaos.errors import ValidationFailed
+from mlchaos.errors import InputError, ValidationFailed
 from mlchaos.loader import load_experiment, load_scenario, parse_document
 from mlchaos.schema import Experiment
 from tests.conftest import FIXTURES, ROOT
@@ -81,3 +81,18 @@ def test_parse_document_names_its_source() -> None:
     with pytest.raises(ValidationFailed) as failed:
         parse_document("version: 2\n", Experiment, source="inline")
     assert str(failed.value.problems[0]).startswith("inline:1: version: Input should be 1")
+
+
+def test_the_engine_refuses_a_misfit_it_is_handed_before_anything_runs(tmp_path: Path) -> None:
+    """`run_gameday` and `Gameday.run` take experiments as objects, from any caller: a
+    misfit is still bad input, raised before any preflight, load or fault."""
+    from mlchaos.engine.gameday import run_gameday
+    from mlchaos.loader import load_service
+    from mlchaos.schema import Scenario
+
+    service = load_service(FIXTURES / "misfit" / "service.yaml")  # nothing listens on its ports
+    experiment = load_experiment(FIXTURES / "misfit" / "bad-segment.yaml")  # no service: loads
+    scenario = Scenario(name="s", experiments=("bad-segment.yaml",))
+    with pytest.raises(InputError, match=r"^bad-segment: fault\.segment: the service file's "):
+        run_gameday(scenario, [experiment], service, tmp_path)
+    assert list(tmp_path.iterdir()) == []
