@@ -14,18 +14,30 @@ Protocols (the service file's ``payload.protocol``):
     >>> body = codec.encode([{"income": 5e4, "age": 31.0}])
     >>> columns = codec.decode(body)          # [Column("income", [5e4]), Column("age", [31.0])]
     >>> codec.rebuild(body, columns[1:])      # the age column alone: shape [1, 1]
+
+OIP datatypes: a feature the service file declares (``payload.datatypes``) has its datatype;
+any other is ``BYTES`` when its values are text (a category, ``plan: basic``), else ``FP64``
+(`Codec.typed` decides it once over the whole dataset). A ``BYTES`` tensor per feature
+carries ``parameters: {content_type: str}``, as MLServer's own string codec writes it, so a
+``pd`` request decodes to a DataFrame column of strings.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, get_args
 
-__all__ = ["PROTOCOLS", "Codec", "Column", "Protocol", "Unreadable"]
+__all__ = ["DATATYPES", "PROTOCOLS", "Codec", "Column", "Datatype", "Protocol", "Unreadable"]
 
 Protocol = Literal["oip-v2-columns", "oip-v2-tensor", "kserve-v1", "json"]
 PROTOCOLS: tuple[Protocol, ...] = ("oip-v2-columns", "oip-v2-tensor", "kserve-v1", "json")
+Datatype = Literal[
+    "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16",
+    "FP32", "FP64", "BYTES",
+]  # fmt: skip
+"""The Open Inference Protocol's tensor datatypes."""
+DATATYPES: tuple[Datatype, ...] = get_args(Datatype)
 
 
 class Unreadable(ValueError):
@@ -53,7 +65,28 @@ class Codec:
     """The single tensor's name (``oip-v2-tensor``)."""
     paths: dict[str, str] = field(default_factory=dict)
     """Where each feature sits in a ``json`` body; default: a top-level key of its name."""
-    datatype: str = "FP64"
+    datatypes: dict[str, Datatype] = field(default_factory=dict)
+    """OIP datatype per feature (for ``oip-v2-tensor``, the tensor's name may be given too);
+    a feature not named is typed by its values (see the module's docstring)."""
+    parameters: dict[str, Any] = field(default_factory=dict)
+    """An OIP request's own ``parameters`` (``{"content_type": "pd"}`` for MLServer)."""
+
+    def typed(self, rows: list[dict[str, Any]]) -> Codec:
+        """This codec with every feature's datatype settled over ``rows`` (the dataset), so
+        that no request types a column differently from the next."""
+        names = list(self.features) or sorted({name for row in rows for name in row})
+        found: dict[str, Datatype] = {
+            name: "BYTES" if any(isinstance(r.get(name), str) for r in rows) else "FP64"
+            for name in names
+        }
+        return replace(self, datatypes={**found, **self.datatypes})
+
+    def datatype(self, name: str, values: list[Any]) -> Datatype:
+        """The datatype of feature (or tensor) ``name`` carrying ``values``."""
+        declared = self.datatypes.get(name)
+        if declared is not None:
+            return declared
+        return "BYTES" if any(isinstance(v, str) for v in values) else "FP64"
 
     # -- rows -> a new request -------------------------------------------------------------
 
@@ -61,8 +94,11 @@ class Codec:
         """A request carrying ``rows`` (feature name -> value), in this protocol."""
         names = list(self.features) or list(rows[0])
         body = _ENCODERS[self.protocol](self, rows, names)
-        if request_id is not None and self.protocol.startswith("oip"):
-            body = {"id": request_id, **body}
+        if self.protocol.startswith("oip"):
+            if self.parameters:
+                body = {"parameters": dict(self.parameters), **body}
+            if request_id is not None:
+                body = {"id": request_id, **body}
         return body
 
     # -- a request -> columns -> the same request, changed ------------------------------------
@@ -84,13 +120,31 @@ class Codec:
 
 
 def _columns_encode(codec: Codec, rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
-    return {
-        "inputs": [
-            {"name": n, "datatype": codec.datatype, "shape": [len(rows)],
-             "data": [row[n] for row in rows]}
-            for n in names
-        ]
-    }  # fmt: skip
+    inputs = []
+    for name in names:
+        values = [row[name] for row in rows]
+        datatype = codec.datatype(name, values)
+        tensor: dict[str, Any] = {"name": name, "datatype": datatype, "shape": [len(rows)],
+                                  "data": [_as(datatype, v) for v in values]}  # fmt: skip
+        if datatype == "BYTES":
+            tensor["parameters"] = {"content_type": "str"}
+        inputs.append(tensor)
+    return {"inputs": inputs}
+
+
+def _as(datatype: str, value: Any) -> Any:
+    """``value`` as JSON carries a ``datatype`` element."""
+    if datatype == "BYTES":
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))  # a code read as a number from CSV: 2139, not 2139.0
+        return value if isinstance(value, str) else str(value)
+    if datatype == "BOOL":
+        return bool(value)
+    if datatype.startswith(("INT", "UINT")) and isinstance(value, int | float):
+        return int(value)
+    if datatype.startswith("FP") and isinstance(value, int | float):
+        return float(value)
+    return value  # text where a number is declared: the server says what it thinks of it
 
 
 def _columns_decode(codec: Codec, body: Any) -> list[Column]:
@@ -116,10 +170,15 @@ def _columns_rebuild(codec: Codec, body: Any, columns: list[Column]) -> Any:
 
 
 def _tensor_encode(codec: Codec, rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """One tensor has one datatype: ``BYTES`` as soon as one feature is text."""
+    kinds = {codec.datatype(n, [row[n] for row in rows]) for n in names}
+    datatype = codec.datatypes.get(codec.tensor) or (
+        "BYTES" if "BYTES" in kinds else kinds.pop() if len(kinds) == 1 else "FP64"
+    )
     return {
         "inputs": [
-            {"name": codec.tensor, "datatype": codec.datatype, "shape": [len(rows), len(names)],
-             "data": [[row[n] for n in names] for row in rows]}
+            {"name": codec.tensor, "datatype": datatype, "shape": [len(rows), len(names)],
+             "data": [[_as(datatype, row[n]) for n in names] for row in rows]}
         ]
     }  # fmt: skip
 

@@ -15,6 +15,7 @@ from mlchaos.errors import InputError
 from mlchaos.loader import load_service
 from mlchaos.report.render import ReportOptions, write_reports
 from mlchaos.report.table import summary_table
+from mlchaos.rundir import OPEN_RUNS
 from mlchaos.schema import Experiment, Scenario
 from mlchaos.schema.service import PRODUCTION
 from mlchaos.service import Service
@@ -51,7 +52,9 @@ def execute(
         service, settings = reference.service(cfg), supervisor.rule_settings(cfg)
     try:
         responder = responders_for(service, scenario.responders, settings, options.runbook_dir, say)
-        open_runs = (cfg.state_dir if cfg else options.state_dir) / "runs"
+        # Where `mlchaos recover` finds this run after a kill -9: beside the reference stack
+        # it runs on, or beside the reports of a team's own staging (never in the cwd).
+        open_runs = cfg.state_dir / "runs" if cfg else options.report_dir / OPEN_RUNS
         result = run_gameday(
             scenario, experiments, service, options.report_dir, responder, open_runs
         )

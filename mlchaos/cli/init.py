@@ -8,9 +8,10 @@ import click
 
 from mlchaos.access import Access
 from mlchaos.engine.starter import starter
-from mlchaos.errors import InputError
+from mlchaos.errors import InputError, MlchaosError
 from mlchaos.loader import load_any
 from mlchaos.observe.adapters import metrics_at
+from mlchaos.observe.alertmanager import loaded_config, pagerduty_url
 from mlchaos.schema.units import parse_url
 
 __all__ = ["init"]
@@ -55,9 +56,14 @@ def init(
         username=username, password_env=password_env, bearer_token_env=bearer_token_env,
         ca_file=str(ca_file.resolve()) if ca_file else None,
     )  # fmt: skip
+    try:
+        pager_url = pagerduty_url(loaded_config(urls["alertmanager"], access))
+    except MlchaosError as exc:
+        click.echo(f"warning: {exc}; pagerduty.url left at PagerDuty's own", err=True)
+        pager_url = None
     made = starter(
         metrics_at(urls["prometheus"], access=access), service_name or model, model, urls,
-        access, pagerduty_service,
+        access, pagerduty_service, pager_url,
     )  # fmt: skip
     existing = [name for name in made.files if (out / name).exists()]
     if existing and not force:
@@ -68,8 +74,9 @@ def init(
         path.write_text(text)
         load_any(path)  # what it wrote must validate
         click.echo(f"wrote {path}")
-    for alert in made.unmatched:
-        click.echo(f"no fault guessed for alert {alert}: write its experiment by hand", err=True)
+    for alert, why in made.unmatched.items():
+        click.echo(f"no fault guessed for alert {alert}: {why}; write its experiment by hand",
+                   err=True)  # fmt: skip
     service = out / "service.yaml"
     click.echo(f"next: set payload in {service}, then `mlchaos doctor --service {service} "
                f"{out / 'experiments'}/*.yaml`", err=True)  # fmt: skip

@@ -45,19 +45,16 @@ def receiver(
     """Receive PagerDuty events over HTTPS (the official client speaks nothing else), on a
     self-signed certificate written to STATE_DIR/tls/cert.pem: trust it with
     `pagerduty.ca_file` in the service file and `tls_config.ca_file` in Alertmanager."""
-    from mlchaos import reference
-
-    reference.require()
     import uvicorn
 
-    from mlchaos.reference import pagerduty_receiver
-    from mlchaos.reference.tls import ensure_certificate
+    from mlchaos.receiver.events import create_app
+    from mlchaos.receiver.tls import ensure_certificate
 
     state_dir.mkdir(parents=True, exist_ok=True)
     cert, key = ensure_certificate(state_dir / "tls", host)
     keys = {service_name: routing_key_file.read_text().strip()}
     tokens = api_token_file.read_text().split() if api_token_file else []
-    app = pagerduty_receiver.create_app(state_dir, keys, frozenset(tokens))
+    app = create_app(state_dir, keys, frozenset(tokens))
     click.echo(f"PagerDuty receiver on https://{host}:{port} (certificate {cert})", err=True)
     uvicorn.run(
         app, host=host, port=port, loop="asyncio", log_level="warning", access_log=False,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +16,7 @@ from mlchaos.observe import adapters
 from mlchaos.observe.adapters import ModelRegistry, TrafficFaults
 from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.registry import RegistryClient
+from mlchaos.rundir import OPEN_RUNS, open_run_dirs
 from mlchaos.service import Service
 
 if TYPE_CHECKING:
@@ -29,23 +29,33 @@ __all__ = ["recover"]
 @state_dir_option
 @service_option
 @click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("reports"),
+    show_default=True,
+    help="Where runs against a --service staging wrote their reports (and registered).",
+)
+@click.option(
     "--journal",
     "journals",
     multiple=True,
     type=click.Path(path_type=Path),
     help="A run journal to recover from; default: every run that did not finish.",
 )
-def recover(state_dir: Path, service_file: Path | None, journals: tuple[Path, ...]) -> None:
+def recover(
+    state_dir: Path, service_file: Path | None, report_dir: Path, journals: tuple[Path, ...]
+) -> None:
     """Revert every fault lease that no run ended, then any mlchaos still holds anywhere.
 
-    Runs against your own staging (`--service`) register under the state dir too: their
-    journals are recovered through the targets that made each lease, with no reference stack
+    Runs against your own staging (`--service`) register beside their reports (--report-dir):
+    their journals are recovered through the targets that made each lease, with no reference stack
     (an MLflow alias lease reads what its keeper did, or undoes it now). With --service, the
     staging's own gateway and registry are swept too, for leases no journal names (a run
     whose folder was deleted)."""
     service = load_service(service_file) if service_file is not None else None
     cfg = load_stack(state_dir) if (state_dir / "stack.json").exists() else None
-    paths = list(journals) or _open_run_journals(state_dir / "runs")
+    registered = [*open_run_dirs(state_dir / "runs"), *open_run_dirs(report_dir / OPEN_RUNS)]
+    paths = list(journals) or [path for _, run in registered for path in run.journals()]
     reverted = already = 0
     for path in paths:
         for audit in revert_all(Journal(path)):
@@ -62,8 +72,8 @@ def recover(state_dir: Path, service_file: Path | None, journals: tuple[Path, ..
         reverted += _sweep_service(service)
     elif cfg is not None:  # the reference stack's own leases, whoever's run took them
         reverted += _sweep(cfg)
-    for marker in (state_dir / "runs").glob("*.json"):
-        marker.unlink()
+    for marker, _ in registered:
+        marker.unlink(missing_ok=True)
     ended = f"; {already} had already ended by themselves" if already else ""
     say(f"recovered: {reverted} fault(s) reverted now{ended}" if reverted else
         f"nothing to recover{ended}")  # fmt: skip
@@ -125,11 +135,3 @@ def _sweep_targets(registry: ModelRegistry | None, gateway: TrafficFaults) -> in
 def _reverted_now(audit: dict[str, object]) -> bool:
     """Whether this call undid the fault, rather than finding it already undone."""
     return audit["actor"] == ACTOR and audit["action"] not in ("already undone", "already ended")
-
-
-def _open_run_journals(runs: Path) -> list[Path]:
-    found = []
-    for marker in sorted(runs.glob("*.json")):
-        run_dir = Path(json.loads(marker.read_text())["run_dir"])
-        found.extend(sorted((run_dir / "journals").glob("*.jsonl")))
-    return found

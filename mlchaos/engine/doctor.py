@@ -12,6 +12,7 @@ Prometheus) is skipped, not failed twice.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import re
@@ -31,6 +32,8 @@ import requests
 from mlchaos.access import why
 from mlchaos.engine.run import preflight
 from mlchaos.errors import AccessRefused, MlchaosError
+from mlchaos.faults import fault_type, ready
+from mlchaos.faults.reach import EDGE_PREFIX, blind_spot
 from mlchaos.faults.targets.mlflow import orphans
 from mlchaos.load.payload import first_request, read_bodies, read_payload
 from mlchaos.observe import adapters
@@ -47,13 +50,14 @@ __all__ = ["SCRIPTS", "WARM_RPS", "Check", "diagnose"]
 class Check:
     name: str
     status: str
-    """``ok``, ``FAIL`` or ``skip`` (a check it depends on failed)."""
+    """``ok``, ``FAIL``, ``warn`` (it may be right, but looks like a mistake: exit 0 all the
+    same) or ``skip`` (a check it depends on failed)."""
     detail: str
     fix: str = ""
 
     @property
     def line(self) -> str:
-        fix = f" (fix: {self.fix})" if self.fix and self.status == "FAIL" else ""
+        fix = f" (fix: {self.fix})" if self.fix and self.status in ("FAIL", "warn") else ""
         return f"{self.status:<4} {self.name}: {self.detail}{fix}"
 
 
@@ -79,6 +83,10 @@ def diagnose(service: Service, experiments: list[Experiment]) -> Iterator[Check]
     for name, hook in hooks.items():
         if hook is not None:
             yield _hook_check(name, hook, service.hook_dir)
+    for experiment in experiments:  # before any load: each fault's dry run
+        yield _ask(f"{experiment.name} injectable", functools.partial(
+            _injectable, experiment, service), "give the fault what it needs (the reason says "
+            "what), or fix the service file")  # fmt: skip
     readable = prometheus.status == "ok"
     if not readable:
         yield Check(
@@ -112,10 +120,31 @@ def _queries(
     for where, guard in guards:
         yield _guard(where, guard, service)
     rules: dict[str, float] = {}
+    exprs: dict[str, str] = {}
     if readable:
-        rules = adapters.metrics(service).alert_rules()
+        metrics = adapters.metrics(service)
+        rules = metrics.alert_rules()
+        exprs = {str(r.get("name")): str(r.get("query", "")) for r in metrics.alerting_rules()}
     for experiment in experiments:
         yield from _experiment(experiment, service, rules, readable)
+        reach = _reach(experiment, exprs)
+        if reach is not None:
+            yield reach
+
+
+def _reach(experiment: Experiment, exprs: dict[str, str]) -> Check | None:
+    """A warning when the expected alert reads only metrics the fault cannot reach."""
+    alert, fault = experiment.expect.detection.alert, experiment.fault.type
+    blind = blind_spot(fault, exprs[alert]) if alert in exprs else None
+    if blind is None:
+        return None
+    return Check(
+        f"{experiment.name} reach", "warn",
+        f"{alert} reads only {', '.join(blind)}, which a gateway {fault} cannot reach: the "
+        "gateway acts before the model, and the model server never sees it",
+        f"expect an alert on {EDGE_PREFIX}* (the gateway's metrics), or on a metric measured "
+        "in front of the gateway",
+    )  # fmt: skip
 
 
 WARM_RPS = 10.0
@@ -382,6 +411,11 @@ def _experiment(
     if readable:
         yield _ask(f"{prefix} floor", lambda: _floor(experiment, service),
                    "raise the target or shorten the pipeline's intervals")  # fmt: skip
+
+
+def _injectable(experiment: Experiment, service: Service) -> str:
+    """A dry run of the injection: everything it would work out, nothing changed."""
+    return ready(fault_type(experiment.fault.type), service, experiment.fault)
 
 
 def _floor(experiment: Experiment, service: Service) -> str:

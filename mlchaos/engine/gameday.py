@@ -16,11 +16,10 @@ from typing import Any
 
 from mlchaos.engine.baseline import Baseline, restore_baseline, take_baseline
 from mlchaos.engine.false_alarms import QuietStart, check_quiet_start
-from mlchaos.engine.floor import Floor
 from mlchaos.engine.interrupts import INTERRUPTS, Interrupts
 from mlchaos.engine.pages import pages_in_window
 from mlchaos.engine.responders import Responder
-from mlchaos.engine.run import preflight, run_experiment
+from mlchaos.engine.run import Preflight, check_preflight, run_experiment
 from mlchaos.engine.verdict import ExperimentResult, overall
 from mlchaos.errors import InputError, ObservationError, TargetError
 from mlchaos.journal import EventRecord, Journal, Missed, parse_time
@@ -30,6 +29,7 @@ from mlchaos.observe import adapters
 from mlchaos.observe.adapters import LoadGenerator
 from mlchaos.observe.pagerduty import EPOCH
 from mlchaos.observe.slo import worst
+from mlchaos.rundir import RunDir
 from mlchaos.schema import Experiment, Scenario
 from mlchaos.schema.results import ResultsDocument
 from mlchaos.service import Service
@@ -118,8 +118,8 @@ def run_gameday(
             scenario.draw.seed,
         )
     refuse_misfits(experiments, service)  # all of them, before any load or fault
-    floors = {e.name: _preflight(e, service) for e in experiments}
-    blind = all(floor is None for floor in floors.values())
+    checked = {e.name: check_preflight(e, service) for e in experiments}  # each once
+    blind = all(c.floor is None for c in checked.values())
     if blind:
         progress.warning("no experiment can be observed: sending no load, injecting nothing")
     day = Gameday(scenario, service, report_root, start_responder, open_runs, interrupts)
@@ -129,7 +129,7 @@ def run_gameday(
             with day:
                 for index, experiment in enumerate(experiments, 1):
                     position = f"[{index}/{len(experiments)}] "
-                    day.run(experiment, floors[experiment.name], position)
+                    day.run(experiment, checked[experiment.name], position)
                     if day.result.interrupted:
                         break
         except KeyboardInterrupt:
@@ -190,7 +190,9 @@ class Gameday:
         # run directory, the baseline or any traffic.
         self._locust = adapters.load(self.service, load, self.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._marker = _register(self._open_runs, self.run_dir)
+        self._marker = (
+            RunDir(self.run_dir).register(self._open_runs) if self._open_runs else None
+        )
         self.result.baseline = baseline = take_baseline(self.service)
         for problem in baseline.problems:
             progress.warning("BASELINE: %s", problem)
@@ -217,7 +219,7 @@ class Gameday:
         return self
 
     def run(
-        self, experiment: Experiment, floor: Floor | None = None, position: str = ""
+        self, experiment: Experiment, checked: Preflight | None = None, position: str = ""
     ) -> ExperimentResult:
         """Settle, inject, observe, revert and judge one experiment; the result is also kept.
 
@@ -225,8 +227,8 @@ class Gameday:
         bad input, raised before anything runs: loaded from a file, the loader has already
         said so at its line (`mlchaos.loader.load_experiment` with the service)."""
         refuse_misfits([experiment], self.service)
-        if floor is None:
-            floor = _preflight(experiment, self.service)
+        checked = checked or check_preflight(experiment, self.service)
+        floor = checked.floor
         start: dict[str, Any] | None = None
         if floor is not None:  # else nothing can be observed, and nothing is injected
             _settle(experiment, self.service, self.scenario.cool_down)
@@ -237,7 +239,7 @@ class Gameday:
             start = self._restore_baseline()  # judged on what serves once it is quiet
             if start and start.get("restored"):
                 _settle(experiment, self.service, self.scenario.cool_down)
-        journal = _journal(self.run_dir, experiment)
+        journal = Journal(RunDir(self.run_dir).journal(experiment.name))
         if self._responder is not None:
             self._responder.watch(datetime.now(UTC), journal, drill_ready(experiment, journal))
         doing = "injecting" if floor is not None else "not injecting, the monitoring unread:"
@@ -245,7 +247,7 @@ class Gameday:
         drain = self._responder.drain if self._responder is not None else (lambda: None)
         try:
             result = run_experiment(
-                experiment, self.service, self.run_dir, floor, self.interrupts, drain
+                experiment, self.service, self.run_dir, checked, self.interrupts, drain
             )
         finally:
             if self._responder is not None:
@@ -253,13 +255,11 @@ class Gameday:
         _started_from(result, start)
         self.result.experiments.append(result)  # first: a signal from here on loses nothing
         self._window = (experiment, result)
-        self.result.interrupted |= _was_interrupted(self.run_dir, experiment)
+        self.result.interrupted |= result.interrupted_by is not None
         _announce(result)
         if not self.result.interrupted:  # Prometheus range queries: not while stopping
             _save_series(experiment, self.service, self.run_dir, result)
-            result.version_mismatch = _version_mismatch(
-                _journal(self.run_dir, experiment), self.service
-            )
+            result.version_mismatch = _version_mismatch(result, self.service)
         return result
 
     def _restore_baseline(self) -> dict[str, Any] | None:
@@ -357,16 +357,6 @@ class Gameday:
             self.result.finished_at = datetime.now(UTC).isoformat()
 
 
-def _preflight(experiment: Experiment, service: Service) -> Floor | None:
-    """The floor, or None when the monitoring cannot be read: that experiment will then be
-    judged inconclusive without injecting anything. A target below the floor still raises."""
-    try:
-        return preflight(experiment, service)
-    except ObservationError as exc:
-        progress.warning("%s: %s", experiment.name, exc)
-        return None
-
-
 def _reach_rate(service: Service, rate: float, limit_s: float = 30.0, share: float = 0.9) -> None:
     """Wait until the service counts ``share`` of the target rate: Locust takes seconds to
     start, and a ramp-up timed from its launch would let the first experiment begin under
@@ -395,16 +385,19 @@ def _settle(experiment: Experiment, service: Service, limit_s: float, last: bool
     wait only collects late pages, so a source that cannot be read ends it at once.
     """
     deadline = time.monotonic() + limit_s
+    noisy: list[str] | None = None
     while time.monotonic() < deadline:
-        quiet = _quiet(experiment, service)
-        if quiet or (last and quiet is None):
+        noisy = _noise(experiment, service)
+        if noisy == [] or (last and noisy is None):
             return
         time.sleep(0.5)
-    progress.warning("not in steady state after %gs; the experiment will say why", limit_s)
+    why = "; ".join(noisy) if noisy else "its sources could not be read"
+    progress.warning("not in steady state after %gs: %s", limit_s, why)
 
 
-def _quiet(experiment: Experiment, service: Service) -> bool | None:
-    """Whether the service is quiet; None when a source could not be read."""
+def _noise(experiment: Experiment, service: Service) -> list[str] | None:
+    """What keeps the service from being quiet (empty: it is); None when a source could not
+    be read."""
     prometheus = adapters.metrics(service)
     slos = (*experiment.steady_state, service.traffic_slo(experiment.min_traffic_rps))
     try:
@@ -413,17 +406,24 @@ def _quiet(experiment: Experiment, service: Service) -> bool | None:
         # experiment can surface late (a bad version's wrong answers show once labels arrive).
         # An alert that names no model may be on it (a team's rules often sum the label away),
         # as the baseline check reads it.
-        alerting = any(
-            a["labels"].get("model") in (None, service.model) for a in prometheus.alerts()
-        )
+        alerting = sorted({
+            f"alert {a['labels'].get('alertname')} {a.get('state', 'active')}"
+            for a in prometheus.alerts() if a["labels"].get("model") in (None, service.model)
+        })  # fmt: skip
         paging = experiment.expect.paging
-        open_incidents = paging is not None and any(
-            i["status"] != "resolved" for i in adapters.pager(service).since(paging.service, EPOCH)
-        )
+        incidents = [] if paging is None else [
+            f"incident {i.get('id')} open on {paging.service}"
+            for i in adapters.pager(service).since(paging.service, EPOCH)
+            if i["status"] != "resolved"
+        ]  # fmt: skip
     except (ObservationError, TargetError):
         return None
-    holding = all(v and s.holds(worst(s, v)) for s, v in zip(slos, values, strict=True))
-    return holding and not alerting and not open_incidents
+    broken = [
+        f"{s.name} {worst(s, v):g} ({s.condition})" if v else f"{s.name} has no data"
+        for s, v in zip(slos, values, strict=True)
+        if not (v and s.holds(worst(s, v)))
+    ]
+    return broken + alerting + incidents
 
 
 def drill_ready(experiment: Experiment, journal: Journal) -> Callable[[], bool]:
@@ -467,34 +467,20 @@ def _save_series(
     from mlchaos.observe.sli import capture, served_rate
 
     series = capture(experiment, service, result.timeline)
-    path = run_dir / "series" / f"{experiment.name}.json"
+    path = RunDir(run_dir).series(experiment.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(series))
     result.load_rps = served_rate(series, result.timeline)
 
 
-def _version_mismatch(journal: Journal, service: Service) -> dict[str, Any] | None:
+def _version_mismatch(result: ExperimentResult, service: Service) -> dict[str, Any] | None:
     """For a fault that promoted a version, the share of answers it gave until reverted."""
     from mlchaos.observe.versions import measure
 
-    events = {r.event: r for r in journal.of(EventRecord)}
-    injected = events.get(Event.INJECTED)
-    version = injected.detail.get("version") if injected else None
-    if injected is None or not version:
+    if result.promoted is None:
         return None
-    reverted = events.get(Event.REVERTED)
-    end = parse_time(reverted.time) if reverted else datetime.now(UTC)
-    return measure(adapters.traffic(service), str(version), parse_time(injected.time), end)
-
-
-def _journal(run_dir: Path, experiment: Experiment) -> Journal:
-    return Journal(run_dir / "journals" / f"{experiment.name}.jsonl")
-
-
-def _was_interrupted(run_dir: Path, experiment: Experiment) -> bool:
-    from mlchaos.engine.verdict import interrupted
-
-    return interrupted(_journal(run_dir, experiment).read()) is not None
+    version, injected, reverted = result.promoted
+    return measure(adapters.traffic(service), version, injected, reverted or datetime.now(UTC))
 
 
 def _describe(experiment: Experiment) -> str:
@@ -508,12 +494,3 @@ def _announce(result: ExperimentResult) -> None:
     progress.info("  → %s %s", result.name, result.verdict.upper())
     for reason in result.reasons:
         progress.info("    - %s", reason)
-
-
-def _register(open_runs: Path | None, run_dir: Path) -> Path | None:
-    if open_runs is None:
-        return None
-    open_runs.mkdir(parents=True, exist_ok=True)
-    marker = open_runs / f"{run_dir.name}.json"
-    marker.write_text(json.dumps({"run_dir": str(run_dir.resolve())}))
-    return marker

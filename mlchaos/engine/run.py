@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,10 +27,11 @@ from mlchaos.journal import (
     RunStarted,
 )
 from mlchaos.observe import adapters
+from mlchaos.rundir import RunDir
 from mlchaos.schema import Experiment
 from mlchaos.service import Service
 
-__all__ = ["ROLLBACKS_ALWAYS", "preflight", "run_experiment"]
+__all__ = ["ROLLBACKS_ALWAYS", "Preflight", "check_preflight", "preflight", "run_experiment"]
 
 ROLLBACKS_ALWAYS = {"runtime": {"rollbacks": {"strategy": "always"}}}
 progress = logging.getLogger("mlchaos.progress")
@@ -56,11 +58,30 @@ def preflight(experiment: Experiment, service: Service) -> Floor:
     return floor
 
 
+@dataclass(frozen=True)
+class Preflight:
+    """What the preflight found, once per experiment: the floor, or why the monitoring could
+    not be read (then nothing is injected, and the verdict is inconclusive)."""
+
+    floor: Floor | None
+    unreadable: str | None = None
+
+
+def check_preflight(experiment: Experiment, service: Service) -> Preflight:
+    """`preflight`, with unreadable monitoring as an answer rather than an error (a target
+    below the floor still raises `InputError`: that is bad input)."""
+    try:
+        return Preflight(preflight(experiment, service))
+    except ObservationError as exc:
+        progress.warning("%s: %s", experiment.name, exc)
+        return Preflight(None, f"cannot read the monitoring: {exc}")
+
+
 def run_experiment(
     experiment: Experiment,
     service: Service,
     run_dir: Path,
-    floor: Floor | None = None,
+    checked: Preflight | None = None,
     interrupts: Interrupts = INTERRUPTS,
     drain: Callable[[], None] = lambda: None,
 ) -> ExperimentResult:
@@ -73,19 +94,19 @@ def run_experiment(
     rollbacks still play; later signals cannot cut the revert short (see `interrupts`).
     """
     with interrupts.installed_while():
-        return _run(experiment, service, run_dir, floor, interrupts, drain)
+        return _run(experiment, service, run_dir, checked, interrupts, drain)
 
 
 def _run(
     experiment: Experiment,
     service: Service,
     run_dir: Path,
-    floor: Floor | None,
+    checked: Preflight | None,
     interrupts: Interrupts,
     drain: Callable[[], None],
 ) -> ExperimentResult:
     started = datetime.now(UTC)
-    journal = Journal(run_dir / "journals" / f"{experiment.name}.jsonl")
+    journal = Journal(RunDir(run_dir).journal(experiment.name))
     journal.write(
         RunStarted(
             experiment=experiment.name,
@@ -93,8 +114,11 @@ def _run(
             targets=experiment.expect.targets(),
         )
     )
+    checked = checked or check_preflight(experiment, service)
+    floor = checked.floor
+    if checked.unreadable is not None:
+        journal.write(PreflightFailed(reason=checked.unreadable))
     try:
-        floor = floor or _preflight(experiment, service, journal)
         if floor is not None:
             guards = experiment.stop_when + service.stop_conditions
             with watching(journal, service, guards):
@@ -107,14 +131,6 @@ def _run(
             _record_signal(journal, interrupts, started)
             drain()
     return judge(experiment, journal.read(), floor)
-
-
-def _preflight(experiment: Experiment, service: Service, journal: Journal) -> Floor | None:
-    try:
-        return preflight(experiment, service)
-    except ObservationError as exc:
-        journal.write(PreflightFailed(reason=f"cannot read the monitoring: {exc}"))
-        return None
 
 
 def _chaos_run(

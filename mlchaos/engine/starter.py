@@ -2,8 +2,10 @@
 it has: its loaded alert rules, the metrics it holds, its intervals.
 
 Each alert whose rule says what it watches (latency, errors) gets an experiment with the fault
-that should set it off; the others are listed, to be written by hand. Every file it writes
-validates, and every guess is marked as one in a comment.
+that should set it off, when the rule reads a metric that fault can reach (a gateway fault:
+the gateway's own metrics, `mlchaos.faults.reach`); the others are listed with the reason, to
+be written by hand. The service file pages where Alertmanager's PagerDuty receiver sends.
+Every file it writes validates, and every guess is marked as one in a comment.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from mlchaos.access import Access
+from mlchaos.errors import MlchaosError
+from mlchaos.faults.reach import EDGE_PREFIX, blind_spot
 from mlchaos.observe.adapters import Metrics
 
 __all__ = ["GATEWAY_METRIC", "Starter", "guess_fault", "starter"]
@@ -42,10 +47,11 @@ def guess_fault(rule: dict[str, Any]) -> dict[str, Any] | None:
 
 @dataclass
 class Starter:
-    """What `starter` made: file name → YAML text, and the alerts left to the team."""
+    """What `starter` made: file name → YAML text, and the alerts left to the team, each with
+    why no fault was guessed for it."""
 
     files: dict[str, str] = field(default_factory=dict)
-    unmatched: list[str] = field(default_factory=list)
+    unmatched: dict[str, str] = field(default_factory=dict)
 
 
 def starter(
@@ -55,20 +61,32 @@ def starter(
     urls: dict[str, str],
     access: Access,
     pager_service: str | None = None,
+    pager_url: str | None = None,
 ) -> Starter:
     """Files for the staging whose Prometheus is ``metrics``; ``urls`` names the gateway,
-    Prometheus and Alertmanager, ``access`` how to reach the latter two."""
+    Prometheus and Alertmanager, ``access`` how to reach the latter two; ``pager_url`` is
+    where Alertmanager's PagerDuty receiver sends events, when it names one."""
     scrape, evaluation = metrics.intervals()
     window = f"{max(4 * scrape, 5):g}s"
-    names = set(metrics.metric_names())
     made = Starter()
-    made.files["service.yaml"] = _service(name, model, urls, access, pager_service, window)
-    edge = GATEWAY_METRIC in names
+    made.files["service.yaml"] = _service(
+        name, model, urls, access, pager_service, window, pager_url
+    )
+    edge = _gateway_seen(metrics, urls["gateway"])
     for rule in sorted(metrics.alerting_rules(), key=lambda r: str(r.get("name"))):
         alert = str(rule.get("name"))
         fault = guess_fault(rule)
         if fault is None:
-            made.unmatched.append(alert)
+            made.unmatched[alert] = "its rule does not say what it watches (latency, errors)"
+            continue
+        blind = blind_spot(fault["type"], str(rule.get("query", "")))
+        if blind is not None:
+            made.unmatched[alert] = (
+                f"it reads only {', '.join(blind)}, which a gateway {fault['type']} cannot "
+                f"reach (the gateway acts before the model); {EDGE_PREFIX}* metrics can, and a "
+                "body fault the server rejects (schema_change, missing_features) can reach an "
+                "error rule on the server's own counters"
+            )
             continue
         floor = scrape + evaluation + float(rule.get("duration") or 0)
         made.files[f"experiments/{_slug(alert)}.yaml"] = _experiment(
@@ -77,9 +95,22 @@ def starter(
     return made
 
 
+def _gateway_seen(metrics: Metrics, gateway: str) -> bool:
+    """The gateway's metrics are in Prometheus, or Prometheus scrapes it (a counter with no
+    request served yet has no series: that is not a missing scrape)."""
+    if GATEWAY_METRIC in set(metrics.metric_names()):
+        return True
+    address = urlsplit(gateway).netloc
+    try:
+        return bool(metrics.values(f'up{{instance="{address}"}} == 1'))
+    except MlchaosError:
+        return False
+
+
 def _service(
-    name: str, model: str, urls: dict[str, str], access: Access, pager: str | None, window: str
-) -> str:
+    name: str, model: str, urls: dict[str, str], access: Access, pager: str | None, window: str,
+    pager_url: str | None = None,
+) -> str:  # fmt: skip
     def endpoint(kind: str) -> Any:
         if access.empty:
             return urls[kind]
@@ -104,6 +135,8 @@ def _service(
     }  # fmt: skip
     if pager:
         document["pagerduty"] = {"service": pager, "routing_key_env": "PAGERDUTY_ROUTING_KEY"}
+        if pager_url:  # where Alertmanager sends: a receiver, not events.pagerduty.com
+            document["pagerduty"]["url"] = pager_url
     head = (
         "# A starter service file, written by `mlchaos init` from what Prometheus holds.\n"
         "# Still to do: set payload (the requests the load sends; see the README), and\n"
@@ -137,7 +170,8 @@ def _experiment(
         ""
         if edge
         else (
-            f"# {GATEWAY_METRIC} is not in Prometheus yet: scrape the chaos gateway's /metrics.\n"
+            f"# Prometheus does not scrape the chaos gateway: add its /metrics, which give\n"
+            f"# {GATEWAY_METRIC}, to a scrape job.\n"
         )
     )
     head = (

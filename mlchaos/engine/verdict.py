@@ -85,9 +85,16 @@ class ExperimentResult:
     """What was not judged, and why (no recovery target, a simulated acknowledgement)."""
     baseline: dict[str, Any] | None = None
     """What the experiment started from: the version served, and whether it had to be restored."""
+    interrupted_by: str | None = None
+    """The signal that cut the run short, if one did (not part of results.json: the game day's
+    ``interrupted`` says it)."""
+    promoted: tuple[str, datetime, datetime | None] | None = None
+    """For a fault that promoted a version: the version, when it went in and when it was
+    reverted, for the version-mismatch measure (not part of results.json)."""
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        internal = ("interrupted_by", "promoted")
+        return {k: v for k, v in self.__dict__.items() if k not in internal}
 
 
 def judge(experiment: Experiment, records: list[Record], floor: Floor | None) -> ExperimentResult:
@@ -159,7 +166,19 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
         },
         simulated=simulated,
         notes=_notes(experiment, simulated),
+        interrupted_by=signal,
+        promoted=_promoted(events, times),
     )
+
+
+def _promoted(
+    events: dict[str, EventRecord], times: dict[str, datetime | None]
+) -> tuple[str, datetime, datetime | None] | None:
+    injected, at = events.get(Event.INJECTED), times.get(Event.INJECTED)
+    version = injected.detail.get("version") if injected is not None else None
+    if not version or at is None:
+        return None
+    return str(version), at, times.get(Event.REVERTED)
 
 
 def overall(verdicts: list[str]) -> Verdict:

@@ -10,6 +10,7 @@ and provides, for a fault (the experiment's validated ``fault:`` block):
     fault.confirm(journal, service, fault) -> bool      # the fault is observably active
     fault.end_lease(journal, intent, lease_id) -> dict  # the target's audit entry of the end
     fault.misfits(service, fault) -> [(field, message)] # what the service file cannot supply
+    fault.ready(service, fault) -> str                  # a dry run: what injecting would do
 
 Leases live in targets (`mlchaos.faults.targets`), which enforce their TTL by themselves.
 Third-party faults use the same group, and run as ``type: plugin`` (`mlchaos.faults.plugins`).
@@ -24,7 +25,7 @@ from typing import Any, Protocol
 from mlchaos.journal import Journal
 from mlchaos.service import Service
 
-__all__ = ["BUILTIN", "GROUP", "FaultType", "fault_type"]
+__all__ = ["BUILTIN", "GROUP", "FaultType", "fault_type", "ready"]
 
 GROUP = "mlchaos.faults"
 BUILTIN = "mlchaos.faults."
@@ -44,6 +45,16 @@ class FaultType(Protocol):
         """``(field, message)`` for each of the fault's names the service file does not
         know (a segment, a version), checked before anything runs."""
         ...
+
+
+def ready(fault_type_: FaultType, service: Service, fault: Any) -> str:
+    """What injecting ``fault`` would do, asked of the live staging without changing it
+    (`mlchaos doctor`); `mlchaos.errors.TargetError` says why it cannot be injected. A fault
+    type without a dry run (a plugin's) says so rather than claim it is ready."""
+    dry_run = getattr(fault_type_, "ready", None)
+    if dry_run is None:
+        return "no dry run: this fault type can only be tried"
+    return str(dry_run(service, fault))
 
 
 def fault_type(name: str) -> FaultType:

@@ -30,6 +30,13 @@ class BadVersion:
     def misfits(self, service: Service, fault: BadVersionFault) -> list[tuple[str, str]]:
         return [] if fault.kubernetes is not None else self.registry.misfits(service, fault)
 
+    def ready(self, service: Service, fault: BadVersionFault) -> str:
+        if fault.kubernetes is not None:
+            k8s = fault.kubernetes
+            return (f"would patch Deployment {k8s.namespace}/{k8s.deployment} (no dry run "
+                    "against a cluster: see the Kubernetes notes)")  # fmt: skip
+        return self.registry.ready(service, fault)
+
     def inject(self, journal: Journal, service: Service, fault: BadVersionFault) -> str:
         if fault.kubernetes is not None:
             return kubernetes.inject(journal, service, fault)

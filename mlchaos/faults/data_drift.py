@@ -1,7 +1,9 @@
 """``data_drift``: shift or scale one feature, or change the segment mix, at the gateway.
 
 A shift given in training sigmas becomes an absolute shift here: σ from the reference the
-model server publishes in its metadata when it does, else from the payload dataset. A mix uses
+model server publishes in its metadata when it does, else from the values the load's payload
+carries (its dataset, or its ready request bodies read through the service's protocol). A
+``scale`` or an absolute ``add`` needs no σ. A mix uses
 the experiment's ``categories`` of a categorical feature, or the bands the service file gives
 each segment. The gateway stays model-agnostic.
 """
@@ -13,29 +15,91 @@ from typing import Any
 
 import requests
 
-from mlchaos.errors import TargetError
+from mlchaos.errors import TargetError, ValidationFailed
 from mlchaos.faults.targets.gateway import GatewayFault
-from mlchaos.load.payload import read_payload
+from mlchaos.load.payload import read_bodies, read_payload
+from mlchaos.protocols import Unreadable
 from mlchaos.schema.experiment import DataDriftFault
 from mlchaos.service import Service
 
-__all__ = ["FAULT", "misfits", "params"]
+__all__ = ["FAULT", "misfits", "params", "payload_features", "payload_values"]
 
 
 def params(service: Service, fault: DataDriftFault) -> dict[str, Any]:
     if fault.mix:
         return _mix(service, fault)
     assert fault.feature is not None  # the schema requires a feature without a mix
-    std = _reference_std(service, fault.feature)
+    std = _reference_std(service, fault.feature) if fault.shift else 0.0
     return {
         "feature": fault.feature,
-        "shift": fault.shift * std,
+        "shift": fault.shift * std + fault.add,
         "scale": fault.scale,
         "shift_sigma": fault.shift,
     }
 
 
 def misfits(service: Service, fault: DataDriftFault) -> list[tuple[str, str]]:
+    """What makes the fault unable to change anything, known from the files alone: a feature
+    the payload never carries, a shift in sigmas of a feature with no numbers to take σ from,
+    a mix naming a segment the service file gives no band."""
+    if fault.mix:
+        return _mix_misfits(service, fault)
+    assert fault.feature is not None
+    values = payload_values(service, fault.feature)
+    if values is None:
+        return []  # the payload cannot be read: its own check says why, at its line
+    if not values:
+        carried = ", ".join(sorted(payload_features(service))) or "none"
+        return [("feature", f"the load's payload never carries {fault.feature!r}, so nothing "
+                            f"would drift (its requests carry: {carried})")]  # fmt: skip
+    numbers = [v for v in values if _numeric(v)]
+    feature = repr(fault.feature)
+    if not numbers:
+        why = "shift, scale and add change numbers; drift a category with a 'mix' of 'categories'"
+        return [("feature", f"{feature} is text in the payload: {why}")]
+    if fault.shift and len(numbers) < 2:
+        why = "give 'add' (in the feature's units) or 'scale', which need none"
+        return [("shift", f"a shift in sigmas needs {feature}'s spread, and the payload holds "
+                          f"{len(numbers)} number(s) of it: {why}")]  # fmt: skip
+    return []
+
+
+def payload_values(service: Service, feature: str) -> list[Any] | None:
+    """Every value of ``feature`` the load sends: from the dataset's rows, or from the ready
+    bodies read through the service's protocol. None when the payload cannot be read."""
+    spec, path = service.payload, service.payload_file
+    if spec is None or path is None:
+        return None
+    try:
+        if spec.file:
+            rows = read_payload(path, spec.label)
+            return [r.features[feature] for r in rows if feature in r.features]
+        codec = spec.codec()
+        found: list[Any] = []
+        for body in read_bodies(path):
+            for column in codec.decode(body):
+                if column.name == feature:
+                    found += column.values
+        return found
+    except (ValidationFailed, Unreadable):
+        return None
+
+
+def payload_features(service: Service) -> set[str]:
+    """The features the load's payload carries (empty when it cannot be read)."""
+    spec, path = service.payload, service.payload_file
+    if spec is None or path is None:
+        return set()
+    try:
+        if spec.file:
+            return {name for r in read_payload(path, spec.label)[:100] for name in r.features}
+        codec = spec.codec()
+        return {c.name for body in read_bodies(path)[:100] for c in codec.decode(body)}
+    except (ValidationFailed, Unreadable):
+        return set()
+
+
+def _mix_misfits(service: Service, fault: DataDriftFault) -> list[tuple[str, str]]:
     """A mix without its own categories names a segment the service file gives a band."""
     segments = service.segments
     if fault.categories:
@@ -56,7 +120,7 @@ def _mix(service: Service, fault: DataDriftFault) -> dict[str, Any]:
             c: [v] for c, v in zip(fault.categories, values, strict=True)
         }
     else:
-        for _, problem in misfits(service, fault):
+        for _, problem in _mix_misfits(service, fault):
             raise TargetError(f"data_drift: {problem}")
         assert service.segments is not None
         groups = {name: list(band) for name, band in service.segments.bands.items()}
@@ -100,15 +164,14 @@ def _published_stds(service: Service) -> dict[str, float] | None:
 
 
 def _dataset_std(service: Service, feature: str, published: dict[str, float] | None) -> float:
-    spec = service.payload
-    values: list[float] = []
-    if spec is not None and spec.file and service.payload_file is not None:
-        rows = read_payload(service.payload_file, spec.label)
-        values = [float(r.features[feature]) for r in rows if _numeric(r.features.get(feature))]
+    values = [float(v) for v in payload_values(service, feature) or [] if _numeric(v)]
     if len(values) >= 2:
         return statistics.pstdev(values)
-    known = ", ".join(sorted(published or ())) or "no published reference, no dataset column"
-    raise TargetError(f"data_drift: the model has no feature {feature!r} (it has {known})")
+    where = "published by the model server" if published else "the model server publishes none"
+    raise TargetError(
+        f"data_drift: no sigma for {feature!r}: the payload holds {len(values)} number(s) of it "
+        f"and no training reference is {where}; give 'add' (in the feature's units) or 'scale'"
+    )
 
 
 def _numeric(value: Any) -> bool:

@@ -50,12 +50,20 @@ class Row:
     label: float | None = None
 
 
-def read_payload(path: Path, label: str | None = "label") -> list[Row]:
-    """Every row of the dataset at ``path`` (JSON lines, CSV or Parquet, by extension)."""
-    reader = {".csv": _csv_rows, ".parquet": _parquet_rows}.get(path.suffix.lower(), _json_rows)
+def read_payload(
+    path: Path, label: str | None = "label", text: frozenset[str] = frozenset()
+) -> list[Row]:
+    """Every row of the dataset at ``path`` (JSON lines, CSV or Parquet, by extension).
+    A CSV cell of a ``text`` column stays as written (a zip code ``02139``, not 2139.0)."""
+    suffix = path.suffix.lower()
+    found = (
+        _csv_rows(path, text) if suffix == ".csv"
+        else _parquet_rows(path) if suffix == ".parquet"
+        else _json_rows(path)
+    )  # fmt: skip
     rows: list[Row] = []
     problems: list[Problem] = []
-    for number, raw in reader(path):
+    for number, raw in found:
         row = _row(str(path), number, raw, label, problems)
         if row is not None:
             rows.append(row)
@@ -88,8 +96,9 @@ def prepare(
         lines = [{"body": body, "label": None} for body in read_bodies(bodies)]
     else:
         assert dataset is not None
-        rows = read_payload(dataset, label)
+        rows = read_payload(dataset, label, _text_features(codec))
         _check_features(codec, rows, dataset)
+        codec = codec.typed([r.features for r in rows])
         lines = [{"body": codec.encode([r.features]), "label": r.label} for r in rows]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(line) + "\n" for line in lines))
@@ -101,7 +110,12 @@ def first_request(codec: Codec, dataset: Path | None, bodies: Path | None) -> An
     if bodies is not None:
         return read_bodies(bodies)[0]
     assert dataset is not None
-    return codec.encode([read_payload(dataset)[0].features])
+    rows = read_payload(dataset, text=_text_features(codec))
+    return codec.typed([r.features for r in rows]).encode([rows[0].features])
+
+
+def _text_features(codec: Codec) -> frozenset[str]:
+    return frozenset(name for name, kind in codec.datatypes.items() if kind == "BYTES")
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -124,13 +138,13 @@ def _json_rows(path: Path) -> Iterator[tuple[int, Any]]:
                 yield number, None
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
+def _csv_rows(path: Path, text: frozenset[str] = frozenset()) -> Iterator[tuple[int, Any]]:
     reader = csv.DictReader(io.StringIO(_text(path)))
     for record in reader:
         if None in record or None in record.values():
             yield reader.line_num, None  # a row with more or fewer cells than the header
             continue
-        yield reader.line_num, {k: _cell(v) for k, v in record.items()}
+        yield reader.line_num, {k: v if k in text else _cell(v) for k, v in record.items()}
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:

@@ -14,7 +14,7 @@ from mlchaos.errors import StackError
 
 __all__ = ["EXTRA_MODULES", "require"]
 
-EXTRA_MODULES = ("sklearn", "numpy", "fastapi", "uvicorn", "cryptography")
+EXTRA_MODULES = ("sklearn", "numpy")
 """What the ``reference`` extra installs, by import name."""
 
 

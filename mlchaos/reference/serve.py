@@ -32,11 +32,11 @@ def build_app(component: str, cfg: StackConfig) -> Any:
 
         return model_server.create_app(Registry(cfg.registry_dir), cfg.model_name)
     if component == "pagerduty":
-        from mlchaos.reference import pagerduty_receiver
+        from mlchaos.receiver.events import create_app
 
         held = json.loads(cfg.secrets_path.read_text())
         tokens = frozenset(held.get("api_tokens", []))
-        return pagerduty_receiver.create_app(cfg.state_dir, held["routing_keys"], tokens)
+        return create_app(cfg.state_dir, held["routing_keys"], tokens)
     if component == "rollback-controller":
         from mlchaos.reference import rollback_controller
 

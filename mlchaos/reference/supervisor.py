@@ -160,7 +160,7 @@ def _prepare(cfg: StackConfig, progress: Progress) -> None:
 
     if training.bootstrap(registry, cfg.model_name):
         progress("trained the reference models v1 and v2 and registered the bad versions")
-    from mlchaos.reference.tls import ensure_certificate  # cryptography: only at start
+    from mlchaos.receiver.tls import ensure_certificate  # cryptography: only at start
 
     cert, _ = ensure_certificate(cfg.tls_dir, cfg.host)
     _archive_incidents(cfg)

@@ -8,20 +8,21 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mlchaos.errors import InputError
+from mlchaos.rundir import RunDir
 from mlchaos.schema.results import SCHEMA_VERSION, ResultsDocument
 
 __all__ = ["SCHEMA_VERSION", "read_results", "write_results"]
 
 
 def write_results(document: ResultsDocument, run_dir: Path) -> Path:
-    path = run_dir / "results.json"
+    path = RunDir(run_dir).results
     path.write_text(document.to_json())
     return path
 
 
 def read_results(run_dir: Path) -> ResultsDocument:
     """A run's results, from any schema version mlchaos has written; bad input otherwise."""
-    path = run_dir / "results.json"
+    path = RunDir(run_dir).results
     try:
         text = path.read_text()
     except FileNotFoundError as exc:

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlchaos.rundir import RunDir
 from mlchaos.schema.results import Actor, ExperimentResults, ResultsDocument
 from mlchaos.vocabulary import EVENTS, FIX, LABELS, STAND_INS, Verdict
 
@@ -29,7 +30,7 @@ __all__ = [
 
 
 def load_series(run_dir: Path, name: str) -> dict[str, Any]:
-    path = run_dir / "series" / f"{name}.json"
+    path = RunDir(run_dir).series(name)
     if not path.exists():
         return {"slis": [], "error": "no SLI series were recorded for this experiment"}
     return dict(json.loads(path.read_text()))

@@ -145,7 +145,12 @@ class DataDriftFault(GatewayFault):
     type: Literal["data_drift"]
     feature: FeatureName | None = None
     shift: Sigma = 0.0
+    """In the feature's training standard deviations (``0.5sigma``): σ comes from the model
+    server's published reference, else from the payload's values of the feature."""
     scale: float = Field(default=1.0, gt=0, le=1000, allow_inf_nan=False)
+    """Multiply the values (``2.0`` doubles every amount); needs no σ."""
+    add: float = Field(default=0.0, ge=-1e12, le=1e12, allow_inf_nan=False)
+    """An absolute shift in the feature's own units (``add: 500``), after ``scale``; needs no σ."""
     mix: dict[Name, Share] = Field(default_factory=dict)
     categories: tuple[Annotated[str, Field(min_length=1, max_length=200)], ...] = ()
     """The values of a categorical ``feature`` for a ``mix`` on it; without them, the mix uses
@@ -153,9 +158,10 @@ class DataDriftFault(GatewayFault):
 
     @model_validator(mode="after")
     def _drifts(self) -> DataDriftFault:
-        if self.shift == 0 and self.scale == 1 and not self.mix:
+        if self.shift == 0 and self.scale == 1 and self.add == 0 and not self.mix:
             raise ValueError(
-                "give a non-zero 'shift' (such as 0.5sigma), a 'scale' other than 1, or a 'mix'"
+                "give a non-zero 'shift' (such as 0.5sigma) or 'add', a 'scale' other than 1, "
+                "or a 'mix'"
             )
         if len(self.mix) > 1:
             raise ValueError("'mix' takes one segment and the share of requests it should have")

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, JsonValue, model_validator
 
-from mlchaos.protocols import Codec, Protocol
+from mlchaos.protocols import Codec, Datatype, Protocol
 from mlchaos.schema.experiment import FeatureName, Frozen, Name, Slo
 from mlchaos.schema.units import Duration, HttpsUrl, Url
 
@@ -211,6 +211,14 @@ class Payload(Frozen):
     """The single tensor's name, for ``oip-v2-tensor``."""
     paths: dict[FeatureName, str] = Field(default_factory=dict)
     """Where each feature sits in a ``json`` body (``applicant.age``); default: its name."""
+    datatypes: dict[FeatureName, Datatype] = Field(default_factory=dict)
+    """Each feature's Open Inference Protocol datatype, where the dataset's own values would
+    say otherwise (a zip code read as a number: ``BYTES``, kept as written). Default: ``BYTES``
+    for a feature with any text value in the dataset (``plan: basic``), ``FP64`` otherwise.
+    For ``oip-v2-tensor``, the tensor's name may be given its one datatype."""
+    parameters: dict[str, JsonValue] = Field(default_factory=dict)
+    """The ``parameters`` of every OIP request: ``{content_type: pd}`` has MLServer decode it
+    into a pandas DataFrame, one column per feature."""
     label: str | None = Field(default="label", min_length=1)
     """The dataset's column with the true outcome; None: there is none."""
     infer_path: str | None = Field(default=None, pattern=r"^/")
@@ -235,7 +243,10 @@ class Payload(Frozen):
         return path.replace("{model}", model)
 
     def codec(self) -> Codec:
-        return Codec(self.protocol, self.features, self.tensor, dict(self.paths))
+        return Codec(
+            self.protocol, self.features, self.tensor, dict(self.paths), dict(self.datatypes),
+            dict(self.parameters),
+        )  # fmt: skip
 
 
 Interval = Annotated[Duration, Field(ge=0, le=86400)]

@@ -278,15 +278,37 @@ def test_init_writes_a_starter_that_validates_from_the_staging_prometheus(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     written = sorted(p.name for p in (tmp_path / "starter" / "experiments").iterdir())
-    assert written == ["fraud-edge-errors.yaml", "fraud-edge-latency-high.yaml",
-                       "fraud-inference-errors.yaml"], written  # fmt: skip
+    # gateway faults only for the alerts on the gateway's metrics: MLServer's own counters
+    # never see a request the gateway delays or answers itself
+    assert written == ["fraud-edge-errors.yaml", "fraud-edge-latency-high.yaml"], written
+    assert (
+        "no fault guessed for alert FraudInferenceErrors: it reads only "
+        "rest_server_requests_total, which a gateway error_burst cannot reach"
+    ) in done.stderr
     assert "no fault guessed for alert FraudAmountDrift" in done.stderr
+    assert "is not in Prometheus yet" not in done.stderr + "".join(
+        p.read_text() for p in (tmp_path / "starter" / "experiments").iterdir()
+    )  # the gateway is scraped
     starter = yaml.safe_load((tmp_path / "starter" / "service.yaml").read_text())
     assert starter["endpoints"]["prometheus"]["basic_auth"] == {
         "username": "mlchaos", "password_env": "FRAUD_MONITORING_PASSWORD"}  # fmt: skip
+    # it pages where Alertmanager's receiver does, not PagerDuty's SaaS
+    assert starter["pagerduty"]["url"] == service_file(fraud_staging)["pagerduty"]["url"]
     checked = mlchaos("validate", str(tmp_path / "starter" / "service.yaml"),
                       *map(str, (tmp_path / "starter" / "experiments").iterdir()))  # fmt: skip
     assert checked.returncode == 0, checked.stdout
+
+    # the pairing init refused, written by hand: doctor warns, and names the metrics that can
+    blind = yaml.safe_load((EXAMPLE / "experiments" / "error-burst.yaml").read_text())
+    blind["expect"]["detection"]["alert"] = "FraudInferenceErrors"
+    (tmp_path / "blind.yaml").write_text(yaml.safe_dump(blind))
+    warned = mlchaos("doctor", "--service", str(fraud_staging / "service.yaml"),
+                     str(tmp_path / "blind.yaml"), timeout=300)  # fmt: skip
+    assert warned.returncode == 0, warned.stdout  # a warning, not a failure
+    [line] = [x for x in warned.stdout.splitlines() if x.startswith("warn")]
+    assert line.startswith(
+        "warn fraud-error-burst reach: FraudInferenceErrors reads only rest_server_requests_total"
+    ) and "mlchaos_gateway_*" in line, line
 
 
 def failed_for(state: Path, reports: Path, *broken: str) -> list[str]:
@@ -381,7 +403,7 @@ def test_after_kill_9_the_lease_keeper_puts_champion_back_within_the_ttl(
     orphan = gateway.inject("latency_spike", {"delay_s": 0.2}, 1.0, 1, 600, ACTOR)["lease"]
     # `mlchaos recover --service`, with no reference stack: the run's journal says what the
     # keeper did, and the staging's own gateway is swept
-    recovered = mlchaos("recover", "--state-dir", str(tmp_path / "runs"),
+    recovered = mlchaos("recover", "--report-dir", str(reports),
                         "--service", str(fraud_staging / "service.yaml"))  # fmt: skip
     said = recovered.stdout + recovered.stderr
     assert recovered.returncode == 0, said
@@ -411,7 +433,8 @@ def test_with_runner_and_keeper_killed_and_the_run_folder_deleted_recover_uses_m
         shutil.rmtree(tmp_path / "runs")
         assert champion(fraud_staging) == "3"
         recovered = mlchaos("recover", "--service", str(fraud_staging / "service.yaml"),
-                            "--state-dir", str(tmp_path / "state"))  # fmt: skip
+                            "--state-dir", str(tmp_path / "state"),
+                            "--report-dir", str(reports))  # fmt: skip
     finally:
         runner.kill()
         sabotage(fraud_staging)

@@ -65,3 +65,41 @@ def test_the_reference_stack_names_the_extra_it_needs(core_only: Path, tmp_path:
     assert done.returncode == 3
     assert "pip install 'mlchaos[reference]'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_pagerduty_receiver_runs_from_the_core_install(
+    core_only: Path, tmp_path: Path
+) -> None:
+    """A team's staging pages its own receiver without the reference stack's extra."""
+    import requests
+
+    from tests.conftest import free_ports, wait_until
+
+    key = tmp_path / "routing-key"
+    key.write_text("r" * 32)
+    [port] = free_ports(1)
+    state = tmp_path / "receiver"
+    process = subprocess.Popen(
+        [str(core_only / "mlchaos"), "receiver", "--service", "oncall", "--routing-key-file",
+         str(key), "--port", str(port), "--state-dir", str(state)],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    url, cert = f"https://127.0.0.1:{port}", state / "tls" / "cert.pem"
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{url}/health", verify=str(cert), timeout=2).ok
+        except (requests.RequestException, OSError):
+            return False
+
+    try:
+        wait_until(up, 60, 0.2)
+        event = {"routing_key": "r" * 32, "event_action": "trigger",
+                 "payload": {"summary": "s", "source": "x", "severity": "critical"}}  # fmt: skip
+        sent = requests.post(f"{url}/v2/enqueue", json=event, verify=str(cert), timeout=5)
+        assert sent.status_code == 202, sent.text
+        listed = requests.get(f"{url}/incidents", verify=str(cert), timeout=5).json()
+        assert [i["service"] for i in listed["incidents"]] == ["oncall"]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

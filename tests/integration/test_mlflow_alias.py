@@ -286,7 +286,8 @@ def test_with_runner_and_keeper_killed_and_the_folder_gone_recover_finds_it_in_m
     assert aliases.version_of(MODEL, "champion") == "3"
     service_file = _service_file(staging, tmp_path)
     recovered = _mlchaos(
-        "recover", "--service", str(service_file), "--state-dir", str(tmp_path / "state")
+        "recover", "--service", str(service_file), "--state-dir", str(tmp_path / "state"),
+        "--report-dir", str(tmp_path / "reports"),
     )
     assert recovered.returncode == 0, recovered.stderr
     said = recovered.stdout + recovered.stderr

@@ -20,7 +20,7 @@ import requests
 
 from mlchaos.errors import AccessRefused
 from mlchaos.observe.pagerduty_rest import PagerDutyRest
-from mlchaos.reference.pagerduty_rest import service_id
+from mlchaos.receiver.rest import service_id
 from mlchaos.schema.service import PagerDutyRest as RestSpec
 from tests.conftest import ROOT, free_ports, wait_until
 

@@ -9,58 +9,27 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from tests.conftest import ROOT, example_bin, free_ports, wait_until
+from tests.conftest import example_bin
+from tests.integration.mlserver import CLIENTS, mlserver_and_gateway
 
 pytestmark = pytest.mark.integration
-CLIENTS = Path(__file__).parent / "clients"
 ROWS = (
     '{"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64",'
     ' "data": [5.1, 3.5, 1.4, 0.2]}]}'
 )
 
 
-def _ok(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(MLServer's address, the gateway's address), each ``127.0.0.1:PORT``."""
-    models = tmp_path_factory.mktemp("models")
-    http_port, grpc_port, metrics_port, gateway_port = free_ports(4)
-    python = str(example_bin("python"))
-    subprocess.run([python, str(CLIENTS / "sklearn_model.py"), str(models), str(http_port),
-                    str(grpc_port), str(metrics_port)], check=True, timeout=120)  # fmt: skip
-    log = (models / "mlserver.log").open("wb")
-    mlserver = subprocess.Popen([str(example_bin("mlserver")), "start", str(models)],
-                                stdout=log, stderr=log, start_new_session=True)  # fmt: skip
-    gateway = subprocess.Popen(
-        [sys.executable, "-m", "mlchaos", "gateway", "--upstream", f"http://127.0.0.1:{http_port}",
-         "--model", "iris", "--port", str(gateway_port), "--state-dir", str(models / "gw")],
-        cwd=ROOT, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    try:
-        wait_until(lambda: _ok(f"http://127.0.0.1:{http_port}/v2/models/iris/ready"), 90, 0.2)
-        wait_until(lambda: _ok(f"http://127.0.0.1:{gateway_port}/health"), 30)
-        yield f"127.0.0.1:{http_port}", f"127.0.0.1:{gateway_port}"
-    finally:
-        for process in (gateway, mlserver):
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    with mlserver_and_gateway(tmp_path_factory.mktemp("models"), "sklearn_model.py", "iris") as s:
+        yield s
 
 
 def probe(address: str) -> dict[str, Any]:

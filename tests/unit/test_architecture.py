@@ -18,8 +18,8 @@ PACKAGE = ROOT / "mlchaos"
 LAYERS = (
     {"errors", "reading", "vocabulary", "protocols", "access"},
     {"schema"},
-    {"service", "journal", "hooks"},
-    {"observe", "load", "gateway", "rules", "faults"},
+    {"service", "journal", "hooks", "rundir"},
+    {"observe", "load", "gateway", "receiver", "rules", "faults"},
     {"loader", "runbooks", "report", "ctk"},
     {"engine"},
     {"cli", "pytest_plugin", "__init__", "__main__"},

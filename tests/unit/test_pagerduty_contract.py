@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mlchaos.reference.pagerduty_receiver import validate_event
+from mlchaos.receiver.events import validate_event
 
 KEY = "k" * 32
 KEYS = {KEY: "model-oncall"}

@@ -50,12 +50,35 @@ def test_a_dataset_is_encoded_in_the_services_protocol(tmp_path: Path) -> None:
     codec = Codec("oip-v2-tensor", ("tier", "amount"), tensor="predict")
     out = prepare(codec, tmp_path / "payload.jsonl", dataset=data)
     first = sent(out)[0]
-    assert first == {
-        "body": {"inputs": [{"name": "predict", "datatype": "FP64", "shape": [1, 2],
-                             "data": [["gold", 12.5]]}]},
+    assert first == {  # one tensor, one datatype: text in it makes it all BYTES
+        "body": {"inputs": [{"name": "predict", "datatype": "BYTES", "shape": [1, 2],
+                             "data": [["gold", "12.5"]]}]},
         "label": 0.0,
     }  # fmt: skip
     assert first_request(codec, data, None) == first["body"]
+
+
+def test_each_feature_has_its_oip_datatype_from_the_dataset_or_declared(tmp_path: Path) -> None:
+    """A category is BYTES (with MLServer's string content type), a number FP64, and the
+    request carries the parameters the service file gives (MLServer's pd codec)."""
+    data = tmp_path / "rows.csv"
+    data.write_text("amount,plan,zip,label\n12.5,basic,02139,0\n80,,10001,1\n")
+    codec = Codec("oip-v2-columns", datatypes={"zip": "BYTES"}, parameters={"content_type": "pd"})
+    bodies = [line["body"] for line in sent(prepare(codec, tmp_path / "p.jsonl", dataset=data))]
+    assert bodies[0] == {
+        "parameters": {"content_type": "pd"},
+        "inputs": [
+            {"name": "amount", "datatype": "FP64", "shape": [1], "data": [12.5]},
+            {"name": "plan", "datatype": "BYTES", "shape": [1], "data": ["basic"],
+             "parameters": {"content_type": "str"}},
+            {"name": "zip", "datatype": "BYTES", "shape": [1], "data": ["02139"],
+             "parameters": {"content_type": "str"}},
+        ],
+    }  # fmt: skip
+    # typed over the whole dataset: an empty category is still text, never FP64 in one request
+    plan = {"name": "plan", "datatype": "BYTES", "shape": [1], "data": [""],
+            "parameters": {"content_type": "str"}}  # fmt: skip
+    assert bodies[1]["inputs"][1] == plan
 
 
 def test_ready_bodies_are_sent_as_they_are(tmp_path: Path) -> None:

@@ -41,6 +41,12 @@ class GatewayFault(Generic[F]):
     def misfits(self, service: Service, fault: F) -> list[tuple[str, str]]:
         return self.check(service, fault)
 
+    def ready(self, service: Service, fault: F) -> str:
+        """The gateway's parameters for it, worked out as injecting would (a drift's sigma
+        included), with nothing sent to the gateway."""
+        shown = ", ".join(f"{k}={v}" for k, v in self.params(service, fault).items())
+        return f"the gateway would apply {self.type} ({shown}) to {fault.share:.0%} of requests"
+
     def inject(self, journal: Journal, service: Service, fault: F) -> str:
         params = self.params(service, fault)
         if self.rewrites_body:

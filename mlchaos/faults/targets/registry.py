@@ -24,6 +24,7 @@ from mlchaos.faults.targets import mlflow
 from mlchaos.journal import Journal, parse_time
 from mlchaos.load.payload import first_request
 from mlchaos.observe import adapters
+from mlchaos.observe.mlflow import MlflowAliases
 from mlchaos.schema.experiment import BadVersionFault, SegmentRegressionFault
 from mlchaos.service import Service
 
@@ -59,6 +60,22 @@ class RegistryFault(Generic[F]):
         except TargetError as exc:
             return [(self.field, str(exc))]
         return []
+
+    def ready(self, service: Service, fault: F) -> str:
+        """The registry holds the version the fault would promote, and names what serves."""
+        version, model = self.version_of(fault, service), fault.model or service.model
+        if service.registry_url is None:
+            raise TargetError("the service file names no registry (endpoints.registry)")
+        if service.adapters.registry == "mlflow":
+            if not MlflowAliases(service.registry_url).has_version(model, version):
+                raise TargetError(f"MLflow has no version {version} of {model}")
+        else:
+            known = adapters.registry(service).model(model).get("versions") or []
+            if version not in known:
+                listed = ", ".join(map(str, known)) or "none"
+                raise TargetError(f"the registry has no {version!r} of {model} (it has {listed})")
+        production = adapters.registry(service).model(model).get("production")
+        return f"the registry would promote {model} {version} over {production}"
 
     def inject(self, journal: Journal, service: Service, fault: F) -> str:
         """Promote the fault's version; return the lease id."""

@@ -6,11 +6,11 @@ Usage: python sklearn_model.py MODELS_DIR HTTP_PORT GRPC_PORT METRICS_PORT
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import joblib
+from mlserver_settings import write
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
@@ -19,23 +19,4 @@ folder = models / "iris"
 folder.mkdir(parents=True, exist_ok=True)
 features, labels = load_iris(return_X_y=True)
 joblib.dump(LogisticRegression(max_iter=500).fit(features, labels), folder / "model.joblib")
-(folder / "model-settings.json").write_text(
-    json.dumps(
-        {
-            "name": "iris",
-            "implementation": "mlserver_sklearn.SKLearnModel",
-            "parameters": {"uri": "./model.joblib", "version": "1"},
-        }
-    )
-)
-(models / "settings.json").write_text(
-    json.dumps(
-        {
-            "host": "127.0.0.1",
-            "http_port": http_port,
-            "grpc_port": grpc_port,
-            "metrics_port": metrics_port,
-            "parallel_workers": 0,
-        }
-    )
-)
+write(models, "iris", http_port, grpc_port, metrics_port)

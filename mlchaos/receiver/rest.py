@@ -30,7 +30,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from mlchaos.reference.pagerduty_receiver import Incident, IncidentStore
+from mlchaos.receiver.events import Incident, IncidentStore
 
 __all__ = ["MAX_LIMIT", "pd_time", "rest_router", "service_id"]
 

@@ -13,7 +13,7 @@ Contract (https://developer.pagerduty.com/docs/events-api-v2/overview):
 Beyond the contract, for mlchaos and for people: ``GET /incidents`` lists incidents with the
 times the receiver saw each trigger, acknowledge and resolve. Routing keys never leave it.
 Under ``/rest``, PagerDuty's REST API v2 over the same incidents, for API tokens given
-(`mlchaos.reference.pagerduty_rest`).
+(`mlchaos.receiver.rest`).
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def create_app(
 ) -> FastAPI:
     """``routing_keys`` maps service name to its 32-character routing key; ``api_tokens`` are
     the REST API tokens accepted under ``/rest`` (none: every REST call is refused)."""
-    from mlchaos.reference.pagerduty_rest import rest_router
+    from mlchaos.receiver.rest import rest_router
 
     store = IncidentStore(state_dir / "incidents.jsonl", {v: k for k, v in routing_keys.items()})
     app = FastAPI(title="mlchaos PagerDuty Events API v2 receiver")
