@@ -25,10 +25,39 @@ carries ``parameters: {content_type: str}``, as MLServer's own string codec writ
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
-__all__ = ["DATATYPES", "PROTOCOLS", "Codec", "Column", "Datatype", "Protocol", "Unreadable"]
+__all__ = [
+    "DATATYPES",
+    "PROTOCOLS",
+    "VERSION_HEADER",
+    "Codec",
+    "Column",
+    "Datatype",
+    "Protocol",
+    "Unreadable",
+    "answered_version",
+]
+
+VERSION_HEADER = "x-model-version"
+
+
+def answered_version(header: str | None, body: bytes | str | None) -> str | None:
+    """The model version that answered a request: the ``x-model-version`` header, else the
+    Open Inference Protocol answer's ``model_version`` (MLServer and Triton put it there).
+    The one rule the gateway and mlchaos's own probes share."""
+    if header:
+        return header
+    if not body:
+        return None
+    try:
+        answer = json.loads(body)
+        version = answer.get("model_version") if isinstance(answer, dict) else None
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return None
+    return str(version) if isinstance(version, str | int) and version != "" else None
 
 Protocol = Literal["oip-v2-columns", "oip-v2-tensor", "kserve-v1", "json"]
 PROTOCOLS: tuple[Protocol, ...] = ("oip-v2-columns", "oip-v2-tensor", "kserve-v1", "json")

@@ -31,13 +31,13 @@ import requests
 
 from mlchaos.access import why
 from mlchaos.engine.run import preflight
-from mlchaos.errors import AccessRefused, MlchaosError
+from mlchaos.errors import AccessRefused, MlchaosError, TargetError
 from mlchaos.faults import fault_type, ready
 from mlchaos.faults.reach import EDGE_PREFIX, blind_spot
 from mlchaos.faults.targets.mlflow import orphans
-from mlchaos.load.payload import first_request, read_bodies, read_payload
 from mlchaos.observe import adapters
 from mlchaos.observe.alertmanager import paging_group_wait
+from mlchaos.observe.model import ModelEndpoint
 from mlchaos.schema import Experiment, Slo
 from mlchaos.schema.service import PRODUCTION, Hook
 from mlchaos.schema.units import parse_duration
@@ -218,14 +218,8 @@ def _gentle_load(service: Service) -> Iterator[list[int]]:
     """The payload's requests in order, ``WARM_RPS`` a second, until the block ends (the same
     request over and over would itself be a drift the team's alerts may catch); yields
     ``[sent, answered 2xx]``, counted as it goes."""
-    assert service.payload is not None and service.payload_file is not None
-    spec = service.payload
-    if spec.bodies:
-        bodies = read_bodies(service.payload_file)
-    else:
-        rows = read_payload(service.payload_file, spec.label)
-        bodies = [spec.codec().encode([row.features]) for row in rows]
-    url = service.model_url.rstrip("/") + spec.inference_path(service.model)
+    model = ModelEndpoint.of(service)
+    bodies = model.payload_requests()
     sent, stop = [0, 0], threading.Event()
 
     def send() -> None:
@@ -233,8 +227,8 @@ def _gentle_load(service: Service) -> Iterator[list[int]]:
             for body in itertools.cycle(bodies):  # in order, as the load replays them
                 if stop.wait(1 / WARM_RPS):
                     return
-                with contextlib.suppress(requests.RequestException):
-                    answer = session.post(url, json=body, timeout=5)
+                with contextlib.suppress(TargetError):
+                    answer = model.infer(body, timeout_s=5, session=session)
                     sent[0] += 1
                     sent[1] += answer.ok
 
@@ -308,17 +302,13 @@ def _registry(service: Service) -> str:
 
 
 def _model(service: Service) -> str:
-    spec = service.payload
-    if spec is None or service.payload_file is None:
+    if service.payload is None or service.payload_file is None:
         raise MlchaosError("the service file names no payload: the load would send nothing")
-    body = first_request(spec.codec(), service.payload_file if spec.file else None,
-                         service.payload_file if spec.bodies else None)  # fmt: skip
-    url = service.model_url.rstrip("/") + spec.inference_path(service.model)
-    answer = requests.post(url, json=body, timeout=10)
+    model = ModelEndpoint.of(service)
+    answer = model.infer(model.first_request())
     if not answer.ok:
-        said = " ".join(answer.text.split())[:200]
-        raise MlchaosError(f"one request of the payload got HTTP {answer.status_code}: {said}")
-    return f"one request of the payload answered {answer.status_code} at {url}"
+        raise MlchaosError(f"one request of the payload got HTTP {answer.status}: {answer.text}")
+    return f"one request of the payload answered {answer.status} at {model.url}"
 
 
 def _hook_check(name: str, hook: Hook, base: Path | None) -> Check:

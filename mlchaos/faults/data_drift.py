@@ -13,11 +13,10 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-import requests
-
 from mlchaos.errors import TargetError, ValidationFailed
 from mlchaos.faults.targets.gateway import GatewayFault
 from mlchaos.load.payload import read_bodies, read_payload
+from mlchaos.observe.model import ModelEndpoint
 from mlchaos.protocols import Unreadable
 from mlchaos.schema.experiment import DataDriftFault
 from mlchaos.service import Service
@@ -156,10 +155,9 @@ def _published_stds(service: Service) -> dict[str, float] | None:
     """The reference the model server publishes in its metadata (mlchaos's reference server
     does; most do not): None when there is none."""
     try:
-        answer = requests.get(f"{service.model_url}/v2/models/{service.model}", timeout=5)
-        reference = answer.json()["parameters"]["reference"]
+        reference = ModelEndpoint.of(service).metadata()["parameters"]["reference"]
         return dict(zip(reference["features"], map(float, reference["stds"]), strict=True))
-    except (requests.RequestException, ValueError, KeyError, TypeError):
+    except (TargetError, ValueError, KeyError, TypeError):
         return None
 
 

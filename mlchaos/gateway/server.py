@@ -52,7 +52,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from mlchaos.protocols import Codec, Column, Unreadable
+from mlchaos.protocols import VERSION_HEADER, Codec, Column, Unreadable, answered_version
 from mlchaos.schema.experiment import GATEWAY_FAULT_TYPES
 
 __all__ = [
@@ -86,7 +86,6 @@ __all__ = [
 
 FAULT_TYPES = GATEWAY_FAULT_TYPES
 LABEL_FAULTS = ("concept_drift",)
-VERSION_HEADER = "x-model-version"
 VERSION_BODY_MAX = 65536
 """Answers larger than this are not read for their ``model_version``: the gateway's cost
 per request stays bounded."""
@@ -708,21 +707,15 @@ async def _hold(selected: list[Lease], in_flight: InFlight) -> None:
 
 
 def answered_by(response: web.Response) -> str | None:
-    """The model version that answered: the ``x-model-version`` header, else the Open
-    Inference Protocol answer's ``model_version`` (MLServer and Triton put it there)."""
+    """The model version that answered (`mlchaos.protocols.answered_version`), reading a body
+    only when it is small, uncompressed JSON: the gateway's cost stays a proxy's."""
     header = response.headers.get(VERSION_HEADER)
-    if header:
-        return header
     body = response.body
-    if not isinstance(body, bytes) or len(body) > VERSION_BODY_MAX or not body.startswith(b"{"):
-        return None
-    if "Content-Encoding" in response.headers:
-        return None
-    try:
-        version = json.loads(body).get("model_version")
-    except (ValueError, RecursionError):
-        return None
-    return str(version) if isinstance(version, str | int) and version != "" else None
+    readable = (
+        isinstance(body, bytes) and len(body) <= VERSION_BODY_MAX and body.startswith(b"{")
+        and "Content-Encoding" not in response.headers
+    )  # fmt: skip
+    return answered_version(header, body if readable and isinstance(body, bytes) else None)
 
 
 async def _send_upstream(request: web.Request, url: str, body: bytes) -> web.Response:

@@ -32,6 +32,7 @@ __all__ = [
     "MAX_PROBLEMS",
     "Row",
     "first_request",
+    "labelled_requests",
     "prepare",
     "read_bodies",
     "read_payload",
@@ -92,17 +93,26 @@ def prepare(
     label: str | None = "label",
 ) -> Path:  # fmt: skip
     """Write the requests the load sends to ``out``: JSON lines of ``{"body", "label"}``."""
-    if bodies is not None:
-        lines = [{"body": body, "label": None} for body in read_bodies(bodies)]
-    else:
-        assert dataset is not None
-        rows = read_payload(dataset, label, _text_features(codec))
-        _check_features(codec, rows, dataset)
-        codec = codec.typed([r.features for r in rows])
-        lines = [{"body": codec.encode([r.features]), "label": r.label} for r in rows]
+    lines = labelled_requests(codec, dataset, bodies, label)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out.write_text("".join(json.dumps({"body": b, "label": y}) + "\n" for b, y in lines))
     return out
+
+
+def labelled_requests(
+    codec: Codec, dataset: Path | None = None, bodies: Path | None = None,
+    label: str | None = "label",
+) -> list[tuple[Any, float | None]]:  # fmt: skip
+    """Every request the load sends, in order, with the true outcome where the dataset has
+    one: ready bodies as they are, or the dataset's rows encoded in the service's protocol
+    (each feature typed once over the whole dataset)."""
+    if bodies is not None:
+        return [(body, None) for body in read_bodies(bodies)]
+    assert dataset is not None
+    rows = read_payload(dataset, label, _text_features(codec))
+    _check_features(codec, rows, dataset)
+    typed = codec.typed([r.features for r in rows])
+    return [(typed.encode([r.features]), r.label) for r in rows]
 
 
 def first_request(codec: Codec, dataset: Path | None, bodies: Path | None) -> Any:

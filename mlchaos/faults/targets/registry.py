@@ -15,16 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-import requests
-
 from mlchaos.errors import TargetError
 from mlchaos.faults.confirm import first_answer, poll
 from mlchaos.faults.leases import ACTOR, record_granted, record_injected, record_intent
 from mlchaos.faults.targets import mlflow
 from mlchaos.journal import Journal, parse_time
-from mlchaos.load.payload import first_request
 from mlchaos.observe import adapters
 from mlchaos.observe.mlflow import MlflowAliases
+from mlchaos.observe.model import ModelEndpoint
 from mlchaos.schema.experiment import BadVersionFault, SegmentRegressionFault
 from mlchaos.service import Service
 
@@ -134,29 +132,17 @@ class RegistryFault(Generic[F]):
 
 def _probe(service: Service) -> Any:
     """An inference request as clients send it: the payload's first."""
-    spec = service.payload
-    if spec is None or service.payload_file is None:
+    if service.payload is None or service.payload_file is None:
         raise TargetError("confirming a promoted version needs the service file's payload")
-    dataset, bodies = (service.payload_file, None) if spec.file else (None, service.payload_file)
-    return first_request(spec.codec(), dataset, bodies)
+    return ModelEndpoint.of(service).first_request()
 
 
 def _answering_version(service: Service, model: str, body: Any) -> str | None:
-    """The version that answered an inference: the ``x-model-version`` header, else the
-    ``model_version`` of an Open Inference Protocol answer."""
-    path = service.payload.inference_path(model) if service.payload else ""
+    """The version that answered an inference (None when nothing answered)."""
     try:
-        answer = requests.post(f"{service.model_url}{path}", json=body, timeout=2)
-    except requests.RequestException:
+        return ModelEndpoint.of(service).infer(body, timeout_s=2).version
+    except TargetError:
         return None
-    header = answer.headers.get("x-model-version")
-    if header:
-        return header
-    try:  # the Open Inference Protocol's answer names it (MLServer, Triton)
-        version = answer.json().get("model_version")
-    except (ValueError, AttributeError):
-        return None
-    return str(version) if isinstance(version, str | int) and version != "" else None
 
 
 def end_lease(journal: Journal, intent: dict[str, Any], lease_id: str | None) -> dict[str, Any]:
