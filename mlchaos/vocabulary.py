@@ -26,10 +26,13 @@ __all__ = [
     "TARGET_EVENT",
     "TARGET_OF_EVENT",
     "VERDICT_ORDER",
+    "CheckRole",
     "Event",
     "Exit",
     "Measure",
+    "PageRole",
     "Party",
+    "Span",
     "Verdict",
     "party_of",
 ]
@@ -79,11 +82,42 @@ def party_of(actor: str, lease_id: str | None = None) -> Party:
     return Party.MLCHAOS if actor in MLCHAOS_ACTORS or lease_id else Party.TEAM
 
 
+class Span(StrEnum):
+    """The durations mlchaos measures, by the names results.json and targets use."""
+
+    MTTD = "mttd"
+    TIME_TO_FIRE = "time_to_fire"
+    TIME_TO_PAGE = "time_to_page"
+    MTTA = "mtta"
+    MTTM = "mttm"
+    MTTR = "mttr"
+
+
+class CheckRole(StrEnum):
+    """What a steady-state check in the journal stands for."""
+
+    SLO = "slo"
+    """One of the experiment's steady-state SLOs."""
+    TRAFFIC = "traffic"
+    """The service counts the load (its traffic query above the minimum rate)."""
+    SERVING = "serving"
+    """The gateway answers the load with enough 2xx."""
+
+
+class PageRole(StrEnum):
+    """A page during an experiment's window."""
+
+    EXPERIMENT = "experiment"
+    """From the alert the experiment expects: what paging and acknowledgement are judged on."""
+    COLLATERAL = "collateral"
+    """From another alert: reported, never judged."""
+
+
 @dataclass(frozen=True)
 class Measure:
     """A duration between two events, and how the reports speak of it."""
 
-    name: str
+    name: Span
     start: Event
     end: Event
     label: str
@@ -101,37 +135,37 @@ class Measure:
 
 MEASURES: tuple[Measure, ...] = (
     Measure(
-        "mttd", Event.INJECTED, Event.DETECTED, "detection (MTTD)", "detection", "MTTD",
+        Span.MTTD, Event.INJECTED, Event.DETECTED, "detection (MTTD)", "detection", "MTTD",
         "tighten detection of {alert}: its window, `for` and the scrape interval set how soon "
         "it can fire",
     ),
-    Measure("time_to_fire", Event.INJECTED, Event.FIRED, "firing"),
+    Measure(Span.TIME_TO_FIRE, Event.INJECTED, Event.FIRED, "firing"),
     Measure(
-        "time_to_page", Event.INJECTED, Event.PAGED, "paging", "paging", None,
+        Span.TIME_TO_PAGE, Event.INJECTED, Event.PAGED, "paging", "paging", None,
         "shorten the path from alert to page: Alertmanager `group_wait` and routing",
     ),
     Measure(  # from the page, as PagerDuty defines it
-        "mtta", Event.PAGED, Event.ACKNOWLEDGED, "acknowledgement (MTTA)", "acknowledgement",
+        Span.MTTA, Event.PAGED, Event.ACKNOWLEDGED, "acknowledgement (MTTA)", "acknowledgement",
         "MTTA", "make the page reach someone who can act: escalation policy and notification "
         "rules", stand_in=True,
     ),
     Measure(
-        "mttm", Event.INJECTED, Event.MITIGATED, "mitigation (MTTM)", "mitigation", "MTTM",
+        Span.MTTM, Event.INJECTED, Event.MITIGATED, "mitigation (MTTM)", "mitigation", "MTTM",
         "automate or shorten the mitigation in the runbook ({by})",
     ),
     Measure(
-        "mttr", Event.INJECTED, Event.RECOVERED, "recovery (MTTR)", "recovery", "MTTR",
+        Span.MTTR, Event.INJECTED, Event.RECOVERED, "recovery (MTTR)", "recovery", "MTTR",
         "find what kept the SLOs broken after mitigation: caches, warm-up, the fallback's "
         "capacity",
     ),
 )  # fmt: skip
 
 JUDGED = tuple(m for m in MEASURES if m.expectation)
-LABELS = {m.name: m.label for m in JUDGED}
+LABELS: dict[str, str] = {m.name: m.label for m in JUDGED}
 """Label of each duration that has a target, by name."""
 HEADLINE = tuple(m.name for m in MEASURES if m.column)
 """The four MTTx every summary shows."""
-FIX = {m.name: m.fix for m in JUDGED}
+FIX: dict[str, str] = {m.name: m.fix for m in JUDGED}
 STAND_INS = frozenset(m.name for m in MEASURES if m.stand_in)
 """Durations the simulated responder stands in for (see `Measure.stand_in`)."""
 TARGET_EVENT: dict[str, str] = {m.name: m.end for m in MEASURES}

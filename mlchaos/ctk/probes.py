@@ -21,7 +21,7 @@ from mlchaos.observe.health import down
 from mlchaos.schema import Fault, Slo
 from mlchaos.schema.service import PagerDutyRest
 from mlchaos.service import Service
-from mlchaos.vocabulary import Event
+from mlchaos.vocabulary import CheckRole, Event
 
 __all__ = [
     "fault_active",
@@ -58,7 +58,7 @@ def slo_holds(
     query: str,
     below: float | None = None,
     above: float | None = None,
-    role: str = "slo",
+    role: str = CheckRole.SLO,
     adapters: Adapters = None,
     configuration: Configuration = None,
     prometheus_access: dict[str, str] | None = None,

@@ -16,6 +16,7 @@ from typing import Any
 from mlchaos.access import Access
 from mlchaos.schema import Experiment, Slo
 from mlchaos.service import Service
+from mlchaos.vocabulary import CheckRole
 
 __all__ = ["Sources", "compile_experiment"]
 
@@ -58,9 +59,11 @@ def compile_experiment(
         ],
         "steady-state-hypothesis": {
             "title": "the service meets its SLOs under traffic",
-            "probes": [_slo_probe(s, service, "slo") for s in experiment.steady_state]
+            "probes": [_slo_probe(s, service, CheckRole.SLO) for s in experiment.steady_state]
             + [
-                _slo_probe(service.traffic_slo(experiment.min_traffic_rps), service, "traffic"),
+                _slo_probe(
+                    service.traffic_slo(experiment.min_traffic_rps), service, CheckRole.TRAFFIC
+                ),
                 _serving_probe(experiment, service),
             ],
         },
@@ -214,7 +217,7 @@ def _serving_probe(experiment: Experiment, service: Service) -> dict[str, Any]:
     arguments = _with_adapters(
         service, {"gateway_url": service.gateway_url, "min_success": experiment.min_success}
     )
-    probe = _activity("probe", "serving", PROBES, "serving_holds", arguments)
+    probe = _activity("probe", CheckRole.SERVING, PROBES, "serving_holds", arguments)
     probe["tolerance"] = True
     return probe
 

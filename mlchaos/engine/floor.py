@@ -21,6 +21,7 @@ from mlchaos.errors import AccessRefused, InputError, ObservationError
 from mlchaos.observe.adapters import Metrics
 from mlchaos.observe.alertmanager import paging_group_wait
 from mlchaos.schema.service import Pipeline
+from mlchaos.vocabulary import Span
 
 __all__ = ["Floor", "measure", "refuse_below"]
 
@@ -42,22 +43,22 @@ class Floor:
 
     def of(self, duration: str) -> float | None:
         """The floor of ``mttd``, ``time_to_fire`` or ``time_to_page``; None for the others."""
-        stages = {
-            "mttd": (self.scrape_interval_s, self.evaluation_interval_s),
-            "time_to_fire": (self.scrape_interval_s, self.evaluation_interval_s, self.for_s),
-            "time_to_page": (self.scrape_interval_s, self.evaluation_interval_s, self.for_s,
-                             self.group_wait_s),
+        stages: dict[str, tuple[float, ...]] = {
+            Span.MTTD: (self.scrape_interval_s, self.evaluation_interval_s),
+            Span.TIME_TO_FIRE: (self.scrape_interval_s, self.evaluation_interval_s, self.for_s),
+            Span.TIME_TO_PAGE: (self.scrape_interval_s, self.evaluation_interval_s, self.for_s,
+                                self.group_wait_s),
         }  # fmt: skip
         return sum(stages[duration]) if duration in stages else None
 
-    def explain(self, duration: str = "time_to_page") -> str:
+    def explain(self, duration: str = Span.TIME_TO_PAGE) -> str:
         parts = [
             f"scrape {self.scrape_interval_s:g}s",
             f"evaluation {self.evaluation_interval_s:g}s",
         ]
-        if duration != "mttd":
+        if duration != Span.MTTD:
             parts.append(f"for {self.for_s:g}s")
-        if duration == "time_to_page":
+        if duration == Span.TIME_TO_PAGE:
             parts.append(f"group_wait {self.group_wait_s:g}s")
         said = "" if self.source == "read" else f" ({self.source} in the service file)"
         return f"{self.of(duration):g}s = " + " + ".join(parts) + said
@@ -67,7 +68,8 @@ class Floor:
 
     def floors(self) -> dict[str, float]:
         """Each floor by the duration it bounds."""
-        return {d: float(self.of(d) or 0) for d in ("mttd", "time_to_fire", "time_to_page")}
+        bounded = (Span.MTTD, Span.TIME_TO_FIRE, Span.TIME_TO_PAGE)
+        return {d: float(self.of(d) or 0) for d in bounded}
 
 
 def measure(
@@ -120,8 +122,8 @@ def refuse_below(
     """Raise `InputError` if the detection or paging target cannot be met every time by the
     pipeline's own timing."""
     for field, duration, target in (
-        ("detection", "mttd", target_s),
-        ("paging", "time_to_page", paging_s),
+        ("detection", Span.MTTD, target_s),
+        ("paging", Span.TIME_TO_PAGE, paging_s),
     ):
         if target is not None and target < (floor.of(duration) or 0):
             raise InputError(

@@ -33,7 +33,7 @@ from mlchaos.rundir import RunDir
 from mlchaos.schema import Experiment, Scenario
 from mlchaos.schema.results import ResultsDocument
 from mlchaos.service import Service
-from mlchaos.vocabulary import Event, Verdict
+from mlchaos.vocabulary import Event, PageRole, Verdict
 
 __all__ = ["Gameday", "GamedayResult", "drill_ready", "refuse_misfits", "run_gameday"]
 
@@ -326,7 +326,7 @@ class Gameday:
             return
         result.pages = pages_in_window(incidents, alert, parse_time(injected), datetime.now(UTC))
         for page in result.pages:
-            if page["role"] == "collateral":
+            if page["role"] == PageRole.COLLATERAL:
                 progress.info(
                     "  collateral page %s (%s) during %s%s", page["id"], page["alert"],
                     experiment.name, "" if page["acknowledged"] else ", never acknowledged",

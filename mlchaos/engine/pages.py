@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from mlchaos.journal import parse_time
+from mlchaos.vocabulary import PageRole
 
 __all__ = ["page_record", "pages_in_window", "split_steps"]
 
@@ -38,7 +39,7 @@ def page_record(incident: dict[str, Any], alert: str) -> dict[str, Any]:
     return {
         "id": incident["id"],
         "alert": name,
-        "role": "experiment" if name in (None, alert) else "collateral",
+        "role": PageRole.EXPERIMENT if name in (None, alert) else PageRole.COLLATERAL,
         "summary": incident.get("summary", ""),
         "triggered_at": incident["triggered_at"],
         "acknowledged_at": incident.get("acknowledged_at"),

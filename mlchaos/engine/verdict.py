@@ -40,8 +40,10 @@ from mlchaos.vocabulary import (
     STAND_INS,
     TARGET_EVENT,
     VERDICT_ORDER,
+    CheckRole,
     Event,
     Party,
+    Span,
     Verdict,
 )
 
@@ -152,7 +154,7 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
         sources={e: r.source for e, r in events.items()},
         durations_s=spans,
         targets_s=experiment.expect.targets(),
-        floor_s=floor.of("mttd") if floor else None,
+        floor_s=floor.of(Span.MTTD) if floor else None,
         floor=floor.as_dict() if floor else None,
         floors_s=floor.floors() if floor else None,
         reasons=reasons,
@@ -315,13 +317,13 @@ def _unsteady(check: SloCheck) -> str:
     if check.status != "violated":
         return f"steady state {check.name}: {check.reason}"
     value = check.value or 0.0
-    if check.role == "serving":
+    if check.role == CheckRole.SERVING:
         answered = "?" if check.answered is None else check.answered
         return (
             f"the service is not in steady state: {value:.0%} of {answered} requests "
             f"succeeded at the gateway, need {check.condition}"
         )
-    if check.role == "traffic":
+    if check.role == CheckRole.TRAFFIC:
         return f"no traffic: {value:.2f} req/s, need {check.condition}"
     return (
         f"steady state did not hold before injection: {check.name} = {value:.4g}, "

@@ -19,13 +19,14 @@ from datetime import UTC, datetime
 from mlchaos.errors import MlchaosError
 from mlchaos.journal import Journal, SloCheck
 from mlchaos.observe.adapters import TrafficFaults
+from mlchaos.vocabulary import CheckRole
 
 __all__ = ["ROLE", "WINDOW_S", "back_since", "check", "recent", "share", "shown_below"]
 
 WINDOW_S = 5
 """Seconds of answers judged at once: enough requests to mean something at 1 req/s."""
 
-ROLE = "serving"
+ROLE = CheckRole.SERVING
 """The role, and the name, of the checks recorded here."""
 
 Second = tuple[int, int, int]

@@ -8,11 +8,12 @@ from mlchaos.errors import ObservationError
 from mlchaos.journal import Journal, SloCheck
 from mlchaos.observe.adapters import Metrics
 from mlchaos.schema import Slo
+from mlchaos.vocabulary import CheckRole
 
 __all__ = ["check", "recovered_at", "worst"]
 
 
-def check(journal: Journal, prometheus: Metrics, slo: Slo, role: str = "slo") -> bool:
+def check(journal: Journal, prometheus: Metrics, slo: Slo, role: str = CheckRole.SLO) -> bool:
     """Evaluate ``slo`` now and record it. Holds only on a real value that meets the bound.
 
     No series (an empty result) and an unreachable Prometheus are recorded as such, and never

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mlchaos.vocabulary import EVENTS, TARGET_OF_EVENT, Event
+from mlchaos.vocabulary import EVENTS, TARGET_OF_EVENT, Event, Span
 
 __all__ = ["COLOURS", "chart", "timeline", "trend"]
 
@@ -74,8 +74,8 @@ def _due(offsets: dict[str, float | None], targets: dict[str, float]) -> dict[st
     """Each event's deadline as an offset from injection; acknowledgement's runs from the page."""
     due = {e: targets[k] for e, k in TARGET_OF_EVENT.items() if k in targets}
     paged = offsets.get(Event.PAGED)
-    if "mtta" in targets and paged is not None:
-        due[Event.ACKNOWLEDGED] = paged + targets["mtta"]
+    if Span.MTTA in targets and paged is not None:
+        due[Event.ACKNOWLEDGED] = paged + targets[Span.MTTA]
     return due
 
 
