@@ -9,7 +9,7 @@ EXAMPLE_VENV := .venv-example
 EXAMPLE_STAMP := $(EXAMPLE_VENV)/.installed
 EXAMPLE_STATE ?= .mlchaos/example
 
-.PHONY: setup example-setup gameday gameday-example example-up example-down test unit lint up down status clean
+.PHONY: setup example-setup gameday gameday-example example-up example-down test unit lint docs up down status clean
 
 setup: $(STAMP)
 	@./scripts/ensure-packages.sh
@@ -54,6 +54,10 @@ unit: setup
 lint: setup
 	$(BIN)/ruff check mlchaos tests benchmarks
 	$(BIN)/mypy
+
+# The documentation site (docs/, its reference generated from the code) into build/site.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 up: setup
 	$(BIN)/mlchaos up

@@ -192,6 +192,7 @@ class Exit(IntEnum):
     """What every `mlchaos` command exits with: the README's table, one place."""
 
     PASS = 0
+    """Every experiment passed: the fault was live and the team's systems met every target."""
     FAIL = 1
     """A target missed, or a stop condition breached (the experiment's verdict *stopped*)."""
     BAD_INPUT = 2
