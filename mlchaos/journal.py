@@ -33,6 +33,7 @@ from typing import Annotated, Any, BinaryIO, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from mlchaos.schema.results import StepRun
 from mlchaos.vocabulary import Event, Party
 
 __all__ = [
@@ -181,17 +182,10 @@ class Activity(_Record):
     exception: str | None = None
 
 
-class RunbookStep(_Record):
+class RunbookStep(_Record, StepRun):
+    """A runbook step the responder ran, as results.json reports it (`StepRun`)."""
+
     type: Literal["runbook_step"] = "runbook_step"
-    runbook: str
-    step: str
-    command: str
-    at: str
-    duration_s: float
-    ok: bool
-    error: str
-    incident: str | None = None
-    alert: str | None = None
 
 
 class Responded(_Record):
