@@ -14,6 +14,7 @@ that `mlchaos recover` finds its journals after a `kill -9`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,14 @@ class RunDir:
         marker = open_runs / f"{self.path.name}.json"
         marker.write_text(json.dumps({"run_dir": str(self.path.resolve())}))
         return marker
+
+    @staticmethod
+    def unregister(marker: Path) -> None:
+        """The run ended: its marker goes, and the open-runs folder too once it is empty, so
+        a report folder holds only runs."""
+        marker.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # another run is still open there
+            marker.parent.rmdir()
 
 
 def open_run_dirs(open_runs: Path) -> list[tuple[Path, RunDir]]:

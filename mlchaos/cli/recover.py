@@ -16,7 +16,7 @@ from mlchaos.observe import adapters
 from mlchaos.observe.adapters import ModelRegistry, TrafficFaults
 from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.registry import RegistryClient
-from mlchaos.rundir import OPEN_RUNS, open_run_dirs
+from mlchaos.rundir import OPEN_RUNS, RunDir, open_run_dirs
 from mlchaos.service import Service
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def recover(
     elif cfg is not None:  # the reference stack's own leases, whoever's run took them
         reverted += _sweep(cfg)
     for marker, _ in registered:
-        marker.unlink(missing_ok=True)
+        RunDir.unregister(marker)
     ended = f"; {already} had already ended by themselves" if already else ""
     say(f"recovered: {reverted} fault(s) reverted now{ended}" if reverted else
         f"nothing to recover{ended}")  # fmt: skip

@@ -343,7 +343,7 @@ class Gameday:
                 self.result.load = self._locust.stats
         finally:
             if self._marker is not None:
-                self._marker.unlink(missing_ok=True)
+                RunDir.unregister(self._marker)
             self.result.verdict = overall([e.verdict for e in self.result.experiments])
             quiet = self.result.quiet_start
             if quiet is not None and quiet.status == "not serving":

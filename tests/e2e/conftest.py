@@ -100,7 +100,9 @@ def write_scenario(
 
 
 def results(report_dir: Path) -> dict[str, Any]:
-    [run] = list(report_dir.iterdir())
+    """The one run's results in ``report_dir`` (a run that was killed leaves its open-run
+    marker folder, ``.open-runs``, beside it: not a run)."""
+    [run] = [p for p in report_dir.iterdir() if not p.name.startswith(".")]
     return dict(json.loads((run / "results.json").read_text()))
 
 
