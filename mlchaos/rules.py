@@ -12,7 +12,11 @@ from typing import Any
 
 import yaml
 
-__all__ = ["RUNBOOK_OF", "RuleSettings", "alert_rules", "render_rules"]
+from mlchaos.burnrate import slo_rule_tests, slo_rules
+from mlchaos.schema.slo import SloSpec
+from mlchaos.schema.units import parse_duration
+
+__all__ = ["RUNBOOK_OF", "RuleSettings", "alert_rules", "render_rule_tests", "render_rules"]
 
 
 @dataclass(frozen=True)
@@ -221,8 +225,22 @@ def _rule(
     }
 
 
-def render_rules(settings: RuleSettings) -> str:
-    return yaml.dump(alert_rules(settings), Dumper=_ReadableDumper, sort_keys=False, width=100)
+def render_rules(settings: RuleSettings, slos: tuple[SloSpec, ...] = ()) -> str:
+    """The rule file: the model's alerts, and each SLO's burn-rate rules (`mlchaos.burnrate`)."""
+    document = alert_rules(settings)
+    for group in slo_rules(slos, settings.alert_prefix):
+        document["groups"].append({**group, "interval": settings.evaluation_interval})
+    return _dump(document)
+
+
+def render_rule_tests(settings: RuleSettings, slos: tuple[SloSpec, ...], rule_file: str) -> str:
+    """``promtool test rules`` unit tests of the SLOs' burn-rate alerts in ``rule_file``."""
+    interval = parse_duration(settings.evaluation_interval)
+    return _dump(slo_rule_tests(slos, rule_file, settings.alert_prefix, interval))
+
+
+def _dump(document: dict[str, Any]) -> str:
+    return yaml.dump(document, Dumper=_ReadableDumper, sort_keys=False, width=100)
 
 
 class _ReadableDumper(yaml.SafeDumper):

@@ -26,6 +26,7 @@ from mlchaos.schema.service import (
     ServiceFile,
     Versions,
 )
+from mlchaos.schema.slo import SloSpec
 
 __all__ = ["Service"]
 
@@ -76,6 +77,8 @@ class Service(BaseModel):
     """Guards for every experiment: breached, the fault is reverted at once."""
     pipeline: Pipeline | None = None
     """Intervals declared for when the live configuration cannot be read."""
+    slos: tuple[SloSpec, ...] = ()
+    """Service level objectives with their burn-rate alerting (`mlchaos.burnrate`)."""
 
     @property
     def has_pager(self) -> bool:
@@ -160,4 +163,5 @@ class Service(BaseModel):
             else document.adapters.model_copy(update={"pager": "rest"}),
             stop_conditions=document.stop_conditions,
             pipeline=document.pipeline,
+            slos=document.slos,
         )

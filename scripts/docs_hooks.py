@@ -7,6 +7,7 @@ A page says where a generated part goes with a marker comment:
 - ``<!-- mlchaos:cli -->``: every `mlchaos` command, its usage, help and options (click);
 - ``<!-- mlchaos:faults -->``: each fault type of an experiment, its docstring and fields;
 - ``<!-- mlchaos:verdicts -->``: each verdict and exit code, from `mlchaos.vocabulary`;
+- ``<!-- mlchaos:burnrates -->``: each burn-rate profile's tiers and how soon they fire;
 - ``<!-- mlchaos:file PATH -->``: a file of the repository, as it is (ARCHITECTURE.md).
 
 Nothing generated is written to disk or kept in git; `make docs` runs `mkdocs build --strict`,
@@ -208,6 +209,40 @@ def _attribute_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+def burnrates_page(_: str | None) -> str:
+    """Each profile's tiers, and how soon each fires for a given share of failing requests,
+    for a 99.9% objective (``detection_time``: F x budget x long window / error ratio)."""
+    from mlchaos.burnrate import detection_time, prom_duration
+    from mlchaos.schema.slo import PROFILES, SloSpec
+
+    slo = SloSpec.model_validate({"name": "x", "objective": "99.9%", "sli": {
+        "errors": "e[{{window}}]", "total": "t[{{window}}]"}})  # fmt: skip
+    ratios = (1.0, 0.1, 0.02)
+    lines = [
+        "| profile | tier | severity | burn factor | windows (long/short) | fires above | "
+        + " | ".join(f"time to fire at {r:.0%} errors" for r in ratios) + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(ratios),
+    ]
+    for profile, tiers in PROFILES.items():
+        for tier in tiers:
+            times = [detection_time(slo, tier, r) for r in ratios]
+            shown = [_human(t) if t is not None else "never" for t in times]
+            lines.append(
+                f"| `{profile}` | {tier.name} | {tier.severity} | {tier.factor:g}x | "
+                f"{prom_duration(tier.long)} / {prom_duration(tier.short)} | "
+                f"{tier.factor * slo.budget:.2%} errors | " + " | ".join(shown) + " |"
+            )
+    return "\n".join(lines)
+
+
+def _human(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.3g} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds / 3600:.3g} h"
+
+
 def file_page(path: str | None) -> str:
     text = (ROOT / str(path)).read_text()
     return re.sub(r"^# .*\n", "", text, count=1)  # the page has its own title
@@ -218,5 +253,6 @@ GENERATORS = {
     "cli": cli_page,
     "faults": faults_page,
     "verdicts": verdicts_page,
+    "burnrates": burnrates_page,
     "file": file_page,
 }

@@ -36,6 +36,7 @@ from pydantic import BeforeValidator, Field, JsonValue, model_validator
 
 from mlchaos.protocols import Codec, Datatype, Protocol
 from mlchaos.schema.experiment import FeatureName, Frozen, Name, Slo
+from mlchaos.schema.slo import SloSpec
 from mlchaos.schema.units import Duration, HttpsUrl, Url
 
 __all__ = [
@@ -311,6 +312,9 @@ class ServiceFile(Frozen):
     stop_conditions: tuple[Slo, ...] = ()
     """Guards for every experiment on this service (see ``Experiment.stop_when``)."""
     pipeline: Pipeline | None = None
+    slos: tuple[SloSpec, ...] = ()
+    """Service level objectives and their burn-rate alerting (`mlchaos.schema.slo`):
+    `mlchaos rules --service` writes their recording rules and alerts."""
 
     @model_validator(mode="after")
     def _rest_named(self) -> ServiceFile:

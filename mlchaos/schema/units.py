@@ -11,14 +11,17 @@ from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 __all__ = [
     "MAX_DURATION_S",
+    "MAX_PERIOD_S",
     "MAX_SIGMAS",
     "Duration",
     "HttpsUrl",
+    "Period",
     "Share",
     "Sigma",
     "Url",
     "format_duration",
     "parse_duration",
+    "parse_period",
     "parse_share",
     "parse_sigma",
     "parse_url",
@@ -88,6 +91,47 @@ Duration = Annotated[
     PlainSerializer(format_duration, return_type=str, when_used="json"),
 ]
 """A duration in seconds that accepts ``30s``, ``2m``, ``500ms`` in YAML."""
+
+
+_PERIOD = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_PERIOD_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+MAX_PERIOD_S = 366 * 86400.0
+"""An SLO period longer than a year is a typo."""
+
+
+def parse_period(value: Any) -> float:
+    """Seconds of an SLO period or a burn-rate window: ``30d``, ``4w``, ``1h``, ``5m``.
+
+    >>> parse_period("30d")
+    2592000.0
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a period such as 30d or 1h, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _PERIOD.match(str(value))
+        if not match:
+            raise ValueError(f"expected a period such as 30d, 6h or 5m, got {value!r}")
+        seconds = float(match.group(1)) * _PERIOD_S[match.group(2)]
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"a period must be more than 0, got {value!r}")
+    if seconds > MAX_PERIOD_S:
+        raise ValueError(f"a period must be at most 366d, got {value!r}")
+    return seconds
+
+
+Period = Annotated[
+    float,
+    BeforeValidator(
+        parse_period,
+        json_schema_input_type=_number_or(
+            r"^\s*\d+(\.\d+)?\s*(s|m|h|d|w)\s*$", {"exclusiveMinimum": 0}
+        ),
+    ),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+]
+"""An SLO period or a burn-rate window, in seconds: ``30d``, ``1h``, ``5m``."""
 
 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")

@@ -19,7 +19,7 @@ LAYERS = (
     {"errors", "reading", "vocabulary", "protocols", "access"},
     {"schema"},
     {"service", "journal", "hooks", "rundir"},
-    {"observe", "load", "gateway", "receiver", "rules", "faults"},
+    {"observe", "load", "gateway", "receiver", "rules", "burnrate", "faults"},
     {"loader", "runbooks", "report", "ctk"},
     {"engine"},
     {"cli", "pytest_plugin", "__init__", "__main__"},
