@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_SECONDS: dict[str | None, float] = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
 def parse_duration(value: Any) -> float:
@@ -37,21 +37,31 @@ def parse_duration(value: Any) -> float:
     >>> parse_duration("2m")
     120.0
     """
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as 30s or 2m, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"expected a duration such as 30s, 2m or 500ms, got {value!r}")
-        seconds = float(match.group(1)) * _SECONDS[match.group(2)]
-    if not math.isfinite(seconds):
-        raise ValueError(f"a duration must be a finite number of seconds, got {value!r}")
+    seconds = _seconds(value, _DURATION, _SECONDS, "a duration", ("30s or 2m", "30s, 2m or 500ms"))
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative, got {value!r}")
     if seconds > MAX_DURATION_S:
         raise ValueError(f"a duration must be at most 7 days (604800s), got {value!r}")
+    return seconds
+
+
+def _seconds(
+    value: Any, pattern: re.Pattern[str], units: dict[str | None, float], kind: str,
+    examples: tuple[str, str],
+) -> float:  # fmt: skip
+    """A finite number of seconds from a bare number, or text with a unit ``units`` knows;
+    ``kind`` and two ``examples`` (short, full) say what was expected."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected {kind} such as {examples[0]}, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = pattern.match(str(value))
+        if not match:
+            raise ValueError(f"expected {kind} such as {examples[1]}, got {value!r}")
+        seconds = float(match.group(1)) * units[match.group(2)]
+    if not math.isfinite(seconds):
+        raise ValueError(f"{kind} must be a finite number of seconds, got {value!r}")
     return seconds
 
 
@@ -94,7 +104,7 @@ Duration = Annotated[
 
 
 _PERIOD = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_PERIOD_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_PERIOD_S: dict[str | None, float] = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 MAX_PERIOD_S = 366 * 86400.0
 """An SLO period longer than a year is a typo."""
 
@@ -105,16 +115,8 @@ def parse_period(value: Any) -> float:
     >>> parse_period("30d")
     2592000.0
     """
-    if isinstance(value, bool):
-        raise ValueError(f"expected a period such as 30d or 1h, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _PERIOD.match(str(value))
-        if not match:
-            raise ValueError(f"expected a period such as 30d, 6h or 5m, got {value!r}")
-        seconds = float(match.group(1)) * _PERIOD_S[match.group(2)]
-    if not math.isfinite(seconds) or seconds <= 0:
+    seconds = _seconds(value, _PERIOD, _PERIOD_S, "a period", ("30d or 1h", "30d, 6h or 5m"))
+    if seconds <= 0:
         raise ValueError(f"a period must be more than 0, got {value!r}")
     if seconds > MAX_PERIOD_S:
         raise ValueError(f"a period must be at most 366d, got {value!r}")
