@@ -25,6 +25,13 @@ __all__ = ["receiver"]
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A file of REST API tokens, one per line, accepted under /rest (never printed).",
 )
+@click.option(
+    "--escalation-policy",
+    "policy_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A YAML escalation policy for the service (name, escalation_rules, num_loops): an "
+    "incident nobody acknowledges escalates level by level, as PagerDuty's do.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=18443, show_default=True)
 @click.option(
@@ -38,6 +45,7 @@ def receiver(
     service_name: str,
     routing_key_file: Path,
     api_token_file: Path | None,
+    policy_file: Path | None,
     host: str,
     port: int,
     state_dir: Path,
@@ -47,14 +55,17 @@ def receiver(
     `pagerduty.ca_file` in the service file and `tls_config.ca_file` in Alertmanager."""
     import uvicorn
 
-    from mlchaos.receiver.events import create_app
+    from mlchaos.loader import load_document
+    from mlchaos.receiver.events import EscalationPolicy, create_app
     from mlchaos.receiver.tls import ensure_certificate
 
+    policy = load_document(policy_file, EscalationPolicy) if policy_file else None
     state_dir.mkdir(parents=True, exist_ok=True)
     cert, key = ensure_certificate(state_dir / "tls", host)
     keys = {service_name: routing_key_file.read_text().strip()}
     tokens = api_token_file.read_text().split() if api_token_file else []
-    app = create_app(state_dir, keys, frozenset(tokens))
+    policies = {service_name: policy} if policy is not None else {}
+    app = create_app(state_dir, keys, frozenset(tokens), policies)
     click.echo(f"PagerDuty receiver on https://{host}:{port} (certificate {cert})", err=True)
     uvicorn.run(
         app, host=host, port=port, loop="asyncio", log_level="warning", access_log=False,

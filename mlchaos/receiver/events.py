@@ -21,15 +21,25 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ACTIONS", "SEVERITIES", "Incident", "IncidentStore", "create_app", "validate_event"]
+__all__ = [
+    "ACTIONS",
+    "SEVERITIES",
+    "EscalationPolicy",
+    "EscalationRule",
+    "Incident",
+    "IncidentStore",
+    "create_app",
+    "escalations",
+    "validate_event",
+]
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -51,6 +61,49 @@ class Incident(BaseModel):
     """The user who acknowledged through the REST API (its ``From``); None: the Events API."""
     resolved_at: datetime | None = None
     trigger_count: int = 1
+
+
+class EscalationRule(BaseModel):
+    """A level of an escalation policy, as PagerDuty's ``escalation_rules`` give it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    escalation_delay_in_minutes: float = Field(gt=0, le=10080)
+    """How long this level has to acknowledge before the next is notified. PagerDuty takes
+    whole minutes (1 at least); the receiver also takes fractions, so a staging game day can
+    see an escalation in seconds (``0.1`` is 6 s)."""
+    targets: list[str] = Field(min_length=1)
+    """Who this level notifies (user or schedule names)."""
+
+
+class EscalationPolicy(BaseModel):
+    """What happens to an incident nobody acknowledges: each level in turn, ``num_loops`` times
+    round."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    escalation_rules: list[EscalationRule] = Field(min_length=1)
+    num_loops: int = Field(default=0, ge=0, le=9)
+
+
+def escalations(incident: Incident, policy: EscalationPolicy, now: datetime) -> list[
+    tuple[int, datetime]
+]:  # fmt: skip
+    """``(level, when)`` of each escalation the incident has undergone by ``now``: after each
+    level's delay, while it was still neither acknowledged nor resolved, the next level is
+    notified (level 1 is notified at the trigger, and is no escalation)."""
+    ended = min(
+        t for t in (incident.acknowledged_at, incident.resolved_at, now) if t is not None
+    )
+    rules = policy.escalation_rules
+    found, at = [], incident.triggered_at
+    for step in range(len(rules) * (policy.num_loops + 1) - 1):
+        at = at + timedelta(minutes=rules[step % len(rules)].escalation_delay_in_minutes)
+        if at > ended:
+            break
+        found.append(((step + 1) % len(rules) + 1, at))
+    return found
 
 
 def validate_event(event: Any, routing_keys: dict[str, str]) -> list[str]:
@@ -177,15 +230,18 @@ class IncidentStore:
 
 
 def create_app(
-    state_dir: Path, routing_keys: dict[str, str], api_tokens: frozenset[str] = frozenset()
-) -> FastAPI:
+    state_dir: Path, routing_keys: dict[str, str], api_tokens: frozenset[str] = frozenset(),
+    policies: dict[str, EscalationPolicy] | None = None,
+) -> FastAPI:  # fmt: skip
     """``routing_keys`` maps service name to its 32-character routing key; ``api_tokens`` are
-    the REST API tokens accepted under ``/rest`` (none: every REST call is refused)."""
+    the REST API tokens accepted under ``/rest`` (none: every REST call is refused);
+    ``policies`` maps a service name to its escalation policy (none: incidents never escalate)."""
     from mlchaos.receiver.rest import rest_router
 
     store = IncidentStore(state_dir / "incidents.jsonl", {v: k for k, v in routing_keys.items()})
     app = FastAPI(title="mlchaos PagerDuty Events API v2 receiver")
-    app.include_router(rest_router(store, api_tokens, list(routing_keys)), prefix="/rest")
+    router = rest_router(store, api_tokens, list(routing_keys), policies or {})
+    app.include_router(router, prefix="/rest")
 
     @app.post("/v2/enqueue")
     async def enqueue(request: Request) -> JSONResponse:

@@ -14,6 +14,10 @@ Contract (https://developer.pagerduty.com/api-reference/):
 - ``GET /incidents/{id}``, ``/incidents/{id}/log_entries`` (newest first: trigger, acknowledge
   and resolve entries) and ``/incidents/{id}/alerts`` (the event's ``custom_details`` as
   ``body.details``).
+- ``GET /escalation_policies``, ``GET /escalation_policies/{id}``; a service and its incidents
+  name their policy (``escalation_policy``), and an incident nobody acknowledged in a level's
+  ``escalation_delay_in_minutes`` has an ``escalate_log_entry`` (channel ``timeout``, the new
+  level's ``assignees``) at the moment the next level was notified.
 - ``PUT /incidents/{id}`` with ``{"incident": {"type": "incident_reference", "status":
   "acknowledged" | "resolved"}}`` and a ``From`` header naming the user: 400 without it.
 - Times are ISO 8601 to the second, in UTC (``2026-12-02T05:07:04Z``), as PagerDuty's are.
@@ -30,9 +34,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from mlchaos.receiver.events import Incident, IncidentStore
+from mlchaos.receiver.events import EscalationPolicy, Incident, IncidentStore, escalations
 
-__all__ = ["MAX_LIMIT", "pd_time", "rest_router", "service_id"]
+__all__ = ["MAX_LIMIT", "pd_time", "policy_id", "rest_router", "service_id"]
 
 MAX_LIMIT = 100
 _DONE = {"trigger": "Triggered", "acknowledge": "Acknowledged", "resolve": "Resolved"}
@@ -41,6 +45,11 @@ _DONE = {"trigger": "Triggered", "acknowledge": "Acknowledged", "resolve": "Reso
 def service_id(name: str) -> str:
     """A PagerDuty-shaped id (``P`` and six characters) for the service ``name``, stable."""
     return "P" + b32encode(hashlib.sha256(name.encode()).digest()).decode()[:6]
+
+
+def policy_id(name: str) -> str:
+    """A PagerDuty-shaped id for the escalation policy ``name``, stable."""
+    return "E" + b32encode(hashlib.sha256(f"policy:{name}".encode()).digest()).decode()[:6]
 
 
 def pd_time(when: datetime | None) -> str | None:
@@ -93,9 +102,14 @@ class _Page:
         })  # fmt: skip
 
 
-def rest_router(store: IncidentStore, tokens: frozenset[str], services: list[str]) -> APIRouter:
-    """The REST endpoints over ``store``, for the API ``tokens``, on ``services`` by name."""
+def rest_router(
+    store: IncidentStore, tokens: frozenset[str], services: list[str],
+    policies: dict[str, EscalationPolicy] | None = None,
+) -> APIRouter:  # fmt: skip
+    """The REST endpoints over ``store``, for the API ``tokens``, on ``services`` by name, each
+    escalating as ``policies`` says (by service name)."""
     router = APIRouter()
+    policies = policies or {}
 
     def authorized(request: Request) -> bool:
         given = request.headers.get("Authorization", "")
@@ -110,11 +124,37 @@ def rest_router(store: IncidentStore, tokens: frozenset[str], services: list[str
 
     def service_ref(request: Request, name: str, full: bool = False) -> dict[str, Any]:
         sid = service_id(name)
-        ref = {"id": sid, "type": "service" if full else "service_reference", "summary": name,
-               "self": f"{base(request)}/rest/services/{sid}",
-               "html_url": f"{base(request)}/service-directory/{sid}"}  # fmt: skip
+        ref: dict[str, Any] = {
+            "id": sid, "type": "service" if full else "service_reference", "summary": name,
+            "self": f"{base(request)}/rest/services/{sid}",
+            "html_url": f"{base(request)}/service-directory/{sid}",
+        }  # fmt: skip
         if full:
             ref |= {"name": name, "description": name, "status": "active"}
+            if name in policies:
+                ref["escalation_policy"] = policy_ref(request, policies[name])
+        return ref
+
+    def policy_ref(
+        request: Request, policy: EscalationPolicy, full: bool = False
+    ) -> dict[str, Any]:
+        pid = policy_id(policy.name)
+        ref: dict[str, Any] = {
+            "id": pid, "type": "escalation_policy" if full else "escalation_policy_reference",
+            "summary": policy.name, "self": f"{base(request)}/rest/escalation_policies/{pid}",
+        }  # fmt: skip
+        if full:
+            owners = [n for n, p in policies.items() if p is policy]
+            ref |= {
+                "name": policy.name, "num_loops": policy.num_loops,
+                "services": [service_ref(request, n) for n in owners],
+                "escalation_rules": [
+                    {"id": f"R{pid[1:]}{level}",
+                     "escalation_delay_in_minutes": rule.escalation_delay_in_minutes,
+                     "targets": [{"type": "user_reference", "summary": t} for t in rule.targets]}
+                    for level, rule in enumerate(policy.escalation_rules, 1)
+                ],
+            }  # fmt: skip
         return ref
 
     def incident_json(request: Request, incident: Incident) -> dict[str, Any]:
@@ -132,7 +172,16 @@ def rest_router(store: IncidentStore, tokens: frozenset[str], services: list[str
                              "resolved": int(incident.status == "resolved")},
             "self": f"{base(request)}/rest/incidents/{incident.id}",
             "html_url": f"{base(request)}/incidents/{incident.id}",
+            **escalation_json(request, incident),
         }  # fmt: skip
+
+    def escalation_json(request: Request, incident: Incident) -> dict[str, Any]:
+        policy = policies.get(incident.service)
+        if policy is None:
+            return {}
+        reached = escalations(incident, policy, datetime.now(UTC))
+        level = reached[-1][0] if reached else 1
+        return {"escalation_policy": policy_ref(request, policy), "escalation_level": level}
 
     def find(incident_id: str) -> Incident | None:
         return next((i for i in store.list() if i.id == incident_id), None)
@@ -174,6 +223,26 @@ def rest_router(store: IncidentStore, tokens: frozenset[str], services: list[str
         if name is None:
             return _error(404, "Not Found", 2100)
         return JSONResponse({"service": service_ref(request, name, full=True)})
+
+    @router.get("/escalation_policies")
+    def list_policies(request: Request) -> JSONResponse:
+        page = _Page(request)
+        if refused := guard(request):
+            return refused
+        if page.errors:
+            return _invalid(*page.errors)
+        unique = {policy_id(p.name): p for p in policies.values()}
+        found = [policy_ref(request, p, full=True) for _, p in sorted(unique.items())]
+        return page.answer("escalation_policies", found)
+
+    @router.get("/escalation_policies/{pid}")
+    def get_policy(request: Request, pid: str) -> JSONResponse:
+        if refused := guard(request):
+            return refused
+        policy = next((p for p in policies.values() if policy_id(p.name) == pid), None)
+        if policy is None:
+            return _error(404, "Not Found", 2100)
+        return JSONResponse({"escalation_policy": policy_ref(request, policy, full=True)})
 
     @router.get("/incidents")
     def list_incidents(request: Request) -> JSONResponse:
@@ -220,7 +289,7 @@ def rest_router(store: IncidentStore, tokens: frozenset[str], services: list[str
             return incident
         ref = {"id": incident.id, "type": "incident_reference", "summary": incident.summary}
         service = service_ref(request, incident.service)
-        entries = []
+        entries: list[tuple[datetime, dict[str, Any]]] = []
         for kind, when, by in (
             ("trigger", incident.triggered_at, None),
             ("acknowledge", incident.acknowledged_at, incident.acknowledged_by),
@@ -230,13 +299,26 @@ def rest_router(store: IncidentStore, tokens: frozenset[str], services: list[str
                 continue
             agent = ({"type": "user_reference", "summary": by} if by
                      else {"type": "service_reference", "summary": incident.service})  # fmt: skip
-            entries.append({
+            entries.append((when, {
                 "id": f"R{incident.id[1:]}{kind[0].upper()}", "type": f"{kind}_log_entry",
                 "summary": f"{_DONE[kind]} through {'the REST API' if by else 'the API'}",
                 "created_at": pd_time(when), "incident": ref, "service": service,
                 "agent": agent, "channel": {"type": "web_trigger" if by else "api"},
-            })  # fmt: skip
-        return page.answer("log_entries", entries[::-1])
+            }))  # fmt: skip
+        policy = policies.get(incident.service)
+        reached = escalations(incident, policy, datetime.now(UTC)) if policy else []
+        for number, (level, when) in enumerate(reached, 1):
+            assert policy is not None
+            rule = policy.escalation_rules[level - 1]
+            entries.append((when, {
+                "id": f"R{incident.id[1:]}E{number}", "type": "escalate_log_entry",
+                "summary": f"Escalated to level {level} by timeout", "created_at": pd_time(when),
+                "incident": ref, "service": service, "channel": {"type": "timeout"},
+                "agent": {"type": "service_reference", "summary": incident.service},
+                "assignees": [{"type": "user_reference", "summary": t} for t in rule.targets],
+            }))  # fmt: skip
+        newest_first = sorted(entries, key=lambda pair: pair[0], reverse=True)  # as PagerDuty
+        return page.answer("log_entries", [entry for _, entry in newest_first])
 
     @router.get("/incidents/{incident_id}/alerts")
     def alerts(request: Request, incident_id: str) -> JSONResponse:

@@ -190,3 +190,59 @@ def test_mlchaos_ack_acknowledges_through_the_rest_api(
     listed = rest(receiver).list_all("incidents", params={"incident_key": "cli-ack-1"})
     assert [i["status"] for i in listed] == ["acknowledged"]
     assert TOKEN not in done.stdout + done.stderr
+
+
+def test_an_unacknowledged_incident_escalates_in_the_rest_api(tmp_path: Path) -> None:
+    """The receiver with an escalation policy (6 s per level, for staging): an incident nobody
+    acknowledges has an ``escalate_log_entry`` to level 2 in the REST API, read with the
+    official client; one acknowledged in time never escalates."""
+    (tmp_path / "key").write_text(KEY)
+    (tmp_path / "tokens").write_text(TOKEN)
+    (tmp_path / "policy.yaml").write_text(
+        "name: fraud escalation\nescalation_rules:\n"
+        "  - {escalation_delay_in_minutes: 0.1, targets: [primary-oncall]}\n"
+        "  - {escalation_delay_in_minutes: 0.1, targets: [team-lead]}\n"
+    )
+    [port] = free_ports(1)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlchaos", "receiver", "--service", "fraud-oncall",
+         "--routing-key-file", str(tmp_path / "key"), "--api-token-file", str(tmp_path / "tokens"),
+         "--escalation-policy", str(tmp_path / "policy.yaml"), "--port", str(port),
+         "--state-dir", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(tmp_path / "log").open("wb"),
+    )  # fmt: skip
+    url, ca = f"https://127.0.0.1:{port}", tmp_path / "tls" / "cert.pem"
+    receiver = {"url": url, "rest": f"{url}/rest", "ca": ca}
+    try:
+        wait_until(lambda: ca.exists() and _healthy(url, ca), timeout=30)
+        trigger(receiver, "FraudBurnRatePage", "unanswered")
+        trigger(receiver, "FraudEdgeErrors", "answered")
+        client = rest(receiver)
+        answered = next(i for i in client.list_all("incidents") if i["incident_key"] == "answered")
+        client.rput(f"incidents/{answered['id']}", json={"incident": {
+            "type": "incident_reference", "status": "acknowledged"}},
+            headers={"From": "oncall@fraud.example"})  # fmt: skip
+        unanswered = next(
+            i for i in client.list_all("incidents") if i["incident_key"] == "unanswered"
+        )
+
+        def escalated(incident_id: str) -> list[dict[str, Any]]:
+            entries = client.list_all(f"incidents/{incident_id}/log_entries")
+            return [e for e in entries if e["type"] == "escalate_log_entry"]
+
+        wait_until(lambda: bool(escalated(unanswered["id"])), timeout=30, interval=0.5)
+        [entry] = escalated(unanswered["id"])[-1:]
+        assert entry["channel"] == {"type": "timeout"}
+        assert entry["assignees"] == [{"type": "user_reference", "summary": "team-lead"}]
+        created = datetime.fromisoformat(entry["created_at"].replace("Z", "+00:00"))
+        triggered = datetime.fromisoformat(unanswered["created_at"].replace("Z", "+00:00"))
+        assert timedelta(seconds=5) <= created - triggered <= timedelta(seconds=7)  # 6 s, to the s
+        incident = client.rget(f"incidents/{unanswered['id']}")
+        assert incident["escalation_level"] == 2
+        assert incident["escalation_policy"]["summary"] == "fraud escalation"
+        assert escalated(answered["id"]) == []  # acknowledged within its 6 s
+        [policy] = client.list_all("escalation_policies")
+        assert [r["escalation_delay_in_minutes"] for r in policy["escalation_rules"]] == [0.1, 0.1]
+    finally:
+        process.terminate()
+        process.wait(10)
