@@ -14,6 +14,7 @@ __all__ = [
     "EVENTS",
     "EXIT_OF",
     "FIX",
+    "FROM_PAGE",
     "HEADLINE",
     "INJECTOR",
     "JUDGED",
@@ -45,6 +46,8 @@ class Event(StrEnum):
     FIRED = "fired"
     """The alert went firing, ``for`` later: the first firing sample of ALERTS."""
     PAGED = "paged"
+    ESCALATED = "escalated"
+    """Nobody acknowledged in time: the pager's escalation policy notified its next level."""
     ACKNOWLEDGED = "acknowledged"
     MITIGATED = "mitigated"
     RECOVERED = "recovered"
@@ -88,6 +91,7 @@ class Span(StrEnum):
     MTTD = "mttd"
     TIME_TO_FIRE = "time_to_fire"
     TIME_TO_PAGE = "time_to_page"
+    TIME_TO_ESCALATE = "time_to_escalate"
     MTTA = "mtta"
     MTTM = "mttm"
     MTTR = "mttr"
@@ -144,6 +148,10 @@ MEASURES: tuple[Measure, ...] = (
         Span.TIME_TO_PAGE, Event.INJECTED, Event.PAGED, "paging", "paging", None,
         "shorten the path from alert to page: Alertmanager `group_wait` and routing",
     ),
+    Measure(  # from the page, as the escalation policy counts its delay
+        Span.TIME_TO_ESCALATE, Event.PAGED, Event.ESCALATED, "escalation", "escalation", None,
+        "make the escalation policy reach its next level in time: its delays, its levels",
+    ),
     Measure(  # from the page, as PagerDuty defines it
         Span.MTTA, Event.PAGED, Event.ACKNOWLEDGED, "acknowledgement (MTTA)", "acknowledgement",
         "MTTA", "make the page reach someone who can act: escalation policy and notification "
@@ -171,6 +179,8 @@ STAND_INS = frozenset(m.name for m in MEASURES if m.stand_in)
 TARGET_EVENT: dict[str, str] = {m.name: m.end for m in MEASURES}
 """The event that ends each duration."""
 TARGET_OF_EVENT: dict[str, str] = {m.end: m.name for m in JUDGED if m.start is Event.INJECTED}
+FROM_PAGE: dict[str, str] = {m.end: m.name for m in JUDGED if m.start is Event.PAGED}
+"""The events whose target runs from the page (acknowledgement, escalation), by event."""
 """The target each event is measured against as an offset from injection (MTTA is not)."""
 
 

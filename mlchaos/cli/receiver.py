@@ -30,7 +30,8 @@ __all__ = ["receiver"]
     "policy_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A YAML escalation policy for the service (name, escalation_rules, num_loops): an "
-    "incident nobody acknowledges escalates level by level, as PagerDuty's do.",
+    "incident nobody acknowledges escalates level by level, as PagerDuty's do. Read again "
+    "when it changes; deleting it removes the policy.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=18443, show_default=True)
@@ -56,15 +57,16 @@ def receiver(
     import uvicorn
 
     from mlchaos.loader import load_document
-    from mlchaos.receiver.events import EscalationPolicy, create_app
+    from mlchaos.receiver.events import EscalationPolicy, PolicyFile, create_app
     from mlchaos.receiver.tls import ensure_certificate
 
-    policy = load_document(policy_file, EscalationPolicy) if policy_file else None
+    if policy_file is not None:
+        load_document(policy_file, EscalationPolicy)  # bad input now, at its line
     state_dir.mkdir(parents=True, exist_ok=True)
     cert, key = ensure_certificate(state_dir / "tls", host)
     keys = {service_name: routing_key_file.read_text().strip()}
     tokens = api_token_file.read_text().split() if api_token_file else []
-    policies = {service_name: policy} if policy is not None else {}
+    policies = PolicyFile(policy_file, service_name) if policy_file is not None else dict
     app = create_app(state_dir, keys, frozenset(tokens), policies)
     click.echo(f"PagerDuty receiver on https://{host}:{port} (certificate {cert})", err=True)
     uvicorn.run(

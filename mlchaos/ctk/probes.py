@@ -29,6 +29,7 @@ __all__ = [
     "slo_holds",
     "wait_for_acknowledgement",
     "wait_for_alert",
+    "wait_for_escalation",
     "wait_for_firing",
     "wait_for_mitigation",
     "wait_for_page",
@@ -186,6 +187,40 @@ def wait_for_acknowledgement(
     when given (the acknowledgement's target runs from the page), else ``give_up_after_s``
     after injection."""
     journal, injected, deadline = _window(configuration, give_up_after_s)
+    page = _the_page(journal, Event.ACKNOWLEDGED, "acknowledgement", "be acknowledged")
+    if page is None:
+        return False
+    deadline = _from_page(page, within_s, deadline)
+    incidents = _pager(pagerduty_url, ca_file, adapters, pagerduty_rest, service)
+    look = events.acknowledged(incidents, service, injected, page.detail["incident"], journal)
+    return events.wait_for(journal, Event.ACKNOWLEDGED, "acknowledgement", deadline, look)
+
+
+def wait_for_escalation(
+    pagerduty_url: str,
+    service: str,
+    give_up_after_s: float,
+    ca_file: str | None = None,
+    adapters: Adapters = None,
+    pagerduty_rest: dict[str, Any] | None = None,
+    within_s: float | None = None,
+    configuration: Configuration = None,
+) -> bool:
+    """Wait for the incident that paged to escalate (nobody acknowledged it in time): until
+    ``within_s`` after the page when given, else ``give_up_after_s`` after injection."""
+    journal, injected, deadline = _window(configuration, give_up_after_s)
+    page = _the_page(journal, Event.ESCALATED, "escalation", "escalate")
+    if page is None:
+        return False
+    deadline = _from_page(page, within_s, deadline)
+    incidents = _pager(pagerduty_url, ca_file, adapters, pagerduty_rest, service)
+    look = events.escalated(incidents, service, injected, page.detail["incident"])
+    return events.wait_for(journal, Event.ESCALATED, "escalation", deadline, look)
+
+
+def _the_page(journal: Any, event: Event, noun: str, verb: str) -> EventRecord | None:
+    """The page an acknowledgement or an escalation follows; without one, ``event`` is
+    recorded missed (*cannot tell* when the page itself could not be observed)."""
     page = next((r for r in journal.of(EventRecord) if r.event is Event.PAGED), None)
     if page is None:
         unseen = any(
@@ -193,19 +228,21 @@ def wait_for_acknowledgement(
         )
         journal.write(
             Missed(
-                event=Event.ACKNOWLEDGED,
+                event=event,
                 status="unreachable" if unseen else "timeout",
-                reason="the page could not be observed, so neither can its acknowledgement"
+                reason=f"the page could not be observed, so neither can its {noun}"
                 if unseen
-                else "nothing paged, so nothing could be acknowledged",
+                else f"nothing paged, so nothing could {verb}",
             )
         )
-        return False
-    if within_s is not None:
-        deadline = parse_time(page.start) + timedelta(seconds=within_s)
-    incidents = _pager(pagerduty_url, ca_file, adapters, pagerduty_rest, service)
-    look = events.acknowledged(incidents, service, injected, page.detail["incident"], journal)
-    return events.wait_for(journal, Event.ACKNOWLEDGED, "acknowledgement", deadline, look)
+    return page
+
+
+def _from_page(page: EventRecord, within_s: float | None, deadline: Any) -> Any:
+    """A target that runs from the page ends ``within_s`` after it; else at ``deadline``."""
+    if within_s is None:
+        return deadline
+    return parse_time(page.start) + timedelta(seconds=within_s)
 
 
 def wait_for_mitigation(

@@ -132,6 +132,23 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
                 },
             )
         )
+    if expect.escalation and expect.paging:
+        steps.append(
+            _activity(
+                "probe",
+                "wait-escalated",
+                PROBES,
+                "wait_for_escalation",
+                {
+                    **pd,
+                    "service": expect.paging.service,
+                    "within_s": None
+                    if experiment.give_up_after is not None
+                    else expect.escalation.within,
+                    **_until(waits, "escalated"),
+                },
+            )
+        )
     if expect.acknowledgement and expect.paging:
         steps.append(
             _activity(

@@ -240,7 +240,12 @@ class Gameday:
             if start and start.get("restored"):
                 _settle(experiment, self.service, self.scenario.cool_down)
         journal = Journal(RunDir(self.run_dir).journal(experiment.name))
-        if self._responder is not None:
+        if self._responder is not None and experiment.expect.escalation is not None:
+            # Its premise is that nobody answers: the responder stands in for nobody here.
+            self._responder.idle()
+            progress.info("%s%s: nobody answers its pages: they should escalate", position,
+                          experiment.name)  # fmt: skip
+        elif self._responder is not None:
             self._responder.watch(datetime.now(UTC), journal, drill_ready(experiment, journal))
         doing = "injecting" if floor is not None else "not injecting, the monitoring unread:"
         progress.info("%s%s: %s %s", position, experiment.name, doing, _describe(experiment))

@@ -32,6 +32,7 @@ ORDER: tuple[tuple[str, str, str], ...] = (
     ("detected", "fired", "an alert fires only after it went pending"),
     ("fired", "paged", "Alertmanager pages only for a firing alert"),
     ("paged", "acknowledged", "only a page can be acknowledged"),
+    ("paged", "escalated", "only a page can escalate"),
     ("injected", "mitigated", "nothing mitigates a fault before it is in"),
     ("injected", "recovered", "nothing recovers from a fault before it is in"),
 )

@@ -38,6 +38,7 @@ __all__ = [
     "acknowledged",
     "attribute",
     "detected",
+    "escalated",
     "fallback_served",
     "fired",
     "injected_or_fail",
@@ -236,6 +237,28 @@ def acknowledged(
                     {"incident": incident_id},
                     actor=actor,
                     party=party,
+                )
+        return None
+
+    return look
+
+
+def escalated(incidents: Pager, service: str, injected: datetime, incident_id: str) -> Callable[
+    [], Seen | None
+]:  # fmt: skip
+    """The first escalation of the incident that paged: its policy notified the next level
+    because nobody acknowledged in time. The pager's doing, under the team's policy."""
+
+    def look() -> Seen | None:
+        for incident in incidents.since(service, injected):
+            if incident["id"] == incident_id and incident.get("escalated_at"):
+                to = incident.get("escalated_to") or "its next level"
+                return Seen(
+                    incident["escalated_at"],
+                    f"{incidents.source} incident escalated",
+                    {"incident": incident_id, "to": to},
+                    actor="escalation policy",
+                    party=Party.TEAM,
                 )
         return None
 

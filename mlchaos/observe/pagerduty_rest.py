@@ -57,7 +57,7 @@ class PagerDutyRest:
         self.client = rest_client(spec, ca_file)
         self._ids: dict[str, str] = {service: spec.service_id} if spec.service_id else {}
         self._details: dict[str, Any] = {}
-        self._read_as: dict[tuple[str, str], dict[str, Any]] = {}
+        self._read_as: dict[tuple[str, str, int], dict[str, Any]] = {}
         """Incidents read, by id and status: log entries are read again only on a change."""
 
     def since(self, service: str, when: datetime) -> list[dict[str, Any]]:
@@ -69,7 +69,7 @@ class PagerDutyRest:
         }
         found = []
         for raw in self._call(lambda: self.client.list_all("incidents", params=params)):
-            known = self._read_as.get((raw["id"], raw["status"]))
+            known = self._read_as.get(_state(raw))
             incident = known or self._read(raw, service, now)
             if datetime.fromisoformat(incident["triggered_earliest"]) >= when:
                 found.append(incident)  # not one that may have come before ``when``
@@ -83,9 +83,9 @@ class PagerDutyRest:
         self._call(lambda: self.client.rput(f"incidents/{incident['id']}", json=body))
 
     def _read(self, raw: dict[str, Any], service: str, now: datetime) -> dict[str, Any]:
-        times: dict[str, str | None] = {"acknowledge": None, "resolve": None}
-        acknowledged_by = None
-        if raw["status"] != "triggered":
+        times: dict[str, str | None] = {"acknowledge": None, "resolve": None, "escalate": None}
+        acknowledged_by = escalated_to = None
+        if raw["status"] != "triggered" or int(raw.get("escalation_level") or 1) > 1:
             entries = self._call(lambda: self.client.list_all(f"incidents/{raw['id']}/log_entries"))
             for entry in sorted(entries, key=lambda e: e["created_at"]):
                 kind = entry["type"].removesuffix("_log_entry")
@@ -93,6 +93,9 @@ class PagerDutyRest:
                     times[kind] = _end_of_second(entry["created_at"], now)
                     if kind == "acknowledge":
                         acknowledged_by = (entry.get("agent") or {}).get("summary")
+                    if kind == "escalate":
+                        to = [a.get("summary") for a in entry.get("assignees") or []]
+                        escalated_to = ", ".join(t for t in to if t) or None
         incident = {
             "id": raw["id"], "service": service, "dedup_key": raw.get("incident_key") or "",
             "status": raw["status"], "summary": raw.get("title") or raw.get("summary", ""),
@@ -100,9 +103,10 @@ class PagerDutyRest:
             "triggered_earliest": _start_of_second(raw["created_at"]),
             "acknowledged_at": times["acknowledge"], "resolved_at": times["resolve"],
             "acknowledged_by": acknowledged_by,
+            "escalated_at": times["escalate"], "escalated_to": escalated_to,
             "custom_details": self._details_of(raw["id"]),
         }  # fmt: skip
-        self._read_as[(raw["id"], raw["status"])] = incident
+        self._read_as[_state(raw)] = incident
         return incident
 
     def _details_of(self, incident_id: str) -> Any:
@@ -150,6 +154,12 @@ def _pd(when: datetime) -> str:
 def _start_of_second(text: str) -> str:
     """A PagerDuty time as the earliest moment it can stand for."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
+
+
+def _state(raw: dict[str, Any]) -> tuple[str, str, int]:
+    """What makes an incident worth reading again: its status, and its escalation level
+    (an escalation changes no status)."""
+    return raw["id"], raw["status"], int(raw.get("escalation_level") or 1)
 
 
 def _end_of_second(text: str, now: datetime) -> str:

@@ -19,12 +19,15 @@ Under ``/rest``, PagerDuty's REST API v2 over the same incidents, for API tokens
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,12 +39,15 @@ __all__ = [
     "EscalationRule",
     "Incident",
     "IncidentStore",
+    "Policies",
+    "PolicyFile",
     "create_app",
     "escalations",
     "validate_event",
 ]
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
+log = logging.getLogger("mlchaos.receiver")
 SEVERITIES = ("critical", "error", "warning", "info")
 
 
@@ -85,6 +91,34 @@ class EscalationPolicy(BaseModel):
     name: str = Field(min_length=1)
     escalation_rules: list[EscalationRule] = Field(min_length=1)
     num_loops: int = Field(default=0, ge=0, le=9)
+
+
+Policies = Callable[[], dict[str, EscalationPolicy]]
+"""The escalation policy of each service, as they stand at the moment of asking."""
+
+
+class PolicyFile:
+    """One service's escalation policy, read from a YAML file and read again whenever the
+    file changes; none while the file is absent (so deleting it removes the policy, as a team
+    that deletes its policy in PagerDuty would)."""
+
+    def __init__(self, path: Path, service: str) -> None:
+        self.path, self.service = path, service
+        self._seen: tuple[float, dict[str, EscalationPolicy]] | None = None
+
+    def __call__(self) -> dict[str, EscalationPolicy]:
+        try:
+            changed = self.path.stat().st_mtime
+        except OSError:
+            return {}
+        if self._seen is None or self._seen[0] != changed:
+            try:
+                loaded = EscalationPolicy.model_validate(yaml.safe_load(self.path.read_text()))
+            except (OSError, ValueError, yaml.YAMLError) as exc:
+                log.warning("escalation policy %s unreadable, so none applies: %s", self.path, exc)
+                return {}
+            self._seen = (changed, {self.service: loaded})
+        return self._seen[1]
 
 
 def escalations(incident: Incident, policy: EscalationPolicy, now: datetime) -> list[
@@ -231,16 +265,17 @@ class IncidentStore:
 
 def create_app(
     state_dir: Path, routing_keys: dict[str, str], api_tokens: frozenset[str] = frozenset(),
-    policies: dict[str, EscalationPolicy] | None = None,
+    policies: Policies = dict,
 ) -> FastAPI:  # fmt: skip
     """``routing_keys`` maps service name to its 32-character routing key; ``api_tokens`` are
     the REST API tokens accepted under ``/rest`` (none: every REST call is refused);
-    ``policies`` maps a service name to its escalation policy (none: incidents never escalate)."""
+    ``policies`` gives each service's escalation policy when asked (`PolicyFile`; by default
+    none: incidents never escalate)."""
     from mlchaos.receiver.rest import rest_router
 
     store = IncidentStore(state_dir / "incidents.jsonl", {v: k for k, v in routing_keys.items()})
     app = FastAPI(title="mlchaos PagerDuty Events API v2 receiver")
-    router = rest_router(store, api_tokens, list(routing_keys), policies or {})
+    router = rest_router(store, api_tokens, list(routing_keys), policies)
     app.include_router(router, prefix="/rest")
 
     @app.post("/v2/enqueue")
@@ -275,13 +310,29 @@ def create_app(
     @app.get("/incidents")
     def incidents(service: str | None = None, since: datetime | None = None) -> JSONResponse:
         listed = store.list(service, since)
-        return JSONResponse({"incidents": [i.model_dump(mode="json") for i in listed]})
+        now = policies()
+        return JSONResponse({"incidents": [_with_escalation(i, now) for i in listed]})
 
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+def _with_escalation(
+    incident: Incident, policies: dict[str, EscalationPolicy] | None
+) -> dict[str, Any]:
+    """The incident as ``/incidents`` lists it: with its first escalation, when its service's
+    policy escalated it (``escalated_at``, and the level's targets as ``escalated_to``)."""
+    listed = incident.model_dump(mode="json")
+    policy = (policies or {}).get(incident.service)
+    reached = escalations(incident, policy, datetime.now(UTC)) if policy else []
+    if policy is not None and reached:
+        level, at = reached[0]
+        listed["escalated_at"] = at.isoformat()
+        listed["escalated_to"] = ", ".join(policy.escalation_rules[level - 1].targets)
+    return listed
 
 
 def _invalid(errors: list[str]) -> JSONResponse:

@@ -34,7 +34,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from mlchaos.receiver.events import EscalationPolicy, Incident, IncidentStore, escalations
+from mlchaos.receiver.events import (
+    EscalationPolicy,
+    Incident,
+    IncidentStore,
+    Policies,
+    escalations,
+)
 
 __all__ = ["MAX_LIMIT", "pd_time", "policy_id", "rest_router", "service_id"]
 
@@ -103,13 +109,11 @@ class _Page:
 
 
 def rest_router(
-    store: IncidentStore, tokens: frozenset[str], services: list[str],
-    policies: dict[str, EscalationPolicy] | None = None,
+    store: IncidentStore, tokens: frozenset[str], services: list[str], policies: Policies = dict,
 ) -> APIRouter:  # fmt: skip
     """The REST endpoints over ``store``, for the API ``tokens``, on ``services`` by name, each
-    escalating as ``policies`` says (by service name)."""
+    escalating as ``policies`` says (by service name) at the moment of the call."""
     router = APIRouter()
-    policies = policies or {}
 
     def authorized(request: Request) -> bool:
         given = request.headers.get("Authorization", "")
@@ -131,8 +135,9 @@ def rest_router(
         }  # fmt: skip
         if full:
             ref |= {"name": name, "description": name, "status": "active"}
-            if name in policies:
-                ref["escalation_policy"] = policy_ref(request, policies[name])
+            policy = policies().get(name)
+            if policy is not None:
+                ref["escalation_policy"] = policy_ref(request, policy)
         return ref
 
     def policy_ref(
@@ -144,7 +149,7 @@ def rest_router(
             "summary": policy.name, "self": f"{base(request)}/rest/escalation_policies/{pid}",
         }  # fmt: skip
         if full:
-            owners = [n for n, p in policies.items() if p is policy]
+            owners = [n for n, p in policies().items() if p is policy]
             ref |= {
                 "name": policy.name, "num_loops": policy.num_loops,
                 "services": [service_ref(request, n) for n in owners],
@@ -176,7 +181,7 @@ def rest_router(
         }  # fmt: skip
 
     def escalation_json(request: Request, incident: Incident) -> dict[str, Any]:
-        policy = policies.get(incident.service)
+        policy = policies().get(incident.service)
         if policy is None:
             return {}
         reached = escalations(incident, policy, datetime.now(UTC))
@@ -231,7 +236,7 @@ def rest_router(
             return refused
         if page.errors:
             return _invalid(*page.errors)
-        unique = {policy_id(p.name): p for p in policies.values()}
+        unique = {policy_id(p.name): p for p in policies().values()}
         found = [policy_ref(request, p, full=True) for _, p in sorted(unique.items())]
         return page.answer("escalation_policies", found)
 
@@ -239,7 +244,7 @@ def rest_router(
     def get_policy(request: Request, pid: str) -> JSONResponse:
         if refused := guard(request):
             return refused
-        policy = next((p for p in policies.values() if policy_id(p.name) == pid), None)
+        policy = next((p for p in policies().values() if policy_id(p.name) == pid), None)
         if policy is None:
             return _error(404, "Not Found", 2100)
         return JSONResponse({"escalation_policy": policy_ref(request, policy, full=True)})
@@ -305,7 +310,7 @@ def rest_router(
                 "created_at": pd_time(when), "incident": ref, "service": service,
                 "agent": agent, "channel": {"type": "web_trigger" if by else "api"},
             }))  # fmt: skip
-        policy = policies.get(incident.service)
+        policy = policies().get(incident.service)
         reached = escalations(incident, policy, datetime.now(UTC)) if policy else []
         for number, (level, when) in enumerate(reached, 1):
             assert policy is not None

@@ -94,6 +94,11 @@ class StackConfig(BaseModel):
         return self.state_dir / "routing-key"
 
     @property
+    def escalation_policy_path(self) -> Path:
+        """The receiver's escalation policy for ``pagerduty_service``; deleting it removes it."""
+        return self.state_dir / "escalation-policy.yaml"
+
+    @property
     def traffic_path(self) -> Path:
         """The replayed traffic, JSON lines: the service file's ``payload``."""
         return self.state_dir / "traffic.jsonl"

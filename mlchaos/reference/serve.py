@@ -32,11 +32,12 @@ def build_app(component: str, cfg: StackConfig) -> Any:
 
         return model_server.create_app(Registry(cfg.registry_dir), cfg.model_name)
     if component == "pagerduty":
-        from mlchaos.receiver.events import create_app
+        from mlchaos.receiver.events import PolicyFile, create_app
 
         held = json.loads(cfg.secrets_path.read_text())
         tokens = frozenset(held.get("api_tokens", []))
-        return create_app(cfg.state_dir, held["routing_keys"], tokens)
+        policy = PolicyFile(cfg.escalation_policy_path, cfg.pagerduty_service)
+        return create_app(cfg.state_dir, held["routing_keys"], tokens, policy)
     if component == "rollback-controller":
         from mlchaos.reference import rollback_controller
 

@@ -32,6 +32,7 @@ from mlchaos.reference.registry import Registry
 from mlchaos.rules import RuleSettings, alert_rules, render_rules
 
 __all__ = [
+    "ESCALATION_POLICY",
     "HEALTH_PATHS",
     "READY_TIMEOUT_S",
     "ComponentStatus",
@@ -154,6 +155,17 @@ def any_running(cfg: StackConfig) -> bool:
 # -- preparation ---------------------------------------------------------------------------
 
 
+ESCALATION_POLICY = """\
+# The reference on-call's escalation policy, as the receiver applies it (delays in staging
+# time: 0.1 min is 6 s). Delete this file and pages no longer escalate.
+name: model-oncall escalation
+num_loops: 0
+escalation_rules:
+  - {escalation_delay_in_minutes: 0.1, targets: [model-oncall-primary]}
+  - {escalation_delay_in_minutes: 0.1, targets: [ml-platform-lead]}
+"""
+
+
 def _prepare(cfg: StackConfig, progress: Progress) -> None:
     registry = Registry(cfg.registry_dir)
     from mlchaos.reference import dataset, training  # numpy, scikit-learn: only at start
@@ -171,6 +183,7 @@ def _prepare(cfg: StackConfig, progress: Progress) -> None:
         _private(cfg.secrets_path, json.dumps(held))
     _private(cfg.routing_key_path, cfg.routing_key())
     _private(cfg.api_token_path, cfg.api_token())
+    cfg.escalation_policy_path.write_text(ESCALATION_POLICY)
     dataset.write_replay(cfg.traffic_path)
     reference_service.write(cfg)
     rules = cfg.state_dir / "prometheus" / "rules.yml"

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mlchaos.journal import EventRecord, Record, RunStarted, parse_time
-from mlchaos.vocabulary import EVENTS, TARGET_OF_EVENT, Event, Span
+from mlchaos.vocabulary import EVENTS, FROM_PAGE, TARGET_OF_EVENT, Event
 
 __all__ = ["live_lines"]
 
@@ -64,10 +64,11 @@ def _event_line(
 def _deadline(
     event: str, times: dict[str, datetime], targets: dict[str, float], injected: datetime
 ) -> tuple[datetime | None, str]:
-    if event == Event.ACKNOWLEDGED and Span.MTTA in targets:
+    span = FROM_PAGE.get(event)
+    if span is not None and span in targets:
         paged = times.get(Event.PAGED)
-        text = f"target ≤{targets['mtta']:g}s after the page"
-        return (paged + timedelta(seconds=targets[Span.MTTA]) if paged else None), text
+        text = f"target ≤{targets[span]:g}s after the page"
+        return (paged + timedelta(seconds=targets[span]) if paged else None), text
     key = TARGET_OF_EVENT.get(event)
     if key is None or key not in targets:
         return None, ""

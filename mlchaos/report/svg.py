@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mlchaos.vocabulary import EVENTS, TARGET_OF_EVENT, Event, Span
+from mlchaos.vocabulary import EVENTS, FROM_PAGE, TARGET_OF_EVENT, Event
 
 __all__ = ["COLOURS", "chart", "timeline", "trend"]
 
@@ -71,11 +71,13 @@ def timeline(exp: dict[str, Any]) -> dict[str, Any]:
 
 
 def _due(offsets: dict[str, float | None], targets: dict[str, float]) -> dict[str, float]:
-    """Each event's deadline as an offset from injection; acknowledgement's runs from the page."""
+    """Each event's deadline as an offset from injection; the acknowledgement's and the
+    escalation's run from the page."""
     due = {e: targets[k] for e, k in TARGET_OF_EVENT.items() if k in targets}
     paged = offsets.get(Event.PAGED)
-    if Span.MTTA in targets and paged is not None:
-        due[Event.ACKNOWLEDGED] = paged + targets[Span.MTTA]
+    for event, span in FROM_PAGE.items():
+        if span in targets and paged is not None:
+            due[event] = paged + targets[span]
     return due
 
 

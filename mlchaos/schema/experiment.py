@@ -33,6 +33,7 @@ __all__ = [
     "DataDriftFault",
     "Detection",
     "ErrorBurstFault",
+    "Escalation",
     "Expectations",
     "Experiment",
     "Fault",
@@ -329,9 +330,17 @@ class Recovery(Frozen):
     """The SLO must hold this long before the service counts as recovered."""
 
 
+class Escalation(Frozen):
+    within: Target
+    """How long after the page the pager's escalation policy must notify its next level, when
+    nobody acknowledged. The experiment's premise is that nobody answers: mlchaos's automated
+    responder leaves its pages alone (in a human game day, do not `mlchaos ack` them)."""
+
+
 class Expectations(Frozen):
     detection: Detection
     paging: Paging | None = None
+    escalation: Escalation | None = None
     acknowledgement: Acknowledgement | None = None
     mitigation: Mitigation | None = None
     recovery: Recovery | None = None
@@ -353,7 +362,7 @@ class Expectations(Frozen):
         return {name: exp.within for name, exp in pairs.items() if exp is not None}
 
 
-_WAITED = ("detected", "fired", "paged", "acknowledged", "mitigated", "recovered")
+_WAITED = ("detected", "fired", "paged", "escalated", "acknowledged", "mitigated", "recovered")
 
 
 class Experiment(Frozen):
@@ -383,6 +392,8 @@ class Experiment(Frozen):
     def _acknowledgement_needs_paging(self) -> Experiment:
         if self.expect.acknowledgement is not None and self.expect.paging is None:
             raise ValueError("expect.acknowledgement needs expect.paging: only a page is acked")
+        if self.expect.escalation is not None and self.expect.paging is None:
+            raise ValueError("expect.escalation needs expect.paging: only a page escalates")
         return self
 
     @property
@@ -403,6 +414,7 @@ class Experiment(Frozen):
             "detected": detection,
             "fired": max(paging, detection),
             "paged": paging,
+            "escalated": last,  # and no longer than the target after the page
             "acknowledged": last,  # and no longer than the target after the page
             "mitigated": expect.mitigation.within if expect.mitigation else last,
             "recovered": expect.recovery.within if expect.recovery else last,

@@ -101,3 +101,54 @@ def test_ack_with_nothing_open_says_so(stack: StackConfig) -> None:
     unknown = mlchaos("ack", "P99999", "--state-dir", str(stack.state_dir), timeout=30)
     assert unknown.returncode == 2
     assert unknown.stderr.startswith("error: no triggered incident P99999; triggered: ")
+
+
+def test_a_page_nobody_acknowledges_escalates_by_the_policy_and_not_without_one(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    """Nobody acknowledges: the receiver's escalation policy notifies its next level 6 s after
+    the page, and the experiment that expects it passes (automated responders: the simulated
+    on-call leaves an escalation experiment's pages alone). With the policy deleted, the same
+    experiment fails (human responders, nobody running `mlchaos ack`): it never escalated."""
+    expect = {
+        "detection": {"alert": "EdgeHighErrorRate", "within": "5s"},
+        "paging": {"service": "model-oncall", "within": "10s"},
+        "escalation": {"within": "15s"},
+        "no_recovery": "this test stops the fallback controller: nothing mitigates",
+    }
+    scenario = write_scenario(
+        tmp_path, "escalation", source=ROOT / "experiments" / "error-burst.yaml", expect=expect
+    )
+    policy, kept = stack.escalation_policy_path, stack.escalation_policy_path.read_text()
+    set_controller(stack, False, "fallback-controller")  # the page stays open: it must escalate
+    try:
+        escalated = _run(stack, scenario, tmp_path / "with-policy", "automated")
+        policy.unlink()
+        unescalated = _run(stack, scenario, tmp_path / "without-policy", "human")
+    finally:
+        policy.write_text(kept)
+        set_controller(stack, True, "fallback-controller")
+    done, found = escalated
+    [exp] = found["experiments"]
+    assert done.returncode == 0, (exp["reasons"], done.stderr[-2000:])
+    assert exp["actors"]["escalated"] == {"actor": "escalation policy", "party": "team"}
+    assert 5 <= exp["durations_s"]["time_to_escalate"] <= 8, exp["durations_s"]  # 6 s, to the s
+    assert exp["timeline"]["acknowledged"] is None  # nobody did: that is why it escalated
+    assert "nobody answers its pages: they should escalate" in done.stderr
+    done, found = unescalated
+    [exp] = found["experiments"]
+    assert done.returncode == 1, exp["reasons"]
+    assert exp["timeline"]["escalated"] is None
+    assert any(r.startswith("escalation: target 15s missed") for r in exp["reasons"]), exp[
+        "reasons"
+    ]
+
+
+def _run(
+    stack: StackConfig, scenario: Path, reports: Path, responders: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    done = mlchaos(
+        "gameday", str(scenario), "--responders", responders, "--state-dir",
+        str(stack.state_dir), "--report-dir", str(reports), timeout=300,
+    )  # fmt: skip
+    return done, results(reports)

@@ -13,6 +13,7 @@ from mlchaos.engine.verdict import ExperimentResult, overall
 from mlchaos.journal import parse_record
 from mlchaos.loader import load_experiment
 from mlchaos.schema import Experiment
+from mlchaos.schema.experiment import Escalation, Paging
 from tests.conftest import FIXTURES
 
 
@@ -475,3 +476,34 @@ def test_every_event_a_fault_writes_names_its_actor(
     leases.revert_all(journal)
     actors = {r.event: (r.actor, r.party) for r in journal.of(EventRecord)}
     assert actors == {"injected": ("mlchaos", "mlchaos"), "reverted": ("gateway", "mlchaos")}
+
+
+ESCALATING = EXPERIMENT.model_copy(update={"expect": EXPERIMENT.expect.model_copy(update={
+    "paging": Paging(service="oncall", within=10.0),
+    "escalation": Escalation(within=15.0),
+})})  # fmt: skip
+
+
+def test_an_escalation_the_policy_made_in_time_passes_timed_from_the_page() -> None:
+    """Nobody acknowledged: the pager's escalation policy notified its next level. Its time
+    runs from the page, as the policy counts its delay."""
+    records = [*passing(), event("fired", 3), event("paged", 4, actor="alertmanager"),
+               event("escalated", 10, actor="escalation policy")]  # fmt: skip
+    result = judge(ESCALATING, records, FLOOR)
+    assert result.verdict == "pass", result.reasons
+    assert result.durations_s["time_to_escalate"] == 6.0
+    late = [*records[:-1], event("escalated", 21, actor="escalation policy")]
+    assert judge(ESCALATING, late, FLOOR).reasons == ["escalation: 17.0s, over the 15s target"]
+
+
+def test_an_escalation_that_never_came_fails_and_one_before_the_page_is_a_defect() -> None:
+    records = [*passing(), event("fired", 3), event("paged", 4, actor="alertmanager"),
+               {"type": "missed", "event": "escalated", "status": "timeout",
+                "reason": "no escalation by +19.0s"}]  # fmt: skip
+    result = judge(ESCALATING, records, FLOOR)
+    assert result.verdict == "fail"
+    assert result.reasons == ["escalation: target 15s missed, no escalation by +19.0s"]
+    early = [*records[:-1], event("escalated", 3.5, actor="escalation policy")]
+    assert "escalated -0.500s from paged: only a page can escalate" in " ".join(
+        judge(ESCALATING, early, FLOOR).reasons
+    )
