@@ -7,6 +7,7 @@ engine's timeline and verdict, every report) reads them from here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
@@ -22,6 +23,7 @@ __all__ = [
     "LABELS",
     "MEASURES",
     "MLCHAOS_ACTORS",
+    "OPTIONAL_EVENTS",
     "RESPONDER",
     "STAND_INS",
     "TARGET_EVENT",
@@ -36,6 +38,7 @@ __all__ = [
     "Span",
     "Verdict",
     "party_of",
+    "shown_events",
 ]
 
 
@@ -180,6 +183,16 @@ TARGET_EVENT: dict[str, str] = {m.name: m.end for m in MEASURES}
 """The event that ends each duration."""
 TARGET_OF_EVENT: dict[str, str] = {m.end: m.name for m in JUDGED if m.start is Event.INJECTED}
 FROM_PAGE: dict[str, str] = {m.end: m.name for m in JUDGED if m.start is Event.PAGED}
+OPTIONAL_EVENTS = frozenset({Event.ESCALATED})
+"""Events only some experiments look for: shown only where one was expected or seen."""
+
+
+def shown_events(seen: Iterable[str], targets: Iterable[str]) -> tuple[Event, ...]:
+    """The events a report or the live view shows for an experiment: every event, but an
+    optional one only where it happened (``seen``) or a target (``targets``) expects it."""
+    seen, targets = set(seen), set(targets)
+    expected = {m.end for m in MEASURES if m.name in targets}
+    return tuple(e for e in EVENTS if e not in OPTIONAL_EVENTS or e in seen or e in expected)
 """The events whose target runs from the page (acknowledgement, escalation), by event."""
 """The target each event is measured against as an offset from injection (MTTA is not)."""
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mlchaos.journal import EventRecord, Record, RunStarted, parse_time
-from mlchaos.vocabulary import EVENTS, FROM_PAGE, TARGET_OF_EVENT, Event
+from mlchaos.vocabulary import FROM_PAGE, TARGET_OF_EVENT, Event, shown_events
 
 __all__ = ["live_lines"]
 
@@ -32,7 +32,7 @@ def live_lines(records: list[Record], incidents: list[dict[str, Any]], now: date
         return [f"── {started.experiment}: injecting {started.fault}…"]
     targets = started.targets
     lines = [f"── {started.experiment}  +{(now - injected).total_seconds():.1f}s"]
-    for event in EVENTS[1:]:
+    for event in shown_events(times, targets)[1:]:
         lines.append(_event_line(event, times, targets, injected, now))
     for incident in incidents:
         lines.append(_page_line(incident))

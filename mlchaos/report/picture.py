@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlchaos.vocabulary import EVENTS, TARGET_OF_EVENT
+from mlchaos.vocabulary import TARGET_OF_EVENT, shown_events
 
 __all__ = ["WIDTH", "text_timeline"]
 
@@ -27,7 +27,8 @@ def text_timeline(exp: dict[str, Any]) -> str:
     simulated = {e for e, a in (exp.get("actors") or {}).items() if a.get("party") == "mlchaos"}
     simulated -= {"injected", "reverted"}  # mlchaos's by definition: they start and end it
     rows = []
-    for event in EVENTS:
+    seen = [e for e, v in offsets.items() if v is not None]
+    for event in shown_events(seen, targets):
         value = offsets[event]
         line = [" "] * (WIDTH + 1)
         key = TARGET_OF_EVENT.get(event)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mlchaos.vocabulary import EVENTS, FROM_PAGE, TARGET_OF_EVENT, Event
+from mlchaos.vocabulary import FROM_PAGE, TARGET_OF_EVENT, Event, shown_events
 
 __all__ = ["COLOURS", "chart", "timeline", "trend"]
 
@@ -40,11 +40,12 @@ def timeline(exp: dict[str, Any]) -> dict[str, Any]:
 
     due = _due(offsets, targets)
     simulated = _simulated_events(exp)
+    events = shown_events([e for e, v in offsets.items() if v is not None], targets)
     rows = [
         _event_row(event, offsets[event], due, i, x, event in simulated)
-        for i, event in enumerate(EVENTS)
+        for i, event in enumerate(events)
     ]
-    step_y = ROW * (len(EVENTS) + 0.5)
+    step_y = ROW * (len(events) + 0.5)
     diamonds = [
         {
             "x": x(s["offset"]),
@@ -55,7 +56,7 @@ def timeline(exp: dict[str, Any]) -> dict[str, Any]:
         for s in steps
         if s["offset"] is not None
     ]
-    height = ROW * (len(EVENTS) + (1.5 if diamonds else 0.5)) + 24
+    height = ROW * (len(events) + (1.5 if diamonds else 0.5)) + 24
     return {
         "width": LEFT + PLOT + 80,
         "height": height,

@@ -15,7 +15,7 @@ from typing import Any
 
 from mlchaos.rundir import RunDir
 from mlchaos.schema.results import Actor, ExperimentResults, ResultsDocument
-from mlchaos.vocabulary import EVENTS, FIX, LABELS, STAND_INS, Verdict
+from mlchaos.vocabulary import EVENTS, FIX, LABELS, STAND_INS, Verdict, shown_events
 
 __all__ = [
     "action_items",
@@ -101,7 +101,9 @@ def chronology(
             "source": exp.sources.get(event, "—"),
             "by": _who(exp.actors.get(event)),
         }
-        for event in EVENTS
+        for event in shown_events(
+            [e for e, v in offsets.items() if v is not None], exp.targets_s
+        )
     ]
     rows += [
         {
