@@ -50,6 +50,7 @@ __all__ = [
     "PreflightFailed",
     "Record",
     "Responded",
+    "RolloutWatched",
     "RunFinished",
     "RunStarted",
     "RunbookStep",
@@ -154,6 +155,23 @@ class Missed(_Record):
     reason: str
 
 
+class RolloutWatched(_Record):
+    """A canary, as the answers showed it once mlchaos stopped watching (`mlchaos.observe.
+    rollout`): what the team's rollout did with the candidate, and how far it got."""
+
+    type: Literal["rollout"] = "rollout"
+    version: str
+    expected: Literal["aborted", "promoted"]
+    outcome: Literal["aborted", "promoted", "unsettled"]
+    at: str | None = None
+    largest_share: float | None = None
+    largest_at: str | None = None
+    share_at_end: float | None = None
+    answered_by_it: int = 0
+    answered: int = 0
+    source: str = "gateway answers (each answer's model version)"
+
+
 class FaultActive(_Record):
     type: Literal["fault_active"] = "fault_active"
     active: bool
@@ -237,6 +255,7 @@ Record = Annotated[
     | LeaseEnded
     | EventRecord
     | Missed
+    | RolloutWatched
     | FaultActive
     | SloCheck
     | Activity

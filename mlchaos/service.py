@@ -22,6 +22,7 @@ from mlchaos.schema.service import (
     PagerDutyRest,
     Payload,
     Pipeline,
+    Rollout,
     Segments,
     ServiceFile,
     Versions,
@@ -57,6 +58,8 @@ class Service(BaseModel):
     deploy_hook: Hook | None = None
     """The team's deploy step, run after the registry's alias moves; None: the server follows
     the alias by itself."""
+    rollout: Rollout | None = None
+    """The team's progressive rollout, for canary experiments."""
     hook_dir: Path | None = None
     """Where hook commands run: the service file's folder."""
     routing_key_env: str | None = None
@@ -147,6 +150,7 @@ class Service(BaseModel):
             rollback_hook=document.rollback,
             fallback_hook=document.fallback,
             deploy_hook=document.deploy,
+            rollout=document.rollout,
             hook_dir=base,
             routing_key_env=pd.routing_key_env if pd else None,
             routing_key_file=path(pd.routing_key_file) if pd else None,

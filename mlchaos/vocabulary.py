@@ -54,6 +54,10 @@ class Event(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     MITIGATED = "mitigated"
     RECOVERED = "recovered"
+    ABORTED = "aborted"
+    """A canary: the team's rollout took the candidate out (its last answer before none)."""
+    PROMOTED = "promoted"
+    """A canary: the team's rollout gave the candidate every answer."""
     REVERTED = "reverted"
 
 
@@ -98,6 +102,8 @@ class Span(StrEnum):
     MTTA = "mtta"
     MTTM = "mttm"
     MTTR = "mttr"
+    TIME_TO_ABORT = "time_to_abort"
+    TIME_TO_PROMOTE = "time_to_promote"
 
 
 class CheckRole(StrEnum):
@@ -169,6 +175,16 @@ MEASURES: tuple[Measure, ...] = (
         "find what kept the SLOs broken after mitigation: caches, warm-up, the fallback's "
         "capacity",
     ),
+    Measure(
+        Span.TIME_TO_ABORT, Event.INJECTED, Event.ABORTED, "canary abort", "abort", None,
+        "make the rollout's analysis catch it sooner: its query, successCondition, "
+        "failureLimit and the time per step",
+    ),
+    Measure(
+        Span.TIME_TO_PROMOTE, Event.INJECTED, Event.PROMOTED, "canary promotion", "promotion",
+        None, "a good version must get through: look for a false abort or a paused analysis "
+        "(no data), and the time per step",
+    ),
 )  # fmt: skip
 
 JUDGED = tuple(m for m in MEASURES if m.expectation)
@@ -183,7 +199,7 @@ TARGET_EVENT: dict[str, str] = {m.name: m.end for m in MEASURES}
 """The event that ends each duration."""
 TARGET_OF_EVENT: dict[str, str] = {m.end: m.name for m in JUDGED if m.start is Event.INJECTED}
 FROM_PAGE: dict[str, str] = {m.end: m.name for m in JUDGED if m.start is Event.PAGED}
-OPTIONAL_EVENTS = frozenset({Event.ESCALATED})
+OPTIONAL_EVENTS = frozenset({Event.ESCALATED, Event.ABORTED, Event.PROMOTED})
 """Events only some experiments look for: shown only where one was expected or seen."""
 
 

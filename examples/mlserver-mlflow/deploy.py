@@ -1,10 +1,11 @@
 """The fraud team's deploy step: make MLServer serve the version MLflow's ``champion`` alias
-points to. It writes the model's ``model-settings.json`` (the version's artifacts, and its
+points to (or another alias: the canary controller deploys ``candidate`` to the candidate
+MLServer). It writes the model's ``model-settings.json`` (the version's artifacts, and its
 version number, which MLServer puts in every answer and metric), then asks MLServer's model
 repository API to load it; MLServer loads the new version before it unloads the old one.
 
-Usage: ``python deploy.py TRACKING_URI MLSERVER_URL MODELS_DIR``. Exit 0 once MLServer answers
-ready for the version, 1 otherwise.
+Usage: ``python deploy.py TRACKING_URI MLSERVER_URL MODELS_DIR [ALIAS]``. Exit 0 once MLServer
+answers ready for the version, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from mlflow import MlflowClient
 MODEL, ALIAS = "fraud", "champion"
 
 
-def deploy(tracking_uri: str, mlserver: str, models: Path) -> str:
+def deploy(tracking_uri: str, mlserver: str, models: Path, alias: str = ALIAS) -> str:
     client = MlflowClient(tracking_uri)
-    version = client.get_model_version_by_alias(MODEL, ALIAS)
+    version = client.get_model_version_by_alias(MODEL, alias)
     artifacts = Path(urlparse(client.get_model_version_download_uri(MODEL, version.version)).path)
     settings = {
         "name": MODEL,
@@ -46,5 +47,6 @@ def deploy(tracking_uri: str, mlserver: str, models: Path) -> str:
 
 
 if __name__ == "__main__":
-    served = deploy(sys.argv[1], sys.argv[2], Path(sys.argv[3]))
-    print(f"deployed {MODEL} version {served} ({ALIAS})")
+    alias = sys.argv[4] if len(sys.argv) > 4 else ALIAS
+    served = deploy(sys.argv[1], sys.argv[2], Path(sys.argv[3]), alias)
+    print(f"deployed {MODEL} version {served} ({alias})")

@@ -1,10 +1,12 @@
-"""Start and stop the fraud team's staging: MLflow, MLServer, Prometheus, Alertmanager, the
-team's rollback controller, and from mlchaos only its chaos gateway and PagerDuty receiver.
+"""Start and stop the fraud team's staging: MLflow, two MLServers (stable and candidate) behind
+an HAProxy router, Prometheus, Alertmanager, the team's rollback and canary controllers, and
+from mlchaos only its chaos gateway and PagerDuty receiver.
 
     python stack.py up   --state DIR --mlchaos PATH/TO/mlchaos [--base-port 21000]
     python stack.py down --state DIR
     python stack.py sabotage --state DIR [--without-rule NAME | --no-rules] [--no-model]
                              [--no-controller | --broken-deploy]
+                             [--broken-analysis | --failure-limit N]
 
 `up` writes DIR/service.yaml, the service file mlchaos reads, and returns once every part
 answers. Prometheus and Alertmanager take basic auth over TLS (their own
@@ -18,12 +20,15 @@ MLflow and scikit-learn. `sabotage` breaks the running stack the way game days s
 (and puts it right when given no option): ``--without-rule NAME`` reloads Prometheus without
 one alert rule (``--no-rules``: without any), ``--no-model`` stops MLServer,
 ``--no-controller`` stops the rollback controller, ``--broken-deploy`` gives the controller a
-deploy step that cannot reach MLServer.
+deploy step that cannot reach MLServer. ``--broken-analysis`` points the canary's analysis at a
+metric nobody exports (every measurement inconclusive), ``--failure-limit N`` lets the canary
+tolerate N failed measurements per step.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -41,12 +46,15 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 OFFSETS = {
-    "gateway": 0, "mlserver": 80, "mlserver_grpc": 81, "mlserver_metrics": 82,
+    "gateway": 0, "router": 70, "router_metrics": 71,
+    "mlserver": 80, "mlserver_grpc": 81, "mlserver_metrics": 82,
+    "candidate": 84, "candidate_grpc": 85, "candidate_metrics": 86,
     "prometheus": 90, "alertmanager": 93, "alertmanager_cluster": 94, "receiver": 443,
-    "mlflow": 500, "controller": 600,
+    "mlflow": 500, "controller": 600, "canary": 610,
 }  # fmt: skip
 START_S = 120.0
 MONITORING_USER = "mlchaos"
+ENV_PASSWORD = "FRAUD_MONITORING_PASSWORD"
 
 
 def main() -> None:
@@ -60,6 +68,8 @@ def main() -> None:
     parser.add_argument("--no-rules", action="store_true")
     parser.add_argument("--no-model", action="store_true")
     parser.add_argument("--broken-deploy", action="store_true")
+    parser.add_argument("--broken-analysis", action="store_true")
+    parser.add_argument("--failure-limit", type=int, metavar="N")
     args = parser.parse_args()
     state = args.state.resolve()
     if args.action == "down":
@@ -85,16 +95,18 @@ def up(state: Path, args: argparse.Namespace) -> None:
     down(state)
     ports = {name: args.base_port + offset for name, offset in OFFSETS.items()}
     state.mkdir(parents=True, exist_ok=True)
-    for fresh in ("prometheus", "alertmanager", "models", "gateway", "receiver"):
+    for fresh in ("prometheus", "alertmanager", "models", "candidate-models", "gateway",
+                  "receiver", "router"):
         shutil.rmtree(state / fresh, ignore_errors=True)
-    models = state / "models" / "fraud"
-    models.mkdir(parents=True)
-    shutil.copy(HERE / "runtime.py", models / "runtime.py")
-    (state / "models" / "settings.json").write_text(json.dumps({
-        "host": "127.0.0.1", "http_port": ports["mlserver"], "grpc_port": ports["mlserver_grpc"],
-        "metrics_port": ports["mlserver_metrics"], "parallel_workers": 1,
-        "metrics_dir": str(state / "models" / ".metrics"), "load_models_at_startup": True,
-    }))  # fmt: skip
+    for server, folder in (("mlserver", "models"), ("candidate", "candidate-models")):
+        models = state / folder / "fraud"
+        models.mkdir(parents=True)
+        shutil.copy(HERE / "runtime.py", models / "runtime.py")
+        (state / folder / "settings.json").write_text(json.dumps({
+            "host": "127.0.0.1", "http_port": ports[server], "grpc_port": ports[f"{server}_grpc"],
+            "metrics_port": ports[f"{server}_metrics"], "parallel_workers": 1,
+            "metrics_dir": str(state / folder / ".metrics"), "load_models_at_startup": True,
+        }))  # fmt: skip
     key = state / "routing-key"
     if not key.exists():
         _private(key, secrets.token_hex(16))
@@ -109,7 +121,7 @@ def up(state: Path, args: argparse.Namespace) -> None:
     monitoring = {"verify": str(ca), "auth": (MONITORING_USER, password)}
     bin_dir = Path(sys.executable).parent
     tracking = f"http://127.0.0.1:{ports['mlflow']}"
-    mlserver = f"http://127.0.0.1:{ports['mlserver']}"
+    f"http://127.0.0.1:{ports['mlserver']}"
 
     start(state, "mlflow", [
         str(bin_dir / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{state}/mlflow.db",
@@ -118,8 +130,10 @@ def up(state: Path, args: argparse.Namespace) -> None:
     ], lambda: _ok(f"{tracking}/health"))  # fmt: skip
     subprocess.run([sys.executable, str(HERE / "seed.py"), tracking], check=True, cwd=HERE)
     start_model(state, ports)
+    start_router(state, ports)
     start(state, "gateway", [
-        args.mlchaos, "gateway", "--upstream", mlserver, "--model", "fraud",
+        args.mlchaos, "gateway", "--upstream", f"http://127.0.0.1:{ports['router']}",
+        "--model", "fraud",
         "--port", str(ports["gateway"]), "--state-dir", str(state / "gateway"),
     ], lambda: _ok(f"http://127.0.0.1:{ports['gateway']}/health"))  # fmt: skip
     receiver_ca = state / "receiver" / "tls" / "cert.pem"
@@ -139,7 +153,7 @@ def up(state: Path, args: argparse.Namespace) -> None:
         "rules": str(state / "prometheus" / "rules.yml"),
         "routing_key": key.read_text().strip(), "receiver_ca": str(receiver_ca),
         "monitoring_user": MONITORING_USER, "monitoring_password_file": str(password_file),
-        "monitoring_ca": str(ca),
+        "monitoring_ca": str(ca), "slo_rules": str(state / "prometheus" / "slo-rules.yml"),
     }  # fmt: skip
     web = {  # Prometheus's and Alertmanager's own web configuration: TLS and basic auth
         "tls_server_config": {"cert_file": str(ca), "key_file": str(ca.with_name("key.pem"))},
@@ -152,6 +166,13 @@ def up(state: Path, args: argparse.Namespace) -> None:
     (state / "alertmanager").mkdir()
     _render("alertmanager.yml", state / "alertmanager" / "alertmanager.yml", values, private=True)
     _render("service.yaml.in", state / "service.yaml", values)
+    slo_rules = subprocess.run(  # the burn-rate alerts of the SLOs the service file declares
+        [args.mlchaos, "rules", "--service", str(state / "service.yaml")],
+        check=True, capture_output=True, text=True, env={**os.environ, ENV_PASSWORD: password},
+    )  # fmt: skip
+    (state / "prometheus" / "slo-rules.yml").write_text(slo_rules.stdout)
+    write_canary(state, ports)
+    start_canary(state, ports)
     start(state, "prometheus", [
         "prometheus", f"--config.file={state}/prometheus/prometheus.yml",
         f"--storage.tsdb.path={state}/prometheus/data",
@@ -182,6 +203,7 @@ def sabotage(state: Path, args: argparse.Namespace) -> None:
     stop(state, "controller")
     if not args.no_controller:
         start_controller(state, ports, broken_deploy=args.broken_deploy)
+    write_canary(state, ports, args.broken_analysis, args.failure_limit)
     if args.no_model:
         stop(state, "mlserver")
     elif "mlserver" not in _pids(state):
@@ -191,19 +213,64 @@ def sabotage(state: Path, args: argparse.Namespace) -> None:
     broken += ["MLServer stopped"] if args.no_model else []
     broken += ["controller stopped"] if args.no_controller else []
     broken += ["the controller's deploy step broken"] if args.broken_deploy else []
+    broken += ["the canary's analysis query broken"] if args.broken_analysis else []
+    if args.failure_limit is not None:
+        broken += [f"the canary tolerates {args.failure_limit} failed measurements per step"]
     print("sabotaged: " + ", ".join(broken) if broken else "stack restored")
 
 
 def start_model(state: Path, ports: dict[str, int]) -> None:
-    """MLServer, then the team's deploy step: it serves what champion names."""
+    """The two MLServers, then the team's deploy step: stable serves what champion names; the
+    candidate serves nothing until the canary controller deploys a candidate to it."""
     mlserver = f"http://127.0.0.1:{ports['mlserver']}"
-    start(state, "mlserver", [str(Path(sys.executable).parent / "mlserver"), "start",
-                              str(state / "models")],
-          lambda: _ok(f"{mlserver}/v2/health/ready"),
-          env={"OMP_NUM_THREADS": "1"})  # one thread per prediction: OpenMP queues  # fmt: skip
+    for name, folder in (("mlserver", "models"), ("candidate", "candidate-models")):
+        url = f"http://127.0.0.1:{ports[name]}"
+        start(state, name, [str(Path(sys.executable).parent / "mlserver"), "start",
+                            str(state / folder)],
+              lambda url=url: _ok(f"{url}/v2/health/ready"),  # type: ignore[misc]
+              env={"OMP_NUM_THREADS": "1"})  # one thread per prediction: OpenMP queues  # fmt: skip
     tracking = f"http://127.0.0.1:{ports['mlflow']}"
     deploy = [sys.executable, str(HERE / "deploy.py"), tracking, mlserver, str(state / "models")]
     subprocess.run(deploy, check=True, cwd=HERE)
+
+
+def start_router(state: Path, ports: dict[str, int]) -> None:
+    """HAProxy (Debian's), every request to stable until the canary controller moves weights."""
+    (state / "router").mkdir(exist_ok=True)
+    _render("haproxy.cfg", state / "router" / "haproxy.cfg",
+            {"state": str(state), **{f"{n}_port": str(p) for n, p in ports.items()}})  # fmt: skip
+    start(state, "router", ["haproxy", "-db", "-f", str(state / "router" / "haproxy.cfg")],
+          lambda: _ok(f"http://127.0.0.1:{ports['router_metrics']}/metrics"))  # fmt: skip
+
+
+def write_canary(
+    state: Path, ports: dict[str, int], broken_analysis: bool = False,
+    failure_limit: int | None = None,
+) -> None:  # fmt: skip
+    """The team's canary analysis (canary.yaml) with where its Prometheus is, as sabotaged."""
+    config = yaml.safe_load((HERE / "canary.yaml").read_text())
+    analysis = config["analysis"]
+    analysis.update(prometheus=f"https://127.0.0.1:{ports['prometheus']}",
+                    user=MONITORING_USER, ca_file=str(state / "tls" / "cert.pem"))  # fmt: skip
+    if broken_analysis:  # a renamed metric: the query finds nothing, for ever
+        analysis["query"] = analysis["query"].replace("fraud_flagged_", "fraud_flags_")
+    if failure_limit is not None:
+        analysis["failureLimit"] = failure_limit
+    (state / "canary.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def start_canary(state: Path, ports: dict[str, int]) -> None:
+    """The team's canary controller (canary.py)."""
+    password = (state / "monitoring-password").read_text().strip()
+    start(state, "canary", [
+        sys.executable, str(HERE / "canary.py"), str(ports["canary"]),
+        f"http://127.0.0.1:{ports['mlflow']}",
+        f"http://127.0.0.1:{ports['mlserver']}", str(state / "models"),
+        f"http://127.0.0.1:{ports['candidate']}", str(state / "candidate-models"),
+        str(state / "router" / "admin.sock"), str(state / "canary.yaml"),
+        str(state / "canary.jsonl"),
+    ], lambda: _ok(f"http://127.0.0.1:{ports['canary']}/status"),
+        env={ENV_PASSWORD: password})  # fmt: skip
 
 
 def write_rules(state: Path, without: list[str]) -> None:
@@ -263,17 +330,13 @@ def stop(state: Path, name: str) -> None:
     pid = pids.pop(name, None)
     if pid is None:
         return
-    try:
+    with contextlib.suppress(OSError):
         os.killpg(pid, signal.SIGTERM)
-    except OSError:
-        pass
     deadline = time.monotonic() + 10
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    try:
+    with contextlib.suppress(OSError):
         os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
     if state.exists():
         (state / "pids.json").write_text(json.dumps(pids))
 

@@ -8,7 +8,7 @@ the event happened, so it can also serve as a tolerance in raw Chaos Toolkit exp
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
@@ -34,6 +34,7 @@ __all__ = [
     "wait_for_mitigation",
     "wait_for_page",
     "wait_for_recovery",
+    "wait_for_rollout",
 ]
 
 Configuration = dict[str, Any] | None
@@ -283,6 +284,46 @@ def wait_for_mitigation(
         )
         what = f"the fallback ({', '.join(fallback)}) answering for {target.model}"
     return events.wait_for(journal, Event.MITIGATED, what, deadline, look, _depends(pipeline))
+
+
+def wait_for_rollout(
+    expected: str,
+    service: dict[str, Any],
+    give_up_after_s: float,
+    stays_for_s: float = 5.0,
+    configuration: Configuration = None,
+) -> bool:
+    """Watch the team's rollout of the injected candidate, never drive it, until it
+    ``aborted`` or ``promoted`` (`mlchaos.observe.rollout`), read from the answers the gateway
+    saw. The other outcome ends the wait too: a bad version promoted, or a good one aborted
+    (a false abort), is the expected event missed, with the outcome as its reason. What the
+    watch saw (the largest share the candidate reached, its share at the end) is journalled."""
+    journal, injected, deadline = _window(configuration, give_up_after_s)
+    target = Service.model_validate(service)
+    version = str(_injected_detail(journal).get("version", ""))
+    outcome: Literal["aborted", "promoted"] = "aborted" if expected == "aborted" else "promoted"
+    serving = None
+    if target.registry_url is not None:
+        registry = registry_at(target.registry_url, target.adapters.registry, target.versions.alias)
+        serving = lambda: registry.model(target.model).get("production")  # noqa: E731
+    watched = events.RolloutWatch(
+        traffic(target), version, injected, stays_for_s, journal, outcome, serving
+    )
+    event = Event.ABORTED if outcome == "aborted" else Event.PROMOTED
+    what = f"the rollout {'aborting' if event is Event.ABORTED else 'promoting'} {version}"
+    try:
+        return events.wait_for(journal, event, what, deadline, watched.look)
+    except events.Contrary as contrary:
+        seen = contrary.seen
+        other = Event.PROMOTED if event is Event.ABORTED else Event.ABORTED
+        journal.write(EventRecord(
+            event=other, time=seen.time, source=seen.source, detail=seen.detail,
+            actor=seen.actor, party=seen.party,
+        ))  # fmt: skip
+        journal.write(Missed(event=event, status="timeout", reason=contrary.reason))
+        return False
+    finally:
+        watched.record()
 
 
 def _audit_of(target: Service) -> Any:

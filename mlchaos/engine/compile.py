@@ -76,9 +76,8 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
     expect = experiment.expect
     waits = experiment.waits_s()
     target = {"service": service.model_dump(mode="json")}
-    alert = _with_adapters(
-        service, {"prometheus_url": service.prometheus_url, "alert": expect.detection.alert}
-    )
+    alert_name = expect.detection.alert if expect.detection else ""
+    alert = _with_adapters(service, {"prometheus_url": service.prometheus_url, "alert": alert_name})
     fault = experiment.fault.model_dump(mode="json")
     rest = service.pagerduty_rest
     pd = _with_adapters(
@@ -105,17 +104,30 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
         _activity(
             "probe", "confirm-fault-active", PROBES, "fault_active", {"fault": fault, **target}
         ),
-        _activity(
-            "probe",
-            "wait-detected",
-            PROBES,
-            "wait_for_alert",
-            {**alert, **_until(waits, "detected")},
-        ),
-        _activity(
-            "probe", "wait-fired", PROBES, "wait_for_firing", {**alert, **_until(waits, "fired")}
-        ),
     ]
+    if expect.abort or expect.promotion:  # a canary: watch the team's rollout, never drive it
+        outcome = "aborted" if expect.abort else "promoted"
+        settle = expect.abort or expect.promotion
+        assert settle is not None
+        steps.append(_activity(
+            "probe", f"wait-{outcome}", PROBES, "wait_for_rollout",
+            {"expected": outcome, "stays_for_s": settle.stays_for, **target,
+             **_until(waits, outcome)},
+        ))  # fmt: skip
+    if expect.detection:
+        steps += [
+            _activity(
+                "probe",
+                "wait-detected",
+                PROBES,
+                "wait_for_alert",
+                {**alert, **_until(waits, "detected")},
+            ),
+            _activity(
+                "probe", "wait-fired", PROBES, "wait_for_firing",
+                {**alert, **_until(waits, "fired")},
+            ),
+        ]
     if expect.paging:
         steps.append(
             _activity(
@@ -126,7 +138,7 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
                 {
                     **pd,
                     "service": expect.paging.service,
-                    "alert": expect.detection.alert,
+                    "alert": alert_name,
                     **pipeline,
                     **_until(waits, "paged"),
                 },

@@ -75,7 +75,7 @@ class Floor:
 def measure(
     prometheus: Metrics,
     alertmanager_url: str,
-    alert: str,
+    alert: str | None,
     access: Access | None = None,
     declared: Pipeline | None = None,
 ) -> Floor:
@@ -110,7 +110,7 @@ def measure(
     return Floor(
         scrape_interval_s=scrape,
         evaluation_interval_s=evaluation,
-        for_s=prometheus.alert_rules().get(alert, 0.0),
+        for_s=prometheus.alert_rules().get(alert, 0.0) if alert else 0.0,
         group_wait_s=group_wait,
         source=" and ".join(said) + " declared" if said else "read",
     )

@@ -317,7 +317,7 @@ class Gameday:
         injected = result.timeline.get("injected")
         if injected is None:
             return
-        alert = experiment.expect.detection.alert
+        alert = experiment.expect.alert
         if not self.service.has_pager:
             return  # nothing pages: there are no pages to list
         services = {self.service.pagerduty_service}

@@ -46,15 +46,15 @@ def preflight(experiment: Experiment, service: Service) -> Floor:
     floor = measure(
         adapters.metrics(service),
         service.alertmanager_url,
-        experiment.expect.detection.alert,
+        experiment.expect.alert or None,
         service.alertmanager_access,
         service.pipeline,
     )
-    paging = experiment.expect.paging
-    refuse_below(
-        floor, experiment.name, experiment.expect.detection.within,
-        paging.within if paging else None,
-    )  # fmt: skip
+    paging, detection = experiment.expect.paging, experiment.expect.detection
+    if detection is not None:  # a canary without an alert has no detection target to refuse
+        refuse_below(
+            floor, experiment.name, detection.within, paging.within if paging else None
+        )
     return floor
 
 

@@ -28,6 +28,7 @@ from mlchaos.journal import (
     PreflightFailed,
     Record,
     Responded,
+    RolloutWatched,
     RunbookStep,
     SloCheck,
     Stopped,
@@ -74,6 +75,8 @@ class ExperimentResult:
     """Requests per second the service counted while the fault was in."""
     collateral_steps: list[dict[str, Any]] = field(default_factory=list)
     """Runbook steps run for pages of other alerts: reported, never judged (see `pages`)."""
+    rollout: dict[str, Any] | None = None
+    """For a canary: what the rollout did with the candidate (`mlchaos.journal.RolloutWatched`)."""
     version_mismatch: dict[str, Any] | None = None
     """For a fault that promoted a version: the share of answers it gave while in
     (`mlchaos.observe.versions`)."""
@@ -129,9 +132,12 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
             fail.append("the fault was not reverted; run `mlchaos recover` now")
     steps, collateral_steps = split_steps(
         [_step(r) for r in records if isinstance(r, RunbookStep)],
-        experiment.expect.detection.alert,
+        experiment.expect.alert,
     )
     fail += [_defect(s) for s in steps if not s["ok"]]
+    rollout = _rollout(experiment, records)
+    if rollout is not None and not signal and stop is None:
+        fail += _canary_failures(experiment, rollout)
     reasons = fail + invalid + unsure
     verdict = (
         Verdict.FAIL
@@ -168,6 +174,7 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
         },
         simulated=simulated,
         notes=_notes(experiment, simulated),
+        rollout=rollout,
         interrupted_by=signal,
         promoted=_promoted(events, times),
     )
@@ -343,11 +350,39 @@ def _why_not_injected(records: list[Record]) -> str:
 def _expected(experiment: Experiment) -> dict[str, str | None]:
     expect = experiment.expect
     return {
-        "alert": expect.detection.alert,
+        "alert": expect.alert or None,
         "paging_service": expect.paging.service if expect.paging else None,
         "mitigation": expect.mitigation.by if expect.mitigation else None,
         "no_recovery": expect.no_recovery,
     }
+
+
+def _rollout(experiment: Experiment, records: list[Record]) -> dict[str, Any] | None:
+    """What the watch of a canary saw, with the experiment's bound on the share."""
+    watched = next((r for r in records if isinstance(r, RolloutWatched)), None)
+    if watched is None:
+        return None
+    found = watched.model_dump(mode="json", exclude={"type", "written_at"})
+    abort = experiment.expect.abort
+    found["max_share"] = abort.max_share if abort else None
+    return found
+
+
+def _canary_failures(experiment: Experiment, rollout: dict[str, Any]) -> list[str]:
+    """A canary's own failures, beyond its missed target: too large a share, a paused one."""
+    fail, version = [], rollout["version"]
+    largest, bound = rollout.get("largest_share"), rollout.get("max_share")
+    if bound is not None and largest is not None and largest >= bound:
+        fail.append(
+            f"canary: version {version} reached {largest:.0%} of the answers, at or above the "
+            f"{bound:.0%} expect.abort.max_share allows"
+        )
+    if rollout["outcome"] == "unsettled" and rollout.get("share_at_end"):
+        fail.append(
+            f"canary: the rollout neither aborted nor promoted {version}: it still gave "
+            f"{rollout['share_at_end']:.0%} of the last answers (paused, or stuck at a step)"
+        )
+    return fail
 
 
 def _step(record: RunbookStep) -> dict[str, Any]:

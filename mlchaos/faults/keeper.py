@@ -108,30 +108,44 @@ class Held:
 def undo(lease: dict[str, Any], held: Held | None, actor: str, action: str) -> dict[str, Any]:
     """Put the alias back at the version it named before the fault, whatever it names now (the
     team's rollback may have moved it elsewhere), run the deploy step, delete the lease from
-    MLflow, and record it (in ``held``, under its lock). Raises if MLflow or the deploy step
-    fails. A lease MLflow no longer carries was ended by someone else: nothing is touched."""
+    MLflow, and record it (in ``held``, under its lock). A canary's lease first runs the
+    rollout's abort step, and also puts back the aliases the rollout may have moved (``also``:
+    champion, after a promotion). Raises if MLflow, the abort or the deploy step fails. A
+    lease MLflow no longer carries was ended by someone else: nothing is touched."""
     aliases = MlflowAliases(lease["url"])
     model, alias, replaced = lease["model"], lease["alias"], lease["replaced"]
+    cwd = Path(lease["hook_dir"]) if lease.get("hook_dir") else None
     carried = aliases.lease(model)
     if carried is None or carried.get("id") != lease["id"]:
-        entry = _entry(lease, actor, "already undone", aliases.version_of(model, alias))
+        entry = _entry(lease, actor, "already undone", aliases.named(model, alias))
         entry["reason"] = f"MLflow carries no open lease {lease['id']}: someone ended it already"
     else:
-        named = aliases.version_of(model, alias)
-        if named != replaced:
-            aliases.point(model, alias, replaced)
+        if lease.get("abort"):
+            run_hook(Hook.model_validate(lease["abort"]), "the rollout's abort step", cwd)
+        named = aliases.named(model, alias)
+        aliases.put_back(model, alias, replaced)
+        back = "removed" if replaced is None else f"back to {replaced}"
+        moved = [f"{model}@{alias} {back}"] if named != replaced else []
+        for other in lease.get("also", []):
+            if aliases.named(model, other["alias"]) != other["replaced"]:
+                aliases.put_back(model, other["alias"], other["replaced"])
+                moved.append(f"{model}@{other['alias']} back to {other['replaced']}")
         if lease.get("deploy"):
-            cwd = Path(lease["hook_dir"]) if lease.get("hook_dir") else None
             run_hook(Hook.model_validate(lease["deploy"]), "the deploy step", cwd)
         aliases.delete_tag(model, LEASE_TAG)
-        entry = _entry(lease, actor, action if named != replaced else "already undone", named)
+        entry = _entry(lease, actor, action if moved else "already undone", named)
         entry["reason"] = _restored(lease, named)
+        if lease.get("also"):
+            entry["reason"] = (
+                f"the rollout aborted; put back: {', '.join(moved)}; deployed" if moved
+                else "the rollout aborted; every alias already named what it did before; deployed"
+            )  # fmt: skip
     if held is not None:
         held.mark_done(lease, entry)
     return entry
 
 
-def _entry(lease: dict[str, Any], actor: str, action: str, named: str) -> dict[str, Any]:
+def _entry(lease: dict[str, Any], actor: str, action: str, named: str | None) -> dict[str, Any]:
     return {
         "action": action,
         "at": datetime.now(UTC).isoformat(),
@@ -142,7 +156,7 @@ def _entry(lease: dict[str, Any], actor: str, action: str, named: str) -> dict[s
     }
 
 
-def _restored(lease: dict[str, Any], named: str) -> str:
+def _restored(lease: dict[str, Any], named: str | None) -> str:
     where, before = f"{lease['model']}@{lease['alias']}", lease["replaced"]
     if named == lease["version"]:
         return f"{where} back to {before}, and deployed"

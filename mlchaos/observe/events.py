@@ -22,8 +22,17 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from mlchaos.errors import MlchaosError, ObservationError
-from mlchaos.journal import EventRecord, Journal, Missed, Responded, RunbookStep, parse_time
-from mlchaos.observe import serving, versions
+from mlchaos.journal import (
+    EventRecord,
+    Journal,
+    LeaseAcquired,
+    Missed,
+    Responded,
+    RolloutWatched,
+    RunbookStep,
+    parse_time,
+)
+from mlchaos.observe import rollout, serving, versions
 from mlchaos.observe.adapters import Metrics, Pager, TrafficFaults
 from mlchaos.observe.slo import recovered_at
 from mlchaos.schema import Slo
@@ -32,6 +41,8 @@ from mlchaos.vocabulary import RESPONDER, Event, Party, party_of
 __all__ = [
     "POLL_S",
     "PROGRESS_EVERY_S",
+    "Contrary",
+    "RolloutWatch",
     "Seen",
     "Undefined",
     "Who",
@@ -339,6 +350,99 @@ def served_off(
         )
 
     return look
+
+
+class Contrary(Exception):
+    """The opposite of the awaited event happened (a canary promoted instead of aborted):
+    waiting on is pointless. ``seen`` is that opposite event."""
+
+    def __init__(self, seen: Seen, reason: str) -> None:
+        super().__init__(reason)
+        self.seen, self.reason = seen, reason
+
+
+class RolloutWatch:
+    """The team's rollout of ``version``, as the gateway's answers show it: `look` for
+    `wait_for`, and `record` for what the watch saw. An abort or a promotion is the team's
+    rollout's doing, unless the lease had run out by then (mlchaos's keeper aborts it)."""
+
+    ROLLOUT = "the team's rollout"
+
+    def __init__(
+        self, gateway: TrafficFaults, version: str, injected: datetime, stays_for_s: float,
+        journal: Journal, expected: Literal["aborted", "promoted"],
+        serving: Callable[[], str | None] | None = None,
+    ) -> None:  # fmt: skip
+        self.gateway, self.version, self.stays_for_s = gateway, version, stays_for_s
+        self.start, self.journal, self.expected = injected.timestamp(), journal, expected
+        self.serving = serving
+        """The version the registry says serves: a promotion is complete once it names the
+        candidate (at the rollout's last step, the candidate already gives every answer)."""
+        self.last: rollout.Progress | None = None
+
+    def progress(self) -> rollout.Progress:
+        rows = self.gateway.versions(self.start - 1)
+        times = self.gateway.version_times(self.start - 1)
+        self.last = rollout.progress(
+            rows, times, self.version, self.start, time.time(), self.stays_for_s
+        )
+        return self.last
+
+    def look(self) -> Seen | None:
+        found = self.progress()
+        if found.outcome == "unsettled" or found.at is None:
+            return None
+        handed_over = self.serving is None or self.serving() == self.version
+        if found.outcome == "promoted" == self.expected and not handed_over:
+            return None  # at 100%, not yet handed over: the rollout is still under way
+        actor, party = self.ROLLOUT, Party.TEAM
+        expiry = [parse_time(r.expires_at).timestamp() for r in self.journal.of(LeaseAcquired)]
+        if expiry and found.at >= min(expiry) - 1:
+            actor, party = "mlchaos lease keeper (the lease ran out)", Party.MLCHAOS
+        largest = found.largest_share
+        if found.outcome == "aborted":
+            source = f"gateway answers (the last by candidate {self.version}, then none)"
+        else:
+            source = f"gateway answers (candidate {self.version} gave every answer)"
+        seen = Seen(
+            datetime.fromtimestamp(found.at, UTC).isoformat(), source,
+            {"version": self.version, "largest_share": largest, "stays_for_s": self.stays_for_s},
+            actor=actor, party=party,
+        )  # fmt: skip
+        if found.outcome != self.expected:
+            offset = found.at - self.start
+            reach = f"{largest:.0%}" if largest is not None else "?"
+            if found.outcome == "promoted":
+                why = (f"the rollout promoted {self.version} at +{offset:.1f}s (it reached "
+                       f"{reach} of answers): it was never aborted")  # fmt: skip
+            else:
+                why = (f"false abort: the rollout aborted {self.version} at +{offset:.1f}s, "
+                       f"at {reach} of answers")  # fmt: skip
+            raise Contrary(seen, why)
+        return seen
+
+    def record(self) -> None:
+        """Journal what the watch saw, once it ends."""
+        found: rollout.Progress | None
+        try:
+            found = self.progress()
+        except MlchaosError:
+            found = self.last
+        if found is None:
+            self.journal.write(RolloutWatched(
+                version=self.version, expected=self.expected, outcome="unsettled"
+            ))  # fmt: skip
+            return
+
+        def when(at: float | None) -> str | None:
+            return datetime.fromtimestamp(at, UTC).isoformat() if at is not None else None
+
+        self.journal.write(RolloutWatched(
+            version=self.version, expected=self.expected, outcome=found.outcome,
+            at=when(found.at), largest_share=found.largest_share,
+            largest_at=when(found.largest_at), share_at_end=found.share_now,
+            answered_by_it=found.answered_by_it, answered=found.answered,
+        ))  # fmt: skip
 
 
 def fallback_served(

@@ -37,6 +37,26 @@ class MlflowAliases:
         )
         return str(answer["model_version"]["version"])
 
+    def named(self, model: str, alias: str) -> str | None:
+        """The version ``alias`` names; None when the model has no such alias."""
+        aliases = self._call("GET", "/registered-models/get", params={"name": model})
+        for found in aliases.get("registered_model", {}).get("aliases", []):
+            if found.get("alias") == alias:
+                return str(found["version"])
+        return None
+
+    def delete_alias(self, model: str, alias: str) -> None:
+        """Delete an alias; one that is already gone is no error."""
+        if self.named(model, alias) is not None:
+            self._call("DELETE", "/registered-models/alias", json={"name": model, "alias": alias})
+
+    def put_back(self, model: str, alias: str, version: str | None) -> None:
+        """Make ``alias`` name ``version`` again, or not exist when ``version`` is None."""
+        if version is None:
+            self.delete_alias(model, alias)
+        elif self.named(model, alias) != version:
+            self.point(model, alias, version)
+
     def has_version(self, model: str, version: str) -> bool:
         try:
             self._call("GET", "/model-versions/get", params={"name": model, "version": version})

@@ -26,6 +26,7 @@ from mlchaos.vocabulary import JUDGED
 
 __all__ = [
     "GATEWAY_FAULT_TYPES",
+    "Abort",
     "Acknowledgement",
     "AnyGatewayFault",
     "BadVersionFault",
@@ -40,6 +41,7 @@ __all__ = [
     "FeatureName",
     "Frozen",
     "GatewayFault",
+    "GoodVersionFault",
     "KubernetesDeployment",
     "LatencySpikeFault",
     "MissingFeaturesFault",
@@ -47,6 +49,7 @@ __all__ = [
     "Name",
     "Paging",
     "PluginFault",
+    "Promotion",
     "Recovery",
     "SchemaChangeFault",
     "SegmentRegressionFault",
@@ -105,12 +108,32 @@ class BadVersionFault(Frozen):
     """Lease TTL: the target reverts the promotion by itself when it runs out."""
     kubernetes: KubernetesDeployment | None = None
     """Promote by patching this Deployment instead of the registry."""
+    rollout: Literal["canary"] | None = None
+    """``canary``: make the version the team rollout's candidate (the service file's
+    ``rollout:``) and start the rollout, instead of promoting it; mlchaos then only watches
+    what is served. Expect ``abort``."""
 
     @model_validator(mode="after")
     def _one_version(self) -> BadVersionFault:
         if self.variant is not None and self.version is not None:
             raise ValueError("give 'variant' (a name in versions.bad) or 'version', not both")
+        if self.rollout is not None and self.kubernetes is not None:
+            raise ValueError("a canary goes through the service file's rollout, not kubernetes")
         return self
+
+
+class GoodVersionFault(Frozen):
+    """The control run of a canary: a version the team trusts, rolled out the same way as a
+    bad one. Its rollout must promote it: an abort is a false alarm, and fails."""
+
+    type: Literal["good_version"]
+    model: Name | None = None
+    """Default: the service's model."""
+    version: str = Field(min_length=1, max_length=200)
+    """The registry version (an MLflow version number): not the one that serves."""
+    rollout: Literal["canary"] = "canary"
+    ttl: Duration = Field(default=300.0, gt=0, le=3600)
+    """Lease TTL: everything the rollout moved is put back by itself when it runs out."""
 
 
 class GatewayFault(Frozen):
@@ -256,6 +279,7 @@ Fault = Annotated[
     | MissingFeaturesFault
     | ConceptDriftFault
     | SegmentRegressionFault
+    | GoodVersionFault
     | PluginFault,
     Field(discriminator="type"),
 ]
@@ -337,8 +361,33 @@ class Escalation(Frozen):
     responder leaves its pages alone (in a human game day, do not `mlchaos ack` them)."""
 
 
+class Abort(Frozen):
+    """A canary of a bad version: the team's rollout must take it out of service in time,
+    before it reaches ``max_share`` of the answers."""
+
+    within: Target
+    """From the candidate's first answer to its last, before a run of ``stays_for`` without
+    any (and long enough that, at its share before, it would have answered 5 times): read from
+    what the gateway served, never from the rollout's own status."""
+    max_share: Share | None = None
+    """The largest share of answers (over any 3 s) the bad version may reach; at or above it,
+    the canary went too far, whenever it aborted."""
+    stays_for: Duration = Field(default=5.0, ge=1, le=3600)
+
+
+class Promotion(Frozen):
+    """The control run of a canary: the team's rollout must promote a good version in time."""
+
+    within: Target
+    """From the candidate's first answer until it gives every answer, kept for ``stays_for``
+    (no request left on the old version)."""
+    stays_for: Duration = Field(default=5.0, ge=1, le=3600)
+
+
 class Expectations(Frozen):
-    detection: Detection
+    detection: Detection | None = None
+    """The alert that must catch the fault. A canary may leave it out: its rollout's analysis
+    is what must catch a bad version (``abort``), and a good one must raise nothing."""
     paging: Paging | None = None
     escalation: Escalation | None = None
     acknowledgement: Acknowledgement | None = None
@@ -349,12 +398,30 @@ class Expectations(Frozen):
     no_recovery: str | None = Field(default=None, min_length=1, max_length=300)
     """Why there is no recovery target: the results say so, instead of leaving it unjudged
     in silence."""
+    abort: Abort | None = None
+    """A canary of a bad version (``bad_version`` with ``rollout: canary``)."""
+    promotion: Promotion | None = None
+    """A canary's control run (``good_version``)."""
 
     @model_validator(mode="after")
     def _recovery_or_why_not(self) -> Expectations:
         if self.recovery is not None and self.no_recovery is not None:
             raise ValueError("give 'recovery' or say why there is none ('no_recovery'), not both")
+        if self.abort is not None and self.promotion is not None:
+            raise ValueError("expect 'abort' (a bad version) or 'promotion' (a good one), not both")
+        if self.detection is None and self.abort is None and self.promotion is None:
+            raise ValueError(
+                "'detection' is missing: which alert must catch the fault? (a canary may expect "
+                "'abort' or 'promotion' instead)"
+            )
+        if self.detection is None and (self.paging or self.escalation or self.mitigation):
+            raise ValueError("paging, escalation and mitigation follow an alert: give 'detection'")
         return self
+
+    @property
+    def alert(self) -> str:
+        """The alert that must catch the fault; empty for a canary without one."""
+        return self.detection.alert if self.detection else ""
 
     def targets(self) -> dict[str, float]:
         """Target seconds by duration name (``mttd``, ``time_to_page``, ``mtta``, ...)."""
@@ -362,7 +429,10 @@ class Expectations(Frozen):
         return {name: exp.within for name, exp in pairs.items() if exp is not None}
 
 
-_WAITED = ("detected", "fired", "paged", "escalated", "acknowledged", "mitigated", "recovered")
+_WAITED = (
+    "detected", "fired", "paged", "escalated", "acknowledged", "mitigated", "recovered",
+    "aborted", "promoted",
+)  # fmt: skip
 
 
 class Experiment(Frozen):
@@ -394,6 +464,13 @@ class Experiment(Frozen):
             raise ValueError("expect.acknowledgement needs expect.paging: only a page is acked")
         if self.expect.escalation is not None and self.expect.paging is None:
             raise ValueError("expect.escalation needs expect.paging: only a page escalates")
+        canary = getattr(self.fault, "rollout", None) == "canary"
+        if canary and self.fault.type == "bad_version" and self.expect.abort is None:
+            raise ValueError("a canary of a bad version expects 'abort': {within: ...}")
+        if self.fault.type == "good_version" and self.expect.promotion is None:
+            raise ValueError("a good_version control expects 'promotion': {within: ...}")
+        if not canary and (self.expect.abort or self.expect.promotion):
+            raise ValueError("expect 'abort' or 'promotion' only of a canary (rollout: canary)")
         return self
 
     @property
@@ -407,9 +484,9 @@ class Experiment(Frozen):
         if self.give_up_after is not None:
             return {e: self.give_up_after for e in _WAITED}
         expect = self.expect
-        detection = expect.detection.within
-        paging = expect.paging.within if expect.paging else detection
         last = max(self.expect.targets().values())
+        detection = expect.detection.within if expect.detection else last
+        paging = expect.paging.within if expect.paging else detection
         return {
             "detected": detection,
             "fired": max(paging, detection),
@@ -418,4 +495,11 @@ class Experiment(Frozen):
             "acknowledged": last,  # and no longer than the target after the page
             "mitigated": expect.mitigation.within if expect.mitigation else last,
             "recovered": expect.recovery.within if expect.recovery else last,
+            # and as long again as the candidate must stay out (or in) to count
+            # (an abort at a 1% step shows only after hundreds of answers without the candidate)
+            "aborted": expect.abort.within + expect.abort.stays_for + 20 if expect.abort else last,
+            "promoted": (
+                expect.promotion.within + expect.promotion.stays_for + 1
+                if expect.promotion else last
+            ),
         }

@@ -127,7 +127,8 @@ class Floor(Part):
 class Expected(Part):
     """What the team's systems should do, by the experiment's ``expect``."""
 
-    alert: str
+    alert: str | None = None
+    """The alert that must catch the fault; null for a canary that expects none."""
     paging_service: str | None = None
     mitigation: str | None = None
     """``rollback`` or ``fallback`` (older documents may name ``retrain``)."""
@@ -155,6 +156,27 @@ class VersionShare(Part):
     version: str
     fraction: float
     answered: int
+    source: str
+
+
+class Rollout(Part):
+    """A canary: what the team's rollout did with the candidate, read from the answers."""
+
+    version: str
+    expected: Literal["aborted", "promoted"]
+    outcome: Literal["aborted", "promoted", "unsettled"]
+    """``unsettled``: neither by the end of the watch (a paused rollout stays so)."""
+    at: str | None = None
+    """The candidate's last answer (aborted), or the first second it gave every answer."""
+    largest_share: float | None = None
+    """The most of the answers it gave over any 3 s."""
+    largest_at: str | None = None
+    max_share: float | None = None
+    """The experiment's bound on ``largest_share`` (``expect.abort.max_share``)."""
+    share_at_end: float | None = None
+    """Its share of the last 3 s of answers when the watch ended."""
+    answered_by_it: int = 0
+    answered: int = 0
     source: str
 
 
@@ -201,6 +223,8 @@ class ExperimentResults(Part):
     """Requests per second the service counted while the fault was in."""
     collateral_steps: list[StepRun] = Field(default_factory=list)
     version_mismatch: VersionShare | None = None
+    rollout: Rollout | None = None
+    """For a canary: how far the candidate got, and what the rollout did with it."""
     pages: list[Page] = Field(default_factory=list)
     actors: dict[str, Actor] = Field(default_factory=dict)
     """Event name -> who caused it (absent from documents written before actors were kept)."""

@@ -53,6 +53,7 @@ __all__ = [
     "PagerDutyTarget",
     "Payload",
     "Pipeline",
+    "Rollout",
     "Segments",
     "ServiceFile",
     "VersionName",
@@ -157,6 +158,20 @@ class Hook(Frozen):
         if (self.http is None) == (self.command is None):
             raise ValueError("give exactly one of 'http' or 'command'")
         return self
+
+
+class Rollout(Frozen):
+    """The team's progressive rollout (a canary controller, Argo Rollouts, Flagger): how a
+    canary experiment hands it a version. mlchaos points ``alias`` at the version, runs
+    ``start``, then only watches what is served: it never moves a weight."""
+
+    alias: VersionName = "candidate"
+    """With an MLflow registry: the alias the rollout rolls out."""
+    start: Hook
+    """Starts the rollout of what ``alias`` names, and returns (the rollout runs on)."""
+    abort: Hook | None = None
+    """Aborts the rollout under way; a revert runs it first. Without it, the rollout must
+    abort by itself when ``alias`` goes back."""
 
 
 def _one_or_many(value: object) -> object:
@@ -302,6 +317,9 @@ class ServiceFile(Frozen):
     """The team's deploy step: makes the model server load what the registry's alias names
     (``versions.alias``). mlchaos runs it after it moves the alias, and after it moves it
     back; without it, the server must follow the alias by itself."""
+    rollout: Rollout | None = None
+    """The team's progressive rollout, for canary experiments (``bad_version`` with
+    ``rollout: canary``, and ``good_version``)."""
     production_version: str | None = Field(default=None, min_length=1, max_length=200)
     """The version production should serve before a game day; a game day on another one
     cannot pass (it would measure the wrong service)."""

@@ -47,7 +47,7 @@ def test_good_experiment_loads_with_parsed_units() -> None:
     assert experiment.deadline_s == 30.0  # the last target: no event counts after it
     assert experiment.waits_s() == {
         "detected": 5.0, "fired": 5.0, "paged": 5.0, "escalated": 30.0, "acknowledged": 30.0,
-        "mitigated": 30.0, "recovered": 30.0,
+        "mitigated": 30.0, "recovered": 30.0, "aborted": 30.0, "promoted": 30.0,
     }  # fmt: skip
 
 

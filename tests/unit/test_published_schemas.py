@@ -34,7 +34,7 @@ MODELINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$", re.MULTILINE)
 REJECTED_BY_SHAPE = (
     "bad-alert-name", "bad-duration", "bad-mitigation", "bad-name", "bad-share", "bad-sigma",
     "empty-steady-state", "error-status-not-5xx", "gateway-field-typo", "latency-without-delay",
-    "missing-detection", "missing-features-empty", "mitigation-retrain", "not-a-mapping",
+    "missing-features-empty", "mitigation-retrain", "not-a-mapping",
     "unknown-fault", "unknown-field",
 )  # fmt: skip
 

@@ -44,12 +44,14 @@ from mlchaos.schema.service import Hook
 from mlchaos.service import Service
 
 __all__ = [
+    "CANARY_FIRST_ANSWER_S",
     "KEEPER_END_S",
     "KEEPER_START_S",
     "TARGET",
     "end_lease",
     "end_orphan",
     "inject",
+    "inject_candidate",
     "keeper_alive",
     "lease_dir",
     "orphans",
@@ -57,6 +59,9 @@ __all__ = [
 
 TARGET = "mlflow"
 KEEPER_START_S = 10.0
+CANARY_FIRST_ANSWER_S = 45.0
+"""How long a canary's version has to give its first answer: the rollout deploys it to the
+candidate server first, then sends it its first 1%."""
 KEEPER_END_S = 150.0
 """How long `end_orphan` waits for a live keeper it asked to end a lease (its deploy step may
 take up to 120 s)."""
@@ -80,34 +85,11 @@ def inject(journal: Journal, service: Service, fault_type: str, model: str, vers
         raise TargetError(f"the MLflow registry has no version {version} of {model}")
     if replaced == version:
         raise TargetError(f"{model}@{alias} already names version {version}: nothing to inject")
-    held_already = aliases.lease(model)
-    if held_already is not None:
-        raise TargetError(
-            f"{model} already carries mlchaos lease {held_already.get('id')} (tag {LEASE_TAG}): "
-            "another run holds it, or one left it behind; `mlchaos recover --service FILE`"
-        )
-    lease_id, expires_at = uuid.uuid4().hex[:12], time.time() + ttl_s
-    lease_file = lease_dir(journal) / f"{lease_id}.json"
-    deploy = service.deploy_hook.model_dump(mode="json") if service.deploy_hook else None
-    hook_dir = str(service.hook_dir) if service.hook_dir else None
-    lease = {
-        "id": lease_id, "url": service.registry_url, "model": model, "alias": alias,
-        "version": version, "replaced": replaced, "expires_at": expires_at,
-        "deploy": deploy, "hook_dir": hook_dir,
-    }  # fmt: skip
-    intent = record_intent(
-        journal, TARGET,
+    lease_id = _new_lease(
+        journal, service, aliases, fault_type, model, version, ttl_s,
+        {"alias": alias, "replaced": replaced},
         undo=f"point {model}@{alias} back at version {replaced}, then run the deploy step",
-        lease_file=str(lease_file), url=service.registry_url, kind="mlflow", model=model,
-        alias=alias, version=version, replaced=replaced, ttl_s=ttl_s, deploy=deploy,
-        hook_dir=hook_dir,
     )  # fmt: skip
-    _write_private(lease_file, json.dumps(lease))
-    _HELD[str(lease_file)] = Held(lease_file)
-    keeper = _start_keeper(lease_file)
-    _tag(aliases, lease, keeper, lease_file)
-    expires = datetime.fromtimestamp(expires_at, UTC).isoformat()
-    record_granted(journal, intent, lease_id, expires)
     moved = time.time()
     aliases.point(model, alias, version)
     if service.deploy_hook is not None:
@@ -121,6 +103,79 @@ def inject(journal: Journal, service: Service, fault_type: str, model: str, vers
     }  # fmt: skip
     at = datetime.fromtimestamp(answered, UTC).isoformat()
     record_injected(journal, at, f"gateway answers (the first by version {version})", detail)
+    return lease_id
+
+
+def inject_candidate(journal: Journal, service: Service, fault_type: str, model: str, version: str,
+                     ttl_s: float) -> str:  # fmt: skip
+    """A canary: point the rollout's alias (``candidate``) at ``version``, start the team's
+    rollout, and wait for the version's first answer; the lease id. mlchaos never moves a
+    weight: the rollout does, and the answers say what it did. The lease puts back both the
+    rollout's alias and ``versions.alias`` (a promotion moves it), after the rollout's abort."""
+    rollout = service.rollout
+    if service.registry_url is None or rollout is None:
+        raise TargetError(f"a canary {fault_type} needs endpoints.registry and a rollout:")
+    aliases, alias = MlflowAliases(service.registry_url), rollout.alias
+    if not aliases.has_version(model, version):
+        raise TargetError(f"the MLflow registry has no version {version} of {model}")
+    champion = aliases.version_of(model, service.versions.alias)
+    if champion == version:
+        raise TargetError(
+            f"{model}@{service.versions.alias} already names version {version}: a canary of "
+            "what serves rolls nothing out"
+        )
+    replaced = aliases.named(model, alias)
+    lease_id = _new_lease(journal, service, aliases, fault_type, model, version, ttl_s, {
+        "alias": alias, "replaced": replaced,
+        "also": [{"alias": service.versions.alias, "replaced": champion}],
+        "abort": rollout.abort.model_dump(mode="json") if rollout.abort else None,
+    }, undo=(f"abort the rollout, put {model}@{alias} back as it was, {model}@"
+             f"{service.versions.alias} back at {champion}, then run the deploy step"))  # fmt: skip
+    started = time.time()
+    aliases.point(model, alias, version)
+    run_hook(rollout.start, "the rollout's start step", service.hook_dir)
+    answered = first_answer(service, version, started, timeout_s=CANARY_FIRST_ANSWER_S)
+    detail = {
+        "model": model, "version": version, "replaced": champion, "alias": alias,
+        "rollout": True, "rollout_started_at": datetime.fromtimestamp(started, UTC).isoformat(),
+    }  # fmt: skip
+    at = datetime.fromtimestamp(answered, UTC).isoformat()
+    record_injected(journal, at, f"gateway answers (the first by candidate {version})", detail)
+    return lease_id
+
+
+def _new_lease(
+    journal: Journal, service: Service, aliases: MlflowAliases, fault_type: str, model: str,
+    version: str, ttl_s: float, moves: dict[str, Any], undo: str,
+) -> str:  # fmt: skip
+    """Record the lease everywhere it lives (the journal, the lease file and its keeper,
+    MLflow's tag), before anything moves; its id. ``moves``: the alias the fault moves and what
+    it named (``alias``, ``replaced``), and what else the undo puts back."""
+    held_already = aliases.lease(model)
+    if held_already is not None:
+        raise TargetError(
+            f"{model} already carries mlchaos lease {held_already.get('id')} (tag {LEASE_TAG}): "
+            "another run holds it, or one left it behind; `mlchaos recover --service FILE`"
+        )
+    lease_id, expires_at = uuid.uuid4().hex[:12], time.time() + ttl_s
+    lease_file = lease_dir(journal) / f"{lease_id}.json"
+    deploy = service.deploy_hook.model_dump(mode="json") if service.deploy_hook else None
+    hook_dir = str(service.hook_dir) if service.hook_dir else None
+    lease = {
+        "id": lease_id, "url": service.registry_url, "model": model, "version": version,
+        "expires_at": expires_at, "deploy": deploy, "hook_dir": hook_dir, **moves,
+    }  # fmt: skip
+    intent = record_intent(
+        journal, TARGET, undo=undo, lease_file=str(lease_file), url=service.registry_url,
+        kind="mlflow", model=model, version=version, ttl_s=ttl_s, deploy=deploy,
+        hook_dir=hook_dir, fault_type=fault_type, **moves,
+    )  # fmt: skip
+    _write_private(lease_file, json.dumps(lease))
+    _HELD[str(lease_file)] = Held(lease_file)
+    keeper = _start_keeper(lease_file)
+    _tag(aliases, lease, keeper, lease_file)
+    expires = datetime.fromtimestamp(expires_at, UTC).isoformat()
+    record_granted(journal, intent, lease_id, expires)
     return lease_id
 
 
@@ -219,6 +274,7 @@ def _tag(aliases: MlflowAliases, lease: dict[str, Any], keeper: int, lease_file:
         "expires": datetime.fromtimestamp(lease["expires_at"], UTC).isoformat(),
         "keeper": {"pid": keeper, "host": socket.gethostname()},
         "lease_file": str(lease_file), "holder": ACTOR,
+        **{key: lease[key] for key in ("also", "abort") if lease.get(key)},
     }  # fmt: skip
     try:
         aliases.set_tag(lease["model"], LEASE_TAG, json.dumps(record))

@@ -23,7 +23,7 @@ from mlchaos.journal import Journal, parse_time
 from mlchaos.observe import adapters
 from mlchaos.observe.mlflow import MlflowAliases
 from mlchaos.observe.model import ModelEndpoint
-from mlchaos.schema.experiment import BadVersionFault, SegmentRegressionFault
+from mlchaos.schema.experiment import BadVersionFault, GoodVersionFault, SegmentRegressionFault
 from mlchaos.service import Service
 
 __all__ = ["CONFIRM_S", "TARGET", "RegistryFault", "end_lease", "lookup"]
@@ -31,7 +31,7 @@ __all__ = ["CONFIRM_S", "TARGET", "RegistryFault", "end_lease", "lookup"]
 TARGET = "registry"
 CONFIRM_S = 10.0
 """How long a promoted version has to start answering: a deploy step may reload the model."""
-F = TypeVar("F", BadVersionFault, SegmentRegressionFault)
+F = TypeVar("F", BadVersionFault, SegmentRegressionFault, GoodVersionFault)
 
 
 def lookup(fault_type: str, kind: str, name: str, known: dict[str, str]) -> str:
@@ -57,6 +57,12 @@ class RegistryFault(Generic[F]):
             self.version_of(fault, service)
         except TargetError as exc:
             return [(self.field, str(exc))]
+        if _canary(fault):
+            if service.rollout is None:
+                return [("rollout", "a canary needs the service file's rollout: (alias, start)")]
+            if service.adapters.registry != "mlflow":
+                return [("rollout", "a canary moves an MLflow alias: set adapters.registry: "
+                                    "mlflow")]  # fmt: skip
         return []
 
     def ready(self, service: Service, fault: F) -> str:
@@ -67,6 +73,10 @@ class RegistryFault(Generic[F]):
         if service.adapters.registry == "mlflow":
             if not MlflowAliases(service.registry_url).has_version(model, version):
                 raise TargetError(f"MLflow has no version {version} of {model}")
+            if _canary(fault) and service.rollout is not None:
+                production = adapters.registry(service).model(model).get("production")
+                return (f"the rollout would get {model} {version} as its candidate "
+                        f"({service.rollout.alias}), over {production}")  # fmt: skip
         else:
             known = adapters.registry(service).model(model).get("versions") or []
             if version not in known:
@@ -80,6 +90,8 @@ class RegistryFault(Generic[F]):
         version, model = self.version_of(fault, service), fault.model or service.model
         if service.registry_url is None:
             raise TargetError(f"{self.type} needs a registry: set endpoints.registry")
+        if service.adapters.registry == "mlflow" and _canary(fault):
+            return mlflow.inject_candidate(journal, service, self.type, model, version, fault.ttl)
         if service.adapters.registry == "mlflow":
             return mlflow.inject(journal, service, self.type, model, version, fault.ttl)
         intent = record_intent(
@@ -108,6 +120,8 @@ class RegistryFault(Generic[F]):
         """Live once a real inference, sent the way clients send it, is answered by the
         version: the registry saying so is not enough if traffic goes elsewhere."""
         version, model = self.version_of(fault, service), fault.model or service.model
+        if _canary(fault):
+            return _candidate_answers(journal, service, version)
         body, seen = _probe(service), list[str | None]([None])
 
         def answered() -> str | None:
@@ -128,6 +142,26 @@ class RegistryFault(Generic[F]):
         self, journal: Journal, intent: dict[str, Any], lease_id: str | None
     ) -> dict[str, Any]:
         return end_lease(journal, intent, lease_id)
+
+
+def _canary(fault: Any) -> bool:
+    return getattr(fault, "rollout", None) == "canary"
+
+
+def _candidate_answers(journal: Journal, service: Service, version: str) -> bool:
+    """A canary is live once its candidate answers clients at all: at 1% a probe of our own
+    would rarely reach it, and the rollout, not mlchaos, decides how many it gets."""
+    gateway = adapters.traffic(service)
+    injected = journal.event_time("injected")
+    since = injected.timestamp() if injected else 0.0
+
+    def answered() -> str | None:
+        rows = gateway.versions(since - 1)
+        by_it = sum(n for s, v, n in rows if v == version and s >= int(since))
+        return f"candidate {version} answered {by_it} client request(s)" if by_it else None
+
+    return poll(journal, answered, CONFIRM_S,
+                lambda: f"candidate {version} gave no answer within {CONFIRM_S:g}s")  # fmt: skip
 
 
 def _probe(service: Service) -> Any:
