@@ -205,9 +205,13 @@ OPTIONAL_EVENTS = frozenset({Event.ESCALATED, Event.ABORTED, Event.PROMOTED})
 
 def shown_events(seen: Iterable[str], targets: Iterable[str]) -> tuple[Event, ...]:
     """The events a report or the live view shows for an experiment: every event, but an
-    optional one only where it happened (``seen``) or a target (``targets``) expects it."""
+    optional one only where it happened (``seen``) or a target (``targets``) expects it. A
+    canary's: its injection, its rollout's abort or promotion, the revert, and what was seen."""
     seen, targets = set(seen), set(targets)
     expected = {m.end for m in MEASURES if m.name in targets}
+    if expected & {Event.ABORTED, Event.PROMOTED}:  # a canary: its rollout is what is judged
+        kept = {Event.INJECTED, Event.ABORTED, Event.PROMOTED, Event.REVERTED}
+        return tuple(e for e in EVENTS if e in kept or e in seen or e in expected)
     return tuple(e for e in EVENTS if e not in OPTIONAL_EVENTS or e in seen or e in expected)
 """The events whose target runs from the page (acknowledgement, escalation), by event."""
 """The target each event is measured against as an offset from injection (MTTA is not)."""

@@ -310,7 +310,7 @@ def wait_for_rollout(
         traffic(target), version, injected, stays_for_s, journal, outcome, serving
     )
     event = Event.ABORTED if outcome == "aborted" else Event.PROMOTED
-    what = f"the rollout {'aborting' if event is Event.ABORTED else 'promoting'} {version}"
+    what = f"rollout {'abort' if event is Event.ABORTED else 'promotion'} of candidate {version}"
     try:
         return events.wait_for(journal, event, what, deadline, watched.look)
     except events.Contrary as contrary:

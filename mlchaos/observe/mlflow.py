@@ -37,13 +37,15 @@ class MlflowAliases:
         )
         return str(answer["model_version"]["version"])
 
+    def aliases(self, model: str) -> dict[str, str]:
+        """Every alias of the model, and the version it names."""
+        answer = self._call("GET", "/registered-models/get", params={"name": model})
+        found = answer.get("registered_model", {}).get("aliases", [])
+        return {str(a["alias"]): str(a["version"]) for a in found}
+
     def named(self, model: str, alias: str) -> str | None:
         """The version ``alias`` names; None when the model has no such alias."""
-        aliases = self._call("GET", "/registered-models/get", params={"name": model})
-        for found in aliases.get("registered_model", {}).get("aliases", []):
-            if found.get("alias") == alias:
-                return str(found["version"])
-        return None
+        return self.aliases(model).get(alias)
 
     def delete_alias(self, model: str, alias: str) -> None:
         """Delete an alias; one that is already gone is no error."""

@@ -36,6 +36,7 @@ __all__ = [
     "Part",
     "QuietStartCheck",
     "ResultsDocument",
+    "Rollout",
     "StepRun",
     "VersionShare",
 ]

@@ -32,7 +32,7 @@ from mlchaos.faults.targets import mlflow as target
 from mlchaos.hooks import HookFailed
 from mlchaos.journal import EventRecord, Journal, Lease
 from mlchaos.observe.mlflow import LEASE_TAG, MlflowAliases
-from mlchaos.schema.service import Hook
+from mlchaos.schema.service import Hook, Rollout
 from mlchaos.service import Service
 from mlchaos.vocabulary import KEEPER
 from tests.conftest import ROOT, example_bin, free_ports, wait_until
@@ -435,3 +435,65 @@ def _keeper_running(lease_file: Path) -> bool:
     found = subprocess.run(["pgrep", "-f", f"mlchaos.faults.keeper {lease_file}"],
                            capture_output=True)  # fmt: skip
     return found.returncode == 0
+
+
+def canary_service(staging: Staging, tmp_path: Path) -> Service:
+    """The service with a rollout: its start step serves whatever ``candidate`` names (the
+    whole of a one-server canary), its abort step notes that it ran."""
+    start = textwrap.dedent(f"""
+        import json, urllib.request
+        url = {staging.mlflow!r} + "/api/2.0/mlflow/registered-models/alias"
+        with urllib.request.urlopen(url + "?name=fraud&alias=candidate") as answer:
+            version = json.load(answer)["model_version"]["version"]
+        open({str(staging.version_file)!r}, "w").write(version)
+    """)  # fmt: skip
+    abort = f"open({str(tmp_path / 'aborts')!r}, 'a').write('aborted\\n')"
+    rollout = {"start": {"command": [sys.executable, "-c", start]},
+               "abort": {"command": [sys.executable, "-c", abort]}}  # fmt: skip
+    return service(staging, tmp_path / "deploys").model_copy(
+        update={"rollout": Rollout.model_validate(rollout)}
+    )
+
+
+def start_canary(aliases: MlflowAliases, staging: Staging, tmp_path: Path, ttl_s: float) -> Journal:
+    """Version 3 made the candidate, its rollout started; ``previous`` names 1 before."""
+    aliases.point(MODEL, "previous", "1")
+    journal = Journal(tmp_path / "journal.jsonl")
+    svc = canary_service(staging, tmp_path)
+    target.inject_candidate(journal, svc, "bad_version", MODEL, "3", ttl_s)
+    return journal
+
+
+def _promote(aliases: MlflowAliases, version: str) -> None:
+    """What the team's rollout does at its last step."""
+    aliases.point(MODEL, "previous", aliases.version_of(MODEL, "champion"))
+    aliases.point(MODEL, "champion", version)
+    aliases.delete_alias(MODEL, "candidate")
+
+
+def test_a_canary_lease_aborts_the_rollout_and_puts_every_alias_back_after_a_promotion(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    journal = start_canary(aliases, staging, tmp_path, ttl_s=60)
+    assert aliases.named(MODEL, "candidate") == "3"
+    [injected] = [r for r in journal.of(EventRecord) if r.event == "injected"]
+    assert injected.source == "gateway answers (the first by candidate 3)"
+    assert injected.detail["rollout"] is True
+    _promote(aliases, "3")  # the team's rollout let it through
+    [audit] = revert_all(journal)
+    assert (tmp_path / "aborts").read_text() == "aborted\n"
+    assert aliases.aliases(MODEL) == {"champion": "2", "previous": "1"}, audit
+    assert "fraud@champion back to 2" in audit["reason"]
+    wait_until(lambda: staging.version_file.read_text() == "2", timeout=5)
+
+
+def test_a_canary_lease_left_alone_is_ended_by_its_keeper_at_the_ttl(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    journal = start_canary(aliases, staging, tmp_path, ttl_s=3)
+    wait_until(lambda: aliases.lease(MODEL) is None, timeout=30)
+    assert (tmp_path / "aborts").read_text() == "aborted\n"
+    assert aliases.aliases(MODEL) == {"champion": "2", "previous": "1"}
+    [audit] = revert_all(journal)  # the runner comes back: the keeper did it already
+    assert audit["actor"] == KEEPER
+    wait_until(lambda: staging.version_file.read_text() == "2", timeout=5)

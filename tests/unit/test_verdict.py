@@ -507,3 +507,56 @@ def test_an_escalation_that_never_came_fails_and_one_before_the_page_is_a_defect
     assert "escalated -0.500s from paged: only a page can escalate" in " ".join(
         judge(ESCALATING, early, FLOOR).reasons
     )
+
+
+CANARY = Experiment.model_validate({
+    "name": "canary", "steady_state": [{"name": "errors", "query": "e", "below": 0.01}],
+    "fault": {"type": "bad_version", "version": "3", "rollout": "canary"},
+    "expect": {"abort": {"within": "40s", "max_share": "20%"}, "no_recovery": "a canary"},
+})  # fmt: skip
+
+
+def watched(outcome: str, largest: float, at_end: float = 0.0) -> dict[str, Any]:
+    return {"type": "rollout", "version": "3", "expected": "aborted", "outcome": outcome,
+            "largest_share": largest, "share_at_end": at_end}  # fmt: skip
+
+
+def canary_run(*records: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*HEALTHY_BEFORE, event("injected", 0), ACTIVE, *records, event("reverted", 60)]
+
+
+def test_a_canary_aborted_in_time_below_its_share_passes() -> None:
+    aborted = event("aborted", 12.5, actor="the team's rollout")
+    result = judge(CANARY, canary_run(aborted, watched("aborted", 0.01)), FLOOR)
+    assert result.verdict == "pass", result.reasons
+    assert result.durations_s["time_to_abort"] == 12.5
+    assert result.rollout is not None and result.rollout["max_share"] == 0.2
+
+
+def test_a_canary_aborted_only_past_its_share_fails_naming_the_share() -> None:
+    aborted = event("aborted", 30, actor="the team's rollout")
+    result = judge(CANARY, canary_run(aborted, watched("aborted", 0.26)), FLOOR)
+    assert result.verdict == "fail"
+    assert result.reasons == [
+        "canary: version 3 reached 26% of the answers, at or above the 20% "
+        "expect.abort.max_share allows"
+    ]
+
+
+def test_a_paused_canary_fails_and_says_it_still_serves() -> None:
+    missed = {"type": "missed", "event": "aborted", "status": "timeout",
+              "reason": "no rollout abort of candidate 3 by +65.0s"}  # fmt: skip
+    result = judge(CANARY, canary_run(missed, watched("unsettled", 0.01, at_end=0.01)), FLOOR)
+    assert result.verdict == "fail"
+    assert result.reasons[0] == (
+        "canary abort: target 40s missed, no rollout abort of candidate 3 by +65.0s"
+    )
+    assert "neither aborted nor promoted 3: it still gave 1% of the last" in result.reasons[1]
+
+
+def test_a_canary_aborted_only_by_mlchaos_is_the_teams_missed_target() -> None:
+    keeper = "mlchaos lease keeper (the lease ran out)"
+    aborted = event("aborted", 20, actor=keeper, party="mlchaos")
+    result = judge(CANARY, canary_run(aborted, watched("aborted", 0.01)), FLOOR)
+    assert result.verdict == "fail"
+    assert "the team's systems never did it" in result.reasons[0]

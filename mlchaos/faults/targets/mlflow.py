@@ -110,27 +110,30 @@ def inject_candidate(journal: Journal, service: Service, fault_type: str, model:
                      ttl_s: float) -> str:  # fmt: skip
     """A canary: point the rollout's alias (``candidate``) at ``version``, start the team's
     rollout, and wait for the version's first answer; the lease id. mlchaos never moves a
-    weight: the rollout does, and the answers say what it did. The lease puts back both the
-    rollout's alias and ``versions.alias`` (a promotion moves it), after the rollout's abort."""
+    weight: the rollout does, and the answers say what it did. The lease puts back the
+    rollout's alias and every other alias the model had (a promotion moves ``versions.alias``,
+    and ``previous`` perhaps), after the rollout's abort."""
     rollout = service.rollout
     if service.registry_url is None or rollout is None:
         raise TargetError(f"a canary {fault_type} needs endpoints.registry and a rollout:")
     aliases, alias = MlflowAliases(service.registry_url), rollout.alias
     if not aliases.has_version(model, version):
         raise TargetError(f"the MLflow registry has no version {version} of {model}")
-    champion = aliases.version_of(model, service.versions.alias)
+    before = aliases.aliases(model)  # a promotion moves champion, and previous perhaps
+    champion = before.get(service.versions.alias)
     if champion == version:
         raise TargetError(
             f"{model}@{service.versions.alias} already names version {version}: a canary of "
             "what serves rolls nothing out"
         )
     replaced = aliases.named(model, alias)
+    undo = (f"abort the rollout, put {model}@{alias} and every other alias of {model} back as "
+            f"they were ({service.versions.alias}: {champion}), then run the deploy step")
     lease_id = _new_lease(journal, service, aliases, fault_type, model, version, ttl_s, {
         "alias": alias, "replaced": replaced,
-        "also": [{"alias": service.versions.alias, "replaced": champion}],
+        "also": [{"alias": a, "replaced": v} for a, v in sorted(before.items()) if a != alias],
         "abort": rollout.abort.model_dump(mode="json") if rollout.abort else None,
-    }, undo=(f"abort the rollout, put {model}@{alias} back as it was, {model}@"
-             f"{service.versions.alias} back at {champion}, then run the deploy step"))  # fmt: skip
+    }, undo=undo)  # fmt: skip
     started = time.time()
     aliases.point(model, alias, version)
     run_hook(rollout.start, "the rollout's start step", service.hook_dir)
