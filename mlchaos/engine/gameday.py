@@ -265,6 +265,7 @@ class Gameday:
         if not self.result.interrupted:  # Prometheus range queries: not while stopping
             _save_series(experiment, self.service, self.run_dir, result)
             result.version_mismatch = _version_mismatch(result, self.service)
+            result.budget = _budget(result, self.service)
         return result
 
     def _restore_baseline(self) -> dict[str, Any] | None:
@@ -486,6 +487,19 @@ def _version_mismatch(result: ExperimentResult, service: Service) -> dict[str, A
         return None
     version, injected, reverted = result.promoted
     return measure(adapters.traffic(service), version, injected, reverted or datetime.now(UTC))
+
+
+def _budget(result: ExperimentResult, service: Service) -> list[dict[str, Any]]:
+    """What the fault's window cost each of the service's SLOs (`mlchaos.observe.budget`)."""
+    from mlchaos.observe.budget import spent
+
+    injected, reverted = result.timeline.get("injected"), result.timeline.get("reverted")
+    if not service.slos or injected is None:
+        return []
+    start, now = parse_time(injected), datetime.now(UTC)
+    end = parse_time(reverted) if reverted else now
+    metrics = adapters.metrics(service)
+    return [spent(metrics, slo, start, end, now) for slo in service.slos]
 
 
 def _describe(experiment: Experiment) -> str:

@@ -75,6 +75,8 @@ class ExperimentResult:
     """Requests per second the service counted while the fault was in."""
     collateral_steps: list[dict[str, Any]] = field(default_factory=list)
     """Runbook steps run for pages of other alerts: reported, never judged (see `pages`)."""
+    budget: list[dict[str, Any]] = field(default_factory=list)
+    """What the fault's window cost each of the service's SLOs (`mlchaos.observe.budget`)."""
     rollout: dict[str, Any] | None = None
     """For a canary: what the rollout did with the candidate (`mlchaos.journal.RolloutWatched`)."""
     version_mismatch: dict[str, Any] | None = None

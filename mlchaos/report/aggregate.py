@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,18 @@ from mlchaos.vocabulary import HEADLINE, LABELS, Verdict
 
 __all__ = [
     "MEASURES",
+    "RELEASES",
     "ExperimentHistory",
     "aggregate",
     "aggregate_table",
     "percentile",
+    "practice",
     "render_aggregate",
 ]
 
 MEASURES = HEADLINE
+RELEASES = frozenset({"bad_version", "good_version", "segment_regression"})
+"""Faults that put a version into service, as a release would: what a rollback rate counts."""
 
 
 @dataclass
@@ -67,7 +72,69 @@ def aggregate(documents: list[ResultsDocument]) -> dict[str, Any]:
     for run in runs:
         for exp in run.experiments:
             _add(histories.setdefault(exp.name, ExperimentHistory(exp.name)), exp)
-    return {"runs": runs, "experiments": sorted(histories.values(), key=lambda h: h.name)}
+    return {
+        "runs": runs,
+        "experiments": sorted(histories.values(), key=lambda h: h.name),
+        "practice": practice([e for run in runs for e in run.experiments]),
+        "weeks": [*_weeks(runs), {"week": "all", "runs": len(runs),
+                                   **practice([e for run in runs for e in run.experiments])}],
+    }  # fmt: skip
+
+
+def practice(experiments: list[ExperimentResults]) -> dict[str, Any]:
+    """The change-management figures over ``experiments`` that were injected:
+
+    - rollback rate: of the releases (`RELEASES`), the share the team's systems took back out
+      (a rollback served, or a canary aborted), mlchaos's own undo never counted;
+    - canary pass rate: of the canaries, the share that passed (a bad one aborted in time, a
+      good one promoted);
+    - MTTR p50 and p90 (the team's, simulated ones aside), and the share of experiments that
+      met every target (passed)."""
+    injected = [e for e in experiments if e.timeline.get("injected")]
+    releases = [e for e in injected if e.fault in RELEASES]
+    rolled_back = [e for e in releases if _taken_out(e)]
+    canaries = [e for e in injected if e.rollout is not None]
+    mttr = sorted(
+        v for e in injected
+        if (v := e.durations_s.get("mttr")) is not None and "mttr" not in e.simulated
+    )  # fmt: skip
+    return {
+        "experiments": len(injected),
+        "releases": len(releases),
+        "rollback_rate": len(rolled_back) / len(releases) if releases else None,
+        "canaries": len(canaries),
+        "canary_pass_rate": (
+            sum(e.verdict == Verdict.PASS for e in canaries) / len(canaries) if canaries else None
+        ),
+        "mttr_p50": percentile(mttr, 0.5),
+        "mttr_p90": percentile(mttr, 0.9),
+        "within_target": (
+            sum(e.verdict == Verdict.PASS for e in injected) / len(injected) if injected else None
+        ),
+    }
+
+
+def _taken_out(exp: ExperimentResults) -> bool:
+    """The team's systems took the release out of service: by rollback, or by aborting it."""
+    for event in ("mitigated", "aborted"):
+        actor = exp.actors.get(event)
+        if exp.timeline.get(event) and actor is not None and actor.party == "team":
+            return event == "aborted" or (exp.expected is not None and
+                                          exp.expected.mitigation == "rollback")  # fmt: skip
+    return False
+
+
+def _weeks(runs: list[ResultsDocument]) -> list[dict[str, Any]]:
+    """The practice's figures per ISO week of the runs' starts, oldest first."""
+    by_week: dict[str, list[ResultsDocument]] = {}
+    for run in runs:
+        year, week, _ = datetime.fromisoformat(run.started_at).isocalendar()
+        by_week.setdefault(f"{year}-W{week:02d}", []).append(run)
+    return [
+        {"week": week, "runs": len(found),
+         **practice([e for run in found for e in run.experiments])}
+        for week, found in sorted(by_week.items())
+    ]  # fmt: skip
 
 
 def _add(history: ExperimentHistory, exp: ExperimentResults) -> None:

@@ -37,7 +37,9 @@ __all__ = [
     "QuietStartCheck",
     "ResultsDocument",
     "Rollout",
+    "SloBudget",
     "StepRun",
+    "TierSeen",
     "VersionShare",
 ]
 
@@ -160,6 +162,40 @@ class VersionShare(Part):
     source: str
 
 
+class TierSeen(Part):
+    """One burn-rate tier of an SLO over an experiment's window."""
+
+    tier: str
+    factor: float
+    severity: str
+    alert: str
+    should_fire: bool
+    """Both its windows burned above its factor at some second (its ``for`` aside)."""
+    fired: bool
+    """Its alert fired, in Prometheus's ALERTS, during the window or just after."""
+
+
+class SloBudget(Part):
+    """What an experiment's window cost one of the service's SLOs."""
+
+    slo: str
+    objective: float
+    time_scale: float
+    period_s: float
+    """The SLO's period, time-scaled as its alerts are."""
+    window_s: float
+    error_ratio: float | None = None
+    burn_rate: float | None = None
+    """The average over the window: error ratio / (1 - objective)."""
+    consumed: float | None = None
+    """The share of the period's error budget the window used: burn x window / period."""
+    peak_burn: float | None = None
+    peak_window_s: float | None = None
+    tiers: list[TierSeen] = Field(default_factory=list)
+    reason: str | None = None
+    """Why figures are missing (no data, Prometheus unreadable)."""
+
+
 class Rollout(Part):
     """A canary: what the team's rollout did with the candidate, read from the answers."""
 
@@ -226,6 +262,8 @@ class ExperimentResults(Part):
     version_mismatch: VersionShare | None = None
     rollout: Rollout | None = None
     """For a canary: how far the candidate got, and what the rollout did with it."""
+    budget: list[SloBudget] = Field(default_factory=list)
+    """What the fault's window cost each of the service's SLOs."""
     pages: list[Page] = Field(default_factory=list)
     actors: dict[str, Actor] = Field(default_factory=dict)
     """Event name -> who caused it (absent from documents written before actors were kept)."""

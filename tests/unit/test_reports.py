@@ -16,7 +16,17 @@ from mlchaos.report.aggregate import aggregate, aggregate_table, percentile, ren
 from mlchaos.report.render import ReportOptions, render_run
 from mlchaos.report.table import summary_table
 from mlchaos.schema.results import ResultsDocument
-from tests.unit.test_verdict import EXPERIMENT, FLOOR, at, judge, passing
+from tests.unit.test_verdict import (
+    CANARY,
+    EXPERIMENT,
+    FLOOR,
+    at,
+    canary_run,
+    event,
+    judge,
+    passing,
+    watched,
+)
 
 SECTIONS = (
     "Summary and impact",
@@ -282,3 +292,38 @@ def test_reports_say_how_staging_was_left_and_why_the_quiet_start_was_not_checke
                                        "problem": "MLflow did not answer"}}  # fmt: skip
     assert "STAGING NOT LEFT AS FOUND: MLflow did not answer" in summary_table(typed(broken))
     assert "Not as found: MLflow did not answer." in rendered(tmp_path, broken)["postmortem.md"]
+
+
+def canary_document(started: float, outcome: str) -> dict[str, Any]:
+    """A night's run of the bad canary: aborted by the team's rollout, or promoted."""
+    if outcome == "aborted":
+        records = canary_run(event("aborted", 12, actor="the team's rollout"),
+                             watched("aborted", 0.01))  # fmt: skip
+    else:
+        missed = {"type": "missed", "event": "aborted", "status": "timeout", "reason": "promoted"}
+        records = canary_run(event("promoted", 40, actor="the team's rollout"), missed,
+                             watched("promoted", 1.0, at_end=1.0))  # fmt: skip
+    result = judge(CANARY, records, FLOOR)
+    doc = document()
+    doc["started_at"] = at(started)
+    doc["experiments"].append(result.as_dict())
+    return doc
+
+
+def test_the_aggregate_shows_rollback_rate_and_canary_pass_rate_by_week(tmp_path: Path) -> None:
+    week = 7 * 86400
+    runs = [canary_document(0, "aborted"), canary_document(1, "promoted"),
+            canary_document(week, "aborted")]  # fmt: skip
+    summary = aggregate([typed(r) for r in runs])
+    everything = summary["weeks"][-1]
+    # three canaries and three bad versions nobody rolled back in these runs (no mitigation)
+    assert everything["week"] == "all" and everything["releases"] == 6
+    assert everything["rollback_rate"] == pytest.approx(2 / 6)  # the promoted one stayed in
+    assert everything["canary_pass_rate"] == pytest.approx(2 / 3)
+    assert everything["mttr_p50"] == 9.0 and everything["within_target"] == pytest.approx(5 / 6)
+    first, second = summary["weeks"][:2]
+    assert (first["runs"], first["canary_pass_rate"]) == (2, 0.5)
+    assert (second["runs"], second["canary_pass_rate"]) == (1, 1.0)
+    md, html = (p.read_text() for p in render_aggregate(summary, tmp_path))
+    assert "| all | 3 | 6 | 33% of 6 | 67% of 3 | 9.0s / 9.0s | 83% |" in md
+    assert 'id="practice"' in html and "67% of 3" in html
