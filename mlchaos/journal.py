@@ -170,6 +170,9 @@ class RolloutWatched(_Record):
     answered_by_it: int = 0
     answered: int = 0
     source: str = "gateway answers (each answer's model version)"
+    controller_said: dict[str, Any] | None = None
+    """The rollout controller's own account when the watch ended (`mlchaos.observe.rollouts`):
+    reported beside the answers, never judged."""
 
 
 class FaultActive(_Record):

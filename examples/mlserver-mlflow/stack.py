@@ -224,6 +224,8 @@ def start_model(state: Path, ports: dict[str, int]) -> None:
     candidate serves nothing until the canary controller deploys a candidate to it."""
     mlserver = f"http://127.0.0.1:{ports['mlserver']}"
     for name, folder in (("mlserver", "models"), ("candidate", "candidate-models")):
+        if name in _pids(state):
+            continue  # still up (`sabotage --no-model` stops only the stable one)
         url = f"http://127.0.0.1:{ports[name]}"
         start(state, name, [str(Path(sys.executable).parent / "mlserver"), "start",
                             str(state / folder)],

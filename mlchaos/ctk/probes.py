@@ -7,17 +7,20 @@ the event happened, so it can also serve as a tolerance in raw Chaos Toolkit exp
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
 from mlchaos.access import Access
+from mlchaos.errors import MlchaosError
 from mlchaos.faults import fault_type
 from mlchaos.journal import EventRecord, Journal, Missed, journal_from, parse_time
 from mlchaos.observe import events, serving, slo
 from mlchaos.observe.adapters import metrics_at, pager_at, registry_at, traffic, traffic_at
 from mlchaos.observe.health import down
+from mlchaos.observe.rollouts import ArgoRollouts, Flagger
 from mlchaos.schema import Fault, Slo
 from mlchaos.schema.service import PagerDutyRest
 from mlchaos.service import Service
@@ -307,8 +310,9 @@ def wait_for_rollout(
         registry = registry_at(target.registry_url, target.adapters.registry, target.versions.alias)
         serving = lambda: registry.model(target.model).get("production")  # noqa: E731
     watched = events.RolloutWatch(
-        traffic(target), version, injected, stays_for_s, journal, outcome, serving
-    )
+        traffic(target), version, injected, stays_for_s, journal, outcome, serving,
+        _controller(target),
+    )  # fmt: skip
     event = Event.ABORTED if outcome == "aborted" else Event.PROMOTED
     what = f"rollout {'abort' if event is Event.ABORTED else 'promotion'} of candidate {version}"
     try:
@@ -324,6 +328,27 @@ def wait_for_rollout(
         return False
     finally:
         watched.record()
+
+
+def _controller(target: Service) -> Any:
+    """What the service file's ``rollout.reported_by`` controller says, as a dict; None when
+    the service names none. Never raises: an unreadable account says why."""
+    reported = target.rollout.reported_by if target.rollout else None
+    if reported is None:
+        return None
+    ref = reported.argo_rollouts or reported.flagger
+    assert ref is not None
+    kind = ArgoRollouts if reported.argo_rollouts else Flagger
+
+    def said() -> dict[str, Any]:
+        try:
+            metrics = metrics_at(target.prometheus_url, target.adapters.metrics,
+                                 target.prometheus_access)  # fmt: skip
+            return asdict(kind(metrics, ref.namespace, ref.name).said())
+        except MlchaosError as exc:
+            return {"controller": kind.name, "reason": str(exc)}
+
+    return said
 
 
 def _audit_of(target: Service) -> Any:

@@ -21,10 +21,7 @@ from mlchaos.errors import ObservationError
 from mlchaos.observe.adapters import Metrics
 from mlchaos.schema.slo import WINDOW, SloSpec
 
-__all__ = ["FIRED_GRACE_S", "spent"]
-
-FIRED_GRACE_S = 30.0
-"""How long after the window an alert that fired still counts: its ``for`` and evaluation lag."""
+__all__ = ["spent"]
 
 
 def _ratio(slo: SloSpec, window_s: float) -> str:
@@ -62,7 +59,8 @@ def spent(
             both = (f"({_ratio(slo, tier.long * scale)} > {threshold}) and "
                     f"({_ratio(slo, tier.short * scale)} > {threshold})")  # fmt: skip
             should = _at(metrics, f"max_over_time(({both})[{span}:1s])", end) is not None
-            since = prom_duration(max(1.0, round((now - start).total_seconds() + FIRED_GRACE_S)))
+            # from the injection until now, a little after the revert: an alert's ``for`` lags
+            since = prom_duration(max(1.0, round((now - start).total_seconds())))
             name = alert_name(slo, tier)
             selector = f'ALERTS{{alertname="{name}",alertstate="firing"}}'
             fired = _at(metrics, f"max_over_time({selector}[{since}])", now) is not None

@@ -372,12 +372,15 @@ class RolloutWatch:
         self, gateway: TrafficFaults, version: str, injected: datetime, stays_for_s: float,
         journal: Journal, expected: Literal["aborted", "promoted"],
         serving: Callable[[], str | None] | None = None,
+        said: Callable[[], dict[str, Any]] | None = None,
     ) -> None:  # fmt: skip
         self.gateway, self.version, self.stays_for_s = gateway, version, stays_for_s
         self.start, self.journal, self.expected = injected.timestamp(), journal, expected
         self.serving = serving
         """The version the registry says serves: a promotion is complete once it names the
         candidate (at the rollout's last step, the candidate already gives every answer)."""
+        self.said = said
+        """The rollout controller's own account, reported beside the answers."""
         self.last: rollout.Progress | None = None
 
     def progress(self) -> rollout.Progress:
@@ -437,11 +440,13 @@ class RolloutWatch:
         def when(at: float | None) -> str | None:
             return datetime.fromtimestamp(at, UTC).isoformat() if at is not None else None
 
+        said = self.said() if self.said is not None else None
+
         self.journal.write(RolloutWatched(
             version=self.version, expected=self.expected, outcome=found.outcome,
             at=when(found.at), largest_share=found.largest_share,
             largest_at=when(found.largest_at), share_at_end=found.share_now,
-            answered_by_it=found.answered_by_it, answered=found.answered,
+            answered_by_it=found.answered_by_it, answered=found.answered, controller_said=said,
         ))  # fmt: skip
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Actor",
     "Baseline",
+    "ControllerSaid",
     "Expected",
     "ExperimentBaseline",
     "ExperimentResults",
@@ -196,6 +197,18 @@ class SloBudget(Part):
     """Why figures are missing (no data, Prometheus unreadable)."""
 
 
+class ControllerSaid(Part):
+    """A rollout controller's own account, read from its metrics in Prometheus."""
+
+    controller: str
+    phase: str | None = None
+    """``progressing``, ``paused``, ``aborted``, ``healthy`` or ``promoted``; null: not exported."""
+    analysis: str | None = None
+    canary_weight: float | None = None
+    reason: str | None = None
+    """Why it could not be read."""
+
+
 class Rollout(Part):
     """A canary: what the team's rollout did with the candidate, read from the answers."""
 
@@ -215,6 +228,8 @@ class Rollout(Part):
     answered_by_it: int = 0
     answered: int = 0
     source: str
+    controller_said: ControllerSaid | None = None
+    """What the rollout controller said of it (Argo Rollouts, Flagger): never judged."""
 
 
 class Page(Part):

@@ -44,6 +44,7 @@ __all__ = [
     "Adapters",
     "Band",
     "BasicAuth",
+    "ControllerRef",
     "Endpoint",
     "Endpoints",
     "EnvName",
@@ -53,6 +54,7 @@ __all__ = [
     "PagerDutyTarget",
     "Payload",
     "Pipeline",
+    "ReportedBy",
     "Rollout",
     "Segments",
     "ServiceFile",
@@ -160,6 +162,29 @@ class Hook(Frozen):
         return self
 
 
+class ControllerRef(Frozen):
+    """A rollout, by the Kubernetes namespace and name its controller labels its metrics with."""
+
+    namespace: Name
+    name: Name
+
+
+class ReportedBy(Frozen):
+    """The controller whose own account of the rollout mlchaos reports beside what was served
+    (read from Prometheus, never judged): Argo Rollouts or Flagger."""
+
+    argo_rollouts: ControllerRef | None = None
+    """``rollout_info`` and ``analysis_run_info`` of this Rollout."""
+    flagger: ControllerRef | None = None
+    """``flagger_canary_status`` and ``flagger_canary_weight`` of this Canary."""
+
+    @model_validator(mode="after")
+    def _one(self) -> ReportedBy:
+        if (self.argo_rollouts is None) == (self.flagger is None):
+            raise ValueError("give exactly one of 'argo_rollouts' or 'flagger'")
+        return self
+
+
 class Rollout(Frozen):
     """The team's progressive rollout (a canary controller, Argo Rollouts, Flagger): how a
     canary experiment hands it a version. mlchaos points ``alias`` at the version, runs
@@ -172,6 +197,8 @@ class Rollout(Frozen):
     abort: Hook | None = None
     """Aborts the rollout under way; a revert runs it first. Without it, the rollout must
     abort by itself when ``alias`` goes back."""
+    reported_by: ReportedBy | None = None
+    """Where the rollout controller's own account is read, to be shown beside the answers."""
 
 
 def _one_or_many(value: object) -> object:

@@ -1,7 +1,8 @@
 """Game days on a staging mlchaos did not write: the fraud team's example stack
 (`examples/mlserver-mlflow`): MLServer 1.7.1 serving scikit-learn models that an MLflow
 tracking server keeps under aliases, the team's own Prometheus rules on MLServer's metrics,
-its deploy step and rollback controller. mlchaos runs only its gateway and receiver there.
+its deploy step and rollback controller, and its canary (a second MLServer behind HAProxy, and
+the team's canary controller). mlchaos runs only its gateway and receiver there.
 
 The stack starts once for the module; the sabotage tests break it and put it right again, and
 run in this order (the kill -9 test relies on the controller being stopped).
@@ -34,7 +35,8 @@ from tests.e2e.conftest import journal_text, results
 pytestmark = pytest.mark.e2e
 EXAMPLE = ROOT / "examples" / "mlserver-mlflow"
 BAD_VERSION = EXAMPLE / "experiments" / "bad-version.yaml"
-OFFSETS = (0, 80, 81, 82, 90, 93, 94, 443, 500, 600)
+CANARY = EXAMPLE / "experiments" / "canary-bad-version.yaml"
+OFFSETS = (0, 70, 71, 80, 81, 82, 84, 85, 86, 90, 93, 94, 443, 500, 600, 610)
 ROW = [33.16, 22, 551, 2.1, 22, 0]
 
 
@@ -108,6 +110,13 @@ def service_file(state: Path) -> dict[str, Any]:
     return dict(yaml.safe_load((state / "service.yaml").read_text()))
 
 
+def aliases(state: Path) -> dict[str, str]:
+    url = service_file(state)["endpoints"]["registry"]
+    answer = requests.get(f"{url}/api/2.0/mlflow/registered-models/get", params={"name": "fraud"},
+                          timeout=10)  # fmt: skip
+    return {a["alias"]: a["version"] for a in answer.json()["registered_model"]["aliases"]}
+
+
 def champion(state: Path) -> str:
     url = service_file(state)["endpoints"]["registry"]
     answer = requests.get(
@@ -165,7 +174,28 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
     found = results(tmp_path / "reports")
     verdicts = {e["name"]: e["verdict"] for e in found["experiments"]}
     assert done.returncode == 0, (verdicts, done.stdout[-3000:], done.stderr[-2000:])
-    assert set(verdicts.values()) == {"pass"} and len(verdicts) == 7
+    assert set(verdicts.values()) == {"pass"} and len(verdicts) == 9
+    by_name = {e["name"]: e for e in found["experiments"]}
+    # the canary: the good version promoted, every answer its own; the bad one aborted by the
+    # team's analysis at the first step, far below the 25% step; both read from the answers
+    control, canary = by_name["fraud-canary-control"], by_name["fraud-canary-bad-version"]
+    assert control["rollout"]["outcome"] == "promoted" and control["rollout"]["share_at_end"] == 1
+    assert control["actors"]["promoted"] == {"actor": "the team's rollout", "party": "team"}
+    assert canary["rollout"]["outcome"] == "aborted", canary["rollout"]
+    assert 0 < canary["rollout"]["largest_share"] < 0.2, canary["rollout"]
+    assert canary["durations_s"]["time_to_abort"] <= canary["targets_s"]["time_to_abort"]
+    # the controller's own account, in Argo Rollouts' metric names through the real adapter
+    said = canary["rollout"]["controller_said"]
+    assert (said["controller"], said["phase"], said["analysis"]) == (
+        "argo-rollouts", "aborted", "Failed"), said  # fmt: skip
+    assert aliases(fraud_staging) == {"champion": "2", "previous": "1"}  # as found
+    # what each experiment cost the SLOs: a diluted canary burns little and pages nobody,
+    # the bad version at 100% burns the declines budget far faster
+    budget = {e["name"]: {b["slo"]: b for b in e["budget"]} for e in found["experiments"]}
+    assert budget["fraud-canary-bad-version"]["declines"]["peak_burn"] < 6
+    assert budget["fraud-bad-version"]["declines"]["peak_burn"] > 6
+    quiet = budget["fraud-canary-bad-version"]["declines"]["tiers"]
+    assert not any(t["should_fire"] or t["fired"] for t in quiet), quiet
     bad = next(e for e in found["experiments"] if e["name"] == "fraud-bad-version")
     assert bad["sources"]["mitigated"].startswith("gateway answers (version 3 below 5%")
     # MLflow keeps no record of who moved champion: the team's, unnamed; never mlchaos's
@@ -323,6 +353,49 @@ def failed_for(state: Path, reports: Path, *broken: str) -> list[str]:
     [experiment] = results(reports)["experiments"]
     assert (done.returncode, experiment["verdict"]) == (1, "fail"), done.stdout[-3000:]
     return list(experiment["reasons"])
+
+
+def run_canary(state: Path, reports: Path, *broken: str) -> dict[str, Any]:
+    """The bad canary with the team's canary controller sabotaged as ``broken`` says (put
+    right after), a tighter abort target; its results."""
+    experiment = yaml.safe_load(CANARY.read_text())
+    experiment["expect"]["abort"]["within"] = "20s"
+    path = reports.parent / "canary.yaml"
+    path.write_text(yaml.safe_dump(experiment))
+    sabotage(state, *broken)
+    try:
+        done = mlchaos(
+            "run", str(path), "--service", str(state / "service.yaml"), "--rate", "40",
+            "--report-dir", str(reports),
+        )  # fmt: skip
+    finally:
+        sabotage(state)
+    [found] = results(reports)["experiments"]
+    assert (done.returncode, found["verdict"]) == (1, "fail"), done.stdout[-3000:]
+    assert aliases(state) == {"champion": "2", "previous": "1"}
+    return dict(found)
+
+
+def test_a_canary_whose_analysis_finds_no_data_pauses_and_fails(
+    fraud_staging: Path, tmp_path: Path
+) -> None:
+    found = run_canary(fraud_staging, tmp_path / "reports", "--broken-analysis")
+    assert found["rollout"]["outcome"] == "unsettled", found["rollout"]
+    assert found["reasons"][0].startswith("canary abort: target 20s missed, no rollout abort")
+    assert "neither aborted nor promoted 3: it still gave" in found["reasons"][1]
+    log = [json.loads(line) for line in (fraud_staging / "canary.jsonl").open()]
+    assert any(e["action"] == "pause" for e in log)  # the team's controller paused it
+
+
+def test_a_canary_that_tolerates_every_failure_reaches_100_and_fails_naming_it(
+    fraud_staging: Path, tmp_path: Path
+) -> None:
+    found = run_canary(fraud_staging, tmp_path / "reports", "--failure-limit", "99")
+    assert found["rollout"]["outcome"] == "promoted" and found["rollout"]["largest_share"] == 1
+    first = found["reasons"][0]
+    assert "the rollout promoted 3" in first and "(it reached 100%" in first
+    assert "reached 100% of the answers, at or above the 20%" in found["reasons"][1]
+    assert served(fraud_staging) == "2"
 
 
 def test_a_removed_rule_fails_detection_and_reverts_by_the_last_target(

@@ -48,3 +48,15 @@ def test_the_readme_opens_with_the_two_commands_and_stays_short() -> None:
     assert len(text.splitlines()) <= README_LINES
     first_block = text.split("```")[1]
     assert "make gameday" in first_block and "make test" in first_block
+
+
+def test_the_readmes_burn_rate_table_is_the_arithmetic() -> None:
+    """The README's table of profiles is what `mlchaos.burnrate.detection_time` computes."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from docs_hooks import burnrates_page
+
+    text = (ROOT / "README.md").read_text()
+    shown = text.split("<!-- burnrates -->\n")[1].split("\n<!-- /burnrates -->")[0]
+    assert shown == burnrates_page(None)
