@@ -210,7 +210,7 @@ def shown_events(seen: Iterable[str], targets: Iterable[str]) -> tuple[Event, ..
     seen, targets = set(seen), set(targets)
     expected = {m.end for m in MEASURES if m.name in targets}
     if expected & {Event.ABORTED, Event.PROMOTED}:  # a canary: its rollout is what is judged
-        kept = {Event.INJECTED, Event.ABORTED, Event.PROMOTED, Event.REVERTED}
+        kept = {Event.INJECTED, Event.REVERTED}
         return tuple(e for e in EVENTS if e in kept or e in seen or e in expected)
     return tuple(e for e in EVENTS if e not in OPTIONAL_EVENTS or e in seen or e in expected)
 """The events whose target runs from the page (acknowledgement, escalation), by event."""

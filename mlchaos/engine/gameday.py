@@ -266,6 +266,7 @@ class Gameday:
             _save_series(experiment, self.service, self.run_dir, result)
             result.version_mismatch = _version_mismatch(result, self.service)
             result.budget = _budget(result, self.service)
+            result.served = _served(result, self.service)
         return result
 
     def _restore_baseline(self) -> dict[str, Any] | None:
@@ -500,6 +501,17 @@ def _budget(result: ExperimentResult, service: Service) -> list[dict[str, Any]]:
     end = parse_time(reverted) if reverted else now
     metrics = adapters.metrics(service)
     return [spent(metrics, slo, start, end, now) for slo in service.slos]
+
+
+def _served(result: ExperimentResult, service: Service) -> dict[str, Any] | None:
+    """Latency percentiles and the validation-failure share while the fault was in."""
+    from mlchaos.observe.impact import served
+
+    injected, reverted = result.timeline.get("injected"), result.timeline.get("reverted")
+    if injected is None:
+        return None
+    end = parse_time(reverted) if reverted else datetime.now(UTC)
+    return served(adapters.metrics(service), service.model, parse_time(injected), end)
 
 
 def _describe(experiment: Experiment) -> str:

@@ -75,6 +75,9 @@ class ExperimentResult:
     """Requests per second the service counted while the fault was in."""
     collateral_steps: list[dict[str, Any]] = field(default_factory=list)
     """Runbook steps run for pages of other alerts: reported, never judged (see `pages`)."""
+    served: dict[str, Any] | None = None
+    """p95/p99 latency and the validation-failure share while the fault was in
+    (`mlchaos.observe.impact`)."""
     budget: list[dict[str, Any]] = field(default_factory=list)
     """What the fault's window cost each of the service's SLOs (`mlchaos.observe.budget`)."""
     rollout: dict[str, Any] | None = None

@@ -21,7 +21,7 @@ from mlchaos.errors import ObservationError
 from mlchaos.observe.adapters import Metrics
 from mlchaos.schema.slo import WINDOW, SloSpec
 
-__all__ = ["spent"]
+__all__ = ["spent", "value_at"]
 
 
 def _ratio(slo: SloSpec, window_s: float) -> str:
@@ -31,10 +31,10 @@ def _ratio(slo: SloSpec, window_s: float) -> str:
     return f"(({errors}) / ({total}))"
 
 
-def _at(metrics: Metrics, query: str, when: datetime) -> float | None:
-    """The largest value ``query`` has at ``when``; None when it has none."""
+def value_at(metrics: Metrics, query: str, when: datetime) -> float | None:
+    """The largest value ``query`` has at ``when``; None when it has none (NaN: 0/0, none)."""
     found = metrics.range_values(query, when, when, 1.0)
-    values = [v for vs in found.values() for v in vs]
+    values = [v for vs in found.values() for v in vs if v == v]
     return max(values, default=None)
 
 
@@ -50,20 +50,20 @@ def spent(
         "period_s": slo.period * scale, "window_s": window_s,
     }  # fmt: skip
     try:
-        ratio = _at(metrics, _ratio(slo, window_s), end)
+        ratio = value_at(metrics, _ratio(slo, window_s), end)
         shortest = windows(slo)[0]
-        peak = _at(metrics, f"max_over_time({_ratio(slo, shortest)}[{span}:1s])", end)
+        peak = value_at(metrics, f"max_over_time({_ratio(slo, shortest)}[{span}:1s])", end)
         tiers = []
         for tier in tiers_of(slo.alerting):
             threshold = f"{tier.factor * slo.budget:.10g}"
             both = (f"({_ratio(slo, tier.long * scale)} > {threshold}) and "
                     f"({_ratio(slo, tier.short * scale)} > {threshold})")  # fmt: skip
-            should = _at(metrics, f"max_over_time(({both})[{span}:1s])", end) is not None
+            should = value_at(metrics, f"max_over_time(({both})[{span}:1s])", end) is not None
             # from the injection until now, a little after the revert: an alert's ``for`` lags
             since = prom_duration(max(1.0, round((now - start).total_seconds())))
             name = alert_name(slo, tier)
             selector = f'ALERTS{{alertname="{name}",alertstate="firing"}}'
-            fired = _at(metrics, f"max_over_time({selector}[{since}])", now) is not None
+            fired = value_at(metrics, f"max_over_time({selector}[{since}])", now) is not None
             tiers.append({"tier": tier.name, "factor": tier.factor, "severity": tier.severity,
                           "alert": name, "should_fire": should, "fired": fired})  # fmt: skip
     except ObservationError as exc:
@@ -77,3 +77,4 @@ def spent(
         "peak_burn": peak / slo.budget if peak is not None else None,
         "peak_window_s": shortest, "tiers": tiers,
     }  # fmt: skip
+

@@ -38,6 +38,7 @@ __all__ = [
     "QuietStartCheck",
     "ResultsDocument",
     "Rollout",
+    "Served",
     "SloBudget",
     "StepRun",
     "TierSeen",
@@ -163,6 +164,17 @@ class VersionShare(Part):
     source: str
 
 
+class Served(Part):
+    """What clients were served while the fault was in, as the chaos gateway counted it."""
+
+    p95_s: float | None = None
+    p99_s: float | None = None
+    validation_failure_share: float | None = None
+    """The share of requests answered 4xx: rejected as invalid."""
+    source: str | None = None
+    reason: str | None = None
+
+
 class TierSeen(Part):
     """One burn-rate tier of an SLO over an experiment's window."""
 
@@ -279,6 +291,8 @@ class ExperimentResults(Part):
     """For a canary: how far the candidate got, and what the rollout did with it."""
     budget: list[SloBudget] = Field(default_factory=list)
     """What the fault's window cost each of the service's SLOs."""
+    served: Served | None = None
+    """What clients were served while the fault was in."""
     pages: list[Page] = Field(default_factory=list)
     actors: dict[str, Actor] = Field(default_factory=dict)
     """Event name -> who caused it (absent from documents written before actors were kept)."""

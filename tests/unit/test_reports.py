@@ -327,3 +327,25 @@ def test_the_aggregate_shows_rollback_rate_and_canary_pass_rate_by_week(tmp_path
     md, html = (p.read_text() for p in render_aggregate(summary, tmp_path))
     assert "| all | 3 | 6 | 33% of 6 | 67% of 3 | 9.0s / 9.0s | 83% |" in md
     assert 'id="practice"' in html and "67% of 3" in html
+
+
+def test_a_canarys_reports_show_its_rollout_and_what_it_cost(tmp_path: Path) -> None:
+    doc = canary_document(0, "aborted")
+    canary = doc["experiments"][-1]
+    canary["budget"] = [{
+        "slo": "declines", "objective": 0.95, "time_scale": 0.01, "period_s": 25920.0,
+        "window_s": 40.0, "error_ratio": 0.02, "burn_rate": 0.4, "consumed": 0.0006,
+        "peak_burn": 0.9, "peak_window_s": 3.0,
+        "tiers": [{"tier": "page", "factor": 3.0, "severity": "warning", "alert": "DeclinesPage",
+                   "should_fire": False, "fired": True}],
+    }]  # fmt: skip
+    canary["served"] = {"p95_s": 0.12, "p99_s": 0.3, "validation_failure_share": 0.0,
+                        "source": "Prometheus"}  # fmt: skip
+    pages = rendered(tmp_path, doc)
+    postmortem, html = pages["postmortem.md"], pages["report.html"]
+    assert "### Canary" in postmortem and "| outcome | **aborted** (expected: aborted) |" in postmortem
+    assert "| largest share it reached | 1.0% of the answers over 3 s" in postmortem
+    assert "page (3.0×): fired **but should not have**" in postmortem
+    assert "clients saw a p95 latency of 120 ms and a p99 of 300 ms; 0.0% of" in postmortem
+    assert 'class="canary" data-outcome="aborted"' in html and 'data-slo="declines"' in html
+    assert "(should not have)" in html
