@@ -343,7 +343,8 @@ def test_a_canarys_reports_show_its_rollout_and_what_it_cost(tmp_path: Path) -> 
                         "source": "Prometheus"}  # fmt: skip
     pages = rendered(tmp_path, doc)
     postmortem, html = pages["postmortem.md"], pages["report.html"]
-    assert "### Canary" in postmortem and "| outcome | **aborted** (expected: aborted) |" in postmortem
+    assert "### Canary" in postmortem
+    assert "| outcome | **aborted** (expected: aborted) |" in postmortem
     assert "| largest share it reached | 1.0% of the answers over 3 s" in postmortem
     assert "page (3.0×): fired **but should not have**" in postmortem
     assert "clients saw a p95 latency of 120 ms and a p99 of 300 ms; 0.0% of" in postmortem
