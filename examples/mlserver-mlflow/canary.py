@@ -14,7 +14,8 @@ two MLServers (stable and candidate), and runs an analysis query at every step.
 - After the last step it promotes: ``champion`` names the candidate (``previous`` the old
   champion), the stable MLServer deploys it, the router sends it every request again, and
   ``candidate`` is deleted.
-- ``POST /abort``: abort the rollout under way (what an operator, or mlchaos's revert, does).
+- ``POST /abort``: abort the rollout under way (what an operator, or mlchaos's revert, does),
+  and answer once it has stopped: nothing it started is still moving when the caller goes on.
 - ``GET /status``: the rollout's phase and weight; ``GET /metrics``: the same in Argo Rollouts'
   metric names (``rollout_info``, ``rollout_phase``, ``analysis_run_info``) for Prometheus.
 
@@ -83,6 +84,9 @@ class Rollout:
 
 STATE = Rollout()
 LOCK = threading.RLock()
+RUNNING: list[threading.Thread] = []
+"""The rollout's thread: an abort on request returns once it has stopped (a deploy under way
+finishes first), so whoever aborts can put the aliases back without racing it."""
 
 
 def measure(settings: dict[str, Any], version: str) -> str:
@@ -185,7 +189,9 @@ def start() -> tuple[int, str]:
         version = MlflowClient(TRACKING).get_model_version_by_alias(MODEL, ALIAS).version
         STATE.__init__(version=str(version), phase="Progressing")  # type: ignore[misc]
         log(action="start", version=version)
-        threading.Thread(target=run, args=(str(version),), daemon=True).start()
+        runner = threading.Thread(target=run, args=(str(version),), daemon=True)
+        RUNNING[:] = [runner]
+        runner.start()
         return 202, f"rolling out {version}"
 
 
@@ -231,6 +237,8 @@ class Api(BaseHTTPRequestHandler):
             running = STATE.phase in ("Progressing", "Paused") and not STATE.aborted.is_set()
             if running:
                 abort("aborted on request")
+            for runner in RUNNING:
+                runner.join(timeout=120)
             code, message = 200, "aborted" if running else "no rollout under way"
         else:
             code, message = 404, "no such path"

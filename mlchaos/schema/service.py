@@ -195,8 +195,9 @@ class Rollout(Frozen):
     start: Hook
     """Starts the rollout of what ``alias`` names, and returns (the rollout runs on)."""
     abort: Hook | None = None
-    """Aborts the rollout under way; a revert runs it first. Without it, the rollout must
-    abort by itself when ``alias`` goes back."""
+    """Aborts the rollout under way, and returns once it has stopped moving anything (a deploy
+    under way finished); a revert runs it first, then puts the aliases back. Without it, the
+    rollout must abort by itself when ``alias`` goes back."""
     reported_by: ReportedBy | None = None
     """Where the rollout controller's own account is read, to be shown beside the answers."""
 
