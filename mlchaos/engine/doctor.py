@@ -80,6 +80,9 @@ def diagnose(service: Service, experiments: list[Experiment]) -> Iterator[Check]
                  "match what the model takes, or start the model server")  # fmt: skip
     yield model
     hooks = {"rollback hook": service.rollback_hook, "deploy hook": service.deploy_hook}
+    if service.rollout is not None:
+        hooks["rollout start hook"] = service.rollout.start
+        hooks["rollout abort hook"] = service.rollout.abort
     for name, hook in hooks.items():
         if hook is not None:
             yield _hook_check(name, hook, service.hook_dir)

@@ -497,3 +497,20 @@ def test_a_canary_lease_left_alone_is_ended_by_its_keeper_at_the_ttl(
     [audit] = revert_all(journal)  # the runner comes back: the keeper did it already
     assert audit["actor"] == KEEPER
     wait_until(lambda: staging.version_file.read_text() == "2", timeout=5)
+
+
+def test_a_rollout_that_will_not_start_injects_nothing_and_puts_the_candidate_back(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    svc = canary_service(staging, tmp_path)
+    assert svc.rollout is not None
+    refusing = Hook(command=(sys.executable, "-c", "raise SystemExit(3)"))
+    broken = svc.rollout.model_copy(update={"start": refusing})
+    journal = Journal(tmp_path / "journal.jsonl")
+    with pytest.raises(HookFailed, match=r"the rollout's start step: .* exited 3"):
+        target.inject_candidate(journal, svc.model_copy(update={"rollout": broken}),
+                                "bad_version", MODEL, "3", 60)  # fmt: skip
+    assert not [r for r in journal.of(EventRecord) if r.event == "injected"]
+    [audit] = revert_all(journal)  # what the engine does after a failed injection
+    assert aliases.named(MODEL, "candidate") is None and aliases.lease(MODEL) is None
+    assert (tmp_path / "aborts").read_text() == "aborted\n" and audit["actor"] == "mlchaos"
