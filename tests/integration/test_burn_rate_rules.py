@@ -25,14 +25,16 @@ OWN_TIERS = {"tiers": [
 
 
 def example_service(tmp_path: Path, alerting: dict[str, object]) -> Path:
-    """The example's service file, its placeholders filled, its SLO alerting as given."""
+    """The example's service file, its placeholders filled, its SLOs' alerting as given."""
     text = Template((EXAMPLE / "service.yaml.in").read_text()).safe_substitute(
         gateway_port=1, prometheus_port=2, alertmanager_port=3, mlflow_port=4, mlserver_port=5,
-        receiver_port=6, monitoring_user="m", python="python", example=str(EXAMPLE),
+        receiver_port=6, canary_port=7, monitoring_user="m", python="python",
+        example=str(EXAMPLE),
         state=str(tmp_path),
     )  # fmt: skip
     document = yaml.safe_load(text)
-    document["slos"][0]["alerting"] = alerting
+    for slo in document["slos"]:  # availability and declines
+        slo["alerting"] = alerting
     path = tmp_path / "service.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
@@ -61,7 +63,8 @@ def test_rules_pass_promtool_check_and_their_shipped_tests(
     assert tested.returncode == 0, tested.stdout + tested.stderr
     tests = yaml.safe_load((out / "rules.test.yml").read_text())["tests"]
     tiers = OWN_TIERS["tiers"] if "tiers" in alerting else PROFILES[str(alerting["profile"])]
-    assert len(tests) == 3 * len(tiers)  # burning, stopped, within budget: per tier
+    slos = yaml.safe_load(service.read_text())["slos"]
+    assert len(slos) == 2 and len(tests) == 3 * len(tiers) * len(slos)  # per SLO and tier
 
 
 def test_a_shipped_test_fails_when_the_alert_is_wrong(tmp_path: Path) -> None:
