@@ -107,13 +107,20 @@ def served_versions(service: Service, window_s: float = SERVED_WINDOW_S) -> set[
 
 
 def restore_baseline(
-    service: Service, expected: str | None, say: Callable[[str], None] = lambda _: None
-) -> dict[str, Any]:
+    service: Service, expected: str | None, say: Callable[[str], None] = lambda _: None,
+    after: float | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Before an experiment: read what is served and, when it is not ``expected`` alone, put
     ``expected`` back (the registry's adapter, then the team's deploy step) and wait until it
     answers. Returns what the experiment's result says of its start: ``expected``, what
-    ``served``, whether it was ``restored``, and a ``problem`` when it ran on something else."""
+    ``served``, whether it was ``restored``, and a ``problem`` when it ran on something else.
+
+    ``after``: when the last experiment's revert ended (epoch seconds). Only answers given
+    after it say what serves now: the next experiment may start within a second of a revert,
+    and the answers just before it are the last experiment's."""
     record: dict[str, Any] = {"expected": expected, "served": [], "restored": False}
+    if after is not None:
+        time.sleep(max(0.0, after + SERVED_WINDOW_S + 1 - time.time()))
     try:
         served = served_versions(service)
     except MlchaosError as exc:

@@ -277,7 +277,10 @@ class Gameday:
         if self._locust is None:
             return None
         expected = self.service.expected_production or self.result.baseline.production
-        return restore_baseline(self.service, expected, progress.info)
+        last = self.result.experiments[-1].timeline.get("reverted") if self.result.experiments \
+            else None  # fmt: skip
+        after = parse_time(last).timestamp() if last else None
+        return restore_baseline(self.service, expected, progress.info, after)
 
     def _check_quiet_start(self, experiment: Experiment) -> None:
         """Under load and with no fault in yet, nothing should have paged, rolled back or
