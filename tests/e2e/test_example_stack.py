@@ -65,6 +65,8 @@ def fraud_staging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 SECRETS = ("routing-key", "monitoring-password", "pagerduty-api-token")
+RUNS: list[Path] = []
+"""The run folders of this module's game day and canary runs, for the aggregate over them."""
 
 
 def secret(state: Path, name: str) -> str:
@@ -172,6 +174,7 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
         "--state-dir", str(tmp_path / "runs"),
     )  # fmt: skip
     found = results(tmp_path / "reports")
+    RUNS.extend(p.parent for p in (tmp_path / "reports").glob("*/results.json"))
     verdicts = {e["name"]: e["verdict"] for e in found["experiments"]}
     assert done.returncode == 0, (verdicts, done.stdout[-3000:], done.stderr[-2000:])
     assert set(verdicts.values()) == {"pass"} and len(verdicts) == 9
@@ -371,6 +374,7 @@ def run_canary(state: Path, reports: Path, *broken: str) -> dict[str, Any]:
     finally:
         sabotage(state)
     [found] = results(reports)["experiments"]
+    RUNS.extend(p.parent for p in reports.glob("*/results.json"))
     assert (done.returncode, found["verdict"]) == (1, "fail"), done.stdout[-3000:]
     assert aliases(state) == {"champion": "2", "previous": "1"}
     return dict(found)
@@ -396,6 +400,24 @@ def test_a_canary_that_tolerates_every_failure_reaches_100_and_fails_naming_it(
     assert "the rollout promoted 3" in first and "(it reached 100%" in first
     assert "reached 100% of the answers, at or above the 20%" in found["reasons"][1]
     assert served(fraud_staging) == "2"
+
+
+def test_the_aggregate_over_these_runs_shows_rollback_rate_and_canary_pass_rate(
+    tmp_path: Path,
+) -> None:
+    """The game day (its two canaries pass, the bad version is rolled back by the team) and
+    the two sabotaged canaries (neither aborted: the bad version stayed in)."""
+    if len(RUNS) != 3:
+        pytest.skip(f"needs the game day and both canary sabotages of this module: {len(RUNS)}")
+    done = mlchaos("report", *map(str, RUNS), "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    table = (tmp_path / "aggregate.md").read_text()
+    # releases: the control, the bad canary, the bad version, two sabotaged canaries; taken
+    # back out by the team: the bad canary (aborted) and the bad version (rolled back)
+    [everything] = [line for line in table.splitlines() if line.startswith("| all |")]
+    cells = [c.strip() for c in everything.strip("|").split("|")]
+    assert cells[:5] == ["all", "3", "11", "40% of 5", "50% of 4"], everything
+    assert 'id="practice"' in (tmp_path / "aggregate.html").read_text()
 
 
 def test_a_removed_rule_fails_detection_and_reverts_by_the_last_target(
