@@ -2,6 +2,7 @@
 # Installs the Debian packages mlchaos runs with, when they are missing:
 #   prometheus, prometheus-alertmanager  (the reference stack; always)
 #   openssl                               (the example staging makes its TLS certificate with it)
+#   haproxy                               (the example staging's canary router)
 #   chromium                              (with --chromium: the e2e tests look at report.html in it)
 # Idempotent: does nothing when every binary is already on PATH.
 set -euo pipefail
@@ -10,6 +11,7 @@ command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 \
   || need+=(prometheus-alertmanager)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 if [ "${1:-}" = "--chromium" ]; then
   command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
     || need+=(chromium)

@@ -241,7 +241,8 @@ def start_router(state: Path, ports: dict[str, int]) -> None:
     (state / "router").mkdir(exist_ok=True)
     _render("haproxy.cfg", state / "router" / "haproxy.cfg",
             {"state": str(state), **{f"{n}_port": str(p) for n, p in ports.items()}})  # fmt: skip
-    start(state, "router", ["haproxy", "-db", "-f", str(state / "router" / "haproxy.cfg")],
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"  # Debian's, in sbin
+    start(state, "router", [haproxy, "-db", "-f", str(state / "router" / "haproxy.cfg")],
           lambda: _ok(f"http://127.0.0.1:{ports['router_metrics']}/metrics"))  # fmt: skip
 
 
