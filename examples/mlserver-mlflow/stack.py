@@ -170,7 +170,11 @@ def up(state: Path, args: argparse.Namespace) -> None:
         [args.mlchaos, "rules", "--service", str(state / "service.yaml")],
         check=True, capture_output=True, text=True, env={**os.environ, ENV_PASSWORD: password},
     )  # fmt: skip
-    (state / "prometheus" / "slo-rules.yml").write_text(slo_rules.stdout)
+    # only the SLOs' recording rules and burn-rate alerts: the team has its own edge alerts
+    groups = yaml.safe_load(slo_rules.stdout)["groups"]
+    slo_groups = {"groups": [g for g in groups if str(g["name"]).startswith("slo-")]}
+    text = yaml.safe_dump(slo_groups, sort_keys=False)
+    (state / "prometheus" / "slo-rules.yml").write_text(text)
     write_canary(state, ports)
     start_canary(state, ports)
     start(state, "prometheus", [

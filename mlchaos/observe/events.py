@@ -395,7 +395,10 @@ class RolloutWatch:
         found = self.progress()
         if found.outcome == "unsettled" or found.at is None:
             return None
-        handed_over = self.serving is None or self.serving() == self.version
+        try:
+            handed_over = self.serving is None or self.serving() == self.version
+        except MlchaosError:  # the registry cannot say yet: keep watching
+            handed_over = False
         if found.outcome == "promoted" == self.expected and not handed_over:
             return None  # at 100%, not yet handed over: the rollout is still under way
         actor, party = self.ROLLOUT, Party.TEAM
