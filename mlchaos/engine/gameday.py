@@ -267,6 +267,7 @@ class Gameday:
             result.version_mismatch = _version_mismatch(result, self.service)
             result.budget = _budget(result, self.service)
             result.served = _served(result, self.service)
+            result.fairness = _fairness(result, self.service)
         return result
 
     def _restore_baseline(self) -> dict[str, Any] | None:
@@ -515,6 +516,17 @@ def _served(result: ExperimentResult, service: Service) -> dict[str, Any] | None
         return None
     end = parse_time(reverted) if reverted else datetime.now(UTC)
     return served(adapters.metrics(service), service.model, parse_time(injected), end)
+
+
+def _fairness(result: ExperimentResult, service: Service) -> dict[str, Any] | None:
+    """The gap between segments of the team's figure per segment, where it names one."""
+    from mlchaos.observe.fairness import gap
+
+    injected, reverted = result.timeline.get("injected"), result.timeline.get("reverted")
+    if injected is None or service.segments is None or service.segments.score is None:
+        return None
+    end = parse_time(reverted) if reverted else datetime.now(UTC)
+    return gap(adapters.metrics(service), service.segments.score, parse_time(injected), end)
 
 
 def _describe(experiment: Experiment) -> str:

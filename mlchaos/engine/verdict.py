@@ -80,6 +80,8 @@ class ExperimentResult:
     (`mlchaos.observe.impact`)."""
     budget: list[dict[str, Any]] = field(default_factory=list)
     """What the fault's window cost each of the service's SLOs (`mlchaos.observe.budget`)."""
+    fairness: dict[str, Any] | None = None
+    """The gap between segments of ``segments.score`` (`mlchaos.observe.fairness`)."""
     rollout: dict[str, Any] | None = None
     """For a canary: what the rollout did with the candidate (`mlchaos.journal.RolloutWatched`)."""
     version_mismatch: dict[str, Any] | None = None

@@ -59,13 +59,25 @@ def document(cfg: StackConfig) -> ServiceFile:
                 "features": list(FEATURES),
                 "labels_path": "/v2/models/{model}/labels",
             },
-            "segments": {"feature": "age", "bands": AGE_BANDS},
+            "segments": {"feature": "age", "bands": AGE_BANDS, "score": _calibration(model)},
             "versions": {
                 "bad": {v: bad_version_name(v) for v in BAD_VARIANTS},
                 "segment": {"young": segment_version_name("young")},
                 "fallback": [FALLBACK_VERSION],
             },
         }
+    )
+
+
+def _calibration(model: str) -> str:
+    """Each segment's mean score against its positive share in training: a good model scores
+    every segment near its own base rate, so the gap between segments stays small."""
+    scores = f'mlchaos_model_segment_score{{model="{model}"}}'
+    return (
+        f"sum by (segment) (rate({scores.replace('{', '_sum{', 1)}[5s]))"
+        f" / sum by (segment) (rate({scores.replace('{', '_count{', 1)}[5s]))"
+        f" - on (segment) max by (segment) "
+        f'(mlchaos_model_reference_segment_positive_share{{model="{model}"}})'
     )
 
 

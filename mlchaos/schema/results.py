@@ -30,6 +30,7 @@ __all__ = [
     "Expected",
     "ExperimentBaseline",
     "ExperimentResults",
+    "FairnessGap",
     "Floor",
     "LeftAsFound",
     "LoadSummary",
@@ -175,6 +176,20 @@ class Served(Part):
     reason: str | None = None
 
 
+class FairnessGap(Part):
+    """The gap between segments of the team's figure per segment (``segments.score``)."""
+
+    segments: int | None = None
+    """How many segments the figure had over the window."""
+    before: float | None = None
+    """At injection."""
+    peak: float | None = None
+    end: float | None = None
+    """At the window's end (the revert)."""
+    source: str | None = None
+    reason: str | None = None
+
+
 class TierSeen(Part):
     """One burn-rate tier of an SLO over an experiment's window."""
 
@@ -293,6 +308,8 @@ class ExperimentResults(Part):
     """What the fault's window cost each of the service's SLOs."""
     served: Served | None = None
     """What clients were served while the fault was in."""
+    fairness: FairnessGap | None = None
+    """Where the service file gives ``segments.score``: the gap between segments."""
     pages: list[Page] = Field(default_factory=list)
     actors: dict[str, Actor] = Field(default_factory=dict)
     """Event name -> who caused it (absent from documents written before actors were kept)."""

@@ -20,6 +20,7 @@ payload: {file: traffic.jsonl}      # what the load sends: {"features": {...}, "
 segments:                           # data_drift `mix`: which feature splits traffic, in bands
   feature: age
   bands: {young: [21, 29], adult: [30, 75]}
+  score: sum by (segment) (rate(approved_total[1m])) / sum by (segment) (rate(scored_total[1m]))
 versions:                           # what registry faults promote
   bad: {inverted: v3-inverted}      # bad_version's variant -> registry version
   segment: {young: v3-segment-young}   # segment_regression's segment -> registry version
@@ -211,10 +212,16 @@ VersionName = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Segments(Frozen):
-    """How traffic splits into segments by one feature's value, for data_drift's ``mix``."""
+    """How traffic splits into segments by one feature's value, for data_drift's ``mix``, and
+    the team's figure per segment whose gap every experiment reports."""
 
     feature: FeatureName
     bands: dict[Name, Band] = Field(min_length=2)
+    score: str | None = Field(default=None, min_length=1)
+    """PromQL giving one series per segment of the figure the team holds equal across
+    segments (an approval rate, a mean score against the segment's reference, an accuracy).
+    The fairness gap is the largest minus the smallest, reported per experiment, never
+    judged: an experiment's SLOs and alerts are."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Segments:

@@ -123,6 +123,14 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
     assert mismatch["version"] == "v3-inverted" and mismatch["answered"] > 100, mismatch
     assert 0 < mismatch["fraction"] < 1, mismatch
     assert by_fault["latency_spike"]["version_mismatch"] is None  # promoted no version
+    # The segment regression widens the gap between segments (the service file's
+    # segments.score, each segment's mean score against its base rate); a latency spike
+    # changes no score.
+    widened = by_fault["segment_regression"]["fairness"]
+    assert widened["segments"] == 2 and widened["reason"] is None, widened
+    assert widened["peak"] > widened["before"] + 0.15, widened
+    steady = by_fault["latency_spike"]["fairness"]
+    assert steady["peak"] is not None and steady["peak"] < widened["peak"], steady
     assert by_fault["data_drift"]["timeline"]["recovered"] is None  # no recovery target
     assert (
         "recovery (MTTR) not judged: drift ends with a retrain, outside a game day; the "

@@ -341,8 +341,14 @@ def test_a_canarys_reports_show_its_rollout_and_what_it_cost(tmp_path: Path) -> 
     }]  # fmt: skip
     canary["served"] = {"p95_s": 0.12, "p99_s": 0.3, "validation_failure_share": 0.0,
                         "source": "Prometheus"}  # fmt: skip
+    canary["fairness"] = {"segments": 2, "before": 0.012, "peak": 0.431, "end": 0.02,
+                          "source": "Prometheus: the service file's segments.score"}  # fmt: skip
     pages = rendered(tmp_path, doc)
     postmortem, html = pages["postmortem.md"], pages["report.html"]
+    assert ("The gap between segments (the largest minus the smallest of 2 segments' figure, "
+            "reported, not judged) was 0.012 at injection, 0.431 at its peak and 0.020 at the "
+            "revert") in postmortem  # fmt: skip
+    assert '<span class="peak">0.431</span>' in html
     assert "### Canary" in postmortem
     assert "| outcome | **aborted** (expected: aborted) |" in postmortem
     assert "| largest share it reached | 1.0% of the answers over 3 s" in postmortem
