@@ -145,12 +145,17 @@ def load_scenario(
 
 
 def _with_defaults(experiment: Experiment, scenario: Scenario, path: str | Path) -> Experiment:
-    """The experiment with the scenario's default targets where its own leave them out."""
+    """The experiment with the scenario's default targets where its own leave them out; never
+    a canary's (its rollout is what is judged), nor an acknowledgement where nothing pages."""
     expect = experiment.expect.model_dump()
     defaults = scenario.defaults.model_dump(exclude_none=True)
     missing = {k: v for k, v in defaults.items() if expect.get(k) is None}
     if expect.get("no_recovery"):  # it says why it has no recovery target: none is filled in
         missing.pop("recovery", None)
+    if expect.get("abort") or expect.get("promotion"):  # a canary: judged on its rollout alone
+        return experiment
+    if expect.get("paging") is None and "paging" not in missing:  # only a page is acknowledged
+        missing.pop("acknowledgement", None)
     if not missing:
         return experiment
     try:

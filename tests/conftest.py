@@ -106,8 +106,8 @@ def set_controller(
 @pytest.fixture(autouse=True)
 def reference_stack_as_expected(request: pytest.FixtureRequest) -> None:
     """Before each test on the shared reference stack: both controllers on, no failed answer
-    left in the gateway's serving window, production on the version the stack expects and the
-    fallback off.
+    left in the gateway's serving window, production on the version the stack expects, the
+    fallback off and no canary.
 
     A page under load alone (a false alarm on a busy runner) can make a controller roll
     production back or switch to the fallback after a test has ended, and a game day leaves the
@@ -126,13 +126,14 @@ def reference_stack_as_expected(request: pytest.FixtureRequest) -> None:
         set_controller(stack, True, controller)
     model = requests.get(f"{stack.url('registry')}/v1/models/{stack.model_name}", timeout=5).json()
     expected = stack.production_version
-    if (model["production"], model.get("fallback", False)) != (expected, False):
+    found = (model["production"], model.get("fallback", False), model.get("canary"))
+    if found != (expected, False, None):
         with warnings.catch_warnings():
             warnings.simplefilter("default")  # shown in pytest's summary, not raised
             warnings.warn(
                 f"production was {model['production']} (fallback "
-                f"{'on' if model.get('fallback') else 'off'}) before {request.node.name}; put "
-                f"back to {expected}, fallback off",
+                f"{'on' if model.get('fallback') else 'off'}, canary {model.get('canary')}) "
+                f"before {request.node.name}; put back to {expected}, fallback off, no canary",
                 stacklevel=1,
             )
         requests.post(

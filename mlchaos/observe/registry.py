@@ -22,6 +22,17 @@ class RegistryClient(JsonApi):
         body = {"version": version, "actor": actor, "reason": reason, "lease_ttl_s": lease_ttl_s}
         return self._call("POST", f"/v1/models/{name}/promote", json=body)
 
+    def canary(
+        self, name: str, version: str, actor: str, reason: str, lease_ttl_s: float | None = None
+    ) -> dict[str, Any]:
+        """Roll ``version`` out beside production, at weight 0: the team's rollout moves it."""
+        body = {"version": version, "actor": actor, "reason": reason, "lease_ttl_s": lease_ttl_s}
+        return self._call("POST", f"/v1/models/{name}/canary", json=body)
+
+    def abort_canary(self, name: str, actor: str, reason: str, version: str) -> dict[str, Any]:
+        body = {"actor": actor, "reason": reason, "version": version}
+        return self._call("POST", f"/v1/models/{name}/canary/abort", json=body)
+
     def rollback(
         self, name: str, actor: str, reason: str, from_version: str | None
     ) -> dict[str, Any]:

@@ -9,9 +9,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["COMPONENTS", "DEFAULT_PORTS", "MODEL_NAME", "PAGERDUTY_SERVICE", "StackConfig"]
+__all__ = [
+    "COMPONENTS",
+    "DEFAULT_PORTS",
+    "MODEL_NAME",
+    "PAGERDUTY_SERVICE",
+    "ROLLOUT_NAMESPACE",
+    "StackConfig",
+]
 
 COMPONENTS = (
     "registry",
@@ -20,6 +27,7 @@ COMPONENTS = (
     "pagerduty",
     "rollback-controller",
     "fallback-controller",
+    "canary-controller",
     "prometheus",
     "alertmanager",
 )
@@ -32,11 +40,14 @@ DEFAULT_PORTS = {
     "pagerduty": 18443,
     "rollback-controller": 18082,
     "fallback-controller": 18083,
+    "canary-controller": 18084,
     "prometheus": 19090,
     "alertmanager": 19093,
 }
 
 MODEL_NAME = "credit-risk"
+ROLLOUT_NAMESPACE = "mlchaos-reference"
+"""What the canary controller's metrics call its namespace, as Argo Rollouts labels a rollout."""
 PAGERDUTY_SERVICE = "model-oncall"
 
 
@@ -55,6 +66,12 @@ class StackConfig(BaseModel):
     group_wait_s: float = 1.0
     alert_prefix: str = ""
     """Prefix for every alert rule's name; a second stack can name its alerts differently."""
+
+    @field_validator("ports")
+    @classmethod
+    def _every_component(cls, ports: dict[str, int]) -> dict[str, int]:
+        """A stack.json written before a component existed gives it its default port."""
+        return {**{c: p for c, p in DEFAULT_PORTS.items() if c not in ports}, **ports}
 
     @property
     def production_version(self) -> str:
@@ -97,6 +114,11 @@ class StackConfig(BaseModel):
     def escalation_policy_path(self) -> Path:
         """The receiver's escalation policy for ``pagerduty_service``; deleting it removes it."""
         return self.state_dir / "escalation-policy.yaml"
+
+    @property
+    def canary_settings_path(self) -> Path:
+        """The canary controller's steps and analysis, read at each rollout's start."""
+        return self.state_dir / "canary.yaml"
 
     @property
     def traffic_path(self) -> Path:

@@ -11,6 +11,10 @@ guard that imputes missing or invalid features with the training means and clips
 the training range. While the registry's fallback switch is on (the team's mitigation: the
 fallback controller, or on-call following a runbook), requests for ``{name}`` are answered by
 the fallback too, and its answers say so (``x-model-version: fallback-v1``).
+
+While the registry holds a canary, the canary's version answers its weight's share of the
+requests for ``{name}``, spread evenly, and its answers and metrics carry its version: the
+canary controller's analysis reads them, and so does mlchaos, from the answers at the gateway.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from mlchaos.reference.dataset import FEATURES, segments_of
-from mlchaos.reference.registry import Registry
+from mlchaos.reference.registry import Aliases, Registry
 
 __all__ = [
     "DRIFT_MIN_COUNT",
@@ -230,7 +234,8 @@ def _warm(model: Any, reference: dict[str, Any], rounds: int = WARM_ROUNDS) -> N
 
 
 class ModelHolder:
-    """Holds the served model and swaps it when the registry's production alias moves."""
+    """Holds the served model and swaps it when the registry's production alias moves, and
+    the canary beside it, with the share of requests the registry gives it."""
 
     def __init__(self, registry: Registry, name: str, metrics: Metrics) -> None:
         self.registry = registry
@@ -238,8 +243,14 @@ class ModelHolder:
         self.metrics = metrics
         self.served = self._load()
         self.fallback = self._fallback()
-        self.use_fallback = registry.aliases(name).fallback
+        aliases = registry.aliases(name)
+        self.use_fallback = aliases.fallback
         """The registry's fallback switch: the fallback answers for the model while it is on."""
+        self.canary: Served | None = None
+        self.canary_weight = 0.0
+        """The canary's share of the requests, in percent."""
+        self._credit = 0.0
+        self._follow_canary(aliases)
         self._mtime = self._alias_mtime()
         self._stop = threading.Event()
 
@@ -252,13 +263,36 @@ class ModelHolder:
                 if aliases.production != self.served.version:
                     self.served = self._load()
                 self.use_fallback = aliases.fallback
+                self._follow_canary(aliases)
 
     def answering(self, model: str) -> Served:
         """Who answers a request for ``model``: the fallback by its own name, or while the
-        fallback switch is on; production otherwise."""
+        fallback switch is on; the canary for its share of the requests, spread evenly (a
+        smooth weighted round robin, as a load balancer's weights are); production otherwise."""
         if model != self.name or self.use_fallback:
             return self.fallback
+        canary = self.canary
+        if canary is not None and self.canary_weight > 0:
+            self._credit += self.canary_weight  # in percent: 10 x 10.0 is exactly 100.0
+            if self._credit >= 100.0:
+                self._credit -= 100.0
+                return canary
         return self.served
+
+    def _follow_canary(self, aliases: Aliases) -> None:
+        """Load the registry's canary (once per version) and take its weight; drop it when the
+        registry has none. The share moves only after the version is loaded and warm."""
+        wanted = aliases.canary
+        if wanted is None:
+            self.canary_weight, self.canary, self._credit = 0.0, None, 0.0
+            return
+        if self.canary is None or self.canary.version != wanted.version:
+            self.canary_weight = 0.0
+            model, meta = self.registry.load(self.name, wanted.version)
+            reference = self.registry.reference(self.name)
+            _warm(model, reference)
+            self.canary = Served(wanted.version, model, meta["sha256"], reference)
+        self.canary_weight = wanted.weight
 
     def stop(self) -> None:
         self._stop.set()

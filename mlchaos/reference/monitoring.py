@@ -37,6 +37,10 @@ def prometheus_config(cfg: StackConfig, rules_file: Path) -> dict[str, Any]:
                 "job_name": "gateway",
                 "static_configs": [{"targets": [_hostport(cfg, "gateway")]}],
             },
+            {  # its rollout in Argo Rollouts' metric names: what mlchaos shows, never judges
+                "job_name": "canary-controller",
+                "static_configs": [{"targets": [_hostport(cfg, "canary-controller")]}],
+            },
         ],
     }
 

@@ -12,7 +12,9 @@ Layout under the root directory::
 ``production`` is the last entry of the history and ``previous`` the one before, so a rollback
 pops the history and can be repeated until only the first version is left. ``fallback`` is the
 team's switch to its fallback model (the first version behind an input guard): the model
-server answers with it instead of production while it is on.
+server answers with it instead of production while it is on. ``canary`` is a version being
+rolled out beside production: the model server gives it ``weight`` % of the requests, the
+canary controller moves the weight, and promoting it makes it production.
 
     >>> registry = Registry(Path("state/registry"))
     >>> registry.promote("credit-risk", "v3-inverted", actor="alice", reason="canary")
@@ -31,16 +33,25 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from mlchaos.errors import TargetError
 
-__all__ = ["FALLBACK", "Aliases", "AuditEntry", "Lease", "Registry", "now_utc"]
+__all__ = ["FALLBACK", "Aliases", "AuditEntry", "Canary", "Lease", "Registry", "now_utc"]
 
 FALLBACK = "fallback"
 """What the audit log calls the fallback, in place of a version."""
+
+
+class Canary(BaseModel):
+    """A version rolled out beside production, to ``weight`` % of the requests."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: str
+    weight: float = 0.0
 
 
 class Aliases(BaseModel):
@@ -49,6 +60,7 @@ class Aliases(BaseModel):
     history: tuple[str, ...]
     fallback: bool = False
     """The fallback answers in production's place."""
+    canary: Canary | None = None
 
     @property
     def production(self) -> str:
@@ -73,7 +85,8 @@ class AuditEntry(BaseModel):
 
 
 class Lease(BaseModel):
-    """A fault held on the registry: ``version`` was promoted and must go when the lease ends."""
+    """A fault held on the registry: ``version`` was promoted (or made the canary) and must go
+    when the lease ends."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -82,6 +95,8 @@ class Lease(BaseModel):
     version: str
     holder: str
     expires_at: datetime
+    kind: Literal["promote", "canary"] = "promote"
+    """A canary's end withdraws the canary, and rolls back a promotion the rollout made."""
 
 
 def now_utc(clock: Callable[[], float] = time.time) -> datetime:
@@ -207,9 +222,12 @@ class Registry:
             return self._audit(name, action, *moves, actor, reason, None)
 
     def restore(self, name: str, version: str, actor: str, reason: str = "") -> list[AuditEntry]:
-        """Put ``version`` back in production with the fallback off: staging as declared.
-        Returns what had to change (nothing when it already was so)."""
+        """Put ``version`` back in production with the fallback off and no canary: staging as
+        declared. Returns what had to change (nothing when it already was so)."""
         done: list[AuditEntry] = []
+        withdrawn = self.abort_canary(name, actor, reason)
+        if withdrawn is not None:
+            done.append(withdrawn)
         if self.aliases(name).production != version:
             done.append(self.promote(name, version, actor, reason)[0])
         switched = self.set_fallback(name, False, actor, reason)
@@ -220,6 +238,76 @@ class Registry:
         with self._locked():
             production = self.aliases(name).production
             return self._audit(name, "retrain_requested", production, None, actor, reason, None)
+
+    # -- canaries ------------------------------------------------------------------------
+
+    def start_canary(
+        self, name: str, version: str, actor: str, reason: str = "",
+        lease_ttl_s: float | None = None,
+    ) -> tuple[AuditEntry, Lease | None]:  # fmt: skip
+        """Make ``version`` the canary, at weight 0: the rollout moves it from there. With
+        ``lease_ttl_s``, the canary is withdrawn (and a promotion of it rolled back) when the
+        TTL ends."""
+        with self._locked():
+            if version not in self._versions(name):
+                raise TargetError(f"{name} has no version {version!r}; register it first")
+            aliases = self.aliases(name)
+            if aliases.production == version:
+                raise TargetError(f"{name} {version} is production: a canary of it rolls nothing")
+            if aliases.canary is not None:
+                raise TargetError(
+                    f"{name} {aliases.canary.version} is being rolled out already "
+                    f"(at {aliases.canary.weight:g}%)"
+                )
+            self._write_history(name, aliases.history, canary=Canary(version=version))
+            lease = None
+            if lease_ttl_s is not None:
+                lease = Lease(
+                    id=uuid.uuid4().hex[:12], model=name, version=version, holder=actor,
+                    expires_at=datetime.fromtimestamp(self.clock() + lease_ttl_s, tz=UTC),
+                    kind="canary",
+                )  # fmt: skip
+                self._write_leases([*self._leases(), lease])
+            entry = self._audit(name, "canary_start", aliases.production, version, actor,
+                                reason, lease)  # fmt: skip
+        return entry, lease
+
+    def set_canary_weight(
+        self, name: str, version: str, weight: float, actor: str
+    ) -> AuditEntry | None:
+        """Give the canary ``weight`` % of the requests; None (nothing moved) when ``version``
+        is no longer the canary: it was aborted or withdrawn meanwhile."""
+        if not 0 <= weight <= 100:
+            raise TargetError(f"a canary's weight is a percentage, not {weight:g}")
+        with self._locked():
+            aliases = self.aliases(name)
+            if aliases.canary is None or aliases.canary.version != version:
+                return None
+            self._write_history(name, aliases.history,
+                                canary=Canary(version=version, weight=weight))  # fmt: skip
+            return self._audit(name, "canary_weight", aliases.production, version, actor,
+                               f"{weight:g}%", None)  # fmt: skip
+
+    def promote_canary(
+        self, name: str, version: str, actor: str, reason: str = ""
+    ) -> AuditEntry | None:
+        """Make the canary production (the rollout's last step); None when ``version`` is no
+        longer the canary."""
+        with self._locked():
+            aliases = self.aliases(name)
+            if aliases.canary is None or aliases.canary.version != version:
+                return None
+            self._write_history(name, (*aliases.history, version), canary=None)
+            return self._audit(name, "promote", aliases.production, version, actor, reason,
+                               None)  # fmt: skip
+
+    def abort_canary(
+        self, name: str, actor: str, reason: str = "", version: str | None = None
+    ) -> AuditEntry | None:
+        """Withdraw the canary (``version`` only, if given): production answers every request
+        again. None when there was nothing to withdraw."""
+        with self._locked():
+            return self._abort_canary(name, actor, reason, version, lease=None)
 
     # -- leases --------------------------------------------------------------------------
 
@@ -233,9 +321,13 @@ class Registry:
             if lease is None:
                 raise TargetError(f"no active lease {lease_id!r}; it was released or expired")
             self._write_leases([le for le in self._leases() if le.id != lease_id])
+            withdrawn = None
+            if lease.kind == "canary":
+                withdrawn = self._abort_canary(lease.model, actor, action, lease.version, lease)
             undone = self._rollback(lease.model, actor, action, lease.version, lease=lease)
-            if undone is not None:
-                return undone
+            done = undone or withdrawn
+            if done is not None:
+                return done
             return self._audit(lease.model, action, None, None, actor, "already undone", lease)
 
     def expire_leases(self) -> list[AuditEntry]:
@@ -262,6 +354,17 @@ class Registry:
             return None
         self._write_history(name, history[:-1])
         return self._audit(name, "rollback", history[-1], history[-2], actor, reason, lease)
+
+    def _abort_canary(
+        self, name: str, actor: str, reason: str, version: str | None, lease: Lease | None
+    ) -> AuditEntry | None:
+        aliases = self.aliases(name)
+        canary = aliases.canary
+        if canary is None or (version is not None and canary.version != version):
+            return None
+        self._write_history(name, aliases.history, canary=None)
+        return self._audit(name, "canary_abort", canary.version, aliases.production, actor,
+                           reason, lease)  # fmt: skip
 
     def _audit(
         self,
@@ -304,17 +407,23 @@ class Registry:
         return Aliases.model_validate_json(path.read_text()).history if path.exists() else ()
 
     def _write_history(
-        self, name: str, history: tuple[str, ...], fallback: bool | None = None
-    ) -> None:
-        if fallback is None:  # a promotion or rollback leaves the fallback switch as it was
-            path = self.aliases_path(name)
-            fallback = path.exists() and Aliases.model_validate_json(path.read_text()).fallback
+        self, name: str, history: tuple[str, ...], fallback: bool | None = None,
+        canary: Canary | Literal["kept"] | None = "kept",
+    ) -> None:  # fmt: skip
+        """A promotion or rollback leaves the fallback switch and the canary as they were."""
+        path = self.aliases_path(name)
+        before = Aliases.model_validate_json(path.read_text()) if path.exists() else None
+        if fallback is None:
+            fallback = before is not None and before.fallback
+        if canary == "kept":
+            canary = before.canary if before is not None else None
         previous = history[-2] if len(history) > 1 else None
         body = {
             "history": list(history),
             "production": history[-1],
             "previous": previous,
             "fallback": fallback,
+            "canary": canary.model_dump() if isinstance(canary, Canary) else None,
         }
         _atomic_write(self.aliases_path(name), json.dumps(body, indent=2))
 

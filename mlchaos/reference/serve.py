@@ -46,6 +46,12 @@ def build_app(component: str, cfg: StackConfig) -> Any:
         from mlchaos.reference import fallback_controller
 
         return fallback_controller.create_app(cfg.url("registry"))
+    if component == "canary-controller":
+        from mlchaos.reference import canary_controller
+
+        return canary_controller.create_app(
+            cfg.url("registry"), cfg.url("prometheus"), cfg.model_name, cfg.canary_settings_path
+        )
     raise SystemExit(f"unknown component {component!r}")
 
 

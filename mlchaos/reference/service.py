@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from mlchaos.reference.config import StackConfig
+from mlchaos.reference.config import ROLLOUT_NAMESPACE, StackConfig
 from mlchaos.reference.features import FEATURES
 from mlchaos.reference.versions import (
     BAD_VARIANTS,
@@ -58,6 +58,11 @@ def document(cfg: StackConfig) -> ServiceFile:
                 "protocol": "oip-v2-columns",
                 "features": list(FEATURES),
                 "labels_path": "/v2/models/{model}/labels",
+            },
+            "rollout": {  # the canary controller, in the manner of Argo Rollouts
+                "start": {"http": {"url": f"{cfg.url('canary-controller')}/rollouts"}},
+                "abort": {"http": {"url": f"{cfg.url('canary-controller')}/abort"}},
+                "reported_by": {"argo_rollouts": {"namespace": ROLLOUT_NAMESPACE, "name": model}},
             },
             "segments": {"feature": "age", "bands": AGE_BANDS, "score": _calibration(model)},
             "versions": {

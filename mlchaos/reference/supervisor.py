@@ -56,6 +56,7 @@ HEALTH_PATHS = {
     "pagerduty": "/health",
     "rollback-controller": "/health",
     "fallback-controller": "/health",
+    "canary-controller": "/health",
     "prometheus": "/-/ready",
     "alertmanager": "/-/ready",
 }
@@ -185,6 +186,9 @@ def _prepare(cfg: StackConfig, progress: Progress) -> None:
     _private(cfg.api_token_path, cfg.api_token())
     cfg.escalation_policy_path.write_text(ESCALATION_POLICY)
     dataset.write_replay(cfg.traffic_path)
+    from mlchaos.reference.canary_controller import default_settings  # FastAPI: only at start
+
+    cfg.canary_settings_path.write_text(default_settings(cfg.model_name))
     reference_service.write(cfg)
     rules = cfg.state_dir / "prometheus" / "rules.yml"
     rules.parent.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,8 @@ A duration that ends in mlchaos's doing (its simulated responder's acknowledgeme
 
 from __future__ import annotations
 
-from mlchaos.schema.results import ResultsDocument
-from mlchaos.vocabulary import MEASURES
+from mlchaos.schema.results import ExperimentResults, ResultsDocument
+from mlchaos.vocabulary import MEASURES, Span
 
 __all__ = ["COLUMNS", "summary_table"]
 
@@ -14,7 +14,9 @@ COLUMNS = tuple((m.column, m.name) for m in MEASURES if m.column)
 
 
 def summary_table(document: ResultsDocument) -> str:
+    canaries = any(e.rollout is not None for e in document.experiments)
     header = ["experiment", "verdict", *(c for c, _ in COLUMNS), "floor"]
+    header += ["canary (from the answers)"] if canaries else []
     rows = [header]
     for exp in document.experiments:
         cells = [exp.name, exp.verdict.upper()]
@@ -29,6 +31,8 @@ def summary_table(document: ResultsDocument) -> str:
             else:
                 cells.append(_cell(value, target))
         cells.append(f"{exp.floor_s:g}s" if exp.floor_s is not None else "-")
+        if canaries:
+            cells.append(_canary(exp))
         rows.append(cells)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
@@ -63,6 +67,23 @@ def _footer(document: ResultsDocument) -> str:
     if served:
         footer += f"\nserved during the experiments: {min(served):g}–{max(served):g} req/s"
     return footer
+
+
+def _canary(exp: ExperimentResults) -> str:
+    """What the rollout did with the candidate, timed against the expected outcome's target:
+    ``aborted 3.6s ✓ ≤30s at most 1.1%``; ``promoted never ✗`` when it was aborted instead."""
+    rollout = exp.rollout
+    if rollout is None:
+        return "-"
+    span = Span.TIME_TO_ABORT if rollout.expected == "aborted" else Span.TIME_TO_PROMOTE
+    timed = _cell(exp.durations_s.get(span), exp.targets_s.get(span))
+    if rollout.outcome == rollout.expected:
+        shown = f"{rollout.outcome} {timed}"
+    else:
+        shown = f"{rollout.outcome}, not {rollout.expected} ✗"
+    if rollout.largest_share is not None:
+        shown += f", at most {rollout.largest_share:.1%}"
+    return shown
 
 
 def _cell(value: float | None, target: float | None) -> str:

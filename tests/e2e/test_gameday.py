@@ -36,8 +36,13 @@ from tests.e2e.conftest import (
 
 pytestmark = pytest.mark.e2e
 CHECK_RESULTS = ROOT.parent / "shared" / "tools" / "check_results.py"
-CATALOGUE_FILES = sorted((ROOT / "experiments").glob("*.yaml"))
+CATALOGUE_FILES = sorted(
+    p for p in (ROOT / "experiments").glob("*.yaml")
+    if "detection" in yaml.safe_load(p.read_text())["expect"]  # a canary is watched, not paged
+)  # fmt: skip
+CANARIES = ("canary-control", "canary-bad-version")
 FAULTS = (
+    "good_version",
     "bad_version",
     "schema_change",
     "data_drift",
@@ -71,10 +76,14 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
     document = results(tmp_path)
     assert document["verdict"] == "pass"
     assert document["false_alarms"] == []  # the nightly load alone pages nobody
-    by_fault = {e["fault"]: e for e in document["experiments"]}
-    assert set(by_fault) == set(FAULTS)
+    by_name = {e["name"]: e for e in document["experiments"]}
+    by_fault = {e["fault"]: e for e in document["experiments"] if e["name"] not in CANARIES}
+    assert set(by_fault) | {"good_version"} == set(FAULTS)
+    _the_canaries_were_stopped_or_promoted_by_the_stacks_rollout(by_name, stack)
     for exp in document["experiments"]:
         assert exp["verdict"] == "pass", (exp["name"], exp["reasons"])
+        if exp["name"] in CANARIES:
+            continue
         timeline = exp["timeline"]
         happened = [datetime.fromisoformat(timeline[e]) for e in EVENTS if timeline[e]]
         assert min(happened) == datetime.fromisoformat(timeline["injected"])
@@ -143,7 +152,8 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
     assert document["false_alarm_check"]["status"] == "checked"
     assert "game day nightly: PASS" in done.stdout
     rows = done.stdout.split("game day nightly")[0].strip().splitlines()[2:]
-    assert len(rows) == 8 and all(" simulated " in r for r in rows), rows  # MTTA: no tick
+    assert len(rows) == 10, rows
+    assert all(" simulated " in r for r in rows[:8]), rows  # MTTA: no tick
     assert "✓ detected" in done.stderr  # progress while it waits
     assert production(stack) == "v2"
 
@@ -152,7 +162,7 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
         assert (run_dir / name).is_file(), name
     schema = check_jsonschema("results", run_dir / "results.json")  # the published contract
     assert schema.returncode == 0, schema.stdout + schema.stderr
-    for exp in document["experiments"]:
+    for exp in (e for e in document["experiments"] if e["name"] not in CANARIES):
         steps = exp["runbook_steps"]  # the responder followed each incident's runbook, as a drill
         assert steps and all(s["ok"] for s in steps), (exp["name"], steps)
         settled = exp["timeline"]["mitigated"] or exp["timeline"]["paged"]
@@ -194,14 +204,41 @@ def _shows_every_timeline(run_dir: Path, work: Path, document: dict[str, Any]) -
     for timeline in page["timelines"]:
         assert timeline["box"]["width"] >= 600 and timeline["box"]["height"] >= 150
         events = timeline["events"]
-        assert set(events) == set(EVENTS) - OPTIONAL_EVENTS  # none expects an escalation
         happened = experiments[timeline["experiment"]]["timeline"]
         for event in (e for e in EVENTS if happened[e]):
             assert events[event]["marker"], (timeline["experiment"], event)
+        if timeline["experiment"] in CANARIES:  # its injection, its rollout's outcome, revert
+            outcome = experiments[timeline["experiment"]]["rollout"]["outcome"]
+            assert set(events) == {"injected", outcome, "reverted"}, events
+            assert events[outcome]["status"] == "met"
+            continue
+        assert set(events) == set(EVENTS) - OPTIONAL_EVENTS  # none expects an escalation
         assert events["detected"]["status"] == "met"
         assert events["acknowledged"]["status"] == "simulated"
     assert page["charts"] and all(c["drawn"] for c in page["charts"])
     assert page["resources"] == 0  # self-contained: nothing fetched
+
+
+def _the_canaries_were_stopped_or_promoted_by_the_stacks_rollout(
+    by_name: dict[str, Any], stack: StackConfig
+) -> None:
+    """The reference stack's canary controller promoted the good version (v1) and aborted the
+    inverted one at its first step, read from the answers; its own account is shown beside."""
+    control, bad = by_name["canary-control"], by_name["canary-bad-version"]
+    assert control["rollout"]["outcome"] == "promoted" and control["rollout"]["version"] == "v1"
+    assert control["rollout"]["share_at_end"] == 1.0, control["rollout"]
+    assert control["durations_s"]["time_to_promote"] <= control["targets_s"]["time_to_promote"]
+    assert control["rollout"]["controller_said"]["phase"] == "healthy", control["rollout"]
+    assert bad["rollout"]["outcome"] == "aborted", bad["rollout"]
+    assert bad["rollout"]["largest_share"] < 0.2 and bad["rollout"]["share_at_end"] == 0.0
+    assert bad["durations_s"]["time_to_abort"] <= bad["targets_s"]["time_to_abort"]
+    assert bad["rollout"]["controller_said"]["analysis"] == "Failed", bad["rollout"]
+    for exp in (control, bad):
+        assert exp["actors"][exp["rollout"]["outcome"]]["party"] == "team", exp["actors"]
+        assert exp["simulated"] == {} and exp["timeline"]["reverted"] is not None
+        assert exp["timeline"]["paged"] is None  # a canary is stopped, nobody paged for it
+    assert bad["version_mismatch"]["version"] == "v3-inverted"
+    assert 0 < bad["version_mismatch"]["fraction"] < 0.05, bad["version_mismatch"]
 
 
 @pytest.mark.parametrize("source", CATALOGUE_FILES, ids=lambda p: p.stem)

@@ -47,7 +47,7 @@ def test_validate_works_without_the_extra(core_only: Path) -> None:
     done = run(core_only, "validate", *map(str, sorted(ROOT.glob("experiments/*.yaml"))),
                "scenarios/nightly.yaml")  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stderr.startswith("ok: 9 file(s) valid")
+    assert done.stderr.startswith("ok: 11 file(s) valid")
     bad = run(core_only, "validate", "--service", "tests/fixtures/misfit/service.yaml",
               "tests/fixtures/misfit/bad-variant.yaml")  # fmt: skip
     assert bad.returncode == 2

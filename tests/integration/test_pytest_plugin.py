@@ -20,7 +20,7 @@ def test_each_experiment_of_a_scenario_is_a_test_item(pytester: pytest.Pytester)
         [
             "*nightly.yaml::bad-version-inverted",
             "*nightly.yaml::concept-drift",
-            "8 tests collected*",
+            "10 tests collected*",
         ]
     )
     assert result.ret == 0
@@ -30,10 +30,10 @@ def test_items_carry_the_mlchaos_marker(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_plain="def test_plain(): pass")
     args = ("-p", "no:locust", "--collect-only", "-q", "--mlchaos-scenario", NIGHTLY, ".")
     pytester.runpytest_subprocess(*args, "-m", "mlchaos").stdout.fnmatch_lines(
-        ["8/9 tests collected*"]
+        ["10/11 tests collected*"]
     )
     pytester.runpytest_subprocess(*args, "-m", "not mlchaos").stdout.fnmatch_lines(
-        ["1/9 tests collected*"]
+        ["1/11 tests collected*"]
     )
 
 

@@ -63,7 +63,10 @@ def test_catalogue_and_nightly_scenario_are_valid() -> None:
         "missing_features",
         "concept_drift",
         "segment_regression",
+        "good_version",
+        "bad_version",
     ]
+    assert [e.name for e in experiments][-2:] == ["canary-control", "canary-bad-version"]
 
 
 def test_scenario_reports_problems_in_the_experiments_it_names(tmp_path: Path) -> None:

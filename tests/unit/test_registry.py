@@ -84,3 +84,65 @@ def test_promoting_production_again_is_an_error(registry: tuple[Registry, Clock]
     reg, _ = registry
     with pytest.raises(TargetError, match="already production"):
         reg.promote("m", "v2", "chaos")
+
+
+def test_a_canary_moves_by_weight_and_promotes_only_while_it_is_the_canary(
+    registry: tuple[Registry, Clock],
+) -> None:
+    reg, _ = registry
+    reg.start_canary("m", "bad", "chaos")
+    with pytest.raises(TargetError, match="is being rolled out already"):
+        reg.start_canary("m", "v1", "chaos")
+    withdrawn = reg.abort_canary("m", "ctl", "by hand")
+    assert withdrawn is not None and withdrawn.action == "canary_abort"
+    assert reg.abort_canary("m", "ctl") is None  # nothing left to withdraw
+    with pytest.raises(TargetError, match="is production"):
+        reg.start_canary("m", "v2", "chaos")
+    reg.start_canary("m", "bad", "chaos")
+    assert reg.set_canary_weight("m", "bad", 5, "canary-controller") is not None
+    canary = reg.aliases("m").canary
+    assert canary is not None and (canary.version, canary.weight) == ("bad", 5)
+    reg.rollback("m", "ctl")  # a rollback of production leaves the canary where it was
+    assert reg.aliases("m").canary == canary and reg.aliases("m").production == "v1"
+    reg.promote("m", "v2", "ctl")
+    assert reg.set_canary_weight("m", "v1", 25, "canary-controller") is None  # not the canary
+    entry = reg.promote_canary("m", "bad", "canary-controller", "passed every step")
+    assert entry is not None and (entry.from_version, entry.to_version) == ("v2", "bad")
+    aliases = reg.aliases("m")
+    assert (aliases.production, aliases.previous, aliases.canary) == ("bad", "v2", None)
+    assert reg.promote_canary("m", "bad", "canary-controller") is None  # once
+    assert reg.set_canary_weight("m", "bad", 50, "canary-controller") is None
+    with pytest.raises(TargetError, match="percentage"):
+        reg.set_canary_weight("m", "bad", 101, "canary-controller")
+
+
+def test_a_canary_lease_withdraws_it_or_rolls_its_promotion_back_by_itself(
+    registry: tuple[Registry, Clock],
+) -> None:
+    reg, clock = registry
+    _, lease = reg.start_canary("m", "bad", "chaos", lease_ttl_s=30)
+    assert lease is not None and lease.kind == "canary"
+    reg.set_canary_weight("m", "bad", 25, "canary-controller")
+    clock.now += 31
+    [ended] = reg.expire_leases()
+    assert (ended.action, ended.reason, ended.lease_id) == ("canary_abort", "lease_expired",
+                                                            lease.id)  # fmt: skip
+    assert reg.aliases("m").canary is None and reg.aliases("m").production == "v2"
+    # The canary controller cannot move a weight of a withdrawn canary back in.
+    assert reg.set_canary_weight("m", "bad", 50, "canary-controller") is None
+    # Promoted before its lease ended: the end rolls the promotion back.
+    _, lease = reg.start_canary("m", "bad", "chaos", lease_ttl_s=30)
+    assert lease is not None
+    reg.promote_canary("m", "bad", "canary-controller")
+    ended = reg.release(lease.id, "mlchaos")
+    assert (ended.action, ended.reason, ended.from_version, ended.to_version) == (
+        "rollback", "lease_released", "bad", "v2")  # fmt: skip
+    assert reg.aliases("m").production == "v2" and reg.leases() == []
+
+
+def test_restoring_the_baseline_withdraws_a_canary(registry: tuple[Registry, Clock]) -> None:
+    reg, _ = registry
+    reg.start_canary("m", "bad", "chaos")
+    done = reg.restore("m", "v2", "mlchaos", "baseline")
+    assert [e.action for e in done] == ["canary_abort"] and reg.aliases("m").canary is None
+    assert reg.restore("m", "v2", "mlchaos", "baseline") == []

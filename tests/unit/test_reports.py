@@ -356,3 +356,13 @@ def test_a_canarys_reports_show_its_rollout_and_what_it_cost(tmp_path: Path) -> 
     assert "clients saw a p95 latency of 120 ms and a p99 of 300 ms; 0.0% of" in postmortem
     assert 'class="canary" data-outcome="aborted"' in html and 'data-slo="declines"' in html
     assert "(should not have)" in html
+
+
+def test_the_summary_table_shows_what_each_canarys_rollout_did() -> None:
+    aborted = summary_table(typed(canary_document(0, "aborted"))).splitlines()
+    assert aborted[0].rstrip().endswith("canary (from the answers)")
+    assert aborted[2].rstrip().endswith("  -")  # the bad version's experiment: no rollout
+    assert aborted[3].rstrip().endswith("aborted 12.0s ✓ ≤40s, at most 1.0%"), aborted[3]
+    promoted = summary_table(typed(canary_document(0, "promoted"))).splitlines()
+    assert promoted[3].rstrip().endswith("promoted, not aborted ✗, at most 100.0%"), promoted[3]
+    assert "canary" not in summary_table(typed(document())).splitlines()[0]  # none: no column

@@ -63,3 +63,6 @@ def test_defaults_fill_only_the_targets_an_experiment_leaves_out(tmp_path: Path)
     bad = by_name["bad-version-inverted"].expect  # sets both itself
     assert bad.recovery is not None and bad.recovery.within == 30.0
     assert bad.acknowledgement is not None and bad.acknowledgement.within == 30.0
+    canary = by_name["canary-bad-version"].expect  # judged on its rollout: nothing filled in
+    assert canary == load_experiment(ROOT / "experiments" / "canary-bad-version.yaml").expect
+    assert canary.acknowledgement is None and canary.paging is None

@@ -10,25 +10,32 @@ the bad version serving. Which version a fault promotes is the fault type's busi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from mlchaos.errors import TargetError
 from mlchaos.faults.confirm import first_answer, poll
 from mlchaos.faults.leases import ACTOR, record_granted, record_injected, record_intent
 from mlchaos.faults.targets import mlflow
+from mlchaos.hooks import run_hook
 from mlchaos.journal import Journal, parse_time
 from mlchaos.observe import adapters
 from mlchaos.observe.mlflow import MlflowAliases
 from mlchaos.observe.model import ModelEndpoint
+from mlchaos.observe.registry import RegistryClient
 from mlchaos.schema.experiment import BadVersionFault, GoodVersionFault, SegmentRegressionFault
+from mlchaos.schema.service import Hook
 from mlchaos.service import Service
 
-__all__ = ["CONFIRM_S", "TARGET", "RegistryFault", "end_lease", "lookup"]
+__all__ = ["CONFIRM_S", "GRANTS", "TARGET", "RegistryFault", "end_lease", "lookup"]
 
 TARGET = "registry"
+GRANTS = ("promote", "canary_start")
+"""The audit actions that take a lease; any other naming the lease ended it."""
 CONFIRM_S = 10.0
 """How long a promoted version has to start answering: a deploy step may reload the model."""
 F = TypeVar("F", BadVersionFault, SegmentRegressionFault, GoodVersionFault)
@@ -57,12 +64,8 @@ class RegistryFault(Generic[F]):
             self.version_of(fault, service)
         except TargetError as exc:
             return [(self.field, str(exc))]
-        if _canary(fault):
-            if service.rollout is None:
-                return [("rollout", "a canary needs the service file's rollout: (alias, start)")]
-            if service.adapters.registry != "mlflow":
-                return [("rollout", "a canary moves an MLflow alias: set adapters.registry: "
-                                    "mlflow")]  # fmt: skip
+        if _canary(fault) and service.rollout is None:
+            return [("rollout", "a canary needs the service file's rollout: (start, abort)")]
         return []
 
     def ready(self, service: Service, fault: F) -> str:
@@ -83,6 +86,8 @@ class RegistryFault(Generic[F]):
                 listed = ", ".join(map(str, known)) or "none"
                 raise TargetError(f"the registry has no {version!r} of {model} (it has {listed})")
         production = adapters.registry(service).model(model).get("production")
+        if _canary(fault):
+            return f"the registry would roll {model} {version} out as a canary beside {production}"
         return f"the registry would promote {model} {version} over {production}"
 
     def inject(self, journal: Journal, service: Service, fault: F) -> str:
@@ -94,6 +99,8 @@ class RegistryFault(Generic[F]):
             return mlflow.inject_candidate(journal, service, self.type, model, version, fault.ttl)
         if service.adapters.registry == "mlflow":
             return mlflow.inject(journal, service, self.type, model, version, fault.ttl)
+        if _canary(fault):
+            return _inject_canary(journal, service, self.type, model, version, fault.ttl)
         intent = record_intent(
             journal,
             TARGET,
@@ -148,6 +155,43 @@ def _canary(fault: Any) -> bool:
     return getattr(fault, "rollout", None) == "canary"
 
 
+def _inject_canary(
+    journal: Journal, service: Service, fault_type: str, model: str, version: str, ttl_s: float
+) -> str:
+    """A canary on the registry's own rollout: the registry holds ``version`` as the canary at
+    weight 0, under a lease it ends by itself (withdrawing the canary, and rolling back a
+    promotion of it), then the team's rollout starts. mlchaos never moves a weight."""
+    rollout = service.rollout
+    if service.registry_url is None or rollout is None:
+        raise TargetError(f"a canary {fault_type} needs endpoints.registry and a rollout:")
+    registry = RegistryClient(service.registry_url)
+    production = registry.model(model).get("production")
+    if production == version:
+        raise TargetError(f"{model} {version} already serves: a canary of it rolls nothing out")
+    hook_dir = str(service.hook_dir) if service.hook_dir else None
+    intent = record_intent(
+        journal, TARGET,
+        undo=(f"abort the rollout, withdraw the canary {version} of {model}, and roll back from "
+              f"it if the rollout promoted it"),
+        url=service.registry_url, kind=service.adapters.registry, model=model, version=version,
+        ttl_s=ttl_s, canary=True, hook_dir=hook_dir,
+        abort=rollout.abort.model_dump(mode="json") if rollout.abort else None,
+    )  # fmt: skip
+    started = time.time()
+    answer = registry.canary(model, version, ACTOR, f"chaos: {fault_type}", ttl_s)
+    lease = answer["lease"]
+    record_granted(journal, intent, lease["id"], lease["expires_at"])
+    run_hook(rollout.start, "the rollout's start step", service.hook_dir)
+    answered = first_answer(service, version, started, timeout_s=mlflow.CANARY_FIRST_ANSWER_S)
+    detail = {
+        "model": model, "version": version, "replaced": production, "rollout": True,
+        "rollout_started_at": datetime.fromtimestamp(started, UTC).isoformat(),
+    }  # fmt: skip
+    at = datetime.fromtimestamp(answered, UTC).isoformat()
+    record_injected(journal, at, f"gateway answers (the first by candidate {version})", detail)
+    return str(lease["id"])
+
+
 def _candidate_answers(journal: Journal, service: Service, version: str) -> bool:
     """A canary is live once its candidate answers clients at all: at 1% a probe of our own
     would rarely reach it, and the rollout, not mlchaos, decides how many it gets."""
@@ -180,11 +224,18 @@ def _answering_version(service: Service, model: str, body: Any) -> str | None:
 
 
 def end_lease(journal: Journal, intent: dict[str, Any], lease_id: str | None) -> dict[str, Any]:
+    """End the lease. A canary's runs the rollout's abort step first, so that nothing the
+    rollout started still moves when the registry withdraws the canary."""
     registry = adapters.registry_at(intent["url"], intent.get("kind", "mlchaos"))
     model, version = intent["model"], intent["version"]
+    if intent.get("canary") and intent.get("abort"):
+        cwd = Path(intent["hook_dir"]) if intent.get("hook_dir") else None
+        run_hook(Hook.model_validate(intent["abort"]), "the rollout's abort step", cwd)
     answer = registry.release(lease_id, ACTOR) if lease_id else None
     if answer is not None:
         return dict(answer["audit"])
+    if intent.get("canary") and isinstance(registry, RegistryClient):
+        registry.abort_canary(model, ACTOR, "revert", version)
     return _undo_without_lease(registry, model, version, lease_id)
 
 
@@ -195,7 +246,7 @@ def _undo_without_lease(
     expired = [
         e
         for e in registry.audit(model)
-        if lease_id and e["lease_id"] == lease_id and e["action"] != "promote"
+        if lease_id and e["lease_id"] == lease_id and e["action"] not in GRANTS
     ]
     if expired:
         return dict(expired[-1])
