@@ -17,8 +17,9 @@ every step; it acts as ``canary-controller``.
   ``rollout_phase``, ``analysis_run_info``), for Prometheus.
 
 The settings (``canary.yaml`` in the state directory) are read when a rollout starts, so a
-change applies to the next one. A canary withdrawn under it (a lease's end) stops it: the
-registry refuses to move a weight of a version that is no longer the canary.
+change applies to the next one. A canary withdrawn under it (a lease's end) stops it, paused
+or not: it checks the registry before each measurement, and every second while paused, and
+the registry refuses to move a weight of a version that is no longer the canary.
 """
 
 from __future__ import annotations
@@ -159,6 +160,8 @@ class _Controller:
         failed = inconclusive = conclusive = 0
         state.analysis = "Running"
         while conclusive < analysis["count"]:
+            if not self._still_canary(state):
+                return False
             outcome = self._measure(analysis, state.version)
             failed += outcome == "Failed"
             inconclusive += outcome == "Inconclusive"
@@ -172,7 +175,9 @@ class _Controller:
                 state.phase, state.analysis = "Paused", "Inconclusive"
                 state.message = f"analysis inconclusive {inconclusive} times at {weight:g}%"
                 log.warning("paused: %s", state.message)
-                state.stop.wait()  # until someone aborts it
+                while not state.stop.wait(1.0):  # until someone aborts it, or withdraws it
+                    if not self._still_canary(state):
+                        break
                 return False
             if state.stop.wait(analysis["interval"]):
                 return False
@@ -188,13 +193,28 @@ class _Controller:
             moved = self._registry("POST", "/canary/weight", json={
                 "version": state.version, "weight": weight, "actor": ACTOR})  # fmt: skip
             if not moved:
-                state.phase, state.weight = "Degraded", 0.0
-                state.message = f"canary {state.version} withdrawn from the registry"
-                state.stop.set()
+                self._withdrawn(state)
                 return False
             state.weight = weight
             log.warning("canary %s at %g%%", state.version, weight)
             return True
+
+    def _still_canary(self, state: _Rollout) -> bool:
+        """Whether the registry still holds this rollout's version as the canary; if not (a
+        lease ended, someone withdrew it), the rollout ends here, having moved nothing."""
+        canary = (self._registry("GET", "") or {}).get("canary") or {}
+        if canary.get("version") == state.version:
+            return True
+        with self.lock:
+            if not state.stop.is_set():
+                self._withdrawn(state)
+        return False
+
+    def _withdrawn(self, state: _Rollout) -> None:
+        state.phase, state.weight = "Degraded", 0.0
+        state.message = f"canary {state.version} withdrawn from the registry"
+        state.stop.set()
+        log.warning("%s", state.message)
 
     def _abort(self, state: _Rollout, reason: str) -> None:
         state.stop.set()

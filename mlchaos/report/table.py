@@ -71,7 +71,7 @@ def _footer(document: ResultsDocument) -> str:
 
 def _canary(exp: ExperimentResults) -> str:
     """What the rollout did with the candidate, timed against the expected outcome's target:
-    ``aborted 3.6s ✓ ≤30s at most 1.1%``; ``promoted never ✗`` when it was aborted instead."""
+    ``aborted 3.6s ✓ ≤30s, peak share 1.1%``; ``promoted, not aborted ✗, peak share 100.0%``."""
     rollout = exp.rollout
     if rollout is None:
         return "-"
@@ -81,8 +81,8 @@ def _canary(exp: ExperimentResults) -> str:
         shown = f"{rollout.outcome} {timed}"
     else:
         shown = f"{rollout.outcome}, not {rollout.expected} ✗"
-    if rollout.largest_share is not None:
-        shown += f", at most {rollout.largest_share:.1%}"
+    if rollout.largest_share is not None and rollout.expected == "aborted":
+        shown += f", peak share {rollout.largest_share:.1%}"  # how far the bad version got
     return shown
 
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from mlchaos.reference.config import StackConfig
-from tests.conftest import ROOT, wait_until
+from tests.conftest import ROOT, production, wait_until
 from tests.e2e.conftest import journal_text, mlchaos, start_gameday, write_scenario
 
 pytestmark = pytest.mark.e2e
@@ -70,3 +70,38 @@ def test_a_gateway_fault_is_reverted_however_the_run_ends(
         done = mlchaos("recover", "--state-dir", str(stack.state_dir))
         assert "nothing to recover; 1 had already ended by themselves" in done.stderr
     assert '"event": "reverted"' in journal_text(reports)
+
+
+def canary_of(stack: StackConfig) -> object:
+    url = f"{stack.url('registry')}/v1/models/{stack.model_name}"
+    return requests.get(url, timeout=5).json()["canary"]
+
+
+def rollout_phase(stack: StackConfig) -> str:
+    return str(requests.get(f"{stack.url('canary-controller')}/health", timeout=5).json()["phase"])
+
+
+@pytest.mark.parametrize("ending", ["kill-9-recover", "kill-9-ttl"])
+def test_a_canary_is_withdrawn_and_its_rollout_stopped_however_the_run_ends(
+    stack: StackConfig, tmp_path: Path, ending: str
+) -> None:
+    """The canary's lease is the registry's: `mlchaos recover` runs the rollout's abort step and
+    ends it; with no runner at all, the registry's timer withdraws the canary, and the canary
+    controller, refused its next weight, stops. Production is v2 either way."""
+    ttl = "6s" if ending == "kill-9-ttl" else "10m"
+    source = ROOT / "experiments" / "canary-control.yaml"
+    scenario = write_scenario(tmp_path, "matrix-canary", source, fault__ttl=ttl)
+    reports = tmp_path / "reports"
+    process = start_gameday(stack, scenario, reports)
+    assert canary_of(stack) is not None and rollout_phase(stack) == "Progressing"
+    process.kill()
+    process.communicate(timeout=30)
+    if ending == "kill-9-recover":
+        assert canary_of(stack) is not None, "nothing ran after kill -9"
+        done = mlchaos("recover", "--state-dir", str(stack.state_dir))
+        assert done.returncode == 0, done.stderr
+        assert "recovered: 1 fault(s) reverted now" in done.stderr
+        assert rollout_phase(stack) == "Degraded"  # the abort step returned once it stopped
+    wait_until(lambda: canary_of(stack) is None, timeout=20)
+    wait_until(lambda: rollout_phase(stack) == "Degraded", timeout=30)
+    assert production(stack) == "v2"

@@ -362,7 +362,7 @@ def test_the_summary_table_shows_what_each_canarys_rollout_did() -> None:
     aborted = summary_table(typed(canary_document(0, "aborted"))).splitlines()
     assert aborted[0].rstrip().endswith("canary (from the answers)")
     assert aborted[2].rstrip().endswith("  -")  # the bad version's experiment: no rollout
-    assert aborted[3].rstrip().endswith("aborted 12.0s ✓ ≤40s, at most 1.0%"), aborted[3]
+    assert aborted[3].rstrip().endswith("aborted 12.0s ✓ ≤40s, peak share 1.0%"), aborted[3]
     promoted = summary_table(typed(canary_document(0, "promoted"))).splitlines()
-    assert promoted[3].rstrip().endswith("promoted, not aborted ✗, at most 100.0%"), promoted[3]
+    assert promoted[3].rstrip().endswith("promoted, not aborted ✗, peak share 100.0%"), promoted[3]
     assert "canary" not in summary_table(typed(document())).splitlines()[0]  # none: no column
