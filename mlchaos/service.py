@@ -17,6 +17,7 @@ from mlchaos.protocols import Codec
 from mlchaos.schema.experiment import Slo
 from mlchaos.schema.service import (
     Adapters,
+    Dependency,
     Endpoint,
     Hook,
     PagerDutyRest,
@@ -82,6 +83,9 @@ class Service(BaseModel):
     """Intervals declared for when the live configuration cannot be read."""
     slos: tuple[SloSpec, ...] = ()
     """Service level objectives with their burn-rate alerting (`mlchaos.burnrate`)."""
+    dependencies: dict[str, Dependency] = {}
+    """What the model server depends on (a feature store's online store), by name; their
+    relative files resolve against ``hook_dir``."""
 
     @property
     def has_pager(self) -> bool:
@@ -168,4 +172,5 @@ class Service(BaseModel):
             stop_conditions=document.stop_conditions,
             pipeline=document.pipeline,
             slos=document.slos,
+            dependencies=document.dependencies,
         )

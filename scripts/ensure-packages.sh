@@ -3,6 +3,7 @@
 #   prometheus, prometheus-alertmanager  (the reference stack; always)
 #   openssl                               (the example staging makes its TLS certificate with it)
 #   haproxy                               (the example staging's canary router)
+#   redis-server                          (the example staging's feature store; dependency faults)
 #   chromium                              (with --chromium: the e2e tests look at report.html in it)
 # Idempotent: does nothing when every binary is already on PATH.
 set -euo pipefail
@@ -12,6 +13,7 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/
   || need+=(prometheus-alertmanager)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ "${1:-}" = "--chromium" ]; then
   command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
     || need+=(chromium)

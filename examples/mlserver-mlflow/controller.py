@@ -1,13 +1,16 @@
-"""The fraud team's rollback controller: an Alertmanager webhook receiver. For each firing alert
+"""The fraud team's controller: an Alertmanager webhook receiver. For each firing alert
 labelled ``action="rollback"`` it points MLflow's ``champion`` alias at the version ``previous``
-names, unless it already does, and runs the deploy step. Every action goes to its log.
+names, unless it already does, and runs the deploy step. For each labelled
+``action="rematerialize"`` (the online store lost features) it runs the feature pipeline's
+materialization again. Every action goes to its log.
 
-Usage: ``python controller.py PORT TRACKING_URI MLSERVER_URL MODELS_DIR LOG``.
+Usage: ``python controller.py PORT TRACKING_URI MLSERVER_URL MODELS_DIR FEATURE_REPO LOG``.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -17,9 +20,12 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from deploy import ALIAS, MODEL, deploy
+from fraud import VIEWS
 
-PORT, TRACKING, MLSERVER, MODELS, LOG = sys.argv[1:6]
+PORT, TRACKING, MLSERVER, MODELS, FEATURE_REPO, LOG = sys.argv[1:7]
 LOCK = threading.Lock()
+MATERIALIZING = threading.Lock()
+HERE = Path(__file__).resolve().parent
 
 
 def log(**entry: object) -> None:
@@ -40,6 +46,21 @@ def roll_back(alert: str) -> None:
         log(action="deployed", version=previous)
 
 
+def rematerialize(alert: str) -> None:
+    """Load every customer's features into the online store again (what the nightly pipeline
+    does), at most once at a time: repeated notifications of one loss act once."""
+    if not MATERIALIZING.acquire(blocking=False):
+        return
+    try:
+        log(action="rematerialize", alert=alert)
+        done = subprocess.run([sys.executable, str(HERE / "materialize.py"), FEATURE_REPO,
+                               "--views", *VIEWS], cwd=HERE, capture_output=True, text=True)  # fmt: skip
+        log(action="rematerialized" if done.returncode == 0 else "rematerialize failed",
+            output=done.stderr[-500:] if done.returncode else "")  # fmt: skip
+    finally:
+        MATERIALIZING.release()
+
+
 class Webhook(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
@@ -50,8 +71,13 @@ class Webhook(BaseHTTPRequestHandler):
         self.end_headers()
         for alert in body.get("alerts", []):
             labels = alert.get("labels", {})
-            if alert.get("status") == "firing" and labels.get("action") == "rollback":
+            if alert.get("status") != "firing":
+                continue
+            if labels.get("action") == "rollback":
                 roll_back(labels.get("alertname", ""))
+            elif labels.get("action") == "rematerialize":
+                threading.Thread(target=rematerialize, args=(labels.get("alertname", ""),),
+                                 daemon=True).start()  # fmt: skip
 
     def do_GET(self) -> None:
         self.send_response(200)

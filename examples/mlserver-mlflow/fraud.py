@@ -1,5 +1,11 @@
-"""The fraud team's data: card transactions with a fixed ground truth, generated from a seed so
-that training and the committed `traffic.csv` are reproducible without a download."""
+"""The fraud team's data: card transactions by customers, with a fixed ground truth, generated
+from a seed so that training, the feature store and the committed `traffic.csv` are
+reproducible without a download.
+
+A transaction's own fields come with the request; what the team knows about the customer
+(how old the account is, how many transactions it made before) lives in the feature store,
+Feast, keyed by ``customer_id``: the model server looks it up for every request.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +13,35 @@ import numpy as np
 
 FEATURES = ("amount", "hour", "account_age_days", "distance_km", "prior_txns", "channel")
 """In the order the model takes them: one [N, 6] FP64 tensor."""
+REQUEST = ("customer_id", "amount", "hour", "distance_km", "channel")
+"""What a request carries: one [N, 5] FP64 tensor; the rest comes from the feature store."""
+VIEWS = {"customer_profile": ("account_age_days",), "customer_activity": ("prior_txns",)}
+"""The feature store's feature views of a customer, and their features."""
+CUSTOMERS = 500
 CHANNELS = {"web": 0.0, "app": 1.0, "pos": 2.0}
 
 
-def generate(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` transactions (rows in FEATURES order) and whether each was fraud (1)."""
+def customers(n: int = CUSTOMERS, seed: int = 11) -> dict[str, np.ndarray]:
+    """Every customer's id (1..n) and features, as the feature store holds them."""
     rng = np.random.default_rng(seed)
+    return {
+        "customer_id": np.arange(1, n + 1, dtype=np.int64),
+        "account_age_days": np.round(rng.exponential(700.0, n)),
+        "prior_txns": rng.poisson(20, n).astype(float),
+    }
+
+
+def generate(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` transactions (rows in FEATURES order), whether each was fraud (1), and the
+    customer who made each."""
+    rng = np.random.default_rng(seed)
+    known = customers()
+    who = rng.integers(0, len(known["customer_id"]), n)
     amount = np.round(rng.lognormal(3.5, 1.0, n), 2)
     hour = rng.integers(0, 24, n).astype(float)
-    age = np.round(rng.exponential(700.0, n))
+    age = known["account_age_days"][who]
     distance = np.round(rng.exponential(15.0, n), 1)
-    prior = rng.poisson(20, n).astype(float)
+    prior = known["prior_txns"][who]
     channel = rng.choice([0.0, 1.0, 2.0], n, p=[0.5, 0.35, 0.15])
     night = ((hour < 6) | (hour > 22)).astype(float)
     logit = (
@@ -25,4 +49,5 @@ def generate(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         + 0.03 * distance - 0.04 * prior + 0.6 * (channel == 0.0)
     )
     fraud = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    return np.column_stack([amount, hour, age, distance, prior, channel]), fraud
+    rows = np.column_stack([amount, hour, age, distance, prior, channel])
+    return rows, fraud, known["customer_id"][who]

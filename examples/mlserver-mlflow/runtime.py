@@ -1,33 +1,93 @@
-"""The fraud team's MLServer runtime: MLServer's own scikit-learn runtime, plus the metrics the
-team alerts on, logged through MLServer's custom-metrics API (``mlserver.log``), so that they
-carry MLServer's ``model_name`` and ``model_version`` labels:
+"""The fraud team's MLServer runtime: MLServer's own scikit-learn runtime, fed from the feature
+store. A request carries a transaction's own fields and its customer's id (one [N, 5] tensor,
+``fraud.REQUEST``); the runtime looks the customer up in Feast (Redis) and gives the model its
+six features (``fraud.FEATURES``). It logs the metrics the team alerts on through MLServer's
+custom-metrics API (``mlserver.log``), so that they carry MLServer's ``model_name`` and
+``model_version`` labels:
 
 - ``fraud_flagged``: 1 for each transaction the model flags as fraud, else 0;
 - ``fraud_amount`` and ``fraud_channel``: the inputs the team watches for drift;
-- ``fraud_missing_values``: how many of a transaction's features were missing (null or NaN).
+- ``fraud_missing_values``: how many of a transaction's features were missing (null or NaN);
+- ``fraud_feature_lookup_seconds``: how long each feature-store lookup took;
+- ``fraud_feature_lookup_failed``: 1 for a lookup that failed (the store did not answer in
+  time, or refused), else 0;
+- ``fraud_features_not_found``: how many of a transaction's stored features the store did not
+  have (Feast's NOT_FOUND). The model scores them as 0: nothing fails, predictions go wrong;
+- ``fraud_fallback``: 1 for a transaction scored on the fallback defaults (the customer's
+  features at their population medians) because the lookup failed, else 0.
 """
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 import mlserver
 import numpy as np
+from feast import FeatureStore
 from mlserver.codecs import NumpyCodec
 from mlserver.types import InferenceRequest, InferenceResponse
 from mlserver_sklearn import SKLearnModel
 
-AMOUNT, CHANNEL = 0, 5
+from fraud import FEATURES, REQUEST, VIEWS, customers
+
+AMOUNT, CHANNEL = FEATURES.index("amount"), FEATURES.index("channel")
+STORED = [(view, feature) for view, features in VIEWS.items() for feature in features]
+REFERENCES = [f"{view}:{feature}" for view, feature in STORED]
+KNOWN = customers()
+FALLBACK = {feature: float(np.median(KNOWN[feature])) for _, feature in STORED}
+"""What the model is given for a customer the store could not be asked about."""
 
 
 class FraudModel(SKLearnModel):
+    async def load(self) -> bool:
+        self.store = FeatureStore(repo_path=os.environ.get(
+            "FRAUD_FEATURE_REPO", str(Path(__file__).resolve().parent / "feature_repo")))
+        return await super().load()
+
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
+        sent = self.decode(payload.inputs[0], default_codec=NumpyCodec)
+        rows, missing, fallback = self.features(np.atleast_2d(np.asarray(sent, dtype=float)))
+        payload.inputs[0] = NumpyCodec.encode_input(payload.inputs[0].name, rows)
         response = await super().predict(payload)
-        rows = self.decode(payload.inputs[0], default_codec=NumpyCodec)
         flagged = NumpyCodec.decode_output(response.outputs[0]).reshape(-1)
-        for row, flag in zip(rows, flagged, strict=True):
+        for row, flag, lost in zip(rows, flagged, missing, strict=True):
             mlserver.log(
                 fraud_flagged=float(flag),
                 fraud_amount=float(row[AMOUNT]),
                 fraud_channel=float(row[CHANNEL]),
-                fraud_missing_values=float(np.isnan(np.asarray(row, dtype=float)).sum()),
+                fraud_missing_values=float(np.isnan(row).sum()),
+                fraud_features_not_found=float(lost),
+                fraud_fallback=float(fallback),
             )
         return response
+
+    def features(self, sent: np.ndarray) -> tuple[np.ndarray, list[int], bool]:
+        """The model's rows for the request's, with how many stored features each lacked, and
+        whether the lookup failed (every row then on the fallback defaults)."""
+        if sent.shape[1] != len(REQUEST):
+            raise ValueError(f"expected {len(REQUEST)} fields per transaction ({REQUEST}), "
+                             f"got {sent.shape[1]}")
+        given = {name: sent[:, i] for i, name in enumerate(REQUEST)}
+        ids = given["customer_id"]
+        started = time.perf_counter()
+        try:
+            found = self.store.get_online_features(
+                features=REFERENCES,
+                entity_rows=[{"customer_id": int(i)} for i in np.nan_to_num(ids, nan=0)],
+            ).to_dict()
+            failed = False
+        except Exception:  # the store did not answer in time, or refused us
+            found, failed = {}, True
+        mlserver.log(fraud_feature_lookup_seconds=time.perf_counter() - started,
+                     fraud_feature_lookup_failed=float(failed))
+        lost = [0] * len(ids)
+        for _, feature in STORED:
+            if failed:
+                given[feature] = np.full(len(ids), FALLBACK[feature])
+                continue
+            values = found[feature]
+            lost = [n + (v is None) for n, v in zip(lost, values, strict=True)]
+            given[feature] = np.array([0.0 if v is None else float(v) for v in values])
+        return np.column_stack([given[f] for f in FEATURES]), lost, failed

@@ -50,8 +50,10 @@ OFFSETS = {
     "mlserver": 80, "mlserver_grpc": 81, "mlserver_metrics": 82,
     "candidate": 84, "candidate_grpc": 85, "candidate_metrics": 86,
     "prometheus": 90, "alertmanager": 93, "alertmanager_cluster": 94, "receiver": 443,
-    "mlflow": 500, "controller": 600, "canary": 610,
+    "mlflow": 500, "controller": 600, "canary": 610, "redis": 379,
 }  # fmt: skip
+REDIS_USERS = ("fraud", "mlchaos")
+"""Redis's ACL users: the model server and feature pipeline's, and the one mlchaos acts as."""
 START_S = 120.0
 MONITORING_USER = "mlchaos"
 ENV_PASSWORD = "FRAUD_MONITORING_PASSWORD"
@@ -96,12 +98,13 @@ def up(state: Path, args: argparse.Namespace) -> None:
     ports = {name: args.base_port + offset for name, offset in OFFSETS.items()}
     state.mkdir(parents=True, exist_ok=True)
     for fresh in ("prometheus", "alertmanager", "models", "candidate-models", "gateway",
-                  "receiver", "router"):
+                  "receiver", "router", "redis", "feature_repo"):
         shutil.rmtree(state / fresh, ignore_errors=True)
     for server, folder in (("mlserver", "models"), ("candidate", "candidate-models")):
         models = state / folder / "fraud"
         models.mkdir(parents=True)
-        shutil.copy(HERE / "runtime.py", models / "runtime.py")
+        for code in ("runtime.py", "fraud.py"):  # the runtime, and the data it knows
+            shutil.copy(HERE / code, models / code)
         (state / folder / "settings.json").write_text(json.dumps({
             "host": "127.0.0.1", "http_port": ports[server], "grpc_port": ports[f"{server}_grpc"],
             "metrics_port": ports[f"{server}_metrics"], "parallel_workers": 1,
@@ -129,6 +132,7 @@ def up(state: Path, args: argparse.Namespace) -> None:
         "--host", "127.0.0.1", "--port", str(ports["mlflow"]), "--workers", "1",
     ], lambda: _ok(f"{tracking}/health"))  # fmt: skip
     subprocess.run([sys.executable, str(HERE / "seed.py"), tracking], check=True, cwd=HERE)
+    start_feature_store(state, ports)
     start_model(state, ports)
     start_router(state, ports)
     start(state, "gateway", [
@@ -223,6 +227,47 @@ def sabotage(state: Path, args: argparse.Namespace) -> None:
     print("sabotaged: " + ", ".join(broken) if broken else "stack restored")
 
 
+def start_feature_store(state: Path, ports: dict[str, int]) -> None:
+    """Redis (Debian's) as Feast's online store, with an ACL user per client and no default
+    user; then the feature pipeline: the customer table, ``feast apply``, ``feast materialize``."""
+    redis = state / "redis"
+    redis.mkdir()
+    users = ["user default off"]
+    for user in REDIS_USERS:
+        password_file = state / f"redis-{user}-password"
+        if not password_file.exists():
+            _private(password_file, secrets.token_urlsafe(18))
+        rights = "~* &* +@all" if user == "mlchaos" else "~* +@read +@write +@connection"
+        users.append(f"user {user} on >{password_file.read_text().strip()} {rights}")
+    _private(redis / "users.acl", "\n".join(users) + "\n")
+    start(state, "redis", [
+        shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(ports["redis"]),
+        "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(redis),
+        "--aclfile", str(redis / "users.acl"),
+    ], lambda: _redis_ready(state, ports))  # fmt: skip
+    repo = state / "feature_repo"
+    repo.mkdir()
+    shutil.copy(HERE / "feature_repo" / "definitions.py", repo / "definitions.py")
+    _render("feature_repo/feature_store.yaml.in", repo / "feature_store.yaml", {
+        "state": str(state), "redis_port": str(ports["redis"]), "redis_user": "fraud",
+        "redis_password": (state / "redis-fraud-password").read_text().strip(),
+    }, private=True)  # fmt: skip
+    subprocess.run([sys.executable, str(HERE / "materialize.py"), str(repo)], check=True,
+                   cwd=HERE)  # fmt: skip
+
+
+def _redis_ready(state: Path, ports: dict[str, int]) -> bool:
+    import redis
+
+    password = (state / "redis-fraud-password").read_text().strip()
+    client = redis.Redis(port=ports["redis"], username="fraud", password=password,
+                         socket_timeout=1)  # fmt: skip
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
 def start_model(state: Path, ports: dict[str, int]) -> None:
     """The two MLServers, then the team's deploy step: stable serves what champion names; the
     candidate serves nothing until the canary controller deploys a candidate to it."""
@@ -234,7 +279,8 @@ def start_model(state: Path, ports: dict[str, int]) -> None:
         start(state, name, [str(Path(sys.executable).parent / "mlserver"), "start",
                             str(state / folder)],
               lambda url=url: _ok(f"{url}/v2/health/ready"),  # type: ignore[misc]
-              env={"OMP_NUM_THREADS": "1"})  # one thread per prediction: OpenMP queues  # fmt: skip
+              env={"OMP_NUM_THREADS": "1",  # one thread per prediction: OpenMP queues
+                   "FRAUD_FEATURE_REPO": str(state / "feature_repo")})  # fmt: skip
     tracking = f"http://127.0.0.1:{ports['mlflow']}"
     deploy = [sys.executable, str(HERE / "deploy.py"), tracking, mlserver, str(state / "models")]
     subprocess.run(deploy, check=True, cwd=HERE)
@@ -297,7 +343,7 @@ def start_controller(state: Path, ports: dict[str, int], broken_deploy: bool = F
     start(state, "controller", [
         sys.executable, str(HERE / "controller.py"), str(ports["controller"]),
         f"http://127.0.0.1:{ports['mlflow']}", target, str(state / "models"),
-        str(state / "controller.jsonl"),
+        str(state / "feature_repo"), str(state / "controller.jsonl"),
     ], lambda: _ok(f"http://127.0.0.1:{ports['controller']}/"))  # fmt: skip
 
 

@@ -475,13 +475,14 @@ def _save_series(
     experiment: Experiment, service: Service, run_dir: Path, result: ExperimentResult
 ) -> None:
     """Keep the SLIs of the experiment's window for the report's charts."""
-    from mlchaos.observe.sli import capture, served_rate
+    from mlchaos.observe.sli import capture, served_rate, while_in
 
     series = capture(experiment, service, result.timeline)
     path = RunDir(run_dir).series(experiment.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(series))
     result.load_rps = served_rate(series, result.timeline)
+    result.slis_while_in = while_in(series, result.timeline)
 
 
 def _version_mismatch(result: ExperimentResult, service: Service) -> dict[str, Any] | None:

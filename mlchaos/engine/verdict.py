@@ -82,6 +82,8 @@ class ExperimentResult:
     """What the fault's window cost each of the service's SLOs (`mlchaos.observe.budget`)."""
     fairness: dict[str, Any] | None = None
     """The gap between segments of ``segments.score`` (`mlchaos.observe.fairness`)."""
+    slis_while_in: list[dict[str, Any]] = field(default_factory=list)
+    """Each steady-state SLI's worst value while the fault was in (`mlchaos.observe.sli`)."""
     rollout: dict[str, Any] | None = None
     """For a canary: what the rollout did with the candidate (`mlchaos.journal.RolloutWatched`)."""
     version_mismatch: dict[str, Any] | None = None

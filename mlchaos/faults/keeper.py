@@ -22,14 +22,16 @@ import fcntl
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlchaos.errors import TargetError
 from mlchaos.hooks import run_hook
 from mlchaos.observe.mlflow import LEASE_TAG, MlflowAliases
 from mlchaos.schema.service import Hook
@@ -37,17 +39,25 @@ from mlchaos.vocabulary import KEEPER
 
 __all__ = [
     "KEEPER",
+    "KEEPER_START_S",
     "LOGGED_FAILURES",
     "POLL_S",
     "RETRY_MAX_S",
     "RETRY_S",
     "Held",
+    "Undo",
     "done_file",
+    "end_now",
+    "end_until_done",
     "main",
+    "start_keeper",
     "undo",
+    "watch",
 ]
 
 POLL_S = 0.25
+KEEPER_START_S = 10.0
+"""How long a keeper has to start before the fault is given up."""
 RETRY_S = 2.0
 RETRY_MAX_S = 60.0
 """The longest pause between two attempts: a registry down for an hour is retried every minute."""
@@ -71,11 +81,13 @@ class Held:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[dict[str, Any] | None]:
-        """The lease, under an exclusive lock; None when it was already ended."""
+        """The lease, under an exclusive lock; None when it was already ended (an end marked
+        ``pending`` was begun and not finished: whoever holds the lock next finishes it)."""
         fcntl.flock(self.handle, fcntl.LOCK_EX)
         try:
             lease = self.read()
-            yield None if lease.get("done") else lease
+            ended = lease.get("done")
+            yield None if ended and not ended.get("pending") else lease
         finally:
             fcntl.flock(self.handle, fcntl.LOCK_UN)
 
@@ -168,33 +180,82 @@ def _restored(lease: dict[str, Any], named: str | None) -> str:
     )
 
 
-def main(lease_file: Path) -> int:
-    held = Held(lease_file)  # from here on its lock works, whatever happens to the folder
-    lease = held.read()
+def watch(lease_file: Path) -> tuple[Held, dict[str, Any], threading.Event]:
+    """A keeper's start: hold the lease file (from here on its lock works, whatever happens to
+    the folder), say it runs, and take SIGTERM (`mlchaos recover`) as "end it now"."""
+    held = Held(lease_file)
     now = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: now.set())  # recover: end it now
+    signal.signal(signal.SIGTERM, lambda *_: now.set())
     lease_file.with_suffix(".alive").write_text(str(os.getpid()))
+    return held, held.read(), now
+
+
+def end_now(held: Held, end: Undo, actor: str) -> dict[str, Any]:
+    """The runner's end of a lease: undo now under the lock, unless the keeper (or another
+    run) already ended it, then what it did. Closes ``held``."""
+    try:
+        with held.locked() as lease:
+            if lease is None:
+                return held.done() or {}
+            return end(lease, held, actor, "revert")
+    finally:
+        held.close()
+
+
+def main(lease_file: Path) -> int:
+    held, lease, now = watch(lease_file)
     while time.time() < float(lease["expires_at"]) and not now.is_set():
         if held.done() is not None:
             return 0
         now.wait(POLL_S)
-    action = "end" if now.is_set() else "expire"
+    return end_until_done(held, undo, "end" if now.is_set() else "expire")
+
+
+Undo = Callable[[dict[str, Any], "Held | None", str, str], dict[str, Any]]
+"""A target's undo: ``(lease, held, actor, action) -> what it did``, called under the lock."""
+
+
+def end_until_done(held: Held, end: Undo, action: str) -> int:
+    """End the lease as the keeper unless someone already did, retrying (with a growing pause,
+    and a bounded log) until the target lets it: a registry or a Redis down for an hour is
+    retried every minute."""
     pause, failures = RETRY_S, 0
     while True:
         try:
             with held.locked() as current:
                 if current is None:
                     return 0  # the runner ended it meanwhile
-                entry = undo(current, held, KEEPER, action)
+                entry = end(current, held, KEEPER, action)
             print(json.dumps(entry), flush=True)
             return 0
-        except Exception as exc:  # MLflow or the deploy step failed: try again, until done
+        except Exception as exc:  # the target or a hook failed: try again, until done
             failures += 1
             if failures <= LOGGED_FAILURES or failures % 30 == 0:
                 stamp = datetime.now(UTC).isoformat()
                 print(f"{stamp} attempt {failures} could not end the lease yet: {exc}", flush=True)
             time.sleep(pause)
             pause = min(pause * 2, RETRY_MAX_S)
+
+
+def start_keeper(lease_file: Path, module: str, held: dict[str, Held]) -> int:
+    """Start ``python -m MODULE LEASE_FILE`` in its own session and wait until it runs:
+    without it, a killed runner would leave the fault in, so no keeper means no fault (the
+    lease file is then dropped from ``held`` and deleted). Its process id."""
+    log = lease_file.with_suffix(".log").open("ab")
+    keeper = subprocess.Popen(
+        [sys.executable, "-m", module, str(lease_file)],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+    )  # fmt: skip
+    alive = lease_file.with_suffix(".alive")
+    deadline = time.monotonic() + KEEPER_START_S
+    while not alive.exists():
+        if keeper.poll() is not None or time.monotonic() > deadline:
+            keeper.kill()
+            held.pop(str(lease_file)).close()
+            lease_file.unlink(missing_ok=True)
+            raise TargetError(f"the lease keeper did not start; see {log.name}")
+        time.sleep(0.02)
+    return keeper.pid
 
 
 if __name__ == "__main__":

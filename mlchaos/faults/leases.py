@@ -63,7 +63,7 @@ def _revert_all(journal: Journal) -> list[dict[str, Any]]:
             EventRecord(
                 event=Event.REVERTED,
                 time=audit["at"],
-                source=f"{intent['target']} audit log ({audit['action']})",
+                source=audit.get("source") or f"{intent['target']} audit log ({audit['action']})",
                 detail={"by": audit["actor"], "note": audit.get("reason", "")},
                 actor=str(audit["actor"]),
                 party=Party.MLCHAOS,  # the end of mlchaos's own lease, whoever's timer ran out

@@ -20,7 +20,7 @@ from mlchaos.observe.slo import worst
 from mlchaos.schema import Experiment, Slo
 from mlchaos.service import Service
 
-__all__ = ["LEAD_S", "TAIL_S", "capture", "served_rate"]
+__all__ = ["LEAD_S", "TAIL_S", "capture", "served_rate", "while_in"]
 
 LEAD_S = 15.0
 """How much steady state to show before injection."""
@@ -78,3 +78,25 @@ def served_rate(series: dict[str, Any], timeline: dict[str, str | None]) -> floa
     end = (datetime.fromisoformat(reverted) - datetime.fromisoformat(injected)).total_seconds()
     inside = [v for t, v in traffic["points"] if 0 <= t <= end]
     return round(sum(inside) / len(inside), 1) if inside else None
+
+
+def while_in(series: dict[str, Any], timeline: dict[str, str | None]) -> list[dict[str, Any]]:
+    """Each steady-state SLI's worst value while the fault was in (injection to revert), and
+    whether its SLO held: what broke, and what stayed green (a silent failure keeps latency
+    within its SLO while the model is fed wrong). Reported, never judged: recovery is."""
+    injected, reverted = timeline.get("injected"), timeline.get("reverted")
+    if injected is None or reverted is None:
+        return []
+    end = (datetime.fromisoformat(reverted) - datetime.fromisoformat(injected)).total_seconds()
+    seen = []
+    for sli in series.get("slis", []):
+        if sli["name"] == "traffic" or sli.get("threshold") is None:
+            continue
+        inside = [v for t, v in sli.get("points", []) if 0 <= t <= end]
+        below = str(sli["condition"]).startswith("<")
+        worst_value = (max(inside) if below else min(inside)) if inside else None
+        held = None if worst_value is None else (
+            worst_value < sli["threshold"] if below else worst_value > sli["threshold"])
+        seen.append({"name": sli["name"], "condition": "below" if below else "above",
+                     "threshold": sli["threshold"], "worst": worst_value, "held": held})
+    return seen

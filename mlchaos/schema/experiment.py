@@ -25,6 +25,7 @@ from mlchaos.schema.units import Duration, Share, Sigma
 from mlchaos.vocabulary import JUDGED
 
 __all__ = [
+    "DEFAULT_DELAY_S",
     "GATEWAY_FAULT_TYPES",
     "Abort",
     "Acknowledgement",
@@ -32,6 +33,7 @@ __all__ = [
     "BadVersionFault",
     "ConceptDriftFault",
     "DataDriftFault",
+    "DependencyFault",
     "Detection",
     "ErrorBurstFault",
     "Escalation",
@@ -134,6 +136,41 @@ class GoodVersionFault(Frozen):
     rollout: Literal["canary"] = "canary"
     ttl: Duration = Field(default=300.0, gt=0, le=3600)
     """Lease TTL: everything the rollout moved is put back by itself when it runs out."""
+
+
+DEFAULT_DELAY_S = 0.2
+"""A slow dependency's default delay."""
+
+
+class DependencyFault(Frozen):
+    """Break something the model server depends on (the service file's ``dependencies``),
+    through that component's own mechanisms; never at the gateway."""
+
+    type: Literal["dependency"]
+    dependency: Name
+    """The service file's name for it (``dependencies.<name>``)."""
+    mode: Literal["outage", "slow", "stale"]
+    """``outage``: it stops answering; ``slow``: every answer waits up to ``delay``;
+    ``stale``: one feature view's values vanish from the online store, so lookups come back
+    NOT_FOUND and nothing fails (the silent failure)."""
+    delay: Duration = Field(default=DEFAULT_DELAY_S, gt=0, le=10)
+    """For ``slow``: about the longest wait an answer gets (half of them wait none)."""
+    feature_view: Name | None = None
+    """For ``stale``: which of the service file's ``feast.views``."""
+    ttl: Duration = Field(default=300.0, gt=0, le=3600)
+    """Lease TTL: the dependency answers again (``outage``, ``slow``: within a second even if
+    every mlchaos process is killed), and the vanished values come back (``stale``: the lease
+    keeper puts them back, or `mlchaos recover`)."""
+
+    @model_validator(mode="after")
+    def _view_for_stale(self) -> DependencyFault:
+        if self.mode == "stale" and self.feature_view is None:
+            raise ValueError("a stale dependency names its feature_view")
+        if self.mode != "stale" and self.feature_view is not None:
+            raise ValueError(f"feature_view is for mode stale, not {self.mode}")
+        if self.mode != "slow" and self.delay != DEFAULT_DELAY_S:
+            raise ValueError(f"delay is for mode slow, not {self.mode}")
+        return self
 
 
 class GatewayFault(Frozen):
@@ -280,6 +317,7 @@ Fault = Annotated[
     | ConceptDriftFault
     | SegmentRegressionFault
     | GoodVersionFault
+    | DependencyFault
     | PluginFault,
     Field(discriminator="type"),
 ]

@@ -40,6 +40,7 @@ __all__ = [
     "ResultsDocument",
     "Rollout",
     "Served",
+    "SliSeen",
     "SloBudget",
     "StepRun",
     "TierSeen",
@@ -190,6 +191,17 @@ class FairnessGap(Part):
     reason: str | None = None
 
 
+class SliSeen(Part):
+    """A steady-state SLI's worst value while the fault was in, against its SLO."""
+
+    name: str
+    condition: Literal["below", "above"]
+    threshold: float
+    worst: float | None = None
+    held: bool | None = None
+    """Whether the SLO held throughout; None without samples."""
+
+
 class TierSeen(Part):
     """One burn-rate tier of an SLO over an experiment's window."""
 
@@ -310,6 +322,8 @@ class ExperimentResults(Part):
     """What clients were served while the fault was in."""
     fairness: FairnessGap | None = None
     """Where the service file gives ``segments.score``: the gap between segments."""
+    slis_while_in: list[SliSeen] = Field(default_factory=list)
+    """Each steady-state SLI's worst value while the fault was in: what broke, what held."""
     pages: list[Page] = Field(default_factory=list)
     actors: dict[str, Actor] = Field(default_factory=dict)
     """Event name -> who caused it (absent from documents written before actors were kept)."""

@@ -46,9 +46,11 @@ __all__ = [
     "Band",
     "BasicAuth",
     "ControllerRef",
+    "Dependency",
     "Endpoint",
     "Endpoints",
     "EnvName",
+    "FeastLayout",
     "Hook",
     "HttpHook",
     "PagerDutyRest",
@@ -201,6 +203,37 @@ class Rollout(Frozen):
     rollout must abort by itself when ``alias`` goes back."""
     reported_by: ReportedBy | None = None
     """Where the rollout controller's own account is read, to be shown beside the answers."""
+
+
+class FeastLayout(Frozen):
+    """How Feast lays out its online store in this Redis: its project, and the features of
+    each feature view (a ``stale`` fault removes one view's, as an eviction would)."""
+
+    project: Name
+    views: dict[Name, tuple[Name, ...]] = Field(min_length=1)
+
+
+class Dependency(Frozen):
+    """Something the model server needs to answer (a feature store's online store), and how
+    mlchaos reaches it to break it: as its own user, never as the model server's."""
+
+    kind: Literal["redis"]
+    url: str = Field(pattern=r"^rediss?://[^/@\s]+(/\d+)?$", max_length=500)
+    """``redis://HOST:PORT/DB`` (``rediss://`` for TLS); no credentials in it."""
+    username: str | None = Field(default=None, min_length=1, max_length=200)
+    """The ACL user mlchaos acts as: it needs ``CLIENT PAUSE``, and for ``stale`` to read
+    and write the feature store's keys."""
+    password_env: EnvName | None = None
+    password_file: str | None = Field(default=None, min_length=1)
+    """Relative to the service file; mode 0600 is expected."""
+    ca_file: str | None = Field(default=None, min_length=1)
+    feast: FeastLayout | None = None
+
+    @model_validator(mode="after")
+    def _one_password(self) -> Dependency:
+        if self.password_env is not None and self.password_file is not None:
+            raise ValueError("give 'password_env' or 'password_file', not both")
+        return self
 
 
 def _one_or_many(value: object) -> object:
@@ -368,6 +401,8 @@ class ServiceFile(Frozen):
     slos: tuple[SloSpec, ...] = ()
     """Service level objectives and their burn-rate alerting (`mlchaos.schema.slo`):
     `mlchaos rules --service` writes their recording rules and alerts."""
+    dependencies: dict[Name, Dependency] = Field(default_factory=dict)
+    """What the model server depends on, by the name ``dependency`` faults give it."""
 
     @model_validator(mode="after")
     def _rest_named(self) -> ServiceFile:

@@ -36,8 +36,10 @@ pytestmark = pytest.mark.e2e
 EXAMPLE = ROOT / "examples" / "mlserver-mlflow"
 BAD_VERSION = EXAMPLE / "experiments" / "bad-version.yaml"
 CANARY = EXAMPLE / "experiments" / "canary-bad-version.yaml"
+STALE = EXAMPLE / "experiments" / "stale-features.yaml"
 OFFSETS = (0, 70, 71, 80, 81, 82, 84, 85, 86, 90, 93, 94, 443, 500, 600, 610)
-ROW = [33.16, 22, 551, 2.1, 22, 0]
+ROW = [473, 6.91, 22, 11.7, 1]
+"""One transaction as clients send it: its customer, amount, hour, distance and channel."""
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +139,7 @@ def point_champion(state: Path, version: str) -> None:
 def served(state: Path) -> str:
     """The version MLServer answers with, asked through the gateway as clients ask."""
     gateway = service_file(state)["endpoints"]["gateway"]
-    body = {"inputs": [{"name": "input-0", "shape": [1, 6], "datatype": "FP64", "data": ROW}]}
+    body = {"inputs": [{"name": "input-0", "shape": [1, 5], "datatype": "FP64", "data": ROW}]}
     answer = requests.post(f"{gateway}/v2/models/fraud/infer", json=body, timeout=10)
     return str(answer.json()["model_version"])
 
@@ -177,7 +179,7 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
     RUNS.extend(p.parent for p in (tmp_path / "reports").glob("*/results.json"))
     verdicts = {e["name"]: e["verdict"] for e in found["experiments"]}
     assert done.returncode == 0, (verdicts, done.stdout[-3000:], done.stderr[-2000:])
-    assert set(verdicts.values()) == {"pass"} and len(verdicts) == 9
+    assert set(verdicts.values()) == {"pass"} and len(verdicts) == 11
     by_name = {e["name"]: e for e in found["experiments"]}
     # the canary: the good version promoted, every answer its own; the bad one aborted by the
     # team's analysis at the first step, far below the 25% step; both read from the answers
@@ -220,11 +222,42 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
     assert sources["detected"].startswith("prometheus"), sources
     assert sources["paged"] == "pagerduty REST API incident triggered", sources
     assert sources["acknowledged"] == "pagerduty REST API incident acknowledged", sources
+    [postmortem] = (tmp_path / "reports").glob("*/postmortem.md")
+    _the_feature_store_failed_where_it_runs(by_name, fraud_staging, postmortem.read_text())
     # neither the routing key (a mounted secret) nor the monitoring password is in any file
     # the game day wrote, nor in what it printed
     assert secrets_in(tmp_path, fraud_staging) == []
     printed = done.stdout + done.stderr
     assert not [n for n in SECRETS if secret(fraud_staging, n) in printed]
+
+
+def _the_feature_store_failed_where_it_runs(
+    by_name: dict[str, Any], state: Path, postmortem: str
+) -> None:
+    """Redis itself stopped answering, then one feature view vanished from it: each caught by
+    the team's own feature-store rules, reported as the dependency's failure (not the
+    model's), and put right: Redis answers, and every customer's features are back."""
+    outage, stale = by_name["fraud-feature-store-outage"], by_name["fraud-stale-features"]
+    assert outage["sources"]["injected"] == "redis: CLIENT PAUSE (outage) in effect"
+    assert outage["sources"]["reverted"] == "redis: a PING answered again (revert)"
+    assert outage["expected"]["alert"] == "FraudFeatureLookupsFailing"
+    seen = {s["name"]: s for s in outage["slis_while_in"]}
+    failing = seen["lookup-failure-ratio"]
+    assert failing["held"] is False and failing["worst"] > 0.5, failing
+    assert seen["edge-error-ratio"]["held"] is True  # the fallback defaults kept answering
+    assert stale["fault_detail"]["feature_view"] == "customer_activity"
+    assert stale["sources"]["injected"].startswith("redis: customer_activity's values moved out")
+    # the silent failure: every transaction lacked a stored feature, latency stayed green,
+    # and the team's pipeline wrote the view again before the revert (the recovery is theirs)
+    seen = {s["name"]: s for s in stale["slis_while_in"]}
+    assert seen["features-not-found"]["worst"] >= 0.9 and seen["edge-p99-seconds"]["held"]
+    assert stale["durations_s"]["mttr"] <= stale["targets_s"]["mttr"]
+    assert stale["actors"]["recovered"]["party"] == "team"
+    moves = [json.loads(line) for line in (state / "controller.jsonl").open()]
+    assert any(m["action"] == "rematerialized" for m in moves), moves
+    assert served(state) == "2"  # Redis answers the model server again: no fallback needed
+    assert ("into the service's dependency `feature-store` (stale: feature view "
+            "`customer_activity`), not the model") in postmortem
 
 
 def test_a_wrong_monitoring_password_injects_nothing_and_says_so_in_one_line(
@@ -416,7 +449,7 @@ def test_the_aggregate_over_these_runs_shows_rollback_rate_and_canary_pass_rate(
     # back out by the team: the bad canary (aborted) and the bad version (rolled back)
     [everything] = [line for line in table.splitlines() if line.startswith("| all |")]
     cells = [c.strip() for c in everything.strip("|").split("|")]
-    assert cells[:5] == ["all", "3", "11", "40% of 5", "50% of 4"], everything
+    assert cells[:5] == ["all", "3", "13", "40% of 5", "50% of 4"], everything
     assert 'id="practice"' in (tmp_path / "aggregate.html").read_text()
 
 
@@ -432,6 +465,44 @@ def test_a_removed_rule_fails_detection_and_reverts_by_the_last_target(
     # not kept in to wait for events that can no longer count: by the last target at the latest
     assert kept <= LAST_TARGET_S + 5, kept
     assert champion(fraud_staging) == "2" and served(fraud_staging) == "2"
+
+
+def test_stale_features_without_the_null_feature_rule_fail_while_p99_stays_green(
+    fraud_staging: Path, tmp_path: Path
+) -> None:
+    """The silent failure with the team's NOT_FOUND rule removed: nothing pages, the run fails
+    on detection, and its report shows why nobody would have noticed: p99 held its SLO while
+    every transaction lacked a stored feature. The revert puts the view back."""
+    experiment = yaml.safe_load(STALE.read_text())
+    expect = experiment["expect"]
+    for target in ("acknowledgement", "paging", "detection"):
+        expect[target]["within"] = "10s"
+    expect.pop("recovery")  # with no page, nothing rematerializes: only detection matters
+    expect["no_recovery"] = "a sabotage: only the missed detection matters"
+    path = tmp_path / "stale.yaml"
+    path.write_text(yaml.safe_dump(experiment))
+    reports = tmp_path / "reports"
+    sabotage(fraud_staging, "--without-rule", "FraudFeaturesNotFound")
+    try:
+        done = mlchaos(
+            "run", str(path), "--service", str(fraud_staging / "service.yaml"), "--rate", "40",
+            "--report-dir", str(reports), "--state-dir", str(tmp_path / "runs"),
+        )  # fmt: skip
+    finally:
+        sabotage(fraud_staging)
+    [exp] = results(reports)["experiments"]
+    assert (done.returncode, exp["verdict"]) == (1, "fail"), done.stdout[-3000:]
+    missed = "detection (MTTD): target 10s missed, no loaded alerting rule defines "
+    assert exp["reasons"][0].startswith(f"{missed}FraudFeaturesNotFound"), exp["reasons"]
+    seen = {s["name"]: s for s in exp["slis_while_in"]}
+    assert seen["features-not-found"]["held"] is False, seen
+    assert seen["edge-p99-seconds"]["held"] is True, seen
+    [postmortem] = reports.glob("*/postmortem.md")
+    assert "`edge-p99-seconds` reached" in postmortem.read_text()
+    assert "(held its SLO, below 0.5)" in postmortem.read_text()
+    assert served(fraud_staging) == "2"
+    # the revert put every customer's prior_txns back: the model server finds them all again
+    assert exp["sources"]["reverted"] == "redis: the held values put back (revert)"
 
 
 def test_a_broken_deploy_step_fails_mitigation_though_mlflow_says_rolled_back(

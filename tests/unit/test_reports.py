@@ -366,3 +366,27 @@ def test_the_summary_table_shows_what_each_canarys_rollout_did() -> None:
     promoted = summary_table(typed(canary_document(0, "promoted"))).splitlines()
     assert promoted[3].rstrip().endswith("promoted, not aborted ✗, peak share 100.0%"), promoted[3]
     assert "canary" not in summary_table(typed(document())).splitlines()[0]  # none: no column
+
+
+def test_a_dependency_fault_is_worded_as_the_dependency_and_shows_what_held(
+    tmp_path: Path,
+) -> None:
+    doc = document()
+    exp = doc["experiments"][0]
+    exp["fault"] = "dependency"
+    exp["fault_detail"] = {"dependency": "feature-store", "mode": "stale",
+                           "feature_view": "customer_activity", "keys": 500}  # fmt: skip
+    exp["slis_while_in"] = [
+        {"name": "features-not-found", "condition": "below", "threshold": 0.05, "worst": 1.0,
+         "held": False},
+        {"name": "edge-p99-seconds", "condition": "below", "threshold": 0.5, "worst": 0.0495,
+         "held": True},
+    ]  # fmt: skip
+    pages = rendered(tmp_path, doc)
+    postmortem, html = pages["postmortem.md"], pages["report.html"]
+    assert ("was injected into the service's dependency `feature-store` (stale: feature view "
+            "`customer_activity`), not the model (requests reached the model server "
+            "untouched)") in postmortem
+    assert ("While it was in: `features-not-found` reached 1 (broke its SLO, below 0.05); "
+            "`edge-p99-seconds` reached 0.0495 (held its SLO, below 0.5).") in postmortem
+    assert 'data-sli="edge-p99-seconds" data-held="True"' in html

@@ -103,3 +103,23 @@ def test_not_serving_must_be_shown_not_guessed_from_a_few_answers(
     ok: float, answered: int, below: bool
 ) -> None:
     assert serving.shown_below(ok, answered, 0.9) is below
+
+
+def test_the_slis_worst_while_the_fault_was_in_and_whether_each_held() -> None:
+    from mlchaos.observe.sli import while_in
+
+    timeline = {"injected": "2026-12-06T00:00:00+00:00", "reverted": "2026-12-06T00:00:30+00:00"}
+    series = {"slis": [
+        {"name": "traffic", "condition": "> 1", "threshold": 1, "points": [[0, 40.0]]},
+        {"name": "not-found", "condition": "< 0.05", "threshold": 0.05,
+         "points": [[-5, 0.0], [3, 1.0], [20, 0.5], [31, 2.0]]},  # the last: after the revert
+        {"name": "p99", "condition": "< 0.5", "threshold": 0.5, "points": [[1, 0.04]]},
+        {"name": "empty", "condition": "> 0.9", "threshold": 0.9, "points": []},
+    ]}  # fmt: skip
+    assert while_in(series, timeline) == [
+        {"name": "not-found", "condition": "below", "threshold": 0.05, "worst": 1.0,
+         "held": False},
+        {"name": "p99", "condition": "below", "threshold": 0.5, "worst": 0.04, "held": True},
+        {"name": "empty", "condition": "above", "threshold": 0.9, "worst": None, "held": None},
+    ]  # fmt: skip
+    assert while_in(series, {**timeline, "reverted": None}) == []

@@ -1,5 +1,6 @@
 """Where a fault's lease lives, and who ends it: the chaos gateway (traffic faults), the
-model registry, an MLflow alias and Kubernetes (bad versions), or a plugin's own target.
+model registry, an MLflow alias and Kubernetes (bad versions), Redis (dependency faults), or a
+plugin's own target.
 
 Each target module provides ``end_lease(journal, intent, lease_id) -> audit entry``; the
 journal's ``lease`` records name the target, so `mlchaos recover` finds the right one.
@@ -23,7 +24,7 @@ class Target(Protocol):
 def target(name: str) -> Target:
     """The target that ends leases recorded with ``target: name``."""
     from mlchaos.faults import plugins
-    from mlchaos.faults.targets import gateway, kubernetes, mlflow, registry
+    from mlchaos.faults.targets import gateway, kubernetes, mlflow, redis, registry
 
     if name.startswith("plugin:"):
         return plugins.PluginKind(name.removeprefix("plugin:"))
@@ -32,5 +33,6 @@ def target(name: str) -> Target:
         "registry": registry,
         "kubernetes": kubernetes,
         "mlflow": mlflow,
+        "redis": redis,
     }
     return known[name]

@@ -24,8 +24,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -35,7 +33,7 @@ from typing import Any
 
 from mlchaos.errors import MlchaosError, TargetError
 from mlchaos.faults.confirm import first_answer
-from mlchaos.faults.keeper import Held, undo
+from mlchaos.faults.keeper import KEEPER_START_S, Held, end_now, start_keeper, undo
 from mlchaos.faults.leases import ACTOR, record_granted, record_injected, record_intent
 from mlchaos.hooks import run_hook
 from mlchaos.journal import Journal
@@ -58,7 +56,6 @@ __all__ = [
 ]
 
 TARGET = "mlflow"
-KEEPER_START_S = 10.0
 CANARY_FIRST_ANSWER_S = 45.0
 """How long a canary's version has to give its first answer: the rollout deploys it to the
 candidate server first, then sends it its first 1%."""
@@ -175,7 +172,7 @@ def _new_lease(
     )  # fmt: skip
     _write_private(lease_file, json.dumps(lease))
     _HELD[str(lease_file)] = Held(lease_file)
-    keeper = _start_keeper(lease_file)
+    keeper = start_keeper(lease_file, "mlchaos.faults.keeper", _HELD)
     _tag(aliases, lease, keeper, lease_file)
     expires = datetime.fromtimestamp(expires_at, UTC).isoformat()
     record_granted(journal, intent, lease_id, expires)
@@ -201,13 +198,7 @@ def end_lease(journal: Journal, intent: dict[str, Any], lease_id: str | None) ->
             "actor": ACTOR,
             "reason": "no lease file and no lease in MLflow: nothing was moved, or it was undone",
         }
-    try:
-        with held.locked() as lease:
-            if lease is None:
-                return held.done() or {}
-            return undo(lease, held, ACTOR, "revert")
-    finally:
-        held.close()
+    return end_now(held, undo, ACTOR)
 
 
 def orphans(url: str, model: str) -> dict[str, Any] | None:
@@ -299,23 +290,3 @@ def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(text)
-
-
-def _start_keeper(lease_file: Path) -> int:
-    """Start the keeper in its own session, and wait until it runs: without it, a killed
-    runner would leave the alias moved, so no keeper means no fault. Its process id."""
-    log = lease_file.with_suffix(".log").open("ab")
-    keeper = subprocess.Popen(
-        [sys.executable, "-m", "mlchaos.faults.keeper", str(lease_file)],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-    )  # fmt: skip
-    alive = lease_file.with_suffix(".alive")
-    deadline = time.monotonic() + KEEPER_START_S
-    while not alive.exists():
-        if keeper.poll() is not None or time.monotonic() > deadline:
-            keeper.kill()
-            _HELD.pop(str(lease_file)).close()
-            lease_file.unlink(missing_ok=True)
-            raise TargetError(f"the lease keeper did not start; see {log.name}")
-        time.sleep(0.02)
-    return keeper.pid
