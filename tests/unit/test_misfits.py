@@ -35,6 +35,47 @@ def test_an_unknown_variant_is_reported_at_its_line() -> None:
     assert [str(p).replace(str(ROOT) + "/", "") for p in failed.value.problems] == [expected]
 
 
+def test_dependency_faults_name_what_the_service_file_declares(tmp_path: Path) -> None:
+    cases = {
+        "{type: dependency, dependency: redis, mode: outage}": (
+            "fault.dependency", "the service file's dependencies name no 'redis' (it has cache, "
+            "feature-store)"),
+        "{type: dependency, dependency: cache, mode: stale, feature_view: x}": (
+            "fault.mode", "stale needs dependencies.cache.feast: which project and views it holds"),
+        "{type: dependency, dependency: feature-store, mode: stale, feature_view: activity}": (
+            "fault.feature_view", "dependencies.feature-store.feast.views names no 'activity' "
+            "(it has customer_profile)"),
+    }  # fmt: skip
+    for fault, (field, message) in cases.items():
+        path = experiment(tmp_path, fault)
+        with pytest.raises(ValidationFailed) as failed:
+            load_experiment(path, SERVICE)
+        assert [str(p) for p in failed.value.problems] == [f"{path}:3: {field}: {message}"]
+    fits = ("{type: dependency, dependency: feature-store, mode: stale, "
+            "feature_view: customer_profile}")
+    assert misfits(load_experiment(experiment(tmp_path, fits), SERVICE), SERVICE) == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("{type: dependency, dependency: cache, mode: stale}",
+         "a stale dependency names its feature_view"),
+        ("{type: dependency, dependency: cache, mode: outage, feature_view: v}",
+         "feature_view is for mode stale, not outage"),
+        ("{type: dependency, dependency: cache, mode: outage, delay: 1s}",
+         "delay is for mode slow, not outage"),
+    ],
+)  # fmt: skip
+def test_a_dependency_fault_says_what_its_mode_needs(
+    tmp_path: Path, fault: str, message: str
+) -> None:
+    path = experiment(tmp_path, fault)
+    with pytest.raises(ValidationFailed) as failed:
+        load_experiment(path)
+    assert message in str(failed.value.problems[0]), failed.value.problems
+
+
 @pytest.mark.parametrize(
     ("fault", "field", "message"),
     [
