@@ -45,7 +45,8 @@ def test_an_unknown_implementation_is_bad_input_at_its_line(tmp_path: Path) -> N
     with pytest.raises(ValidationFailed) as failed:
         load_service(path)
     [problem] = failed.value.problems
-    assert (problem.line, problem.field) == (19, "adapters.registry")
+    line = len(SERVICE_FILE.read_text().splitlines()) + 2  # the line after `adapters:`
+    assert (problem.line, problem.field) == (line, "adapters.registry")
     assert "'mlchaos'" in problem.message and "'mlflow'" in problem.message
 
 
