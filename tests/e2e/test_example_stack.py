@@ -296,12 +296,13 @@ def test_doctor_passes_on_the_staging_and_names_each_problem_on_its_own_line(
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert len(lines) > 20 and all(line.startswith("ok ") for line in lines), lines
     assert any(line.startswith("ok   pager: pagerduty REST API answers") for line in lines)
+    assert any("hold customer_activity; its values would vanish" in line for line in lines), lines
     # its warm-up replays the payload in order, as the load does: it sets off no alert
     assert _active_alerts(fraud_staging) == [], healthy.stdout
 
-    # every rule gone, and a payload the model rejects (one feature short of its six)
+    # every rule gone, and a payload the model rejects (one field short of its five)
     rejected = service_file(fraud_staging)
-    rejected["payload"]["features"] = rejected["payload"]["features"][:5]
+    rejected["payload"]["features"] = rejected["payload"]["features"][:4]
     (fraud_staging / "rejected.yaml").write_text(yaml.safe_dump(rejected))
     sabotage(fraud_staging, "--no-rules")
     try:
@@ -312,7 +313,7 @@ def test_doctor_passes_on_the_staging_and_names_each_problem_on_its_own_line(
     assert broken.returncode == 1, broken.stdout
     assert any("model: one request of the payload got HTTP" in line for line in failed), failed
     no_rule = [line for line in failed if "no loaded alerting rule is named" in line]
-    assert len(no_rule) == 7, failed
+    assert len(no_rule) == 9, failed  # every experiment's alert but the two canaries
 
     # the wrong password, and the model stopped
     monkeypatch.setenv("FRAUD_MONITORING_PASSWORD", "not-the-monitoring-password")
