@@ -66,7 +66,8 @@ def fraud_staging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         subprocess.run(down, timeout=120, cwd=ROOT)
 
 
-SECRETS = ("routing-key", "monitoring-password", "pagerduty-api-token")
+SECRETS = ("routing-key", "monitoring-password", "pagerduty-api-token", "redis-mlchaos-password",
+           "redis-fraud-password")
 RUNS: list[Path] = []
 """The run folders of this module's game day and canary runs, for the aggregate over them."""
 
