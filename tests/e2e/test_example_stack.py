@@ -393,11 +393,11 @@ def failed_for(state: Path, reports: Path, *broken: str) -> list[str]:
     return list(experiment["reasons"])
 
 
-def run_canary(state: Path, reports: Path, *broken: str) -> dict[str, Any]:
+def run_canary(state: Path, reports: Path, *broken: str, within: str = "20s") -> dict[str, Any]:
     """The bad canary with the team's canary controller sabotaged as ``broken`` says (put
-    right after), a tighter abort target; its results."""
+    right after), the abort target ``within``; its results."""
     experiment = yaml.safe_load(CANARY.read_text())
-    experiment["expect"]["abort"]["within"] = "20s"
+    experiment["expect"]["abort"]["within"] = within
     path = reports.parent / "canary.yaml"
     path.write_text(yaml.safe_dump(experiment))
     sabotage(state, *broken)
@@ -429,11 +429,15 @@ def test_a_canary_whose_analysis_finds_no_data_pauses_and_fails(
 def test_a_canary_that_tolerates_every_failure_reaches_100_and_fails_naming_it(
     fraud_staging: Path, tmp_path: Path
 ) -> None:
-    found = run_canary(fraud_staging, tmp_path / "reports", "--failure-limit", "99")
+    # Five steps and the promotion take about 45 s, more on a busy runner: the watch must last
+    # that long to see it (it ends as soon as it does: a promotion is the other outcome).
+    found = run_canary(fraud_staging, tmp_path / "reports", "--failure-limit", "99",
+                       within="90s")  # fmt: skip
     assert found["rollout"]["outcome"] == "promoted" and found["rollout"]["largest_share"] == 1
     first = found["reasons"][0]
     assert "the rollout promoted 3" in first and "(it reached 100%" in first
     assert "reached 100% of the answers, at or above the 20%" in found["reasons"][1]
+    assert found["durations_s"]["time_to_abort"] is None  # never aborted: promoted instead
     assert served(fraud_staging) == "2"
 
 
