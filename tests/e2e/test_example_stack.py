@@ -483,8 +483,9 @@ def test_stale_features_without_the_null_feature_rule_fail_while_p99_stays_green
     expect = experiment["expect"]
     for target in ("acknowledgement", "paging", "detection"):
         expect[target]["within"] = "10s"
-    expect.pop("recovery")  # with no page, nothing rematerializes: only detection matters
-    expect["no_recovery"] = "a sabotage: only the missed detection matters"
+    # With no page nothing rematerializes: the wait for the recovery keeps the fault in until
+    # its target, long enough for the team's metrics to show what it did.
+    expect["recovery"]["within"] = "20s"
     path = tmp_path / "stale.yaml"
     path.write_text(yaml.safe_dump(experiment))
     reports = tmp_path / "reports"
@@ -500,8 +501,10 @@ def test_stale_features_without_the_null_feature_rule_fail_while_p99_stays_green
     assert (done.returncode, exp["verdict"]) == (1, "fail"), done.stdout[-3000:]
     missed = "detection (MTTD): target 10s missed, no loaded alerting rule defines "
     assert exp["reasons"][0].startswith(f"{missed}FraudFeaturesNotFound"), exp["reasons"]
+    assert any(r.startswith("recovery (MTTR): target 20s missed") for r in exp["reasons"])
     seen = {s["name"]: s for s in exp["slis_while_in"]}
     assert seen["features-not-found"]["held"] is False, seen
+    assert seen["features-not-found"]["worst"] >= 0.9, seen  # every transaction lacked one
     assert seen["edge-p99-seconds"]["held"] is True, seen
     [postmortem] = reports.glob("*/postmortem.md")
     assert "`edge-p99-seconds` reached" in postmortem.read_text()
