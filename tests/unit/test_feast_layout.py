@@ -1,6 +1,7 @@
 """Feast's Redis online-store layout, as `mlchaos.faults.targets.feast_layout` computes it: the
-hashes are those of the reference implementation (`mmh3`, which Feast uses), and a real Feast
-online store was read with them in tests/integration/test_redis_dependency.py's layout."""
+hashes are those of the reference implementation (`mmh3`, which Feast uses). The example's
+e2e game day removes a view from a real Feast online store with them, and Feast then answers
+NOT_FOUND (tests/e2e/test_example_stack.py)."""
 
 from __future__ import annotations
 
