@@ -26,6 +26,7 @@ from mlchaos.schema.service import (
     Rollout,
     Segments,
     ServiceFile,
+    ServiceProcess,
     Versions,
 )
 from mlchaos.schema.slo import SloSpec
@@ -86,6 +87,8 @@ class Service(BaseModel):
     dependencies: dict[str, Dependency] = {}
     """What the model server depends on (a feature store's online store), by name; their
     relative files resolve against ``hook_dir``."""
+    processes: dict[str, ServiceProcess] = {}
+    """The service's processes on this machine (its model server), by name."""
 
     @property
     def has_pager(self) -> bool:
@@ -173,4 +176,5 @@ class Service(BaseModel):
             pipeline=document.pipeline,
             slos=document.slos,
             dependencies=document.dependencies,
+            processes=document.processes,
         )

@@ -2,7 +2,9 @@
 labelled ``action="rollback"`` it points MLflow's ``champion`` alias at the version ``previous``
 names, unless it already does, and runs the deploy step. For each labelled
 ``action="rematerialize"`` (the online store lost features) it runs the feature pipeline's
-materialization again. Every action goes to its log.
+materialization again. For each labelled ``action="reload_secret"`` (the feature store refuses
+the model server's password) it runs the secret-propagation step: the deploy step again, which
+reloads the model, which reads the team's secret file again. Every action goes to its log.
 
 Usage: ``python controller.py PORT TRACKING_URI MLSERVER_URL MODELS_DIR FEATURE_REPO LOG``.
 """
@@ -25,6 +27,7 @@ from fraud import VIEWS
 PORT, TRACKING, MLSERVER, MODELS, FEATURE_REPO, LOG = sys.argv[1:7]
 LOCK = threading.Lock()
 MATERIALIZING = threading.Lock()
+RELOADING = threading.Lock()
 HERE = Path(__file__).resolve().parent
 
 
@@ -61,6 +64,22 @@ def rematerialize(alert: str) -> None:
         MATERIALIZING.release()
 
 
+def reload_secret(alert: str) -> None:
+    """Propagate the feature store's secret to the model server: reload what serves, at most
+    once at a time."""
+    if not RELOADING.acquire(blocking=False):
+        return
+    try:
+        log(action="reload_secret", alert=alert)
+        with LOCK:
+            served = deploy(TRACKING, MLSERVER, Path(MODELS))
+        log(action="reloaded", version=served)
+    except Exception as exc:  # logged, and tried again at the next notification
+        log(action="reload failed", error=type(exc).__name__)
+    finally:
+        RELOADING.release()
+
+
 class Webhook(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
@@ -75,6 +94,9 @@ class Webhook(BaseHTTPRequestHandler):
                 continue
             if labels.get("action") == "rollback":
                 roll_back(labels.get("alertname", ""))
+            elif labels.get("action") == "reload_secret":
+                threading.Thread(target=reload_secret, args=(labels.get("alertname", ""),),
+                                 daemon=True).start()  # fmt: skip
             elif labels.get("action") == "rematerialize":
                 threading.Thread(target=rematerialize, args=(labels.get("alertname", ""),),
                                  daemon=True).start()  # fmt: skip

@@ -10,6 +10,7 @@ Usage: ``python materialize.py REPO [--views VIEW ...]``: only the views named, 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,8 @@ def main() -> None:
     parser.add_argument("repo", type=Path)
     parser.add_argument("--views", nargs="+")
     args = parser.parse_args()
+    secret = os.environ.get("FRAUD_REDIS_PASSWORD_FILE", args.repo.parent / "redis-fraud-password")
+    os.environ["FRAUD_REDIS_PASSWORD"] = Path(secret).read_text().strip()  # the team's secret
     store = FeatureStore(repo_path=str(args.repo))
     if not args.views:
         write_table(args.repo)

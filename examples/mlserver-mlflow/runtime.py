@@ -42,6 +42,11 @@ FALLBACK = {feature: float(np.median(KNOWN[feature])) for _, feature in STORED}
 
 class FraudModel(SKLearnModel):
     async def load(self) -> bool:
+        # The feature store's password is the team's secret, a file (a mounted secret): read
+        # at every load, which is how the team's propagation step (a reload) takes up a new one.
+        secret = os.environ.get("FRAUD_REDIS_PASSWORD_FILE")
+        if secret:
+            os.environ["FRAUD_REDIS_PASSWORD"] = Path(secret).read_text().strip()
         self.store = FeatureStore(repo_path=os.environ.get(
             "FRAUD_FEATURE_REPO", str(Path(__file__).resolve().parent / "feature_repo")))
         return await super().load()
@@ -78,10 +83,12 @@ class FraudModel(SKLearnModel):
                 entity_rows=[{"customer_id": int(i)} for i in np.nan_to_num(ids, nan=0)],
             ).to_dict()
             failed = False
-        except Exception:  # the store did not answer in time, or refused us
-            found, failed = {}, True
+            refused = False
+        except Exception as exc:  # the store did not answer in time, or refused us
+            found, failed, refused = {}, True, _refused(exc)
         mlserver.log(fraud_feature_lookup_seconds=time.perf_counter() - started,
-                     fraud_feature_lookup_failed=float(failed))
+                     fraud_feature_lookup_failed=float(failed),
+                     fraud_feature_lookup_refused=float(refused))
         lost = [0] * len(ids)
         for _, feature in STORED:
             if failed:
@@ -91,3 +98,12 @@ class FraudModel(SKLearnModel):
             lost = [n + (v is None) for n, v in zip(lost, values, strict=True)]
             given[feature] = np.array([0.0 if v is None else float(v) for v in values])
         return np.column_stack([given[f] for f in FEATURES]), lost, failed
+
+
+def _refused(exc: BaseException | None) -> bool:
+    """Whether the store refused our credentials (Redis: WRONGPASS), anywhere in the chain."""
+    while exc is not None:
+        if type(exc).__name__ == "AuthenticationError" or "WRONGPASS" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -250,8 +250,7 @@ def start_feature_store(state: Path, ports: dict[str, int]) -> None:
     shutil.copy(HERE / "feature_repo" / "definitions.py", repo / "definitions.py")
     _render("feature_repo/feature_store.yaml.in", repo / "feature_store.yaml", {
         "state": str(state), "redis_port": str(ports["redis"]), "redis_user": "fraud",
-        "redis_password": (state / "redis-fraud-password").read_text().strip(),
-    }, private=True)  # fmt: skip
+    })  # fmt: skip
     subprocess.run([sys.executable, str(HERE / "materialize.py"), str(repo)], check=True,
                    cwd=HERE)  # fmt: skip
 
@@ -272,15 +271,22 @@ def start_model(state: Path, ports: dict[str, int]) -> None:
     """The two MLServers, then the team's deploy step: stable serves what champion names; the
     candidate serves nothing until the canary controller deploys a candidate to it."""
     mlserver = f"http://127.0.0.1:{ports['mlserver']}"
+    binary = str(Path(sys.executable).parent / "mlserver")
+    (state / "supervisor").mkdir(exist_ok=True)
+    _render("supervisord.conf", state / "supervisor" / "supervisord.conf",
+            {"state": str(state), "example": str(HERE), "mlserver": binary})  # fmt: skip
     for name, folder in (("mlserver", "models"), ("candidate", "candidate-models")):
         if name in _pids(state):
             continue  # still up (`sabotage --no-model` stops only the stable one)
         url = f"http://127.0.0.1:{ports[name]}"
-        start(state, name, [str(Path(sys.executable).parent / "mlserver"), "start",
-                            str(state / folder)],
-              lambda url=url: _ok(f"{url}/v2/health/ready"),  # type: ignore[misc]
+        command = [binary, "start", str(state / folder)]
+        if name == "mlserver":  # under the team's supervisor, which restarts it when it dies
+            command = [str(Path(sys.executable).parent / "supervisord"), "-n", "-c",
+                       str(state / "supervisor" / "supervisord.conf")]  # fmt: skip
+        start(state, name, command, lambda url=url: _ok(f"{url}/v2/health/ready"),  # type: ignore[misc]
               env={"OMP_NUM_THREADS": "1",  # one thread per prediction: OpenMP queues
-                   "FRAUD_FEATURE_REPO": str(state / "feature_repo")})  # fmt: skip
+                   "FRAUD_FEATURE_REPO": str(state / "feature_repo"),
+                   "FRAUD_REDIS_PASSWORD_FILE": str(state / "redis-fraud-password")})  # fmt: skip
     tracking = f"http://127.0.0.1:{ports['mlflow']}"
     deploy = [sys.executable, str(HERE / "deploy.py"), tracking, mlserver, str(state / "models")]
     subprocess.run(deploy, check=True, cwd=HERE)
@@ -372,9 +378,8 @@ def start(
 
 
 def down(state: Path) -> None:
-    """Stop every process `up` started, each with its whole session."""
-    for name in list(_pids(state)):
-        stop(state, name)
+    """Stop every process `up` started, each with its whole session, all at once."""
+    _terminate(list(_pids(state).values()))
     (state / "pids.json").unlink(missing_ok=True)
 
 
@@ -383,15 +388,22 @@ def stop(state: Path, name: str) -> None:
     pid = pids.pop(name, None)
     if pid is None:
         return
-    with contextlib.suppress(OSError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    with contextlib.suppress(OSError):
-        os.killpg(pid, signal.SIGKILL)
+    _terminate([pid])
     if state.exists():
         (state / "pids.json").write_text(json.dumps(pids))
+
+
+def _terminate(pids: list[int]) -> None:
+    """SIGTERM to each session, then SIGKILL to those still up 10 s later."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def _alive(pid: int) -> bool:

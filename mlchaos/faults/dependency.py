@@ -17,7 +17,7 @@ from mlchaos.journal import Journal
 from mlchaos.schema.experiment import DependencyFault
 from mlchaos.service import Service
 
-__all__ = ["CONFIRM_S", "FAULT", "DependencyKind"]
+__all__ = ["CONFIRM_S", "FAULT", "DependencyKind", "unknown_dependency"]
 
 CONFIRM_S = 10.0
 
@@ -29,9 +29,7 @@ class DependencyKind:
     def misfits(self, service: Service, fault: DependencyFault) -> list[tuple[str, str]]:
         found = service.dependencies.get(fault.dependency)
         if found is None:
-            known = ", ".join(sorted(service.dependencies)) or "none"
-            return [("dependency", f"the service file's dependencies name no "
-                                   f"{fault.dependency!r} (it has {known})")]  # fmt: skip
+            return [unknown_dependency(service, fault.dependency)]
         if fault.mode == "stale":
             if found.feast is None:
                 return [("mode", f"stale needs dependencies.{fault.dependency}.feast: which "
@@ -106,6 +104,12 @@ class DependencyKind:
         self, journal: Journal, intent: dict[str, Any], lease_id: str | None
     ) -> dict[str, Any]:
         return redis_target.end_lease(journal, intent, lease_id)
+
+
+def unknown_dependency(service: Service, name: str) -> tuple[str, str]:
+    """The misfit of a fault that names a dependency the service file does not declare."""
+    known = ", ".join(sorted(service.dependencies)) or "none"
+    return ("dependency", f"the service file's dependencies name no {name!r} (it has {known})")
 
 
 def _gone(service: Service, fault: DependencyFault) -> str | None:

@@ -6,8 +6,9 @@ of the runner leaves it running (`mlchaos.faults.targets.redis`).
   until the lease expires, the runner ends it, or SIGTERM (`mlchaos recover`) asks it to end
   now; Redis ends the last slice by itself, and ends every slice by itself if the keeper is
   killed too.
-- ``stale``: the keeper waits for the lease's expiry (or SIGTERM, or the runner's end), then
-  puts back what the fault moved out, retrying with a growing pause until it can.
+- ``stale`` and ``rotate``: the keeper waits for the lease's expiry (or SIGTERM, or the
+  runner's end), then puts back what the fault moved out or changed, retrying with a growing
+  pause until it can.
 
 Exactly one party ends a lease: the runner and the keeper both take the lease file's lock, and
 whoever ends it writes what it did into the file (`mlchaos.faults.keeper.Held`).

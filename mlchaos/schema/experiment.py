@@ -51,9 +51,11 @@ __all__ = [
     "Name",
     "Paging",
     "PluginFault",
+    "ProcessFault",
     "Promotion",
     "Recovery",
     "SchemaChangeFault",
+    "SecretRotationFault",
     "SegmentRegressionFault",
     "Slo",
     "Target",
@@ -170,6 +172,43 @@ class DependencyFault(Frozen):
             raise ValueError(f"feature_view is for mode stale, not {self.mode}")
         if self.mode != "slow" and self.delay != DEFAULT_DELAY_S:
             raise ValueError(f"delay is for mode slow, not {self.mode}")
+        return self
+
+
+class SecretRotationFault(Frozen):
+    """Rotate the credential a consumer (the model server) uses for a dependency, without
+    telling it: the dependency takes a new password and the team's secret store holds it, but
+    the consumer still has the old one. What brings it back is the team's propagation step."""
+
+    type: Literal["secret_rotation"]
+    dependency: Name
+    """The service file's name for it (``dependencies.<name>``)."""
+    user: str = Field(min_length=1, max_length=200)
+    """The consumer's user at the dependency: one of ``dependencies.<name>.secrets``."""
+    ttl: Duration = Field(default=300.0, gt=0, le=3600)
+    """Lease TTL: the old credential is put back (the dependency's and the secret store's),
+    and the team's propagation step run, by the lease keeper or `mlchaos recover`."""
+
+
+class ProcessFault(Frozen):
+    """Break the model server's process on its machine (the service file's ``processes``):
+    ``kill`` it (SIGKILL, as the OOM killer does) or ``cpu_starve`` it (a co-located hog on
+    its cores, bounded by the lease)."""
+
+    type: Literal["process"]
+    process: Name
+    """The service file's name for it (``processes.<name>``)."""
+    action: Literal["kill", "cpu_starve"]
+    scope: Literal["server", "worker"] = "server"
+    """For ``kill``: the whole server, or its newest worker process."""
+    ttl: Duration = Field(default=300.0, gt=0, le=3600)
+    """Lease TTL: the hogs stop by themselves when it runs out (``cpu_starve``); a kill holds
+    nothing, and its revert waits until the server answers again."""
+
+    @model_validator(mode="after")
+    def _scope_for_kill(self) -> ProcessFault:
+        if self.action != "kill" and self.scope != "server":
+            raise ValueError(f"scope is for action kill, not {self.action}")
         return self
 
 
@@ -318,6 +357,8 @@ Fault = Annotated[
     | SegmentRegressionFault
     | GoodVersionFault
     | DependencyFault
+    | SecretRotationFault
+    | ProcessFault
     | PluginFault,
     Field(discriminator="type"),
 ]

@@ -31,9 +31,10 @@ rollback:                            # what the automated responder runs for act
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, JsonValue, model_validator
+from pydantic import BeforeValidator, Field, JsonValue, field_validator, model_validator
 
 from mlchaos.protocols import Codec, Datatype, Protocol
 from mlchaos.schema.experiment import FeatureName, Frozen, Name, Slo
@@ -47,6 +48,7 @@ __all__ = [
     "BasicAuth",
     "ControllerRef",
     "Dependency",
+    "DependencySecret",
     "Endpoint",
     "Endpoints",
     "EnvName",
@@ -61,6 +63,7 @@ __all__ = [
     "Rollout",
     "Segments",
     "ServiceFile",
+    "ServiceProcess",
     "VersionName",
     "Versions",
 ]
@@ -213,6 +216,19 @@ class FeastLayout(Frozen):
     views: dict[Name, tuple[Name, ...]] = Field(min_length=1)
 
 
+class DependencySecret(Frozen):
+    """Where the team keeps a consumer's credential for a dependency, and the team's step
+    that makes consumers take it up again (for ``secret_rotation``)."""
+
+    file: str = Field(min_length=1)
+    """The team's secret store for it, a file (a mounted secret): relative to the service
+    file. A rotation writes the new password into it; the revert puts the old one back."""
+    propagate: Hook
+    """The team's secret-propagation step (a reload, a rolling restart): what makes the
+    consumer read the file again. The team runs it to mitigate; mlchaos runs it after its
+    revert, so that the consumer is back on the old credential."""
+
+
 class Dependency(Frozen):
     """Something the model server needs to answer (a feature store's online store), and how
     mlchaos reaches it to break it: as its own user, never as the model server's."""
@@ -228,12 +244,38 @@ class Dependency(Frozen):
     """Relative to the service file; mode 0600 is expected."""
     ca_file: str | None = Field(default=None, min_length=1)
     feast: FeastLayout | None = None
+    secrets: dict[str, DependencySecret] = Field(default_factory=dict)
+    """Consumers' credentials, by their user at the dependency (``secret_rotation``)."""
 
     @model_validator(mode="after")
     def _one_password(self) -> Dependency:
         if self.password_env is not None and self.password_file is not None:
             raise ValueError("give 'password_env' or 'password_file', not both")
         return self
+
+
+class ServiceProcess(Frozen):
+    """A process of the service on this machine (the model server), for ``process`` faults:
+    found by its command line, as ``pgrep -f`` finds it."""
+
+    match: str = Field(min_length=1, max_length=500)
+    """A regular expression over the command line (arguments joined by spaces) that matches
+    the server's main process, and none of another server's."""
+    ready: str | None = Field(default=None, pattern=r"^https?://", max_length=500)
+    """A URL that answers 2xx while it serves (MLServer: ``/v2/health/ready``): the revert
+    of a kill waits for it."""
+    restart: Hook | None = None
+    """What mlchaos runs when nothing restarted a killed server within a minute, so that
+    staging is never left without it (recorded as mlchaos's restart, never the team's)."""
+
+    @field_validator("match")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
 
 
 def _one_or_many(value: object) -> object:
@@ -403,6 +445,8 @@ class ServiceFile(Frozen):
     `mlchaos rules --service` writes their recording rules and alerts."""
     dependencies: dict[Name, Dependency] = Field(default_factory=dict)
     """What the model server depends on, by the name ``dependency`` faults give it."""
+    processes: dict[Name, ServiceProcess] = Field(default_factory=dict)
+    """The service's processes on this machine, by the name ``process`` faults give them."""
 
     @model_validator(mode="after")
     def _rest_named(self) -> ServiceFile:

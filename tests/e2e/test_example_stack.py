@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import requests
 import yaml
 
@@ -180,7 +182,7 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
     RUNS.extend(p.parent for p in (tmp_path / "reports").glob("*/results.json"))
     verdicts = {e["name"]: e["verdict"] for e in found["experiments"]}
     assert done.returncode == 0, (verdicts, done.stdout[-3000:], done.stderr[-2000:])
-    assert set(verdicts.values()) == {"pass"} and len(verdicts) == 11
+    assert set(verdicts.values()) == {"pass"} and len(verdicts) == 13
     by_name = {e["name"]: e for e in found["experiments"]}
     # the canary: the good version promoted, every answer its own; the bad one aborted by the
     # team's analysis at the first step, far below the 25% step; both read from the answers
@@ -225,6 +227,8 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
     assert sources["acknowledged"] == "pagerduty REST API incident acknowledged", sources
     [postmortem] = (tmp_path / "reports").glob("*/postmortem.md")
     _the_feature_store_failed_where_it_runs(by_name, fraud_staging, postmortem.read_text())
+    _the_killed_server_came_back_by_its_supervisor(by_name["fraud-model-server-kill"],
+                                                   postmortem.read_text())  # fmt: skip
     # neither the routing key (a mounted secret) nor the monitoring password is in any file
     # the game day wrote, nor in what it printed
     assert secrets_in(tmp_path, fraud_staging) == []
@@ -235,9 +239,10 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
 def _the_feature_store_failed_where_it_runs(
     by_name: dict[str, Any], state: Path, postmortem: str
 ) -> None:
-    """Redis itself stopped answering, then one feature view vanished from it: each caught by
-    the team's own feature-store rules, reported as the dependency's failure (not the
-    model's), and put right: Redis answers, and every customer's features are back."""
+    """Redis itself stopped answering, then one feature view vanished from it, then the model
+    server's password was rotated without telling it: each caught by the team's own
+    feature-store rules, reported as the dependency's failure (not the model's), and put
+    right: Redis answers, every customer's features are back, the password is the original."""
     outage, stale = by_name["fraud-feature-store-outage"], by_name["fraud-stale-features"]
     assert outage["sources"]["injected"] == "redis: CLIENT PAUSE (outage) in effect"
     assert outage["sources"]["reverted"] == "redis: a PING answered again (revert)"
@@ -259,6 +264,35 @@ def _the_feature_store_failed_where_it_runs(
     assert served(state) == "2"  # Redis answers the model server again: no fallback needed
     assert ("into the service's dependency `feature-store` (stale: feature view "
             "`customer_activity`), not the model") in postmortem
+    # the rotation: refused until the team's controller propagated the secret (a reload);
+    # the revert put the old password back in Redis and in the file, and propagated it again
+    rotation = by_name["fraud-secret-rotation"]
+    assert rotation["sources"]["injected"].startswith("redis: fraud's password rotated")
+    assert rotation["sources"]["reverted"] == "redis: fraud's old password put back (revert)"
+    seen = {s["name"]: s for s in rotation["slis_while_in"]}
+    assert seen["lookup-failure-ratio"]["worst"] > 0.5 and seen["edge-error-ratio"]["held"]
+    assert rotation["durations_s"]["mttr"] <= rotation["targets_s"]["mttr"]
+    assert rotation["actors"]["recovered"]["party"] == "team"
+    asked = [m for m in moves if m["action"] == "reload_secret"]
+    assert asked and asked[0]["alert"] == "FraudFeatureStoreAuthFailing", moves
+    assert any(m["action"] == "reloaded" for m in moves), moves
+    password = secret(state, "redis-fraud-password")
+    assert redis.Redis(port=_redis_port(state), username="fraud", password=password).ping()
+    assert ("the password of its user `fraud` rotated without telling the consumer"
+            in postmortem)
+
+
+def _the_killed_server_came_back_by_its_supervisor(kill: dict[str, Any], postmortem: str) -> None:
+    """MLServer killed as an OOM kill looks: clients got errors, the team's edge rule caught
+    it, and supervisord restarted it; mlchaos restarted nothing."""
+    assert kill["sources"]["injected"].startswith("process: SIGKILL to model-server's server")
+    assert kill["sources"]["reverted"] == "process: model-server answers again"
+    [seen] = kill["slis_while_in"]
+    assert seen["name"] == "edge-error-ratio" and seen["held"] is False, seen
+    assert kill["durations_s"]["mttr"] <= kill["targets_s"]["mttr"]
+    assert kill["actors"]["recovered"]["party"] == "team"
+    assert ("into the service's process `model-server` (kill of the server), not the model"
+            in postmortem)
 
 
 def test_a_wrong_monitoring_password_injects_nothing_and_says_so_in_one_line(
@@ -298,6 +332,7 @@ def test_doctor_passes_on_the_staging_and_names_each_problem_on_its_own_line(
     assert len(lines) > 20 and all(line.startswith("ok ") for line in lines), lines
     assert any(line.startswith("ok   pager: pagerduty REST API answers") for line in lines)
     assert any("hold customer_activity; its values would vanish" in line for line in lines), lines
+    assert any("fraud logs in with redis-fraud-password" in line for line in lines), lines
     # its warm-up replays the payload in order, as the load does: it sets off no alert
     assert _active_alerts(fraud_staging) == [], healthy.stdout
 
@@ -314,7 +349,7 @@ def test_doctor_passes_on_the_staging_and_names_each_problem_on_its_own_line(
     assert broken.returncode == 1, broken.stdout
     assert any("model: one request of the payload got HTTP" in line for line in failed), failed
     no_rule = [line for line in failed if "no loaded alerting rule is named" in line]
-    assert len(no_rule) == 9, failed  # every experiment's alert but the two canaries
+    assert len(no_rule) == 11, failed  # every experiment's alert but the two canaries
 
     # the wrong password, and the model stopped
     monkeypatch.setenv("FRAUD_MONITORING_PASSWORD", "not-the-monitoring-password")
@@ -455,7 +490,7 @@ def test_the_aggregate_over_these_runs_shows_rollback_rate_and_canary_pass_rate(
     # back out by the team: the bad canary (aborted) and the bad version (rolled back)
     [everything] = [line for line in table.splitlines() if line.startswith("| all |")]
     cells = [c.strip() for c in everything.strip("|").split("|")]
-    assert cells[:5] == ["all", "3", "13", "40% of 5", "50% of 4"], everything
+    assert cells[:5] == ["all", "3", "15", "40% of 5", "50% of 4"], everything
     assert 'id="practice"' in (tmp_path / "aggregate.html").read_text()
 
 
@@ -623,6 +658,82 @@ def test_with_runner_and_keeper_killed_and_the_run_folder_deleted_recover_uses_m
                for line in checked.stdout.splitlines()), checked.stdout  # fmt: skip
 
 
+def test_a_rotation_stopped_by_sigterm_leaves_the_old_password_everywhere(
+    fraud_staging: Path, tmp_path: Path
+) -> None:
+    """The revert matrix's SIGTERM, on the most dangerous new fault: the run exits 130, and
+    Redis, the team's secret file and the model server are all back on the old password (the
+    other endings are covered on a real Redis in tests/integration/test_secret_rotation.py)."""
+    original = (fraud_staging / "redis-fraud-password").read_bytes()
+    experiment = yaml.safe_load((EXAMPLE / "experiments" / "secret-rotation.yaml").read_text())
+    (tmp_path / "rotation.yaml").write_text(yaml.safe_dump(experiment))
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(yaml.safe_dump({
+        "version": 1, "name": "rotation-sigterm", "experiments": ["rotation.yaml"],
+        "load": {"users": 10, "rate": 40, "ramp_up": "3s"},
+        "responders": {"mode": "automated", "ack_delay": "2s"},
+    }))  # fmt: skip
+    reports = tmp_path / "reports"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "mlchaos", "gameday", str(scenario), "--service",
+         str(fraud_staging / "service.yaml"), "--report-dir", str(reports), "--state-dir",
+         str(tmp_path / "runs")],
+        cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    reloads = _reloads(fraud_staging)
+    wait_until(lambda: '"event": "injected"' in journal_text(reports), 180)
+    assert (fraud_staging / "redis-fraud-password").read_bytes() != original  # rotated
+    # the team's controller has propagated the new password: now only the revert's own
+    # propagation can put the model server back on the old one
+    wait_until(lambda: _reloads(fraud_staging) > reloads, timeout=60)
+    runner.send_signal(signal.SIGTERM)
+    _, stderr = runner.communicate(timeout=120)
+    assert runner.returncode == 130, stderr[-2000:]
+    assert (fraud_staging / "redis-fraud-password").read_bytes() == original
+    assert not list(fraud_staging.glob(".redis-fraud-password.mlchaos-held-*"))
+    password = original.decode().strip()
+    assert redis.Redis(port=_redis_port(fraud_staging), username="fraud",
+                       password=password).ping()  # fmt: skip
+    # the model server is back on it too (the revert's propagation step ran): once its
+    # connections are closed, which Redis would keep open across a password change, it
+    # logs in again and its lookups succeed
+    mlchaos_user = redis.Redis(
+        port=_redis_port(fraud_staging), username="mlchaos",
+        password=secret(fraud_staging, "redis-mlchaos-password"),
+    )  # fmt: skip
+    mlchaos_user.execute_command("CLIENT", "KILL", "USER", "fraud")
+    assert _lookups_fail(fraud_staging) == 0.0
+
+
+def _reloads(state: Path) -> int:
+    """How often the team's controller has propagated the secret (reloaded the model)."""
+    log = state / "controller.jsonl"
+    return log.read_text().count('"action": "reloaded"') if log.exists() else 0
+
+
+def _lookups_fail(state: Path) -> float:
+    """The share of 10 requests sent now whose feature-store lookup failed, from MLServer's
+    own counters (read before and after)."""
+    port = json.loads((state / "ports.json").read_text())["mlserver_metrics"]
+
+    def counters() -> tuple[float, float]:
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        found = {}
+        for line in text.splitlines():
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            if name in ("fraud_feature_lookup_failed_sum", "fraud_feature_lookup_failed_count"):
+                found[name] = found.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+        return found.get("fraud_feature_lookup_failed_sum", 0.0), found.get(
+            "fraud_feature_lookup_failed_count", 0.0)  # fmt: skip
+
+    failed, total = counters()
+    for _ in range(10):
+        served(state)
+    failed_after, total_after = counters()
+    assert total_after - total >= 10
+    return (failed_after - failed) / (total_after - total)
+
+
 def test_a_game_day_that_finds_the_baseline_moved_restores_it_and_says_so(
     fraud_staging: Path, tmp_path: Path
 ) -> None:
@@ -661,3 +772,7 @@ def test_a_game_day_that_finds_the_baseline_moved_restores_it_and_says_so(
     assert "mlchaos restored 2 first" in " ".join(second["notes"]), second["notes"]
     assert "baseline: 1 served, not 2: restoring 2" in stderr
     assert champion(fraud_staging) == "2" and served(fraud_staging) == "2"
+
+
+def _redis_port(state: Path) -> int:
+    return int(json.loads((state / "ports.json").read_text())["redis"])

@@ -96,7 +96,8 @@ def materialized(redis_port: int) -> dict[bytes, dict[bytes, bytes]]:
     return written
 
 
-def service(port: int, tmp_path: Path) -> Service:
+def service(port: int, tmp_path: Path, **extra: Any) -> Service:
+    """The staging as mlchaos sees it: Redis as ``feature-store``, with ``extra`` fields."""
     os.environ["MLCHAOS_TEST_REDIS_PASSWORD"] = PASSWORD
     return Service(
         model="fraud", model_url="http://127.0.0.1:9", gateway_url="http://127.0.0.1:9",
@@ -105,7 +106,7 @@ def service(port: int, tmp_path: Path) -> Service:
         dependencies={"feature-store": {
             "kind": "redis", "url": f"redis://127.0.0.1:{port}/0", "username": "mlchaos",
             "password_env": "MLCHAOS_TEST_REDIS_PASSWORD",
-            "feast": {"project": "fraud", "views": VIEWS},
+            "feast": {"project": "fraud", "views": VIEWS}, **extra,
         }},
     )  # fmt: skip
 

@@ -27,6 +27,14 @@ def experiment(tmp_path: Path, fault: str) -> Path:
     return path
 
 
+def assert_refused(tmp_path: Path, fault: str, field: str, message: str) -> None:
+    """Loading an experiment with ``fault`` is refused at its line with exactly ``message``."""
+    path = experiment(tmp_path, fault)
+    with pytest.raises(ValidationFailed) as failed:
+        load_experiment(path, SERVICE)
+    assert [str(p) for p in failed.value.problems] == [f"{path}:3: {field}: {message}"]
+
+
 def test_an_unknown_variant_is_reported_at_its_line() -> None:
     path = HERE / "bad-variant.yaml"
     expected = path.read_text().splitlines()[0].split(": ", 1)[1]
@@ -47,18 +55,41 @@ def test_dependency_faults_name_what_the_service_file_declares(tmp_path: Path) -
             "(it has customer_profile)"),
     }  # fmt: skip
     for fault, (field, message) in cases.items():
-        path = experiment(tmp_path, fault)
-        with pytest.raises(ValidationFailed) as failed:
-            load_experiment(path, SERVICE)
-        assert [str(p) for p in failed.value.problems] == [f"{path}:3: {field}: {message}"]
+        assert_refused(tmp_path, fault, field, message)
     fits = ("{type: dependency, dependency: feature-store, mode: stale, "
             "feature_view: customer_profile}")
+    assert misfits(load_experiment(experiment(tmp_path, fits), SERVICE), SERVICE) == []
+
+
+def test_a_secret_rotation_names_a_user_whose_secret_the_service_file_keeps(
+    tmp_path: Path,
+) -> None:
+    cases = {
+        "{type: secret_rotation, dependency: redis, user: scorer}": (
+            "fault.dependency", "the service file's dependencies name no 'redis' (it has cache, "
+            "feature-store)"),
+        "{type: secret_rotation, dependency: cache, user: scorer}": (
+            "fault.user", "dependencies.cache.secrets names no 'scorer' (it has none): where its "
+            "password is kept, and the team's propagation step"),
+    }  # fmt: skip
+    for fault, (field, message) in cases.items():
+        assert_refused(tmp_path, fault, field, message)
+    fits = "{type: secret_rotation, dependency: feature-store, user: scorer}"
+    assert misfits(load_experiment(experiment(tmp_path, fits), SERVICE), SERVICE) == []
+
+
+def test_a_process_fault_names_a_process_of_the_service_file(tmp_path: Path) -> None:
+    assert_refused(tmp_path, "{type: process, process: mlserver, action: kill}", "fault.process",
+                   "the service file's processes name no 'mlserver' (it has model-server)")
+    fits = "{type: process, process: model-server, action: cpu_starve}"
     assert misfits(load_experiment(experiment(tmp_path, fits), SERVICE), SERVICE) == []
 
 
 @pytest.mark.parametrize(
     ("fault", "message"),
     [
+        ("{type: process, process: p, action: cpu_starve, scope: worker}",
+         "scope is for action kill, not cpu_starve"),
         ("{type: dependency, dependency: cache, mode: stale}",
          "a stale dependency names its feature_view"),
         ("{type: dependency, dependency: cache, mode: outage, feature_view: v}",

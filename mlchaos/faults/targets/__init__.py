@@ -24,7 +24,7 @@ class Target(Protocol):
 def target(name: str) -> Target:
     """The target that ends leases recorded with ``target: name``."""
     from mlchaos.faults import plugins
-    from mlchaos.faults.targets import gateway, kubernetes, mlflow, redis, registry
+    from mlchaos.faults.targets import gateway, kubernetes, mlflow, process, redis, registry
 
     if name.startswith("plugin:"):
         return plugins.PluginKind(name.removeprefix("plugin:"))
@@ -34,5 +34,6 @@ def target(name: str) -> Target:
         "kubernetes": kubernetes,
         "mlflow": mlflow,
         "redis": redis,
+        "process": process,
     }
     return known[name]

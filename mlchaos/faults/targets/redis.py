@@ -8,6 +8,9 @@ mlchaos: Redis itself, its keeper, or `mlchaos recover`.
   why the slices are short.
 - ``slow``: answers wait up to about ``delay``: pauses of ``delay`` with as long free between
   them, kept by the keeper the same way.
+- ``rotate`` (``secret_rotation``): a consumer's password changes in Redis and in the team's
+  secret file, without telling the consumer (`mlchaos.faults.targets.redis_secret`); the
+  keeper waits for the TTL like ``stale``'s.
 - ``stale``: one Feast feature view's values vanish from every entity key, as an eviction
   would (`mlchaos.faults.targets.feast_layout`): lookups come back NOT_FOUND and nothing fails.
   The removed fields are moved, not deleted, into a hash of Redis's own
@@ -33,9 +36,10 @@ from typing import Any
 from mlchaos.errors import InputError, TargetError
 from mlchaos.faults.keeper import KEEPER_START_S, Held, end_now, start_keeper
 from mlchaos.faults.leases import ACTOR, record_granted, record_injected, record_intent
+from mlchaos.faults.targets import redis_secret
 from mlchaos.faults.targets.feast_layout import key_pattern, view_fields
 from mlchaos.journal import Journal
-from mlchaos.schema.experiment import DependencyFault
+from mlchaos.schema.experiment import DependencyFault, SecretRotationFault
 from mlchaos.schema.service import Dependency
 from mlchaos.service import Service
 
@@ -86,7 +90,9 @@ def client(dependency: Dependency, base: Path | None, timeout_s: float = 2.0) ->
     )  # fmt: skip
 
 
-def inject(journal: Journal, service: Service, fault: DependencyFault) -> str:
+def inject(
+    journal: Journal, service: Service, fault: DependencyFault | SecretRotationFault
+) -> str:
     """Take the lease, start its keeper, and break the dependency; the lease id."""
     import redis
 
@@ -94,20 +100,25 @@ def inject(journal: Journal, service: Service, fault: DependencyFault) -> str:
     lease_id = uuid.uuid4().hex[:12]
     lease_file = journal.path.parent / "leases" / f"{lease_id}.json"
     expires_at = time.time() + fault.ttl
-    lease = {
-        "id": lease_id, "dependency": fault.dependency, "mode": fault.mode,
-        "delay_s": fault.delay, "feature_view": fault.feature_view, "expires_at": expires_at,
+    lease: dict[str, Any] = {
+        "id": lease_id, "dependency": fault.dependency, "mode": "rotate", "delay_s": None,
+        "feature_view": None, "expires_at": expires_at,
         "service_dir": str(service.hook_dir) if service.hook_dir else None,
         "spec": dependency.model_dump(mode="json"),
     }  # fmt: skip
-    if fault.mode == "stale":
+    if isinstance(fault, DependencyFault):
+        lease.update(mode=fault.mode, delay_s=fault.delay, feature_view=fault.feature_view)
+    if isinstance(fault, SecretRotationFault):
+        lease["user"] = fault.user
+        lease["secret"] = dependency.secrets[fault.user].model_dump(mode="json")
+    elif fault.mode == "stale":
         assert dependency.feast is not None and fault.feature_view is not None
         lease["fields"] = [f.hex() for f in view_fields(
             fault.feature_view, dependency.feast.views[fault.feature_view])]  # fmt: skip
         lease["project"] = dependency.feast.project
     intent = record_intent(
         journal, TARGET, undo=_undo_words(fault), lease_file=str(lease_file),
-        dependency=fault.dependency, url=dependency.url, mode=fault.mode, ttl_s=fault.ttl,
+        dependency=fault.dependency, url=dependency.url, mode=lease["mode"], ttl_s=fault.ttl,
     )  # fmt: skip
     lease_file.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lease_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -119,7 +130,13 @@ def inject(journal: Journal, service: Service, fault: DependencyFault) -> str:
     record_granted(journal, intent, lease_id, expires)
     detail: dict[str, Any]
     try:
-        if fault.mode == "stale":
+        if isinstance(fault, SecretRotationFault):
+            redis_secret.rotate(client(dependency, service.hook_dir), lease, service.hook_dir)
+            at = time.time()
+            detail = {"mode": "secret rotation", "user": fault.user}
+            source = (f"redis: {fault.user}'s password rotated in Redis and in its secret "
+                      "file; its connections closed")  # fmt: skip
+        elif fault.mode == "stale":
             keys = remove_view(client(dependency, service.hook_dir), lease)
             at = time.time()
             detail = {"mode": "stale", "keys": keys, "feature_view": fault.feature_view}
@@ -158,7 +175,10 @@ def undo(lease: dict[str, Any], held: Held | None, actor: str, action: str) -> d
     entry: dict[str, Any] = {"action": action, "actor": actor, "lease_id": lease["id"]}
     if held is not None:  # the keeper stops pulsing once it sees the lease ended
         held.mark_done(lease, {**entry, "at": datetime.now(UTC).isoformat(), "pending": True})
-    if lease["mode"] == "stale":
+    if lease["mode"] == "rotate":
+        entry["reason"] = redis_secret.restore(client(dependency, base), lease, base)
+        entry["source"] = f"redis: {lease['user']}'s old password put back ({action})"
+    elif lease["mode"] == "stale":
         restored, kept = put_back(client(dependency, base), lease)
         entry["reason"] = (f"put back {restored} value(s) of {lease['feature_view']}; {kept} "
                            "had been written again meanwhile and were kept")  # fmt: skip
@@ -255,7 +275,7 @@ _HELD_FILES: dict[str, Held] = {}
 """Lease files this process holds open since it injected them (`mlchaos.faults.keeper.Held`)."""
 
 
-def _dependency(service: Service, fault: DependencyFault) -> Dependency:
+def _dependency(service: Service, fault: DependencyFault | SecretRotationFault) -> Dependency:
     found = service.dependencies.get(fault.dependency)
     if found is None:
         known = ", ".join(sorted(service.dependencies)) or "none"
@@ -264,7 +284,10 @@ def _dependency(service: Service, fault: DependencyFault) -> Dependency:
     return found
 
 
-def _undo_words(fault: DependencyFault) -> str:
+def _undo_words(fault: DependencyFault | SecretRotationFault) -> str:
+    if isinstance(fault, SecretRotationFault):
+        return (f"put {fault.user}'s old password back in {fault.dependency} and in its secret "
+                "file, then run the team's propagation step")  # fmt: skip
     if fault.mode == "stale":
         return (f"put {fault.feature_view}'s values back into {fault.dependency} where they are "
                 "still missing")  # fmt: skip
