@@ -28,6 +28,7 @@ import requests
 import yaml
 
 from mlchaos.faults.leases import ACTOR
+from mlchaos.faults.targets.feast_layout import key_pattern, view_fields
 from mlchaos.loader import load_service
 from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.prometheus import Prometheus
@@ -658,6 +659,52 @@ def test_with_runner_and_keeper_killed_and_the_run_folder_deleted_recover_uses_m
                for line in checked.stdout.splitlines()), checked.stdout  # fmt: skip
 
 
+def _start_alone(
+    state: Path, tmp_path: Path, name: str, reports: Path
+) -> subprocess.Popen[str]:
+    """`mlchaos gameday` of one of the example's experiments, started in the background."""
+    experiment = yaml.safe_load((EXAMPLE / "experiments" / f"{name}.yaml").read_text())
+    (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(experiment))
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(yaml.safe_dump({
+        "version": 1, "name": f"{name}-alone", "experiments": [f"{name}.yaml"],
+        "load": {"users": 10, "rate": 40, "ramp_up": "3s"},
+        "responders": {"mode": "automated", "ack_delay": "2s"},
+    }))  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlchaos", "gameday", str(scenario), "--service",
+         str(state / "service.yaml"), "--report-dir", str(reports), "--state-dir",
+         str(tmp_path / "runs")],
+        cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def test_a_stale_view_stopped_by_ctrl_c_is_put_back(fraud_staging: Path, tmp_path: Path) -> None:
+    """The revert matrix's Ctrl-C, on the silent failure: the run exits 130, and every
+    customer's customer_activity values are back in Redis, with no held hash left."""
+    mlchaos_user = redis.Redis(
+        port=_redis_port(fraud_staging), username="mlchaos",
+        password=secret(fraud_staging, "redis-mlchaos-password"),
+    )  # fmt: skip
+    fields = view_fields("customer_activity", ("prior_txns",))
+
+    def holding() -> tuple[int, int]:
+        keys = list(mlchaos_user.scan_iter(match=key_pattern("fraud"), count=500))
+        return sum(bool(mlchaos_user.hexists(k, fields[-1])) for k in keys), len(keys)
+
+    held, keys = holding()
+    assert keys >= 500 and held == keys  # materialized at start: every customer
+    reports = tmp_path / "reports"
+    runner = _start_alone(fraud_staging, tmp_path, "stale-features", reports)
+    wait_until(lambda: '"event": "injected"' in journal_text(reports), 180)
+    assert holding()[0] < keys  # the view is gone (the team's pipeline may be writing it back)
+    runner.send_signal(signal.SIGINT)
+    _, stderr = runner.communicate(timeout=120)
+    assert runner.returncode == 130, stderr[-2000:]
+    assert holding() == (keys, keys)
+    assert not list(mlchaos_user.scan_iter(match="mlchaos:held:*"))
+
+
 def test_a_rotation_stopped_by_sigterm_leaves_the_old_password_everywhere(
     fraud_staging: Path, tmp_path: Path
 ) -> None:
@@ -665,21 +712,8 @@ def test_a_rotation_stopped_by_sigterm_leaves_the_old_password_everywhere(
     Redis, the team's secret file and the model server are all back on the old password (the
     other endings are covered on a real Redis in tests/integration/test_secret_rotation.py)."""
     original = (fraud_staging / "redis-fraud-password").read_bytes()
-    experiment = yaml.safe_load((EXAMPLE / "experiments" / "secret-rotation.yaml").read_text())
-    (tmp_path / "rotation.yaml").write_text(yaml.safe_dump(experiment))
-    scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(yaml.safe_dump({
-        "version": 1, "name": "rotation-sigterm", "experiments": ["rotation.yaml"],
-        "load": {"users": 10, "rate": 40, "ramp_up": "3s"},
-        "responders": {"mode": "automated", "ack_delay": "2s"},
-    }))  # fmt: skip
     reports = tmp_path / "reports"
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "mlchaos", "gameday", str(scenario), "--service",
-         str(fraud_staging / "service.yaml"), "--report-dir", str(reports), "--state-dir",
-         str(tmp_path / "runs")],
-        cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    runner = _start_alone(fraud_staging, tmp_path, "secret-rotation", reports)
     reloads = _reloads(fraud_staging)
     wait_until(lambda: '"event": "injected"' in journal_text(reports), 180)
     assert (fraud_staging / "redis-fraud-password").read_bytes() != original  # rotated
