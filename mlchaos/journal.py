@@ -48,6 +48,7 @@ __all__ = [
     "LeaseEnded",
     "Missed",
     "PreflightFailed",
+    "PrivacySearched",
     "Record",
     "Responded",
     "RolloutWatched",
@@ -175,6 +176,21 @@ class RolloutWatched(_Record):
     reported beside the answers, never judged."""
 
 
+class PrivacySearched(_Record):
+    """A ``pii_canary``'s search, once it ended (`mlchaos.observe.privacy`): each place the
+    service file names, what was read there, what was found (the canary value and where,
+    never the content around it), or why it could not be searched."""
+
+    type: Literal["privacy"] = "privacy"
+    marker: str
+    started: str
+    ended: str
+    searches: int
+    """How many times every place was searched (the last one counts; a find ends it)."""
+    sinks: list[dict[str, Any]]
+    """`mlchaos.observe.privacy.Searched.as_dict` of each, the canaries' answers first."""
+
+
 class FaultActive(_Record):
     type: Literal["fault_active"] = "fault_active"
     active: bool
@@ -259,6 +275,7 @@ Record = Annotated[
     | EventRecord
     | Missed
     | RolloutWatched
+    | PrivacySearched
     | FaultActive
     | SloCheck
     | Activity

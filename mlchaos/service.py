@@ -23,6 +23,7 @@ from mlchaos.schema.service import (
     PagerDutyRest,
     Payload,
     Pipeline,
+    Privacy,
     Rollout,
     Segments,
     ServiceFile,
@@ -89,6 +90,9 @@ class Service(BaseModel):
     relative files resolve against ``hook_dir``."""
     processes: dict[str, ServiceProcess] = {}
     """The service's processes on this machine (its model server), by name."""
+    privacy: Privacy | None = None
+    """Where requests carry personal data and where data lands (``pii_canary``); relative
+    file patterns resolve against ``hook_dir``."""
 
     @property
     def has_pager(self) -> bool:
@@ -177,4 +181,5 @@ class Service(BaseModel):
             slos=document.slos,
             dependencies=document.dependencies,
             processes=document.processes,
+            privacy=document.privacy,
         )

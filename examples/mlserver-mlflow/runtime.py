@@ -15,10 +15,21 @@ custom-metrics API (``mlserver.log``), so that they carry MLServer's ``model_nam
   have (Feast's NOT_FOUND). The model scores them as 0: nothing fails, predictions go wrong;
 - ``fraud_fallback``: 1 for a transaction scored on the fallback defaults (the customer's
   features at their population medians) because the lookup failed, else 0.
+
+A request may carry the card and the customer's email as Open Inference Protocol request
+``parameters`` (``card_number``, ``email``): the runtime never stores them. Its inference log
+(``$FRAUD_INFERENCE_LOG``, JSON lines, what the team's analysts join on) keeps keyed
+pseudonyms of them and of the customer (HMAC-SHA256 with the team's key,
+``$FRAUD_PSEUDONYM_KEY_FILE``): a card number cannot be brute-forced back out of it. A debug
+switch left on (a file ``log-raw-requests`` beside the log) adds the raw parameters: the
+leak a PII canary must find.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
 import time
 from pathlib import Path
@@ -49,6 +60,9 @@ class FraudModel(SKLearnModel):
             os.environ["FRAUD_REDIS_PASSWORD"] = Path(secret).read_text().strip()
         self.store = FeatureStore(repo_path=os.environ.get(
             "FRAUD_FEATURE_REPO", str(Path(__file__).resolve().parent / "feature_repo")))
+        log, key = os.environ.get("FRAUD_INFERENCE_LOG"), os.environ.get("FRAUD_PSEUDONYM_KEY_FILE")
+        self.inference_log = Path(log) if log else None
+        self.pseudonym_key = Path(key).read_bytes().strip() if key else b""
         return await super().load()
 
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
@@ -66,7 +80,29 @@ class FraudModel(SKLearnModel):
                 fraud_features_not_found=float(lost),
                 fraud_fallback=float(fallback),
             )
+        self.log_inference(payload, sent, flagged)
         return response
+
+    def log_inference(self, payload: InferenceRequest, sent: np.ndarray, flagged: np.ndarray) -> None:
+        """One line of the inference log: pseudonyms, never the card or the email."""
+        if self.inference_log is None:
+            return
+        given = payload.parameters.model_dump(exclude_none=True) if payload.parameters else {}
+        ids = np.atleast_2d(np.asarray(sent, dtype=float))[:, REQUEST.index("customer_id")]
+        line = {
+            "at": time.time(), "model_version": self.version,
+            "customers": [self.pseudonym(str(int(i))) for i in np.nan_to_num(ids)],
+            **{name: self.pseudonym(str(given[name])) for name in ("card_number", "email")
+               if name in given},
+            "flagged": [int(f) for f in flagged],
+        }
+        if (self.inference_log.parent / "log-raw-requests").exists():  # a debug switch left on
+            line["request"] = given
+        with self.inference_log.open("a") as log:
+            log.write(json.dumps(line) + "\n")
+
+    def pseudonym(self, value: str) -> str:
+        return hmac.new(self.pseudonym_key, value.encode(), hashlib.sha256).hexdigest()[:24]
 
     def features(self, sent: np.ndarray) -> tuple[np.ndarray, list[int], bool]:
         """The model's rows for the request's, with how many stored features each lacked, and

@@ -6,7 +6,7 @@ from mlchaos only its chaos gateway and PagerDuty receiver.
     python stack.py down --state DIR
     python stack.py sabotage --state DIR [--without-rule NAME | --no-rules] [--no-model]
                              [--no-controller | --broken-deploy]
-                             [--broken-analysis | --failure-limit N]
+                             [--broken-analysis | --failure-limit N] [--log-raw-requests]
 
 `up` writes DIR/service.yaml, the service file mlchaos reads, and returns once every part
 answers. Prometheus and Alertmanager take basic auth over TLS (their own
@@ -22,7 +22,8 @@ one alert rule (``--no-rules``: without any), ``--no-model`` stops MLServer,
 ``--no-controller`` stops the rollback controller, ``--broken-deploy`` gives the controller a
 deploy step that cannot reach MLServer. ``--broken-analysis`` points the canary's analysis at a
 metric nobody exports (every measurement inconclusive), ``--failure-limit N`` lets the canary
-tolerate N failed measurements per step.
+tolerate N failed measurements per step. ``--log-raw-requests`` turns on the runtime's debug
+switch that writes each request's raw parameters (the card, the email) into the inference log.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--broken-deploy", action="store_true")
     parser.add_argument("--broken-analysis", action="store_true")
     parser.add_argument("--failure-limit", type=int, metavar="N")
+    parser.add_argument("--log-raw-requests", action="store_true")
     args = parser.parse_args()
     state = args.state.resolve()
     if args.action == "down":
@@ -212,6 +214,11 @@ def sabotage(state: Path, args: argparse.Namespace) -> None:
     if not args.no_controller:
         start_controller(state, ports, broken_deploy=args.broken_deploy)
     write_canary(state, ports, args.broken_analysis, args.failure_limit)
+    switch = state / "inference" / "log-raw-requests"  # the runtime reads it at each request
+    if args.log_raw_requests:
+        switch.touch()
+    else:
+        switch.unlink(missing_ok=True)
     if args.no_model:
         stop(state, "mlserver")
     elif "mlserver" not in _pids(state):
@@ -222,6 +229,7 @@ def sabotage(state: Path, args: argparse.Namespace) -> None:
     broken += ["controller stopped"] if args.no_controller else []
     broken += ["the controller's deploy step broken"] if args.broken_deploy else []
     broken += ["the canary's analysis query broken"] if args.broken_analysis else []
+    broken += ["raw requests logged"] if args.log_raw_requests else []
     if args.failure_limit is not None:
         broken += [f"the canary tolerates {args.failure_limit} failed measurements per step"]
     print("sabotaged: " + ", ".join(broken) if broken else "stack restored")
@@ -273,6 +281,9 @@ def start_model(state: Path, ports: dict[str, int]) -> None:
     mlserver = f"http://127.0.0.1:{ports['mlserver']}"
     binary = str(Path(sys.executable).parent / "mlserver")
     (state / "supervisor").mkdir(exist_ok=True)
+    (state / "inference").mkdir(exist_ok=True)  # the team's inference log
+    if not (state / "pseudonym-key").exists():
+        _private(state / "pseudonym-key", secrets.token_hex(32))
     _render("supervisord.conf", state / "supervisor" / "supervisord.conf",
             {"state": str(state), "example": str(HERE), "mlserver": binary})  # fmt: skip
     for name, folder in (("mlserver", "models"), ("candidate", "candidate-models")):
@@ -286,7 +297,9 @@ def start_model(state: Path, ports: dict[str, int]) -> None:
         start(state, name, command, lambda url=url: _ok(f"{url}/v2/health/ready"),  # type: ignore[misc]
               env={"OMP_NUM_THREADS": "1",  # one thread per prediction: OpenMP queues
                    "FRAUD_FEATURE_REPO": str(state / "feature_repo"),
-                   "FRAUD_REDIS_PASSWORD_FILE": str(state / "redis-fraud-password")})  # fmt: skip
+                   "FRAUD_REDIS_PASSWORD_FILE": str(state / "redis-fraud-password"),
+                   "FRAUD_INFERENCE_LOG": str(state / "inference" / "inference.jsonl"),
+                   "FRAUD_PSEUDONYM_KEY_FILE": str(state / "pseudonym-key")})  # fmt: skip
     tracking = f"http://127.0.0.1:{ports['mlflow']}"
     deploy = [sys.executable, str(HERE / "deploy.py"), tracking, mlserver, str(state / "models")]
     subprocess.run(deploy, check=True, cwd=HERE)

@@ -7,8 +7,9 @@ the event happened, so it can also serve as a tolerance in raw Chaos Toolkit exp
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import TypeAdapter
@@ -16,7 +17,14 @@ from pydantic import TypeAdapter
 from mlchaos.access import Access
 from mlchaos.errors import MlchaosError
 from mlchaos.faults import fault_type
-from mlchaos.journal import EventRecord, Journal, Missed, journal_from, parse_time
+from mlchaos.journal import (
+    EventRecord,
+    Journal,
+    Missed,
+    PrivacySearched,
+    journal_from,
+    parse_time,
+)
 from mlchaos.observe import events, serving, slo
 from mlchaos.observe.adapters import metrics_at, pager_at, registry_at, traffic, traffic_at
 from mlchaos.observe.health import down
@@ -28,6 +36,7 @@ from mlchaos.vocabulary import CheckRole, Event
 
 __all__ = [
     "fault_active",
+    "search_for_canaries",
     "serving_holds",
     "slo_holds",
     "wait_for_acknowledgement",
@@ -328,6 +337,52 @@ def wait_for_rollout(
         return False
     finally:
         watched.record()
+
+
+def search_for_canaries(
+    service: dict[str, Any],
+    search_for_s: float,
+    interval_s: float = 2.0,
+    configuration: Configuration = None,
+) -> bool:
+    """Search every place the service file's ``privacy.sinks`` name for the canaries the
+    injection sent, again and again for ``search_for_s`` after the last was answered (a log is
+    flushed late, Prometheus scrapes on its own clock); a find ends it. What was read and found
+    is journalled. True when nothing was found and every place could be searched."""
+    from mlchaos.faults.pii_canary import ANSWERS, planted
+    from mlchaos.observe import privacy
+
+    journal = journal_from(configuration)
+    target = Service.model_validate(service)
+    found = [r for r in journal.of(EventRecord) if r.event is Event.INJECTED]
+    if not found or target.privacy is None:
+        return False
+    detail = dict(found[-1].detail)
+    marker = str(detail.get("marker", ""))
+    values = planted(detail)
+    since = parse_time(found[-1].time)
+    answered = parse_time(str(detail.get("last_answered_at") or found[-1].time))
+    deadline = answered + timedelta(seconds=search_for_s)
+    answers = privacy.Searched(
+        ANSWERS, read=f"{detail.get('answered_2xx', 0)} answer(s) of {detail.get('requests')}",
+        finds=[privacy.Find(**f) for f in detail.get("answer_finds", [])],
+    )  # fmt: skip
+    metrics = metrics_at(target.prometheus_url, target.adapters.metrics,
+                         target.prometheus_access)  # fmt: skip
+    started = datetime.now(UTC)
+    searches = 0
+    while True:
+        searched = privacy.search_sinks(
+            target.privacy.sinks, target.hook_dir, metrics, since, values, marker)
+        searches += 1
+        if answers.finds or any(s.finds for s in searched) or datetime.now(UTC) >= deadline:
+            break
+        time.sleep(min(interval_s, max(0.0, (deadline - datetime.now(UTC)).total_seconds())))
+    journal.write(PrivacySearched(
+        marker=marker, started=started.isoformat(), ended=datetime.now(UTC).isoformat(),
+        searches=searches, sinks=[s.as_dict() for s in (answers, *searched)],
+    ))  # fmt: skip
+    return not answers.finds and not any(s.finds or s.error for s in searched)
 
 
 def _controller(target: Service) -> Any:

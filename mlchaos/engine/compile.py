@@ -114,6 +114,11 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
             {"expected": outcome, "stays_for_s": settle.stays_for, **target,
              **_until(waits, outcome)},
         ))  # fmt: skip
+    if expect.privacy:  # a pii_canary: search where data lands, no later than its target
+        steps.append(_activity(
+            "probe", "search-for-canaries", PROBES, "search_for_canaries",
+            {"search_for_s": expect.privacy.search_for, **target},
+        ))  # fmt: skip
     if expect.detection:
         steps += [
             _activity(

@@ -26,6 +26,7 @@ from mlchaos.journal import (
     Interrupted,
     Missed,
     PreflightFailed,
+    PrivacySearched,
     Record,
     Responded,
     RolloutWatched,
@@ -86,6 +87,9 @@ class ExperimentResult:
     """Each steady-state SLI's worst value while the fault was in (`mlchaos.observe.sli`)."""
     rollout: dict[str, Any] | None = None
     """For a canary: what the rollout did with the candidate (`mlchaos.journal.RolloutWatched`)."""
+    privacy: dict[str, Any] | None = None
+    """For a ``pii_canary``: each place searched, and what was found
+    (`mlchaos.journal.PrivacySearched`)."""
     version_mismatch: dict[str, Any] | None = None
     """For a fault that promoted a version: the share of answers it gave while in
     (`mlchaos.observe.versions`)."""
@@ -147,6 +151,11 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
     rollout = _rollout(experiment, records)
     if rollout is not None and not signal and stop is None:
         fail += _canary_failures(experiment, rollout)
+    privacy = _privacy(records)
+    if experiment.expect.privacy is not None and not signal and stop is None:
+        found, unread = _privacy_reasons(privacy, "injected" in times)
+        fail += found
+        unsure += unread
     reasons = fail + invalid + unsure
     verdict = (
         Verdict.FAIL
@@ -184,6 +193,7 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
         simulated=simulated,
         notes=_notes(experiment, simulated),
         rollout=rollout,
+        privacy=privacy,
         interrupted_by=signal,
         promoted=_promoted(events, times),
     )
@@ -300,7 +310,10 @@ def _recorded_for(records: list[Record]) -> float:
 def _notes(experiment: Experiment, simulated: dict[str, str]) -> list[str]:
     """What the verdict did not judge, said in words."""
     notes = [f"{LABELS[name]} simulated: {why}; not judged" for name, why in simulated.items()]
-    if experiment.expect.recovery is None:
+    if experiment.expect.privacy is not None:
+        notes.append("a PII canary changes nothing to recover from: only where its fake data "
+                     "landed is judged")  # fmt: skip
+    elif experiment.expect.recovery is None:
         why = experiment.expect.no_recovery or "the experiment sets no recovery target"
         notes.append(f"recovery (MTTR) not judged: {why}")
     return notes
@@ -392,6 +405,39 @@ def _canary_failures(experiment: Experiment, rollout: dict[str, Any]) -> list[st
             f"{rollout['share_at_end']:.0%} of the last answers (paused, or stuck at a step)"
         )
     return fail
+
+
+def _privacy(records: list[Record]) -> dict[str, Any] | None:
+    searched = next((r for r in records if isinstance(r, PrivacySearched)), None)
+    if searched is None:
+        return None
+    found = searched.model_dump(mode="json", exclude={"type", "written_at"})
+    found["found"] = sum(len(s.get("finds", [])) for s in searched.sinks)
+    return found
+
+
+
+def _privacy_reasons(
+    privacy: dict[str, Any] | None, injected: bool
+) -> tuple[list[str], list[str]]:
+    """A find fails the experiment, naming where; a place that could not be searched leaves
+    it unknown (nothing found there is not nothing there)."""
+    if privacy is None:
+        return [], (["privacy: the places data lands were never searched"] if injected else [])
+    fail = []
+    for sink in privacy["sinks"]:
+        finds = sink.get("finds", [])
+        if not finds:
+            continue
+        kinds = ", ".join(sorted({f["kind"] for f in finds}))
+        first = finds[0]
+        fail.append(f"privacy: {len(finds)} canary value(s) ({kinds}) found in {sink['sink']}, "
+                    f"the first {first['value']} at {first['where']}")  # fmt: skip
+    unsure = [
+        f"privacy: {s['sink']} could not be searched: {s['error']}"
+        for s in privacy["sinks"] if s.get("error")
+    ]  # fmt: skip
+    return fail, unsure
 
 
 def _step(record: RunbookStep) -> dict[str, Any]:

@@ -35,6 +35,9 @@ class Answer:
     version: str | None
     """The version that answered, when the answer says (header or OIP ``model_version``)."""
     text: str
+    """The body, its whitespace folded, cut to 200 characters: for messages."""
+    body: str = ""
+    """The whole body, as it came."""
 
     @property
     def ok(self) -> bool:
@@ -84,7 +87,8 @@ class ModelEndpoint:
         except requests.RequestException as exc:
             raise TargetError(f"the model at {self.url}: {why(exc)}") from exc
         version = answered_version(answer.headers.get(VERSION_HEADER), answer.content)
-        return Answer(answer.status_code, version, " ".join(answer.text.split())[:200])
+        return Answer(answer.status_code, version, " ".join(answer.text.split())[:200],
+                      answer.text)  # fmt: skip
 
     def metadata(self, timeout_s: float = 5.0) -> dict[str, Any]:
         """The model's metadata (Open Inference Protocol ``GET /v2/models/NAME``)."""

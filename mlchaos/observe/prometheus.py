@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import requests
 import yaml
@@ -94,6 +96,16 @@ class Prometheus:
     def metric_names(self) -> list[str]:
         """Every metric name Prometheus holds series of."""
         return [str(name) for name in self._data("/api/v1/label/__name__/values")]
+
+    def label_values(self, since: datetime) -> dict[str, list[str]]:
+        """Every label's values among the series Prometheus stored since ``since``."""
+        window = {"start": f"{since.timestamp():.3f}", "end": f"{time.time():.3f}"}
+        names = [str(n) for n in self._data("/api/v1/labels", window)]
+        return {
+            name: [str(v) for v in self._data(f"/api/v1/label/{quote(name, safe='')}/values",
+                                              window)]
+            for name in names
+        }  # fmt: skip
 
     def intervals(self, alert: str | None = None) -> tuple[float, float]:
         """The scrape and evaluation intervals that bound ``alert``, in seconds, read live: the

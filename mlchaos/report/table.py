@@ -15,8 +15,10 @@ COLUMNS = tuple((m.column, m.name) for m in MEASURES if m.column)
 
 def summary_table(document: ResultsDocument) -> str:
     canaries = any(e.rollout is not None for e in document.experiments)
+    privacy = any(e.privacy is not None for e in document.experiments)
     header = ["experiment", "verdict", *(c for c, _ in COLUMNS), "floor"]
     header += ["canary (from the answers)"] if canaries else []
+    header += ["privacy (PII canaries)"] if privacy else []
     rows = [header]
     for exp in document.experiments:
         cells = [exp.name, exp.verdict.upper()]
@@ -33,6 +35,8 @@ def summary_table(document: ResultsDocument) -> str:
         cells.append(f"{exp.floor_s:g}s" if exp.floor_s is not None else "-")
         if canaries:
             cells.append(_canary(exp))
+        if privacy:
+            cells.append(_privacy(exp))
         rows.append(cells)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
@@ -84,6 +88,21 @@ def _canary(exp: ExperimentResults) -> str:
     if rollout.largest_share is not None and rollout.expected == "aborted":
         shown += f", peak share {rollout.largest_share:.1%}"  # how far the bad version got
     return shown
+
+
+def _privacy(exp: ExperimentResults) -> str:
+    """Where the canaries were found, or how many places held none: ``found 20 ✗ in
+    inference-log``; ``none found in 4 places``; ``2 places unsearchable``."""
+    privacy = exp.privacy
+    if privacy is None:
+        return "-"
+    found = [s.sink for s in privacy.sinks if s.finds]
+    if found:
+        return f"found {privacy.found} ✗ in {', '.join(found)}"
+    unread = [s.sink for s in privacy.sinks if s.error]
+    if unread:
+        return f"{', '.join(unread)} unsearchable"
+    return f"none found in {len(privacy.sinks)} places"
 
 
 def _cell(value: float | None, target: float | None) -> str:

@@ -50,7 +50,10 @@ __all__ = [
     "Mitigation",
     "Name",
     "Paging",
+    "PiiCanaryFault",
+    "PiiKind",
     "PluginFault",
+    "PrivacyCheck",
     "ProcessFault",
     "Promotion",
     "Recovery",
@@ -212,6 +215,25 @@ class ProcessFault(Frozen):
         return self
 
 
+PiiKind = Literal["email", "card_number", "national_id", "phone"]
+"""The kinds of personal data a ``pii_canary`` fakes: an email address (on the ``.invalid``
+domain), a payment card number (Luhn-valid, on a test range), a national id (SSN-shaped, in the
+9xx area no SSN is issued in), a phone number (in the 555-01xx range kept for fiction)."""
+
+
+class PiiCanaryFault(Frozen):
+    """Send requests that carry unique, fake personal data where the service file's
+    ``privacy.fields`` say requests carry it, each value with a marker of this run; the
+    experiment's ``expect.privacy`` then searches every place ``privacy.sinks`` names."""
+
+    type: Literal["pii_canary"]
+    requests: int = Field(default=10, ge=1, le=1000)
+    """How many canary requests: each carries its own values, built on the payload's rows."""
+    ttl: Duration = Field(default=60.0, gt=0, le=3600)
+    """A canary holds nothing to put back: the fake values stay where they landed, as the
+    evidence, and are harmless (no real person, no real card)."""
+
+
 class GatewayFault(Frozen):
     """What every fault the chaos gateway applies shares: which requests, and for how long."""
 
@@ -359,6 +381,7 @@ Fault = Annotated[
     | DependencyFault
     | SecretRotationFault
     | ProcessFault
+    | PiiCanaryFault
     | PluginFault,
     Field(discriminator="type"),
 ]
@@ -454,6 +477,15 @@ class Abort(Frozen):
     stays_for: Duration = Field(default=5.0, ge=1, le=3600)
 
 
+class PrivacyCheck(Frozen):
+    """A ``pii_canary``'s expectation: no marker of the run may be found in the canaries'
+    answers or in any place the service file's ``privacy.sinks`` name."""
+
+    search_for: Duration = Field(default=15.0, gt=0, le=600)
+    """How long the places are searched after the last canary was answered: long enough for
+    a log to be flushed and Prometheus to scrape. A marker found ends the search at once."""
+
+
 class Promotion(Frozen):
     """The control run of a canary: the team's rollout must promote a good version in time."""
 
@@ -481,6 +513,8 @@ class Expectations(Frozen):
     """A canary of a bad version (``bad_version`` with ``rollout: canary``)."""
     promotion: Promotion | None = None
     """A canary's control run (``good_version``)."""
+    privacy: PrivacyCheck | None = None
+    """A ``pii_canary``: where its fake personal data must not be found."""
 
     @model_validator(mode="after")
     def _recovery_or_why_not(self) -> Expectations:
@@ -488,10 +522,11 @@ class Expectations(Frozen):
             raise ValueError("give 'recovery' or say why there is none ('no_recovery'), not both")
         if self.abort is not None and self.promotion is not None:
             raise ValueError("expect 'abort' (a bad version) or 'promotion' (a good one), not both")
-        if self.detection is None and self.abort is None and self.promotion is None:
+        if (self.detection is None and self.abort is None and self.promotion is None
+                and self.privacy is None):
             raise ValueError(
                 "'detection' is missing: which alert must catch the fault? (a canary may expect "
-                "'abort' or 'promotion' instead)"
+                "'abort' or 'promotion' instead, a pii_canary 'privacy')"
             )
         if self.detection is None and (self.paging or self.escalation or self.mitigation):
             raise ValueError("paging, escalation and mitigation follow an alert: give 'detection'")
@@ -550,6 +585,8 @@ class Experiment(Frozen):
             raise ValueError("a good_version control expects 'promotion': {within: ...}")
         if not canary and (self.expect.abort or self.expect.promotion):
             raise ValueError("expect 'abort' or 'promotion' only of a canary (rollout: canary)")
+        if (self.fault.type == "pii_canary") != (self.expect.privacy is not None):
+            raise ValueError("a pii_canary expects 'privacy' ({search_for: ...}), and only it")
         return self
 
     @property
@@ -563,7 +600,8 @@ class Experiment(Frozen):
         if self.give_up_after is not None:
             return {e: self.give_up_after for e in _WAITED}
         expect = self.expect
-        last = max(self.expect.targets().values())
+        privacy = expect.privacy.search_for if expect.privacy else 0.0
+        last = max(self.expect.targets().values(), default=privacy)
         detection = expect.detection.within if expect.detection else last
         paging = expect.paging.within if expect.paging else detection
         return {

@@ -36,6 +36,9 @@ __all__ = [
     "LoadSummary",
     "Page",
     "Part",
+    "Privacy",
+    "PrivacyFind",
+    "PrivacySink",
     "QuietStartCheck",
     "ResultsDocument",
     "Rollout",
@@ -271,6 +274,38 @@ class Rollout(Part):
     """What the rollout controller said of it (Argo Rollouts, Flagger): never judged."""
 
 
+class PrivacyFind(Part):
+    sink: str
+    where: str
+    """The file and line, the label, or the answer: never the content around it."""
+    kind: str
+    """``email``, ``card_number``, ``national_id``, or ``marker`` (the run's marker alone)."""
+    value: str
+    """The canary value found: fake by construction."""
+
+
+class PrivacySink(Part):
+    sink: str
+    """The service file's name for the place (``answers``: the canaries' own answers)."""
+    read: str = ""
+    """What was read there (``2 file(s), 1.4 MB``, ``40 labels, 812 values``)."""
+    finds: list[PrivacyFind] = Field(default_factory=list)
+    error: str | None = None
+    """Why it could not be searched: no pass rests on it."""
+
+
+class Privacy(Part):
+    """A ``pii_canary``: the run's marker, and each place searched for its fake values."""
+
+    marker: str
+    started: str
+    ended: str
+    searches: int
+    sinks: list[PrivacySink]
+    found: int
+    """Finds in all places: any fails the experiment."""
+
+
 class Page(Part):
     """A page from injection to the end of the experiment's window."""
 
@@ -316,6 +351,8 @@ class ExperimentResults(Part):
     version_mismatch: VersionShare | None = None
     rollout: Rollout | None = None
     """For a canary: how far the candidate got, and what the rollout did with it."""
+    privacy: Privacy | None = None
+    """For a ``pii_canary``: where its fake personal data was searched for, and found."""
     budget: list[SloBudget] = Field(default_factory=list)
     """What the fault's window cost each of the service's SLOs."""
     served: Served | None = None

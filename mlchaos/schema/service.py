@@ -37,7 +37,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, JsonValue, field_validator, model_validator
 
 from mlchaos.protocols import Codec, Datatype, Protocol
-from mlchaos.schema.experiment import FeatureName, Frozen, Name, Slo
+from mlchaos.schema.experiment import FeatureName, Frozen, Name, PiiKind, Slo
 from mlchaos.schema.slo import SloSpec
 from mlchaos.schema.units import Duration, HttpsUrl, Url
 
@@ -59,6 +59,8 @@ __all__ = [
     "PagerDutyTarget",
     "Payload",
     "Pipeline",
+    "Privacy",
+    "PrivacySink",
     "ReportedBy",
     "Rollout",
     "Segments",
@@ -278,6 +280,41 @@ class ServiceProcess(Frozen):
         return value
 
 
+class PrivacySink(Frozen):
+    """A place where the service's data lands, searched for ``pii_canary`` markers: files
+    (log files, an inference log, feature snapshots: globs, relative to the service file) or
+    every label value of the team's Prometheus."""
+
+    files: tuple[Annotated[str, Field(min_length=1, max_length=1000)], ...] = Field(
+        default=(), max_length=50
+    )
+    """Glob patterns (``logs/*.log``, ``**`` spans folders); each must match a file when the
+    canaries are searched for, else the search could not look where the service file says."""
+    prometheus: Literal["label_values"] | None = None
+    """``label_values``: every value of every label Prometheus stored while the canaries ran
+    (a request id or an email turned into a label is a leak, and a cardinality bomb)."""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PrivacySink:
+        if bool(self.files) == (self.prometheus is not None):
+            raise ValueError("give exactly one of 'files' (glob patterns) or 'prometheus'")
+        return self
+
+
+class Privacy(Frozen):
+    """Where the service's requests carry personal data, and where its data lands: what a
+    ``pii_canary`` fault fills with fake, marked values, and where it then searches."""
+
+    fields: dict[Annotated[str, Field(min_length=1, max_length=200,
+                                      pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")],
+                 PiiKind] = Field(min_length=1, max_length=20)  # fmt: skip
+    """A dotted path into the request body (``parameters.email`` for an Open Inference Protocol
+    request's parameters) -> the kind of personal data it carries."""
+    sinks: dict[Name, PrivacySink] = Field(min_length=1, max_length=50)
+    """Where the service's data lands, by a name the results use. The canaries' own answers
+    are always searched too."""
+
+
 def _one_or_many(value: object) -> object:
     return (value,) if isinstance(value, str) else value
 
@@ -447,6 +484,8 @@ class ServiceFile(Frozen):
     """What the model server depends on, by the name ``dependency`` faults give it."""
     processes: dict[Name, ServiceProcess] = Field(default_factory=dict)
     """The service's processes on this machine, by the name ``process`` faults give them."""
+    privacy: Privacy | None = None
+    """Where requests carry personal data and where data lands, for ``pii_canary`` faults."""
 
     @model_validator(mode="after")
     def _rest_named(self) -> ServiceFile:

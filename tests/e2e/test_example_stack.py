@@ -183,7 +183,7 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
     RUNS.extend(p.parent for p in (tmp_path / "reports").glob("*/results.json"))
     verdicts = {e["name"]: e["verdict"] for e in found["experiments"]}
     assert done.returncode == 0, (verdicts, done.stdout[-3000:], done.stderr[-2000:])
-    assert set(verdicts.values()) == {"pass"} and len(verdicts) == 13
+    assert set(verdicts.values()) == {"pass"} and len(verdicts) == 14
     by_name = {e["name"]: e for e in found["experiments"]}
     # the canary: the good version promoted, every answer its own; the bad one aborted by the
     # team's analysis at the first step, far below the 25% step; both read from the answers
@@ -230,6 +230,7 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
     _the_feature_store_failed_where_it_runs(by_name, fraud_staging, postmortem.read_text())
     _the_killed_server_came_back_by_its_supervisor(by_name["fraud-model-server-kill"],
                                                    postmortem.read_text())  # fmt: skip
+    _the_canaries_landed_nowhere(by_name["fraud-pii-canary"], fraud_staging)
     # neither the routing key (a mounted secret) nor the monitoring password is in any file
     # the game day wrote, nor in what it printed
     assert secrets_in(tmp_path, fraud_staging) == []
@@ -294,6 +295,50 @@ def _the_killed_server_came_back_by_its_supervisor(kill: dict[str, Any], postmor
     assert kill["actors"]["recovered"]["party"] == "team"
     assert ("into the service's process `model-server` (kill of the server), not the model"
             in postmortem)
+
+
+def _the_canaries_landed_nowhere(canary: dict[str, Any], state: Path) -> None:
+    """Fake cards and emails went through MLServer; the inference log holds only the team's
+    keyed pseudonyms of them, and no place the service file names holds a canary."""
+    privacy = canary["privacy"]
+    assert canary["timeline"]["detected"] is None and privacy["found"] == 0, privacy
+    searched = {s["sink"]: s for s in privacy["sinks"]}
+    assert list(searched) == ["answers", "inference-log", "model-server-logs", "metrics"]
+    assert not any(s.get("error") for s in searched.values()), searched
+    assert searched["answers"]["read"] == "10 answer(s) of 10"
+    marker = privacy["marker"]
+    # The canaries did reach the inference log: as pseudonyms, one line each.
+    lines = [json.loads(line) for line in (state / "inference" / "inference.jsonl").open()]
+    pseudonymous = [line for line in lines if "card_number" in line and "email" in line]
+    assert len(pseudonymous) >= 10 and all(len(line["card_number"]) == 24 for line in pseudonymous)
+    assert marker not in (state / "inference" / "inference.jsonl").read_text()
+
+
+def test_a_runtime_that_logs_raw_requests_fails_the_pii_canary_naming_the_log(
+    fraud_staging: Path, tmp_path: Path
+) -> None:
+    """The team's debug switch left on: the inference log takes each request's raw parameters.
+    The canary finds its fake cards and emails there, and only there, with the line."""
+    sabotage(fraud_staging, "--log-raw-requests")
+    try:
+        done = mlchaos(
+            "run", str(EXAMPLE / "experiments" / "pii-canary.yaml"), "--service",
+            str(fraud_staging / "service.yaml"), "--rate", "40",
+            "--report-dir", str(tmp_path / "reports"),
+        )  # fmt: skip
+    finally:
+        sabotage(fraud_staging)
+    [found] = results(tmp_path / "reports")["experiments"]
+    assert (done.returncode, found["verdict"]) == (1, "fail"), done.stdout[-3000:]
+    finds = {s["sink"]: s["finds"] for s in found["privacy"]["sinks"]}
+    assert {sink for sink, f in finds.items() if f} == {"inference-log"}, finds
+    log = str(fraud_staging / "inference" / "inference.jsonl")
+    assert {f["kind"] for f in finds["inference-log"]} == {"card_number", "email"}
+    assert all(f["where"].startswith(f"{log} line ") for f in finds["inference-log"])
+    [reason] = found["reasons"]
+    assert reason.startswith("privacy: 20 canary value(s) (card_number, email) found in "
+                             "inference-log, the first 4000"), reason  # fmt: skip
+    assert "found 20 ✗ in inference-log" in done.stdout
 
 
 def test_a_wrong_monitoring_password_injects_nothing_and_says_so_in_one_line(
@@ -561,14 +606,6 @@ def test_a_broken_deploy_step_fails_mitigation_though_mlflow_says_rolled_back(
     assert any(m["action"] == "rollback" and m["from_version"] == "3" for m in moves)
     assert served(fraud_staging) != "3"  # mlchaos's revert deployed what champion names
     point_champion(fraud_staging, before)
-
-
-def test_a_stopped_rollback_controller_fails_mitigation(
-    fraud_staging: Path, tmp_path: Path
-) -> None:
-    reasons = failed_for(fraud_staging, tmp_path / "reports", "--no-controller")
-    assert any("mitigation (MTTM): target 20s missed" in r for r in reasons), reasons
-    assert served(fraud_staging) != "3" and champion(fraud_staging) != "3"
 
 
 def start_bad_version(

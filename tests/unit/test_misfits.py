@@ -178,3 +178,16 @@ def test_a_service_without_a_pager_is_valid_but_no_experiment_may_expect_pages(
     [problem] = failed.value.problems
     assert (problem.line, problem.field) == (8, "expect.paging")
     assert problem.message == "the service file names no pager (pagerduty:), so nothing can page"
+
+
+def test_a_pii_canary_needs_the_service_files_privacy_section(tmp_path: Path) -> None:
+    path = tmp_path / "e.yaml"
+    path.write_text("version: 1\nname: e\nfault: {type: pii_canary}\nsteady_state:\n"
+                    '  - {name: errors, query: "vector(0)", below: 0.01}\n'
+                    "expect: {privacy: {search_for: 5s}}\n")  # fmt: skip
+    with pytest.raises(ValidationFailed) as failed:
+        load_experiment(path, SERVICE)
+    assert [str(p) for p in failed.value.problems] == [
+        f"{path}:3: fault.type: the service file has no 'privacy' section: where requests carry "
+        "personal data (fields) and where data lands (sinks)"
+    ]

@@ -1,6 +1,6 @@
 """Where a fault's lease lives, and who ends it: the chaos gateway (traffic faults), the
-model registry, an MLflow alias and Kubernetes (bad versions), Redis (dependency faults), or a
-plugin's own target.
+model registry, an MLflow alias and Kubernetes (bad versions), Redis (dependency faults), the
+service's processes, a PII canary's requests (nothing held), or a plugin's own target.
 
 Each target module provides ``end_lease(journal, intent, lease_id) -> audit entry``; the
 journal's ``lease`` records name the target, so `mlchaos recover` finds the right one.
@@ -23,7 +23,7 @@ class Target(Protocol):
 
 def target(name: str) -> Target:
     """The target that ends leases recorded with ``target: name``."""
-    from mlchaos.faults import plugins
+    from mlchaos.faults import pii_canary, plugins
     from mlchaos.faults.targets import gateway, kubernetes, mlflow, process, redis, registry
 
     if name.startswith("plugin:"):
@@ -35,5 +35,6 @@ def target(name: str) -> Target:
         "mlflow": mlflow,
         "redis": redis,
         "process": process,
+        "canary": pii_canary.FAULT,
     }
     return known[name]
