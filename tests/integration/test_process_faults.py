@@ -188,3 +188,42 @@ def test_a_process_the_service_file_does_not_match_is_a_clear_error(tmp_path: Pa
 def _cpu_s(pid: int) -> int:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])
+
+
+def test_the_workers_a_killed_server_orphaned_are_killed_by_the_revert(tmp_path: Path) -> None:
+    """MLServer's inference workers outlive a SIGKILL of their server, as any child does:
+    after the server is back (its restart here), the revert kills those, and only those."""
+    [port] = free_ports(1)
+    server = [sys.executable, "-c", "import subprocess, sys, time; "
+              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); "
+              "time.sleep(600)", "--orphans", str(port)]  # fmt: skip
+    restart = [sys.executable, "-c", "import subprocess, sys; subprocess.Popen(sys.argv[1:], "
+               "start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)",
+               *server]  # fmt: skip
+    first = subprocess.Popen(server, start_new_session=True)
+    staging = Service(
+        model="m", model_url="http://127.0.0.1:9", gateway_url="http://127.0.0.1:9",
+        prometheus_url="http://127.0.0.1:9", alertmanager_url="http://127.0.0.1:9",
+        traffic_query="up", hook_dir=tmp_path,
+        processes={"model-server": ServiceProcess(match=f"--orphans {port}$",
+                                                  restart={"command": restart})},
+    )  # fmt: skip
+    try:
+        wait_until(lambda: bool(target.workers(first.pid)), timeout=10)
+        [orphan] = target.workers(first.pid)
+        journal = Journal(tmp_path / "journal.jsonl")
+        process_fault.FAULT.inject(journal, staging, fault("kill"))
+        assert target.state_of(orphan) not in ("Z", "X")  # it outlived its server
+        target.BACK_S, saved = 2.0, target.BACK_S
+        try:
+            [ended] = revert_all(journal)
+        finally:
+            target.BACK_S = saved
+        assert ended["reason"].endswith("; killed 1 worker(s) it left orphaned"), ended
+        wait_until(lambda: target.state_of(orphan) in ("Z", "X"), timeout=5)
+        back = target.the_server(staging.processes["model-server"], "model-server")
+        wait_until(lambda: bool(target.workers(back)), timeout=10)  # the new one's are spared
+        assert all(target.state_of(w) not in ("Z", "X") for w in target.workers(back))
+    finally:
+        subprocess.run(["pkill", "-9", "-f", f"--orphans {port}"], check=False)
+        first.wait()

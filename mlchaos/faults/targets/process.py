@@ -131,6 +131,8 @@ def inject(
                 raise TargetError(f"{fault.process} (pid {server}) has no worker process")
             victim = found[-1]
         lease["victim"] = victim
+        if fault.scope == "server":  # its workers outlive it (MLServer's do): tidied on revert
+            lease["orphans"] = [[pid, _started(pid)] for pid in workers(server)]
         undo = (f"wait until {fault.process} answers again (its supervisor restarts it), or "
                 "run its restart hook")  # fmt: skip
     else:
@@ -205,7 +207,8 @@ def _back(lease: dict[str, Any]) -> dict[str, str]:
     process = ServiceProcess.model_validate(lease["spec"])
     name = lease["process"]
     if _wait(lambda: answers(process), BACK_S):
-        return {"reason": f"{name} answers again; mlchaos restarted nothing",
+        return {"reason": f"{name} answers again; mlchaos restarted nothing"
+                          f"{_orphans_killed(lease)}",
                 "source": f"process: {name} answers again"}  # fmt: skip
     if process.restart is None:
         raise TargetError(f"{name} does not answer {BACK_S:g}s after the kill, and the "
@@ -215,8 +218,21 @@ def _back(lease: dict[str, Any]) -> dict[str, str]:
     run_hook(process.restart, f"the restart hook of {name}", cwd=base)
     if not _wait(lambda: answers(process), BACK_S):
         raise TargetError(f"{name} does not answer {BACK_S:g}s after its restart hook ran")
-    return {"reason": f"{name} did not come back by itself: mlchaos ran its restart hook",
+    return {"reason": f"{name} did not come back by itself: mlchaos ran its restart hook"
+                      f"{_orphans_killed(lease)}",
             "source": f"process: {name} answers again after mlchaos's restart"}  # fmt: skip
+
+
+def _orphans_killed(lease: dict[str, Any]) -> str:
+    """Kill the killed server's workers that outlived it (the same processes: pid and start
+    time), so that the kill leaves nothing behind; what was done, as a reason's tail."""
+    killed = 0
+    for pid, started in lease.get("orphans", []):
+        if state_of(pid) not in ("Z", "X") and _started(pid) == started:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+    return f"; killed {killed} worker(s) it left orphaned" if killed else ""
 
 
 def _start_hogs(lease_file: Path, cpus: list[int]) -> list[int]:
