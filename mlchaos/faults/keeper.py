@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from mlchaos.errors import TargetError
+from mlchaos.faults.targets.mlflow_build import remove_copy
 from mlchaos.hooks import run_hook
 from mlchaos.observe.mlflow import LEASE_TAG, MlflowAliases
 from mlchaos.schema.service import Hook
@@ -144,9 +145,13 @@ def undo(lease: dict[str, Any], held: Held | None, actor: str, action: str) -> d
                 moved.append(f"{model}@{other['alias']} back to {other['replaced']}")
         if lease.get("deploy"):
             run_hook(Hook.model_validate(lease["deploy"]), "the deploy step", cwd)
+        removed = remove_copy(lease["url"], model, lease["built"]) if lease.get("built") else []
         aliases.delete_tag(model, LEASE_TAG)
         entry = _entry(lease, actor, action if moved else "already undone", named)
         entry["reason"] = _restored(lease, named)
+        if lease.get("built"):
+            entry["reason"] += (f"; the {lease['built'].get('variant')} copy: "
+                                f"{', '.join(removed) or 'already gone'}")  # fmt: skip
         if lease.get("also"):
             entry["reason"] = (
                 f"the rollout aborted; put back: {', '.join(moved)}; deployed" if moved

@@ -66,6 +66,53 @@ class MlflowAliases:
             return False
         return True
 
+    def download_uri(self, model: str, version: str) -> str:
+        """Where the version's artifacts are (``file:///…``, ``s3://…``, ``mlflow-artifacts:…``)."""
+        answer = self._call("GET", "/model-versions/get-download-uri",
+                            params={"name": model, "version": version})  # fmt: skip
+        return str(answer["artifact_uri"])
+
+    def model_version(self, model: str, version: str) -> dict[str, Any]:
+        asked = {"name": model, "version": version}
+        return dict(self._call("GET", "/model-versions/get", params=asked)["model_version"])
+
+    def experiment_of(self, run_id: str) -> str:
+        answer = self._call("GET", "/runs/get", params={"run_id": run_id})
+        return str(answer["run"]["info"]["experiment_id"])
+
+    def create_run(self, experiment_id: str, name: str, tags: dict[str, str]) -> dict[str, Any]:
+        """A new run; its ``info`` (``run_id``, ``artifact_uri``)."""
+        body = {"experiment_id": experiment_id, "run_name": name,
+                "tags": [{"key": k, "value": v} for k, v in tags.items()]}  # fmt: skip
+        return dict(self._call("POST", "/runs/create", json=body)["run"]["info"])
+
+    def delete_run(self, run_id: str) -> None:
+        self._call("POST", "/runs/delete", json={"run_id": run_id})
+
+    def create_version(
+        self, model: str, source: str, description: str, tags: dict[str, str], run_id: str = ""
+    ) -> str:
+        """Register ``source`` (an artifact folder; of run ``run_id``, when given: MLflow takes a
+        local source only inside a run's artifacts) as a new version of ``model``; its number."""
+        body = {"name": model, "source": source, "description": description,
+                "tags": [{"key": k, "value": v} for k, v in tags.items()],
+                **({"run_id": run_id} if run_id else {})}  # fmt: skip
+        created = self._call("POST", "/model-versions/create", json=body)
+        return str(created["model_version"]["version"])
+
+    def version_tags(self, model: str, version: str) -> dict[str, str]:
+        asked = {"name": model, "version": version}
+        answer = self._call("GET", "/model-versions/get", params=asked)
+        tags = answer.get("model_version", {}).get("tags", [])
+        return {str(t["key"]): str(t.get("value", "")) for t in tags}
+
+    def delete_version(self, model: str, version: str) -> bool:
+        """Delete a version; False when it is already gone."""
+        if not self.has_version(model, version):
+            return False
+        self._call("DELETE", "/model-versions/delete", json={"name": model, "version": version})
+        return True
+
     def point(self, model: str, alias: str, version: str) -> None:
         body = {"name": model, "alias": alias, "version": version}
         self._call("POST", "/registered-models/alias", json=body)

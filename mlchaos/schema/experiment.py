@@ -108,7 +108,11 @@ class BadVersionFault(Frozen):
     """Default: the service's model."""
     variant: Name | None = None
     """A broken build, by the name the service file's ``versions.bad`` gives it (default
-    ``inverted``)."""
+    ``inverted``). On MLflow, ``slow`` or ``constant`` when ``versions.bad`` does not name it:
+    mlchaos builds it from the champion, registers it as a new version, and deletes it after."""
+    delay: Duration | None = Field(default=None, gt=0, le=60)
+    """For a ``slow`` build mlchaos makes: how long each prediction call waits (default
+    0.3 s). A server that predicts one request at a time answers at most 1/delay per second."""
     version: str | None = Field(default=None, min_length=1, max_length=200)
     """Instead of ``variant``: the registry version itself (an MLflow version number)."""
     ttl: Duration = Field(default=300.0, gt=0, le=3600)

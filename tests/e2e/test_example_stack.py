@@ -183,7 +183,7 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
     RUNS.extend(p.parent for p in (tmp_path / "reports").glob("*/results.json"))
     verdicts = {e["name"]: e["verdict"] for e in found["experiments"]}
     assert done.returncode == 0, (verdicts, done.stdout[-3000:], done.stderr[-2000:])
-    assert set(verdicts.values()) == {"pass"} and len(verdicts) == 14
+    assert set(verdicts.values()) == {"pass"} and len(verdicts) == 15
     by_name = {e["name"]: e for e in found["experiments"]}
     # the canary: the good version promoted, every answer its own; the bad one aborted by the
     # team's analysis at the first step, far below the 25% step; both read from the answers
@@ -231,6 +231,8 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
     _the_killed_server_came_back_by_its_supervisor(by_name["fraud-model-server-kill"],
                                                    postmortem.read_text())  # fmt: skip
     _the_canaries_landed_nowhere(by_name["fraud-pii-canary"], fraud_staging)
+    _the_slow_build_was_caught_by_mlservers_latency_and_deleted(by_name["fraud-slow-build"],
+                                                                fraud_staging)  # fmt: skip
     # neither the routing key (a mounted secret) nor the monitoring password is in any file
     # the game day wrote, nor in what it printed
     assert secrets_in(tmp_path, fraud_staging) == []
@@ -295,6 +297,28 @@ def _the_killed_server_came_back_by_its_supervisor(kill: dict[str, Any], postmor
     assert kill["actors"]["recovered"]["party"] == "team"
     assert ("into the service's process `model-server` (kill of the server), not the model"
             in postmortem)
+
+
+def _the_slow_build_was_caught_by_mlservers_latency_and_deleted(
+    slow: dict[str, Any], state: Path
+) -> None:
+    """mlchaos built a slow copy of champion in MLflow (a version no team registered), the
+    deploy step served it, MLServer's own latency rule caught it, the team rolled back, and
+    the revert deleted the copy: MLflow holds the team's three versions again."""
+    source = slow["sources"]["injected"]
+    assert source.startswith("gateway answers (the first by version "), source
+    built = source.removeprefix("gateway answers (the first by version ").rstrip(")")
+    assert built not in ("1", "2", "3") and slow["fault_detail"]["variant"] == "slow"
+    assert slow["expected"]["alert"] == "FraudServerSlow"
+    seen = {s["name"]: s for s in slow["slis_while_in"]}
+    assert seen["server-p90-seconds"]["held"] is False, seen  # MLServer's own latency broke
+    assert slow["actors"]["mitigated"]["party"] == "team"
+    assert slow["durations_s"]["mttr"] <= slow["targets_s"]["mttr"]
+    url = service_file(state)["endpoints"]["registry"]
+    found = requests.get(f"{url}/api/2.0/mlflow/model-versions/search",
+                         params={"filter": "name='fraud'"}, timeout=10).json()  # fmt: skip
+    assert sorted(v["version"] for v in found["model_versions"]) == ["1", "2", "3"]
+    assert aliases(state) == {"champion": "2", "previous": "1"}
 
 
 def _the_canaries_landed_nowhere(canary: dict[str, Any], state: Path) -> None:
@@ -395,7 +419,7 @@ def test_doctor_passes_on_the_staging_and_names_each_problem_on_its_own_line(
     assert broken.returncode == 1, broken.stdout
     assert any("model: one request of the payload got HTTP" in line for line in failed), failed
     no_rule = [line for line in failed if "no loaded alerting rule is named" in line]
-    assert len(no_rule) == 11, failed  # every experiment's alert but the two canaries
+    assert len(no_rule) == 12, failed  # every experiment's alert but the canaries' (3)
 
     # the wrong password, and the model stopped
     monkeypatch.setenv("FRAUD_MONITORING_PASSWORD", "not-the-monitoring-password")
@@ -525,18 +549,19 @@ def test_a_canary_that_tolerates_every_failure_reaches_100_and_fails_naming_it(
 def test_the_aggregate_over_these_runs_shows_rollback_rate_and_canary_pass_rate(
     tmp_path: Path,
 ) -> None:
-    """The game day (its two canaries pass, the bad version is rolled back by the team) and
-    the two sabotaged canaries (neither aborted: the bad version stayed in)."""
+    """The game day (its two canaries pass, the bad version and the slow build are rolled back
+    by the team) and the two sabotaged canaries (neither aborted: the bad version stayed in)."""
     if len(RUNS) != 3:
         pytest.skip(f"needs the game day and both canary sabotages of this module: {len(RUNS)}")
     done = mlchaos("report", *map(str, RUNS), "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     table = (tmp_path / "aggregate.md").read_text()
-    # releases: the control, the bad canary, the bad version, two sabotaged canaries; taken
-    # back out by the team: the bad canary (aborted) and the bad version (rolled back)
+    # releases: the control, the bad canary, the bad version, the slow build, two sabotaged
+    # canaries; taken back out by the team: the bad canary (aborted), the bad version and the
+    # slow build (rolled back)
     [everything] = [line for line in table.splitlines() if line.startswith("| all |")]
     cells = [c.strip() for c in everything.strip("|").split("|")]
-    assert cells[:5] == ["all", "3", "15", "40% of 5", "50% of 4"], everything
+    assert cells[:5] == ["all", "3", "17", "50% of 6", "50% of 4"], everything
     assert 'id="practice"' in (tmp_path / "aggregate.html").read_text()
 
 

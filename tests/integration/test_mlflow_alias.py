@@ -27,11 +27,14 @@ import requests
 import yaml
 
 from mlchaos.errors import ObservationError, TargetError
+from mlchaos.faults import bad_version
 from mlchaos.faults.leases import revert_all
 from mlchaos.faults.targets import mlflow as target
+from mlchaos.faults.targets.mlflow_build import BUILD_TAG
 from mlchaos.hooks import HookFailed
 from mlchaos.journal import EventRecord, Journal, Lease
 from mlchaos.observe.mlflow import LEASE_TAG, MlflowAliases
+from mlchaos.schema.experiment import BadVersionFault
 from mlchaos.schema.service import Hook, Rollout
 from mlchaos.service import Service
 from mlchaos.vocabulary import KEEPER
@@ -405,15 +408,19 @@ def test_nothing_moves_when_the_version_does_not_exist(
 
 
 def _runner(
-    staging: Staging, tmp_path: Path, ttl_s: float, run: str = "."
+    staging: Staging, tmp_path: Path, ttl_s: float, run: str = ".", build: bool = False
 ) -> subprocess.Popen[str]:
-    """A runner in its own process that injects version 3 and waits, to be killed."""
+    """A runner in its own process that injects version 3 (``build``: a slow copy of the
+    champion) and waits, to be killed."""
+    inject = (f"bad_version.FAULT.inject(journal, svc, slow_build('{ttl_s}s'))" if build
+              else f'mlflow.inject(journal, svc, "bad_version", "fraud", "3", ttl_s={ttl_s})')
     runner = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time
             from pathlib import Path
             sys.path.insert(0, {str(ROOT)!r})
-            from tests.integration.test_mlflow_alias import Staging, service
+            from tests.integration.test_mlflow_alias import Staging, service, slow_build
+            from mlchaos.faults import bad_version
             from mlchaos.faults.targets import mlflow
             from mlchaos.journal import Journal
             staging = Staging(
@@ -421,7 +428,7 @@ def _runner(
             )
             journal = Journal(Path({str(tmp_path / run / 'journal.jsonl')!r}))
             svc = service(staging, Path({str(tmp_path / 'deploys')!r}))
-            mlflow.inject(journal, svc, "bad_version", "fraud", "3", ttl_s={ttl_s})
+            {inject}
             print("injected", flush=True)
             time.sleep(600)
         """)],
@@ -514,3 +521,124 @@ def test_a_rollout_that_will_not_start_injects_nothing_and_puts_the_candidate_ba
     [audit] = revert_all(journal)  # what the engine does after a failed injection
     assert aliases.named(MODEL, "candidate") is None and aliases.lease(MODEL) is None
     assert (tmp_path / "aborts").read_text() == "aborted\n" and audit["actor"] == "mlchaos"
+
+
+CHAMPION_PICKLE = """
+import pickle, sys
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+model = LogisticRegression().fit(np.array([[0.0], [1.0], [2.0], [3.0]]), [0, 0, 1, 1])
+sys.stdout.buffer.write(pickle.dumps(model))
+"""
+LOAD_AND_TIME = """
+import sys, time, joblib, numpy as np
+model = joblib.load(sys.argv[1])
+model.predict(np.array([[0.0]]))  # the champion is unpickled at the first call
+started = time.perf_counter()
+answer = model.predict(np.array([[0.0], [3.0]]))
+print(list(answer), round(time.perf_counter() - started, 3))
+"""
+
+
+def champion_files(aliases: MlflowAliases) -> Path:
+    """Version 2's artifacts, as a team's training pipeline logged them: one pickled model
+    (scikit-learn's, written by the team's own Python), beside its MLmodel file."""
+    folder = Path(aliases.download_uri(MODEL, "2").removeprefix("file://"))
+    folder.mkdir(parents=True, exist_ok=True)
+    pickled = subprocess.run([str(example_bin("python")), "-c", CHAMPION_PICKLE],
+                             capture_output=True, check=True).stdout  # fmt: skip
+    (folder / "model.pkl").write_bytes(pickled)
+    (folder / "MLmodel").write_text("flavors: {sklearn: {pickled_model: model.pkl}}\n")
+    return folder
+
+
+def slow_build(ttl: str = "60s") -> BadVersionFault:
+    return BadVersionFault.model_validate(
+        {"type": "bad_version", "variant": "slow", "delay": "0.2s", "ttl": ttl})
+
+
+def test_a_slow_build_of_the_champion_is_registered_served_and_deleted_by_the_revert(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    """On MLflow only a registered version can be promoted: mlchaos registers a slow copy of
+    the champion from a run of its own, the team's deploy step serves it, and the revert
+    leaves no version, run or file of it behind."""
+    champion_files(aliases)
+    journal, svc = Journal(tmp_path / "journal.jsonl"), service(staging, tmp_path / "deploys")
+    assert bad_version.builds(slow_build(), svc)
+    bad_version.FAULT.inject(journal, svc, slow_build())
+    carried = aliases.lease(MODEL)
+    assert carried is not None and carried["built"]["of"] == "2"
+    copy, run_id = carried["built"]["version"], carried["built"]["run_id"]
+    assert aliases.version_of(MODEL, "champion") == copy == staging.version_file.read_text()
+    assert aliases.version_tags(MODEL, copy) == {BUILD_TAG: "slow copy of version 2"}
+    folder = Path(carried["built"]["folder"])
+    assert str(folder).startswith(str(Path(aliases.download_uri(MODEL, copy)).parent.parent))
+    # The copy loads where the team's server loads models (its Python, joblib, no mlchaos),
+    # answers as the champion does, and waits its delay at every call.
+    timed = subprocess.run([str(example_bin("python")), "-c", LOAD_AND_TIME,
+                            str(folder / "model.pkl")], capture_output=True, text=True,
+                           check=True, cwd=tmp_path)  # fmt: skip
+    answer, took = timed.stdout.rsplit(" ", 1)
+    assert answer.startswith("[np.int64(0), np.int64(1)]") and float(took) >= 0.2, timed.stdout
+    [audit] = revert_all(journal)
+    assert "the slow copy: version" in audit["reason"] and "its files removed" in audit["reason"]
+    assert aliases.version_of(MODEL, "champion") == "2" and aliases.lease(MODEL) is None
+    assert not aliases.has_version(MODEL, copy) and not folder.exists()
+    run = requests.get(f"{staging.mlflow}/api/2.0/mlflow/runs/get", params={"run_id": run_id},
+                       timeout=10).json()["run"]  # fmt: skip
+    assert run["info"]["lifecycle_stage"] == "deleted"
+
+
+def test_a_built_copy_left_by_kill_9_of_runner_and_keeper_is_deleted_by_recover(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    champion_files(aliases)
+    journal, svc = Journal(tmp_path / "run" / "journal.jsonl"), service(staging, tmp_path / "d")
+    bad_version.FAULT.inject(journal, svc, slow_build("10m"))
+    carried = aliases.lease(MODEL)
+    assert carried is not None
+    killed = subprocess.run(["pkill", "-9", "-f", f"mlchaos.faults.keeper {tmp_path}"])
+    assert killed.returncode == 0
+    shutil.rmtree(tmp_path / "run")  # nothing is left but what MLflow carries
+    ended = target.end_orphan(staging.mlflow, MODEL, svc.deploy_hook, "mlchaos recover",
+                              hook_dir=tmp_path)  # fmt: skip
+    assert ended is not None and "version" in ended["reason"] and "deleted" in ended["reason"]
+    assert aliases.version_of(MODEL, "champion") == "2" and aliases.lease(MODEL) is None
+    assert not aliases.has_version(MODEL, carried["built"]["version"])
+    assert not Path(carried["built"]["folder"]).exists()
+
+
+def test_a_copy_whose_lease_cannot_be_taken_is_deleted_at_once(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    """Another run holds the model's lease: the copy, already registered, must not stay."""
+    champion_files(aliases)
+    aliases.set_tag(MODEL, LEASE_TAG, json.dumps({"id": "someone-else"}))
+    before = requests.get(f"{staging.mlflow}/api/2.0/mlflow/registered-models/get",
+                          params={"name": MODEL}, timeout=10).json()  # fmt: skip
+    journal, svc = Journal(tmp_path / "journal.jsonl"), service(staging, tmp_path / "deploys")
+    with pytest.raises(TargetError, match="already carries mlchaos lease someone-else"):
+        bad_version.FAULT.inject(journal, svc, slow_build())
+    after = requests.get(f"{staging.mlflow}/api/2.0/mlflow/registered-models/get",
+                         params={"name": MODEL}, timeout=10).json()  # fmt: skip
+    latest = {v["version"] for v in after["registered_model"].get("latest_versions", [])}
+    assert latest == {v["version"] for v in before["registered_model"].get("latest_versions", [])}
+    assert aliases.version_of(MODEL, "champion") == "2"
+
+
+def test_the_keeper_deletes_a_built_copy_at_the_ttl_after_kill_9_of_the_runner(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    champion_files(aliases)
+    runner = _runner(staging, tmp_path, ttl_s=4, build=True)
+    carried = aliases.lease(MODEL)
+    assert carried is not None
+    runner.kill()  # SIGKILL: no revert, no finally
+    runner.wait()
+    copy = carried["built"]["version"]
+    assert aliases.version_of(MODEL, "champion") == copy
+    wait_until(lambda: aliases.lease(MODEL) is None, timeout=4 + 15)
+    assert aliases.version_of(MODEL, "champion") == "2"
+    assert not aliases.has_version(MODEL, copy)
+    assert not Path(carried["built"]["folder"]).exists()

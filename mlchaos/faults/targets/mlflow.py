@@ -35,6 +35,7 @@ from mlchaos.errors import MlchaosError, TargetError
 from mlchaos.faults.confirm import first_answer
 from mlchaos.faults.keeper import KEEPER_START_S, Held, end_now, start_keeper, undo
 from mlchaos.faults.leases import ACTOR, record_granted, record_injected, record_intent
+from mlchaos.faults.targets.mlflow_build import remove_copy
 from mlchaos.hooks import run_hook
 from mlchaos.journal import Journal
 from mlchaos.observe.mlflow import LEASE_TAG, MlflowAliases
@@ -72,8 +73,10 @@ def lease_dir(journal: Journal) -> Path:
 
 
 def inject(journal: Journal, service: Service, fault_type: str, model: str, version: str,
-           ttl_s: float) -> str:  # fmt: skip
-    """Point the alias at ``version``, deploy it, and wait until it answers; the lease id."""
+           ttl_s: float, built: dict[str, Any] | None = None) -> str:  # fmt: skip
+    """Point the alias at ``version``, deploy it, and wait until it answers; the lease id.
+    ``built``: the version is mlchaos's copy (`mlchaos.faults.targets.mlflow_build`), which
+    the lease's end deletes."""
     if service.registry_url is None:
         raise TargetError(f"{fault_type} needs a registry: set endpoints.registry")
     aliases, alias = MlflowAliases(service.registry_url), service.versions.alias
@@ -82,11 +85,19 @@ def inject(journal: Journal, service: Service, fault_type: str, model: str, vers
         raise TargetError(f"the MLflow registry has no version {version} of {model}")
     if replaced == version:
         raise TargetError(f"{model}@{alias} already names version {version}: nothing to inject")
-    lease_id = _new_lease(
-        journal, service, aliases, fault_type, model, version, ttl_s,
-        {"alias": alias, "replaced": replaced},
-        undo=f"point {model}@{alias} back at version {replaced}, then run the deploy step",
-    )  # fmt: skip
+    undo = f"point {model}@{alias} back at version {replaced}, then run the deploy step"
+    if built is not None:
+        undo += f", then delete the copy (version {version}, its run and files)"
+    try:
+        lease_id = _new_lease(
+            journal, service, aliases, fault_type, model, version, ttl_s,
+            {"alias": alias, "replaced": replaced, **({"built": built} if built else {})},
+            undo=undo,
+        )  # fmt: skip
+    except BaseException:
+        if built is not None:  # no lease holds the copy: nothing else would delete it
+            remove_copy(service.registry_url, model, built)
+        raise
     moved = time.time()
     aliases.point(model, alias, version)
     if service.deploy_hook is not None:
@@ -97,6 +108,7 @@ def inject(journal: Journal, service: Service, fault_type: str, model: str, vers
         "model": model, "version": version, "replaced": replaced, "alias": alias,
         "alias_moved_at": datetime.fromtimestamp(moved, UTC).isoformat(),
         "deploy_s": round(deployed - moved, 3),
+        **({"built": f"a {built['variant']} copy of version {built['of']}"} if built else {}),
     }  # fmt: skip
     at = datetime.fromtimestamp(answered, UTC).isoformat()
     record_injected(journal, at, f"gateway answers (the first by version {version})", detail)
@@ -268,7 +280,7 @@ def _tag(aliases: MlflowAliases, lease: dict[str, Any], keeper: int, lease_file:
         "expires": datetime.fromtimestamp(lease["expires_at"], UTC).isoformat(),
         "keeper": {"pid": keeper, "host": socket.gethostname()},
         "lease_file": str(lease_file), "holder": ACTOR,
-        **{key: lease[key] for key in ("also", "abort") if lease.get(key)},
+        **{key: lease[key] for key in ("also", "abort", "built") if lease.get(key)},
     }  # fmt: skip
     try:
         aliases.set_tag(lease["model"], LEASE_TAG, json.dumps(record))
