@@ -183,7 +183,7 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
     RUNS.extend(p.parent for p in (tmp_path / "reports").glob("*/results.json"))
     verdicts = {e["name"]: e["verdict"] for e in found["experiments"]}
     assert done.returncode == 0, (verdicts, done.stdout[-3000:], done.stderr[-2000:])
-    assert set(verdicts.values()) == {"pass"} and len(verdicts) == 15
+    assert set(verdicts.values()) == {"pass"} and len(verdicts) == 14
     by_name = {e["name"]: e for e in found["experiments"]}
     # the canary: the good version promoted, every answer its own; the bad one aborted by the
     # team's analysis at the first step, far below the 25% step; both read from the answers
@@ -419,7 +419,7 @@ def test_doctor_passes_on_the_staging_and_names_each_problem_on_its_own_line(
     assert broken.returncode == 1, broken.stdout
     assert any("model: one request of the payload got HTTP" in line for line in failed), failed
     no_rule = [line for line in failed if "no loaded alerting rule is named" in line]
-    assert len(no_rule) == 12, failed  # every experiment's alert but the canaries' (3)
+    assert len(no_rule) == 11, failed  # every experiment's alert but the canaries' (3)
 
     # the wrong password, and the model stopped
     monkeypatch.setenv("FRAUD_MONITORING_PASSWORD", "not-the-monitoring-password")
@@ -520,17 +520,6 @@ def run_canary(state: Path, reports: Path, *broken: str, within: str = "20s") ->
     return dict(found)
 
 
-def test_a_canary_whose_analysis_finds_no_data_pauses_and_fails(
-    fraud_staging: Path, tmp_path: Path
-) -> None:
-    found = run_canary(fraud_staging, tmp_path / "reports", "--broken-analysis")
-    assert found["rollout"]["outcome"] == "unsettled", found["rollout"]
-    assert found["reasons"][0].startswith("canary abort: target 20s missed, no rollout abort")
-    assert "neither aborted nor promoted 3: it still gave" in found["reasons"][1]
-    log = [json.loads(line) for line in (fraud_staging / "canary.jsonl").open()]
-    assert any(e["action"] == "pause" for e in log)  # the team's controller paused it
-
-
 def test_a_canary_that_tolerates_every_failure_reaches_100_and_fails_naming_it(
     fraud_staging: Path, tmp_path: Path
 ) -> None:
@@ -550,18 +539,18 @@ def test_the_aggregate_over_these_runs_shows_rollback_rate_and_canary_pass_rate(
     tmp_path: Path,
 ) -> None:
     """The game day (its two canaries pass, the bad version and the slow build are rolled back
-    by the team) and the two sabotaged canaries (neither aborted: the bad version stayed in)."""
-    if len(RUNS) != 3:
-        pytest.skip(f"needs the game day and both canary sabotages of this module: {len(RUNS)}")
+    by the team) and the sabotaged canary (never aborted: the bad version reached 100%)."""
+    if len(RUNS) != 2:
+        pytest.skip(f"needs the game day and the canary sabotage of this module: {len(RUNS)}")
     done = mlchaos("report", *map(str, RUNS), "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     table = (tmp_path / "aggregate.md").read_text()
-    # releases: the control, the bad canary, the bad version, the slow build, two sabotaged
-    # canaries; taken back out by the team: the bad canary (aborted), the bad version and the
-    # slow build (rolled back)
+    # releases: the control, the bad canary, the bad version, the slow build, the sabotaged
+    # canary; taken back out by the team: the bad canary (aborted), the bad version and the
+    # slow build (rolled back); canaries: the control and the bad one pass, the sabotaged fails
     [everything] = [line for line in table.splitlines() if line.startswith("| all |")]
     cells = [c.strip() for c in everything.strip("|").split("|")]
-    assert cells[:5] == ["all", "3", "17", "50% of 6", "50% of 4"], everything
+    assert cells[:5] == ["all", "2", "15", "60% of 5", "67% of 3"], everything
     assert 'id="practice"' in (tmp_path / "aggregate.html").read_text()
 
 
