@@ -48,12 +48,15 @@ __all__ = [
     "Held",
     "Undo",
     "done_file",
+    "end_held_lease",
     "end_now",
     "end_until_done",
+    "keep",
     "main",
     "start_keeper",
     "undo",
     "watch",
+    "write_and_keep",
 ]
 
 POLL_S = 0.25
@@ -207,13 +210,36 @@ def end_now(held: Held, end: Undo, actor: str) -> dict[str, Any]:
         held.close()
 
 
+def end_held_lease(
+    lease_file: Path, held_files: dict[str, Held], end: Undo, actor: str, lease_id: str | None,
+    nothing: str,
+) -> dict[str, Any]:  # fmt: skip
+    """A target's ``end_lease`` for a lease kept in a file: end it now through ``end`` under
+    the file's lock (held open since the injection in ``held_files``, or opened now), unless
+    its keeper or another run already did, then what it did. Without the file, ``nothing``
+    says why there is nothing to end."""
+    held = held_files.pop(str(lease_file), None)
+    if held is None and lease_file.exists():
+        held = Held(lease_file)
+    if held is None:
+        return {"action": "never injected" if lease_id is None else "already undone",
+                "at": datetime.now(UTC).isoformat(), "actor": actor, "reason": nothing}  # fmt: skip
+    return end_now(held, end, actor)
+
+
 def main(lease_file: Path) -> int:
+    return keep(lease_file, undo)
+
+
+def keep(lease_file: Path, end: Undo) -> int:
+    """A keeper's life: wait for the lease's expiry, the runner's end of it, or SIGTERM
+    (`mlchaos recover`: end it now), then end it with ``end`` unless someone already did."""
     held, lease, now = watch(lease_file)
     while time.time() < float(lease["expires_at"]) and not now.is_set():
         if held.done() is not None:
             return 0
         now.wait(POLL_S)
-    return end_until_done(held, undo, "end" if now.is_set() else "expire")
+    return end_until_done(held, end, "end" if now.is_set() else "expire")
 
 
 Undo = Callable[[dict[str, Any], "Held | None", str, str], dict[str, Any]]
@@ -240,6 +266,19 @@ def end_until_done(held: Held, end: Undo, action: str) -> int:
                 print(f"{stamp} attempt {failures} could not end the lease yet: {exc}", flush=True)
             time.sleep(pause)
             pause = min(pause * 2, RETRY_MAX_S)
+
+
+def write_and_keep(
+    lease_file: Path, lease: dict[str, Any], module: str, held: dict[str, Held]
+) -> int:
+    """Write ``lease`` into ``lease_file`` (mode 0600), hold it open in ``held``, and start its
+    keeper (`start_keeper`); the keeper's process id."""
+    lease_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lease_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(lease))
+    held[str(lease_file)] = Held(lease_file)
+    return start_keeper(lease_file, module, held)
 
 
 def start_keeper(lease_file: Path, module: str, held: dict[str, Held]) -> int:

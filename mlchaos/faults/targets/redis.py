@@ -25,7 +25,6 @@ written into a lease, a journal or a message.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from mlchaos.errors import InputError, TargetError
-from mlchaos.faults.keeper import KEEPER_START_S, Held, end_now, start_keeper
+from mlchaos.faults.keeper import KEEPER_START_S, Held, end_held_lease, write_and_keep
 from mlchaos.faults.leases import ACTOR, record_granted, record_injected, record_intent
 from mlchaos.faults.targets import redis_secret
 from mlchaos.faults.targets.feast_layout import key_pattern, view_fields
@@ -120,12 +119,7 @@ def inject(
         journal, TARGET, undo=_undo_words(fault), lease_file=str(lease_file),
         dependency=fault.dependency, url=dependency.url, mode=lease["mode"], ttl_s=fault.ttl,
     )  # fmt: skip
-    lease_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lease_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(json.dumps(lease))
-    _HELD_FILES[str(lease_file)] = Held(lease_file)
-    start_keeper(lease_file, "mlchaos.faults.redis_keeper", _HELD_FILES)
+    write_and_keep(lease_file, lease, "mlchaos.faults.redis_keeper", _HELD_FILES)
     expires = datetime.fromtimestamp(expires_at, UTC).isoformat()
     record_granted(journal, intent, lease_id, expires)
     detail: dict[str, Any]
@@ -154,15 +148,8 @@ def inject(
 
 def end_lease(journal: Journal, intent: dict[str, Any], lease_id: str | None) -> dict[str, Any]:
     """End the lease now, unless its keeper (or another run) already did: then what it did."""
-    lease_file = Path(intent["lease_file"])
-    held = _HELD_FILES.pop(str(lease_file), None)
-    if held is None and lease_file.exists():
-        held = Held(lease_file)
-    if held is None:
-        return {"action": "never injected" if lease_id is None else "already undone",
-                "at": datetime.now(UTC).isoformat(), "actor": ACTOR,
-                "reason": "no lease file: nothing was broken, or it was put right"}  # fmt: skip
-    return end_now(held, undo, ACTOR)
+    return end_held_lease(Path(intent["lease_file"]), _HELD_FILES, undo, ACTOR, lease_id,
+                          "no lease file: nothing was broken, or it was put right")
 
 
 def undo(lease: dict[str, Any], held: Held | None, actor: str, action: str) -> dict[str, Any]:

@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from mlchaos.errors import TargetError
+from mlchaos.faults.targets.files import held_copy, write_atomically
 from mlchaos.hooks import run_hook
 from mlchaos.schema.service import Dependency, DependencySecret
 
-__all__ = ["HELD_FIELD", "check", "held_copy", "refusals", "restore", "rotate", "secret_path"]
+__all__ = ["HELD_FIELD", "check", "refusals", "restore", "rotate", "secret_path"]
 
 HELD_FIELD = "passwords"
 """The held hash's field with the user's password hashes, as JSON."""
@@ -37,11 +38,6 @@ HELD_FIELD = "passwords"
 
 def secret_path(secret: DependencySecret, base: Path | None) -> Path:
     return (base / secret.file) if base else Path(secret.file)
-
-
-def held_copy(secret_file: Path, lease_id: str) -> Path:
-    """Where the secret file's old content waits for the revert: beside it, with its mode."""
-    return secret_file.with_name(f".{secret_file.name}.mlchaos-held-{lease_id}")
 
 
 def rotate(server: Any, lease: dict[str, Any], base: Path | None) -> None:
@@ -59,10 +55,10 @@ def rotate(server: Any, lease: dict[str, Any], base: Path | None) -> None:
     kept = held_copy(secret_file, lease["id"])
     mode = secret_file.stat().st_mode & 0o777
     if not kept.exists():
-        _write(kept, secret_file.read_bytes(), mode)
+        write_atomically(kept, secret_file.read_bytes(), mode)
     new = secrets.token_urlsafe(24)
     server.execute_command("ACL", "SETUSER", user, "resetpass", f">{new}")
-    _write(secret_file, (new + "\n").encode(), mode)
+    write_atomically(secret_file, (new + "\n").encode(), mode)
     del new
     server.execute_command("CLIENT", "KILL", "USER", user)
 
@@ -139,11 +135,3 @@ def check(dependency: Dependency, user: str, base: Path | None) -> str:
     return (f"{user} logs in with {secret_file.name}; its password would be rotated in Redis "
             "and in that file, and its connections closed")  # fmt: skip
 
-
-def _write(path: Path, content: bytes, mode: int) -> None:
-    staged = path.with_name(path.name + ".mlchaos-new")
-    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as out:
-        out.write(content)
-    os.chmod(staged, mode)
-    os.replace(staged, path)
