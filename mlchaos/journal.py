@@ -38,6 +38,7 @@ from mlchaos.vocabulary import Event, Party
 
 __all__ = [
     "Activity",
+    "ApprovalWatched",
     "EventRecord",
     "FaultActive",
     "FloorRecord",
@@ -191,6 +192,24 @@ class PrivacySearched(_Record):
     """`mlchaos.observe.privacy.Searched.as_dict` of each, the canaries' answers first."""
 
 
+class ApprovalWatched(_Record):
+    """A ``poisoned_data`` fault's watch of the team's retrain and approval gate, once it
+    ended (`mlchaos.observe.approval`): when mlchaos ran the retrain step and how it ended,
+    each version registered since, the gate's decision and reason, and whether it was
+    served."""
+
+    type: Literal["approval"] = "approval"
+    triggered_at: str
+    """When mlchaos ran the team's retrain step: mlchaos's doing, where the clock starts."""
+    retrain: dict[str, Any]
+    """How the retrain step ended: ``{"ok": true, "ended_at": ...}`` or its error."""
+    versions: list[dict[str, Any]]
+    """Each version registered since the trigger (`mlchaos.observe.approval.Candidate`)."""
+    watched_until: str
+    error: str | None = None
+    """Why the registry could not be read to the end: no pass rests on a watch cut short."""
+
+
 class FaultActive(_Record):
     type: Literal["fault_active"] = "fault_active"
     active: bool
@@ -276,6 +295,7 @@ Record = Annotated[
     | Missed
     | RolloutWatched
     | PrivacySearched
+    | ApprovalWatched
     | FaultActive
     | SloCheck
     | Activity

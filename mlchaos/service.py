@@ -28,6 +28,7 @@ from mlchaos.schema.service import (
     Segments,
     ServiceFile,
     ServiceProcess,
+    Training,
     Versions,
 )
 from mlchaos.schema.slo import SloSpec
@@ -93,6 +94,9 @@ class Service(BaseModel):
     privacy: Privacy | None = None
     """Where requests carry personal data and where data lands (``pii_canary``); relative
     file patterns resolve against ``hook_dir``."""
+    training: Training | None = None
+    """The team's retrain pipeline and its approval gate (``poisoned_data``); its snapshot
+    resolves against ``hook_dir``."""
 
     @property
     def has_pager(self) -> bool:
@@ -182,4 +186,5 @@ class Service(BaseModel):
             dependencies=document.dependencies,
             processes=document.processes,
             privacy=document.privacy,
+            training=document.training,
         )

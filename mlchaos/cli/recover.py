@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -9,7 +10,7 @@ import click
 
 from mlchaos.cli.common import load_stack, say, service_option, state_dir_option
 from mlchaos.faults.leases import ACTOR, revert_all
-from mlchaos.faults.targets import mlflow
+from mlchaos.faults.targets import mlflow, mlflow_build
 from mlchaos.journal import Journal
 from mlchaos.loader import load_service
 from mlchaos.observe import adapters
@@ -100,6 +101,16 @@ def _sweep_service(service: Service) -> int:
 
 
 def _sweep_mlflow(service: Service, url: str) -> int:
+    swept = _sweep_mlflow_lease(service, url)
+    for stray in mlflow_build.strays(url, service.model, int(time.time() * 1000)):
+        done = mlflow_build.remove_copy(url, service.model, stray)
+        say(f"a build mlchaos registered and no lease names ({stray['of']}, version "
+            f"{stray['version']}): {', '.join(done) or 'already gone'}")  # fmt: skip
+        swept += 1
+    return swept
+
+
+def _sweep_mlflow_lease(service: Service, url: str) -> int:
     lease = mlflow.orphans(url, service.model)
     if lease is None:
         return 0

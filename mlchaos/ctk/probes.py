@@ -18,6 +18,7 @@ from mlchaos.access import Access
 from mlchaos.errors import MlchaosError
 from mlchaos.faults import fault_type
 from mlchaos.journal import (
+    ApprovalWatched,
     EventRecord,
     Journal,
     Missed,
@@ -35,6 +36,7 @@ from mlchaos.service import Service
 from mlchaos.vocabulary import CheckRole, Event
 
 __all__ = [
+    "await_approval",
     "fault_active",
     "search_for_canaries",
     "serving_holds",
@@ -383,6 +385,34 @@ def search_for_canaries(
         searches=searches, sinks=[s.as_dict() for s in (answers, *searched)],
     ))  # fmt: skip
     return not answers.finds and not any(s.finds or s.error for s in searched)
+
+
+def await_approval(
+    service: dict[str, Any],
+    rejected_within_s: float,
+    never_served_for_s: float,
+    configuration: Configuration = None,
+) -> bool:
+    """Run the team's retrain step on the poisoned snapshot and watch its approval gate
+    (`mlchaos.observe.approval`): every version registered since the poison, its decision,
+    and whether it was served. What was seen is journalled. True when every one was rejected
+    in time and none served."""
+    from mlchaos.observe import approval
+
+    journal = journal_from(configuration)
+    target = Service.model_validate(service)
+    found = [r for r in journal.of(EventRecord) if r.event is Event.INJECTED]
+    if not found or target.training is None:
+        return False
+    since = parse_time(found[-1].time).timestamp()
+    seen = approval.watch(target, since, rejected_within_s, never_served_for_s)
+    journal.write(ApprovalWatched(**seen.as_record()))
+    return bool(seen.versions) and all(
+        v.outcome == "rejected" and v.time_to_decision_s is not None
+        and v.time_to_decision_s <= rejected_within_s
+        and v.alias_named_at is None and not v.served_answers
+        for v in seen.versions
+    )  # fmt: skip
 
 
 def _controller(target: Service) -> Any:

@@ -119,6 +119,12 @@ def _method(experiment: Experiment, service: Service) -> list[dict[str, Any]]:
             "probe", "search-for-canaries", PROBES, "search_for_canaries",
             {"search_for_s": expect.privacy.search_for, **target},
         ))  # fmt: skip
+    if expect.approval:  # poisoned_data: run the team's retrain, watch its gate decide
+        steps.append(_activity(
+            "probe", "await-approval", PROBES, "await_approval",
+            {"rejected_within_s": expect.approval.rejected_within,
+             "never_served_for_s": expect.approval.never_served_for, **target},
+        ))  # fmt: skip
     if expect.detection:
         steps += [
             _activity(

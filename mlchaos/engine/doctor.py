@@ -389,13 +389,22 @@ def _query(name: str, slo: Slo, service: Service, readable: bool) -> Check:
                  "a steady state that does not hold makes the run inconclusive")  # fmt: skip
 
 
+def _without_alert(experiment: Experiment) -> str:
+    """Who must catch a fault that expects no alert."""
+    if experiment.expect.approval is not None:
+        return "none expected: the team's approval gate must reject the poisoned retrain"
+    if experiment.expect.privacy is not None:
+        return "none expected: the canaries must land nowhere the service file names"
+    return "a canary: the team's rollout must catch it"
+
+
 def _experiment(
     experiment: Experiment, service: Service, rules: dict[str, float], readable: bool
 ) -> Iterator[Check]:
     alert = experiment.expect.alert
     prefix = f"{experiment.name}"
     if not alert:
-        yield Check(f"{prefix} alert", "ok", "a canary: the team's rollout must catch it")
+        yield Check(f"{prefix} alert", "ok", _without_alert(experiment))
     elif not readable:
         yield Check(f"{prefix} alert", "skip", "Prometheus cannot be read")
     elif alert in rules:

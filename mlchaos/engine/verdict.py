@@ -20,6 +20,7 @@ from mlchaos.engine.pages import split_steps
 from mlchaos.engine.timeline import durations, out_of_order
 from mlchaos.journal import (
     Activity,
+    ApprovalWatched,
     EventRecord,
     FaultActive,
     FloorRecord,
@@ -90,6 +91,9 @@ class ExperimentResult:
     privacy: dict[str, Any] | None = None
     """For a ``pii_canary``: each place searched, and what was found
     (`mlchaos.journal.PrivacySearched`)."""
+    approval: dict[str, Any] | None = None
+    """For ``poisoned_data``: the retrain mlchaos ran, and what the team's approval gate
+    decided on each version (`mlchaos.journal.ApprovalWatched`)."""
     version_mismatch: dict[str, Any] | None = None
     """For a fault that promoted a version: the share of answers it gave while in
     (`mlchaos.observe.versions`)."""
@@ -156,6 +160,11 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
         found, unread = _privacy_reasons(privacy, "injected" in times)
         fail += found
         unsure += unread
+    approval = _approval(records, experiment)
+    if experiment.expect.approval is not None and not signal and stop is None:
+        rejected, unknown = _approval_reasons(approval, "injected" in times)
+        fail += rejected
+        unsure += unknown
     reasons = fail + invalid + unsure
     verdict = (
         Verdict.FAIL
@@ -194,6 +203,7 @@ def judge(experiment: Experiment, records: list[Record], floor: Floor | None) ->
         notes=_notes(experiment, simulated),
         rollout=rollout,
         privacy=privacy,
+        approval=approval,
         interrupted_by=signal,
         promoted=_promoted(events, times),
     )
@@ -310,7 +320,11 @@ def _recorded_for(records: list[Record]) -> float:
 def _notes(experiment: Experiment, simulated: dict[str, str]) -> list[str]:
     """What the verdict did not judge, said in words."""
     notes = [f"{LABELS[name]} simulated: {why}; not judged" for name, why in simulated.items()]
-    if experiment.expect.privacy is not None:
+    if experiment.expect.approval is not None:
+        notes.append("a poisoned retrain changes nothing served unless the gate lets it "
+                     "through: the gate's decisions, and what was served, are judged; the "
+                     "retrain step was run by mlchaos, as the team's schedule would")  # fmt: skip
+    elif experiment.expect.privacy is not None:
         notes.append("a PII canary changes nothing to recover from: only where its fake data "
                      "landed is judged")  # fmt: skip
     elif experiment.expect.recovery is None:
@@ -415,6 +429,59 @@ def _privacy(records: list[Record]) -> dict[str, Any] | None:
     found["found"] = sum(len(s.get("finds", [])) for s in searched.sinks)
     return found
 
+
+
+def _approval(records: list[Record], experiment: Experiment) -> dict[str, Any] | None:
+    watched = next((r for r in records if isinstance(r, ApprovalWatched)), None)
+    if watched is None or experiment.expect.approval is None:
+        return None
+    found = watched.model_dump(mode="json", exclude={"type", "written_at"})
+    found["rejected_within_s"] = experiment.expect.approval.rejected_within
+    return found
+
+
+def _approval_reasons(
+    approval: dict[str, Any] | None, injected: bool
+) -> tuple[list[str], list[str]]:
+    """A version trained on the poison that the gate approved, decided late or never, or that
+    was served fails the experiment; a watch with nothing to judge leaves it unknown."""
+    if approval is None:
+        return [], (["approval: the retrain never ran, so the gate was never watched"]
+                    if injected else [])  # fmt: skip
+    within = approval["rejected_within_s"]
+    fail, unsure = [], []
+    for v in approval["versions"]:
+        name = f"version {v['version']}"
+        why = f" ({v['reason']})" if v.get("reason") else ""
+        if v["outcome"] == "approved":
+            fail.append(f"approval: the gate approved {name}, trained on the poisoned "
+                        f"snapshot{why}")  # fmt: skip
+        elif v["outcome"] == "undecided":
+            fail.append(f"approval: {name}, trained on the poisoned snapshot, had no decision "
+                        f"{within:g}s after the retrain began: the gate never decided")  # fmt: skip
+        elif v["outcome"] == "other":
+            unsure.append(f"approval: {name}'s decision {v['decision']!r} is neither the "
+                          "service file's approved nor its rejected value")  # fmt: skip
+        elif v["time_to_decision_s"] > within:
+            fail.append(f"approval: {name} was rejected {v['time_to_decision_s']:.1f}s after "
+                        f"the retrain began, over the {within:g}s target")  # fmt: skip
+        if v.get("alias_named_at") or v.get("served_answers"):
+            served = [f"the alias named it at {v['alias_named_at']}"] if v.get(
+                "alias_named_at") else []  # fmt: skip
+            served += [f"it gave {v['served_answers']} answer(s)"] if v.get(
+                "served_answers") else []  # fmt: skip
+            fail.append(f"approval: {name}, trained on the poisoned snapshot, was served: "
+                        f"{' and '.join(served)}")  # fmt: skip
+    if not approval["versions"]:
+        retrain = approval.get("retrain", {})
+        said = (f"the retrain step failed: {retrain.get('error')}" if not retrain.get("ok")
+                else "the retrain step ended")  # fmt: skip
+        unsure.append(f"approval: {said}, and no version was registered within {within:g}s: "
+                      "the gate had nothing to decide")  # fmt: skip
+    if approval.get("error"):
+        unsure.append(f"approval: the registry could not be read to the end: "
+                      f"{approval['error']}")  # fmt: skip
+    return fail, unsure
 
 
 def _privacy_reasons(

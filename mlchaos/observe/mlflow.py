@@ -106,6 +106,20 @@ class MlflowAliases:
         tags = answer.get("model_version", {}).get("tags", [])
         return {str(t["key"]): str(t.get("value", "")) for t in tags}
 
+    def versions_since(self, model: str, since_ms: int) -> list[dict[str, Any]]:
+        """Every version of ``model`` created at or after ``since_ms`` (epoch milliseconds),
+        with its tags, oldest first (the newest 1,000 versions are searched)."""
+        asked = {"filter": f"name='{model}'", "max_results": 1000,
+                 "order_by": "version_number DESC"}  # fmt: skip
+        answer = self._call("GET", "/model-versions/search", params=asked)
+        found = [dict(v) for v in answer.get("model_versions", [])
+                 if int(v.get("creation_timestamp", 0)) >= since_ms]  # fmt: skip
+        return sorted(found, key=lambda v: int(v["version"]))
+
+    def set_version_tag(self, model: str, version: str, key: str, value: str) -> None:
+        body = {"name": model, "version": version, "key": key, "value": value}
+        self._call("POST", "/model-versions/set-tag", json=body)
+
     def delete_version(self, model: str, version: str) -> bool:
         """Delete a version; False when it is already gone."""
         if not self.has_version(model, version):

@@ -19,6 +19,8 @@ def summary_table(document: ResultsDocument) -> str:
     header = ["experiment", "verdict", *(c for c, _ in COLUMNS), "floor"]
     header += ["canary (from the answers)"] if canaries else []
     header += ["privacy (PII canaries)"] if privacy else []
+    approval = any(e.approval is not None for e in document.experiments)
+    header += ["approval gate (poisoned retrain)"] if approval else []
     rows = [header]
     for exp in document.experiments:
         cells = [exp.name, exp.verdict.upper()]
@@ -37,6 +39,8 @@ def summary_table(document: ResultsDocument) -> str:
             cells.append(_canary(exp))
         if privacy:
             cells.append(_privacy(exp))
+        if approval:
+            cells.append(_approval(exp))
         rows.append(cells)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
@@ -103,6 +107,27 @@ def _privacy(exp: ExperimentResults) -> str:
     if unread:
         return f"{', '.join(unread)} unsearchable"
     return f"none found in {len(privacy.sinks)} places"
+
+
+def _approval(exp: ExperimentResults) -> str:
+    """What the gate did with each version trained on the poison: ``v5 rejected 6.2s ✓ ≤60s``;
+    ``v5 approved ✗, served``; ``no version registered``."""
+    approval = exp.approval
+    if approval is None:
+        return "-"
+    if not approval.versions:
+        return "no version registered"
+    shown = []
+    within = approval.rejected_within_s
+    for v in approval.versions:
+        if v.outcome == "rejected":
+            cell = f"v{v.version} rejected {_cell(v.time_to_decision_s, within)}"
+        else:
+            cell = f"v{v.version} {v.outcome} ✗" if v.outcome != "other" else f"v{v.version} ?"
+        if v.alias_named_at or v.served_answers:
+            cell += ", served ✗"
+        shown.append(cell)
+    return "; ".join(shown)
 
 
 def _cell(value: float | None, target: float | None) -> str:

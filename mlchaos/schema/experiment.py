@@ -30,6 +30,7 @@ __all__ = [
     "Abort",
     "Acknowledgement",
     "AnyGatewayFault",
+    "ApprovalCheck",
     "BadVersionFault",
     "ConceptDriftFault",
     "DataDriftFault",
@@ -53,6 +54,7 @@ __all__ = [
     "PiiCanaryFault",
     "PiiKind",
     "PluginFault",
+    "PoisonedDataFault",
     "PrivacyCheck",
     "ProcessFault",
     "Promotion",
@@ -238,6 +240,29 @@ class PiiCanaryFault(Frozen):
     evidence, and are harmless (no real person, no real card)."""
 
 
+class PoisonedDataFault(Frozen):
+    """Poison the training snapshot the team's retrain pipeline reads (the service file's
+    ``training``): flip a share of its labels, in one segment or everywhere. mlchaos then runs
+    the team's retrain, and the experiment's ``expect.approval`` judges the approval gate."""
+
+    type: Literal["poisoned_data"]
+    flip_labels: Share
+    """The share of the chosen rows whose label flips to the other value."""
+    of_label: str | None = Field(default=None, min_length=1, max_length=100)
+    """Only rows with this label (``1``: frauds relabelled as legitimate, as disputed
+    chargebacks would); by default, rows of either label."""
+    where: dict[FeatureName, Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=dict, max_length=10
+    )
+    """Only rows of one segment, by column value (``{channel: "0"}``): the poison biases that
+    segment. Numbers compare as numbers (``0`` matches ``0.0``)."""
+    seed: int = 0
+    """Seeds which rows flip: the same seed poisons the same rows of the same snapshot."""
+    ttl: Duration = Field(default=900.0, gt=0, le=7200)
+    """Lease TTL: the snapshot is put back by the lease keeper when it runs out (or by the
+    revert, or `mlchaos recover`), and ``champion`` with it if a poisoned version took it."""
+
+
 class GatewayFault(Frozen):
     """What every fault the chaos gateway applies shares: which requests, and for how long."""
 
@@ -386,6 +411,7 @@ Fault = Annotated[
     | SecretRotationFault
     | ProcessFault
     | PiiCanaryFault
+    | PoisonedDataFault
     | PluginFault,
     Field(discriminator="type"),
 ]
@@ -490,6 +516,19 @@ class PrivacyCheck(Frozen):
     a log to be flushed and Prometheus to scrape. A marker found ends the search at once."""
 
 
+class ApprovalCheck(Frozen):
+    """A ``poisoned_data`` fault's expectation: the team's approval gate must reject every
+    version its retrain pipeline trains on the poisoned snapshot, in time, and none may be
+    served."""
+
+    rejected_within: Target
+    """From mlchaos running the team's retrain step to the gate's rejection (its decision
+    tag on the new version, as MLflow shows it)."""
+    never_served_for: Duration = Field(default=10.0, ge=0, le=3600)
+    """How long after the decision (and the retrain's end) the version is watched: the
+    registry's alias must not name it, nor any answer come from it."""
+
+
 class Promotion(Frozen):
     """The control run of a canary: the team's rollout must promote a good version in time."""
 
@@ -519,6 +558,8 @@ class Expectations(Frozen):
     """A canary's control run (``good_version``)."""
     privacy: PrivacyCheck | None = None
     """A ``pii_canary``: where its fake personal data must not be found."""
+    approval: ApprovalCheck | None = None
+    """A ``poisoned_data`` fault: the approval gate must reject what was trained on it."""
 
     @model_validator(mode="after")
     def _recovery_or_why_not(self) -> Expectations:
@@ -527,10 +568,11 @@ class Expectations(Frozen):
         if self.abort is not None and self.promotion is not None:
             raise ValueError("expect 'abort' (a bad version) or 'promotion' (a good one), not both")
         if (self.detection is None and self.abort is None and self.promotion is None
-                and self.privacy is None):
+                and self.privacy is None and self.approval is None):
             raise ValueError(
                 "'detection' is missing: which alert must catch the fault? (a canary may expect "
-                "'abort' or 'promotion' instead, a pii_canary 'privacy')"
+                "'abort' or 'promotion' instead, a pii_canary 'privacy', poisoned_data "
+                "'approval')"
             )
         if self.detection is None and (self.paging or self.escalation or self.mitigation):
             raise ValueError("paging, escalation and mitigation follow an alert: give 'detection'")
@@ -591,6 +633,9 @@ class Experiment(Frozen):
             raise ValueError("expect 'abort' or 'promotion' only of a canary (rollout: canary)")
         if (self.fault.type == "pii_canary") != (self.expect.privacy is not None):
             raise ValueError("a pii_canary expects 'privacy' ({search_for: ...}), and only it")
+        if (self.fault.type == "poisoned_data") != (self.expect.approval is not None):
+            raise ValueError(
+                "poisoned_data expects 'approval' ({rejected_within: ...}), and only it")
         return self
 
     @property
@@ -605,7 +650,8 @@ class Experiment(Frozen):
             return {e: self.give_up_after for e in _WAITED}
         expect = self.expect
         privacy = expect.privacy.search_for if expect.privacy else 0.0
-        last = max(self.expect.targets().values(), default=privacy)
+        approval = expect.approval.rejected_within if expect.approval else 0.0
+        last = max(self.expect.targets().values(), default=max(privacy, approval))
         detection = expect.detection.within if expect.detection else last
         paging = expect.paging.within if expect.paging else detection
         return {

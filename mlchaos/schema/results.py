@@ -25,6 +25,9 @@ from mlchaos.vocabulary import Verdict
 __all__ = [
     "SCHEMA_VERSION",
     "Actor",
+    "Approval",
+    "ApprovalRetrain",
+    "ApprovalVersion",
     "Baseline",
     "ControllerSaid",
     "Expected",
@@ -306,6 +309,45 @@ class Privacy(Part):
     """Finds in all places: any fails the experiment."""
 
 
+class ApprovalVersion(Part):
+    """A version registered while the training snapshot was poisoned, and what became of it."""
+
+    version: str
+    created_at: str
+    run_id: str = ""
+    decision: str | None = None
+    """The gate's decision tag, as written."""
+    outcome: Literal["approved", "rejected", "other", "undecided"]
+    reason: str = ""
+    """Why, in the gate's own words (its reason tag)."""
+    decided_at: str | None = None
+    """When mlchaos first saw the decision (MLflow keeps no time for a tag; read every 0.5 s)."""
+    time_to_decision_s: float | None = None
+    """From mlchaos running the retrain step to the decision."""
+    alias_named_at: str | None = None
+    """When the registry's alias was seen naming it: served."""
+    served_answers: int = 0
+
+
+class ApprovalRetrain(Part):
+    ok: bool = False
+    ended_at: str | None = None
+    error: str | None = None
+
+
+class Approval(Part):
+    """A ``poisoned_data`` fault: the retrain mlchaos ran on the poisoned snapshot, and what
+    the team's approval gate decided on each version it produced."""
+
+    triggered_at: str
+    """When mlchaos ran the team's retrain step (mlchaos's doing, as the team's schedule)."""
+    retrain: ApprovalRetrain
+    versions: list[ApprovalVersion]
+    rejected_within_s: float
+    watched_until: str
+    error: str | None = None
+
+
 class Page(Part):
     """A page from injection to the end of the experiment's window."""
 
@@ -353,6 +395,8 @@ class ExperimentResults(Part):
     """For a canary: how far the candidate got, and what the rollout did with it."""
     privacy: Privacy | None = None
     """For a ``pii_canary``: where its fake personal data was searched for, and found."""
+    approval: Approval | None = None
+    """For ``poisoned_data``: what the team's approval gate decided on the poisoned retrain."""
     budget: list[SloBudget] = Field(default_factory=list)
     """What the fault's window cost each of the service's SLOs."""
     served: Served | None = None

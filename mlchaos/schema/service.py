@@ -44,6 +44,7 @@ from mlchaos.schema.units import Duration, HttpsUrl, Url
 __all__ = [
     "PRODUCTION",
     "Adapters",
+    "ApprovalTags",
     "Band",
     "BasicAuth",
     "ControllerRef",
@@ -66,6 +67,7 @@ __all__ = [
     "Segments",
     "ServiceFile",
     "ServiceProcess",
+    "Training",
     "VersionName",
     "Versions",
 ]
@@ -315,6 +317,37 @@ class Privacy(Frozen):
     are always searched too."""
 
 
+class ApprovalTags(Frozen):
+    """How the team's approval gate writes its decision on a model version: MLflow version
+    tags, a decision and a reason."""
+
+    decision: str = Field(default="approval.decision", min_length=1, max_length=250)
+    """The version tag that holds the gate's decision."""
+    reason: str = Field(default="approval.reason", min_length=1, max_length=250)
+    """The version tag that says why (shown in the results, never judged)."""
+    approved: str = Field(default="approved", min_length=1, max_length=100)
+    rejected: str = Field(default="rejected", min_length=1, max_length=100)
+
+
+class Training(Frozen):
+    """The team's retrain pipeline, for ``poisoned_data`` faults: the training snapshot it
+    reads, the step that runs it, and how its approval gate writes its decision. The pipeline
+    registers what it trains in the service's MLflow registry (``endpoints.registry``)."""
+
+    snapshot: str = Field(min_length=1, max_length=1000)
+    """The training data the pipeline reads, a CSV file with a header (relative to the service
+    file): what a poisoned_data fault changes, and its lease puts back."""
+    label: FeatureName
+    """The snapshot's label column: two values (fraud or not), which a fault flips."""
+    retrain: Hook
+    """The team's retrain trigger: runs the pipeline (train, register, the gate's decision).
+    mlchaos runs it once the snapshot is poisoned, as the team's schedule would."""
+    retrain_timeout: Duration = Field(default=600.0, gt=0, le=7200)
+    """The longest a ``command`` retrain may run; mlchaos waits for it to end before it puts
+    the snapshot back, so that no pipeline reads half of each."""
+    approval: ApprovalTags = ApprovalTags()
+
+
 def _one_or_many(value: object) -> object:
     return (value,) if isinstance(value, str) else value
 
@@ -486,6 +519,8 @@ class ServiceFile(Frozen):
     """The service's processes on this machine, by the name ``process`` faults give them."""
     privacy: Privacy | None = None
     """Where requests carry personal data and where data lands, for ``pii_canary`` faults."""
+    training: Training | None = None
+    """The team's retrain pipeline and its approval gate, for ``poisoned_data`` faults."""
 
     @model_validator(mode="after")
     def _rest_named(self) -> ServiceFile:

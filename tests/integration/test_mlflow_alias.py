@@ -3,7 +3,8 @@ virtualenv): the alias moves under a lease that MLflow itself carries, the team'
 runs after each move, the fault starts when the version first answers at the real gateway, and
 the detached lease keeper moves the alias back at the TTL when the runner was killed with
 `kill -9`; with the keeper killed too and the run folder deleted, `mlchaos recover --service`
-finds the lease in MLflow and puts the alias back."""
+finds the lease in MLflow and puts the alias back. A poisoned training snapshot meets a
+retrain step and its gate, and its lease ends the same ways."""
 
 from __future__ import annotations
 
@@ -27,15 +28,24 @@ import requests
 import yaml
 
 from mlchaos.errors import ObservationError, TargetError
-from mlchaos.faults import bad_version
+from mlchaos.faults import bad_version, poisoned_data
 from mlchaos.faults.leases import revert_all
 from mlchaos.faults.targets import mlflow as target
-from mlchaos.faults.targets.mlflow_build import BUILD_TAG
+from mlchaos.faults.targets import training
+from mlchaos.faults.targets.mlflow_build import (
+    BUILD_TAG,
+    STRAY_AFTER_S,
+    make_copy,
+    remove_copy,
+    strays,
+)
+from mlchaos.faults.targets.training import POISONED_TAG
 from mlchaos.hooks import HookFailed
 from mlchaos.journal import EventRecord, Journal, Lease
+from mlchaos.observe import approval
 from mlchaos.observe.mlflow import LEASE_TAG, MlflowAliases
-from mlchaos.schema.experiment import BadVersionFault
-from mlchaos.schema.service import Hook, Rollout
+from mlchaos.schema.experiment import BadVersionFault, PoisonedDataFault
+from mlchaos.schema.service import Hook, Rollout, Training
 from mlchaos.service import Service
 from mlchaos.vocabulary import KEEPER
 from tests.conftest import ROOT, example_bin, free_ports, wait_until
@@ -154,6 +164,7 @@ def no_keeper_left(tmp_path: Path) -> Iterator[None]:
     a test must not leave one behind."""
     yield
     subprocess.run(["pkill", "-f", f"mlchaos.faults.keeper {tmp_path}"], check=False)
+    subprocess.run(["pkill", "-f", f"mlchaos.faults.training_keeper {tmp_path}"], check=False)
 
 
 @pytest.fixture
@@ -644,3 +655,158 @@ def test_the_keeper_deletes_a_built_copy_at_the_ttl_after_kill_9_of_the_runner(
     assert aliases.version_of(MODEL, "champion") == "2"
     assert not aliases.has_version(MODEL, copy)
     assert not Path(carried["built"]["folder"]).exists()
+
+
+def test_a_build_no_lease_names_is_a_stray_recover_deletes_once_it_is_old_enough(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    """A runner killed between registering a copy and taking its lease leaves a version no
+    lease names: `mlchaos recover --service` deletes it, with its run and files; never one an
+    alias names, and never one young enough to be a live run's."""
+    champion_files(aliases)
+    built = make_copy(staging.mlflow, MODEL, "champion", "slow", 0.01)
+    now_ms = int(time.time() * 1000)
+    assert strays(staging.mlflow, MODEL, now_ms) == []  # too young: perhaps a run's, mid-way
+    later = now_ms + int(STRAY_AFTER_S * 1000) + 1000
+    [stray] = strays(staging.mlflow, MODEL, later)
+    assert (stray["version"], stray["run_id"], stray["folder"]) == (
+        built["version"], built["run_id"], built["folder"])  # fmt: skip
+    aliases.point(MODEL, "previous", built["version"])  # named by an alias: never a stray
+    assert strays(staging.mlflow, MODEL, later) == []
+    aliases.delete_alias(MODEL, "previous")
+    assert remove_copy(staging.mlflow, MODEL, stray) == [
+        f"version {built['version']} deleted", "its files removed", "its run deleted"]
+    assert not aliases.has_version(MODEL, built["version"])
+    assert not Path(built["folder"]).exists()
+
+# -- poisoned retrains (poisoned_data): the snapshot, the team's gate, and the lease ----------
+
+RETRAIN = """
+import csv, json, sys, urllib.request
+url, snapshot, mode = sys.argv[1:4]
+def call(path, body):
+    asked = urllib.request.Request(url + "/api/2.0/mlflow" + path, data=json.dumps(body).encode(),
+                                   headers={"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(asked, timeout=10).read() or b"{}")
+rows = list(csv.DictReader(open(snapshot, newline="")))
+def rate(channel):
+    chosen = [r for r in rows if r["channel"] == channel]
+    return sum(r["is_fraud"] == "1" for r in chosen) / len(chosen)
+run = call("/runs/create", {"experiment_id": "0"})["run"]["info"]
+version = call("/model-versions/create", {"name": "fraud", "run_id": run["run_id"],
+               "source": run["artifact_uri"] + "/model"})["model_version"]["version"]
+gap = abs(rate("0") - rate("1"))
+ok = mode == "lenient" or gap < 0.05
+tag = lambda k, v: call("/model-versions/set-tag", {"name": "fraud", "version": version,
+                                                    "key": k, "value": v})
+tag("approval.reason", f"fraud-rate gap between channels {gap:.3f} (at most 0.05)")
+tag("approval.decision", "approved" if ok else "rejected")
+if ok:  # only an approved version may become champion
+    call("/registered-models/alias", {"name": "fraud", "alias": "champion", "version": version})
+"""
+
+
+def poisoned_staging(staging: Staging, tmp_path: Path, gate: str = "strict") -> Service:
+    """The staging with a training snapshot (600 rows, 10% fraud in both channels, mode 0640)
+    and a retrain step whose gate compares the channels' fraud rates."""
+    snapshot = tmp_path / "snapshot.csv"
+    lines = ["channel,amount,is_fraud"] + [
+        f"{i % 2},{i * 1.5:.1f},{1 if i % 10 < 2 else 0}" for i in range(600)]
+    snapshot.write_text("\n".join(lines) + "\n")
+    snapshot.chmod(0o640)
+    (tmp_path / "retrain.py").write_text(RETRAIN)
+    hook = Hook(command=(sys.executable, "retrain.py", staging.mlflow, "snapshot.csv", gate))
+    training = Training(snapshot="snapshot.csv", label="is_fraud", retrain=hook)
+    return service(staging, tmp_path / "deploys").model_copy(update={"training": training})
+
+
+def poisoned(ttl: float = 60.0) -> PoisonedDataFault:
+    """Frauds in channel 0 relabelled legitimate: the poison biases one segment."""
+    return PoisonedDataFault.model_validate({
+        "type": "poisoned_data", "flip_labels": 0.9, "of_label": "1", "where": {"channel": "0"},
+        "seed": 7, "ttl": ttl})  # fmt: skip
+
+
+def as_found(tmp_path: Path, original: bytes) -> bool:
+    snapshot = tmp_path / "snapshot.csv"
+    return (snapshot.read_bytes() == original and snapshot.stat().st_mode & 0o777 == 0o640
+            and not list(tmp_path.glob(".snapshot.csv.mlchaos-held-*")))  # fmt: skip
+
+
+def test_a_poisoned_retrain_is_rejected_by_the_gate_and_the_snapshot_put_back(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    svc, journal = poisoned_staging(staging, tmp_path), Journal(tmp_path / "journal.jsonl")
+    original = (tmp_path / "snapshot.csv").read_bytes()
+    assert poisoned_data.FAULT.ready(svc, poisoned()).startswith(
+        "snapshot.csv: 600 rows; ")  # a dry run changes nothing
+    assert (tmp_path / "snapshot.csv").read_bytes() == original
+    since = time.time()
+    poisoned_data.FAULT.inject(journal, svc, poisoned())
+    assert poisoned_data.FAULT.confirm(journal, svc, poisoned())
+    [injected] = [r for r in journal.of(EventRecord) if r.event == "injected"]
+    assert injected.detail["chosen"] == 60 and 45 <= injected.detail["flipped"] <= 60
+    assert (tmp_path / "snapshot.csv").stat().st_mode & 0o777 == 0o640
+    seen = approval.watch(svc, since, rejected_within_s=60, never_served_for_s=1)
+    assert seen.retrain["ok"] and len(seen.versions) == 1, seen
+    [made] = seen.versions
+    assert (made.outcome, made.alias_named_at, made.served_answers) == ("rejected", None, 0)
+    assert made.reason.startswith("fraud-rate gap between channels 0.1")
+    assert made.time_to_decision_s is not None and 0 < made.time_to_decision_s < 60
+    [ended] = revert_all(journal)
+    assert ended["action"] == "revert" and "snapshot.csv put back as it was" in ended["reason"]
+    assert as_found(tmp_path, original)
+    assert aliases.version_tags(MODEL, made.version)[POISONED_TAG] == ended["lease_id"]
+    assert aliases.version_of(MODEL, "champion") == "2"
+
+
+def test_a_gate_that_lets_the_poison_through_is_seen_serving_and_champion_is_taken_back(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    svc = poisoned_staging(staging, tmp_path, gate="lenient")
+    journal = Journal(tmp_path / "journal.jsonl")
+    since = time.time()
+    poisoned_data.FAULT.inject(journal, svc, poisoned())
+    seen = approval.watch(svc, since, rejected_within_s=60, never_served_for_s=1)
+    [made] = seen.versions
+    assert made.outcome == "approved" and made.alias_named_at is not None
+    [ended] = revert_all(journal)
+    assert f"fraud@champion named {made.version}, trained on the poison: put back to 2, and " \
+           "deployed" in ended["reason"]  # fmt: skip
+    assert aliases.version_of(MODEL, "champion") == "2"
+    assert (tmp_path / "deploys").read_text() == "deployed\n"
+
+
+def test_the_snapshot_keeper_puts_it_back_at_the_ttl_and_recover_after_both_are_killed(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    svc = poisoned_staging(staging, tmp_path)
+    original = (tmp_path / "snapshot.csv").read_bytes()
+    journal = Journal(tmp_path / "ttl" / "journal.jsonl")
+    poisoned_data.FAULT.inject(journal, svc, poisoned(ttl=1))
+    training._HELD_FILES.clear()  # as after a `kill -9` of the runner: only the keeper is left
+    wait_until(lambda: as_found(tmp_path, original), timeout=15, interval=0.1)
+    [ended] = revert_all(journal)  # recover finds it ended, and says by whom
+    assert (ended["actor"], ended["action"]) == (KEEPER, "expire")
+    journal = Journal(tmp_path / "killed" / "journal.jsonl")
+    poisoned_data.FAULT.inject(journal, svc, poisoned())
+    training._HELD_FILES.clear()
+    [lease_file] = (tmp_path / "killed" / "leases").glob("*.json")
+    os.kill(int(lease_file.with_suffix(".alive").read_text()), signal.SIGKILL)
+    assert (tmp_path / "snapshot.csv").read_bytes() != original  # nothing ends it by itself
+    [ended] = revert_all(journal)  # `mlchaos recover`
+    assert (ended["actor"], ended["action"]) == ("mlchaos", "revert")
+    assert as_found(tmp_path, original)
+
+
+def test_a_snapshot_the_team_wrote_again_is_kept(
+    aliases: MlflowAliases, staging: Staging, tmp_path: Path
+) -> None:
+    svc, journal = poisoned_staging(staging, tmp_path), Journal(tmp_path / "journal.jsonl")
+    poisoned_data.FAULT.inject(journal, svc, poisoned())
+    (tmp_path / "snapshot.csv").write_text("channel,amount,is_fraud\n1,2.0,0\n")  # a new export
+    assert not poisoned_data.FAULT.confirm(journal, svc, poisoned())
+    [ended] = revert_all(journal)
+    assert "written again since the poison" in ended["reason"]
+    assert (tmp_path / "snapshot.csv").read_text() == "channel,amount,is_fraud\n1,2.0,0\n"
+    assert not list(tmp_path.glob(".snapshot.csv.mlchaos-held-*"))

@@ -27,7 +27,16 @@ from mlchaos.errors import MlchaosError, TargetError
 from mlchaos.faults.builds import Buildable, build
 from mlchaos.observe.mlflow import MlflowAliases
 
-__all__ = ["BUILD_TAG", "MARKER", "PICKLES", "champion_files", "make_copy", "remove_copy"]
+__all__ = [
+    "BUILD_TAG",
+    "MARKER",
+    "PICKLES",
+    "STRAY_AFTER_S",
+    "champion_files",
+    "make_copy",
+    "remove_copy",
+    "strays",
+]
 
 BUILD_TAG = "mlchaos.build"
 """Tags the copy's version and run: which build, of which version."""
@@ -100,6 +109,32 @@ def remove_copy(url: str, model: str, built: dict[str, Any]) -> list[str]:
         except MlchaosError:
             pass  # already deleted, or gone with its experiment
     return done
+
+
+STRAY_AFTER_S = 120.0
+"""A build no lease names is a stray once this old: a younger one may be a run's, between its
+registration and its lease."""
+
+
+def strays(url: str, model: str, now_ms: int) -> list[dict[str, Any]]:
+    """Builds mlchaos registered (tagged `BUILD_TAG`) that no lease MLflow carries names and
+    no alias names, older than `STRAY_AFTER_S`: left by a runner killed between registering a
+    copy and taking its lease. What `remove_copy` takes of each."""
+    aliases = MlflowAliases(url)
+    leased = (aliases.lease(model) or {}).get("built") or {}
+    named = set(aliases.aliases(model).values())
+    found = []
+    for v in aliases.versions_since(model, 0):
+        tags = {str(t["key"]): str(t.get("value", "")) for t in v.get("tags", [])}
+        version = str(v["version"])
+        old = now_ms - int(v.get("creation_timestamp", now_ms)) > STRAY_AFTER_S * 1000
+        if BUILD_TAG in tags and old and version != leased.get("version") and version not in named:
+            source = str(v.get("source", ""))
+            local = source.startswith(("/", "file:"))
+            folder = _local(source, "the copy's files") if local else None
+            found.append({"version": version, "run_id": str(v.get("run_id", "")),
+                          "folder": str(folder) if folder else None, "of": tags[BUILD_TAG]})
+    return found
 
 
 def _local(uri: str, what: str) -> Path:
