@@ -9,6 +9,8 @@ Feast, keyed by ``customer_id``: the model server looks it up for every request.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 FEATURES = ("amount", "hour", "account_age_days", "distance_km", "prior_txns", "channel")
@@ -19,6 +21,8 @@ VIEWS = {"customer_profile": ("account_age_days",), "customer_activity": ("prior
 """The feature store's feature views of a customer, and their features."""
 CUSTOMERS = 500
 CHANNELS = {"web": 0.0, "app": 1.0, "pos": 2.0}
+TRAINING_SEED = 20261201
+"""The seed of the transactions the team's models are trained on."""
 
 
 def customers(n: int = CUSTOMERS, seed: int = 11) -> dict[str, np.ndarray]:
@@ -51,3 +55,15 @@ def generate(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     fraud = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     rows = np.column_stack([amount, hour, age, distance, prior, channel])
     return rows, fraud, known["customer_id"][who]
+
+
+def write_training(folder: Path) -> None:
+    """The training pipeline's files: the snapshot the data pipeline exports (the transactions
+    versions 1 and 2 were trained on) and the golden holdout the approval gate keeps apart."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, n, seed in (("snapshot.csv", 20_000, TRAINING_SEED), ("holdout.csv", 20_000, 20261202)):
+        rows, labels, _ = generate(n, seed)
+        staged = folder / f"{name}.new"
+        np.savetxt(staged, np.column_stack([rows, labels]), delimiter=",", fmt="%.10g",
+                   header=",".join((*FEATURES, "is_fraud")), comments="")
+        staged.replace(folder / name)

@@ -16,7 +16,7 @@ import mlflow
 from mlflow import MlflowClient
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from fraud import FEATURES, generate
+from fraud import FEATURES, TRAINING_SEED, generate
 
 MODEL = "fraud"
 
@@ -32,7 +32,7 @@ def main(tracking_uri: str) -> None:
 
 def register(client: MlflowClient) -> None:
     mlflow.set_experiment("fraud-training")
-    rows, labels, _ = generate(20_000, seed=20261201)
+    rows, labels, _ = generate(20_000, seed=TRAINING_SEED)
     builds = [
         ("good, 50 iterations", labels, 50),
         ("good, 200 iterations", labels, 200),

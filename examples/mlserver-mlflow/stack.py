@@ -7,6 +7,7 @@ from mlchaos only its chaos gateway and PagerDuty receiver.
     python stack.py sabotage --state DIR [--without-rule NAME | --no-rules] [--no-model]
                              [--no-controller | --broken-deploy]
                              [--broken-analysis | --failure-limit N] [--log-raw-requests]
+                             [--lenient-gate]
 
 `up` writes DIR/service.yaml, the service file mlchaos reads, and returns once every part
 answers. Prometheus and Alertmanager take basic auth over TLS (their own
@@ -24,6 +25,8 @@ deploy step that cannot reach MLServer. ``--broken-analysis`` points the canary'
 metric nobody exports (every measurement inconclusive), ``--failure-limit N`` lets the canary
 tolerate N failed measurements per step. ``--log-raw-requests`` turns on the runtime's debug
 switch that writes each request's raw parameters (the card, the email) into the inference log.
+``--lenient-gate`` loosens the retrain pipeline's approval gate (retrain.py) until anything
+passes, and a version trained on poisoned labels becomes champion.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ from string import Template
 import requests
 import yaml
 
+from fraud import write_training
+
 HERE = Path(__file__).resolve().parent
 OFFSETS = {
     "gateway": 0, "router": 70, "router_metrics": 71,
@@ -56,6 +61,11 @@ OFFSETS = {
 REDIS_USERS = ("fraud", "mlchaos")
 """Redis's ACL users: the model server and feature pipeline's, and the one mlchaos acts as."""
 START_S = 120.0
+GATE = {"max_auc_drop": 0.03, "max_recall_gap": 0.2}
+"""The approval gate's thresholds (retrain.py): how far below champion's holdout AUC a new
+version may be, and the largest recall gap between channels at the team's review rate."""
+LENIENT = {"max_auc_drop": 1.0, "max_recall_gap": 1.0}
+"""``sabotage --lenient-gate``: thresholds nothing fails."""
 MONITORING_USER = "mlchaos"
 ENV_PASSWORD = "FRAUD_MONITORING_PASSWORD"
 
@@ -74,6 +84,7 @@ def main() -> None:
     parser.add_argument("--broken-analysis", action="store_true")
     parser.add_argument("--failure-limit", type=int, metavar="N")
     parser.add_argument("--log-raw-requests", action="store_true")
+    parser.add_argument("--lenient-gate", action="store_true")
     args = parser.parse_args()
     state = args.state.resolve()
     if args.action == "down":
@@ -134,6 +145,8 @@ def up(state: Path, args: argparse.Namespace) -> None:
         "--host", "127.0.0.1", "--port", str(ports["mlflow"]), "--workers", "1",
     ], lambda: _ok(f"{tracking}/health"))  # fmt: skip
     subprocess.run([sys.executable, str(HERE / "seed.py"), tracking], check=True, cwd=HERE)
+    write_training(state / "training")  # the retrain pipeline's snapshot and golden holdout
+    write_gate(state)
     start_feature_store(state, ports)
     start_model(state, ports)
     start_router(state, ports)
@@ -219,6 +232,7 @@ def sabotage(state: Path, args: argparse.Namespace) -> None:
         switch.touch()
     else:
         switch.unlink(missing_ok=True)
+    write_gate(state, lenient=args.lenient_gate)
     if args.no_model:
         stop(state, "mlserver")
     elif "mlserver" not in _pids(state):
@@ -230,9 +244,17 @@ def sabotage(state: Path, args: argparse.Namespace) -> None:
     broken += ["the controller's deploy step broken"] if args.broken_deploy else []
     broken += ["the canary's analysis query broken"] if args.broken_analysis else []
     broken += ["raw requests logged"] if args.log_raw_requests else []
+    broken += ["the approval gate lets anything through"] if args.lenient_gate else []
     if args.failure_limit is not None:
         broken += [f"the canary tolerates {args.failure_limit} failed measurements per step"]
     print("sabotaged: " + ", ".join(broken) if broken else "stack restored")
+
+
+def write_gate(state: Path, lenient: bool = False) -> None:
+    """The approval gate's thresholds, which retrain.py reads at each run."""
+    staged = state / "training" / "gate.json.new"
+    staged.write_text(json.dumps(LENIENT if lenient else GATE))
+    staged.replace(state / "training" / "gate.json")
 
 
 def start_feature_store(state: Path, ports: dict[str, int]) -> None:

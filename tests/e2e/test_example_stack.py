@@ -29,6 +29,7 @@ import yaml
 
 from mlchaos.faults.leases import ACTOR
 from mlchaos.faults.targets.feast_layout import key_pattern, view_fields
+from mlchaos.faults.targets.training import POISONED_TAG
 from mlchaos.loader import load_service
 from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.prometheus import Prometheus
@@ -174,6 +175,7 @@ def run_bad_version(state: Path, reports: Path, **changes: Any) -> subprocess.Co
 def test_the_fraud_teams_game_day_passes_on_its_own_staging(
     fraud_staging: Path, tmp_path: Path
 ) -> None:
+    snapshot = (fraud_staging / "training" / "snapshot.csv").read_bytes()
     done = mlchaos(
         "gameday", str(EXAMPLE / "scenario.yaml"), "--service",
         str(fraud_staging / "service.yaml"), "--report-dir", str(tmp_path / "reports"),
@@ -183,7 +185,7 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
     RUNS.extend(p.parent for p in (tmp_path / "reports").glob("*/results.json"))
     verdicts = {e["name"]: e["verdict"] for e in found["experiments"]}
     assert done.returncode == 0, (verdicts, done.stdout[-3000:], done.stderr[-2000:])
-    assert set(verdicts.values()) == {"pass"} and len(verdicts) == 14
+    assert set(verdicts.values()) == {"pass"} and len(verdicts) == 15
     by_name = {e["name"]: e for e in found["experiments"]}
     # the canary: the good version promoted, every answer its own; the bad one aborted by the
     # team's analysis at the first step, far below the 25% step; both read from the answers
@@ -233,6 +235,8 @@ def test_the_fraud_teams_game_day_passes_on_its_own_staging(
     _the_canaries_landed_nowhere(by_name["fraud-pii-canary"], fraud_staging)
     _the_slow_build_was_caught_by_mlservers_latency_and_deleted(by_name["fraud-slow-build"],
                                                                 fraud_staging)  # fmt: skip
+    _the_poisoned_retrain_was_rejected_and_never_served(
+        by_name["fraud-poisoned-retrain"], fraud_staging, snapshot, postmortem.read_text())
     # neither the routing key (a mounted secret) nor the monitoring password is in any file
     # the game day wrote, nor in what it printed
     assert secrets_in(tmp_path, fraud_staging) == []
@@ -314,11 +318,38 @@ def _the_slow_build_was_caught_by_mlservers_latency_and_deleted(
     assert seen["server-p90-seconds"]["held"] is False, seen  # MLServer's own latency broke
     assert slow["actors"]["mitigated"]["party"] == "team"
     assert slow["durations_s"]["mttr"] <= slow["targets_s"]["mttr"]
+    assert sorted(registered(state)) == ["1", "2", "3"]
+    assert aliases(state) == {"champion": "2", "previous": "1"}
+
+
+def registered(state: Path) -> dict[str, dict[str, str]]:
+    """Every version of fraud in MLflow, but those a poisoned retrain made (tagged so by the
+    lease's end): its tags."""
     url = service_file(state)["endpoints"]["registry"]
     found = requests.get(f"{url}/api/2.0/mlflow/model-versions/search",
                          params={"filter": "name='fraud'"}, timeout=10).json()  # fmt: skip
-    assert sorted(v["version"] for v in found["model_versions"]) == ["1", "2", "3"]
-    assert aliases(state) == {"champion": "2", "previous": "1"}
+    tagged = {v["version"]: {t["key"]: t["value"] for t in v.get("tags", [])}
+              for v in found["model_versions"]}  # fmt: skip
+    return {v: tags for v, tags in tagged.items() if POISONED_TAG not in tags}
+
+
+def _the_poisoned_retrain_was_rejected_and_never_served(
+    poisoned: dict[str, Any], state: Path, snapshot: bytes, postmortem: str
+) -> None:
+    """The team's gate rejected the version its pipeline trained on web fraud relabelled as
+    legitimate, in its own words; it was never served; the snapshot is back, byte for byte."""
+    approval = poisoned["approval"]
+    [version] = approval["versions"]
+    assert approval["retrain"]["ok"] and version["outcome"] == "rejected", approval
+    assert "recall gap between channels" in version["reason"] and "web lowest" in version["reason"]
+    assert 0 < version["time_to_decision_s"] <= approval["rejected_within_s"]
+    assert version["alias_named_at"] is None and version["served_answers"] == 0
+    assert poisoned["fault_detail"]["where"] == {"channel": "0"}
+    assert (state / "training" / "snapshot.csv").read_bytes() == snapshot
+    assert not list((state / "training").glob(".snapshot.csv.mlchaos-held-*"))
+    assert version["version"] not in registered(state)  # tagged as trained on the poison
+    assert "### Approval gate" in postmortem and "the team's training data, not what was served" \
+        in postmortem  # fmt: skip
 
 
 def _the_canaries_landed_nowhere(canary: dict[str, Any], state: Path) -> None:
@@ -327,7 +358,8 @@ def _the_canaries_landed_nowhere(canary: dict[str, Any], state: Path) -> None:
     privacy = canary["privacy"]
     assert canary["timeline"]["detected"] is None and privacy["found"] == 0, privacy
     searched = {s["sink"]: s for s in privacy["sinks"]}
-    assert list(searched) == ["answers", "inference-log", "model-server-logs", "metrics"]
+    assert list(searched) == ["answers", "inference-log", "model-server-logs", "training-data",
+                              "mlflow-artifacts", "metrics"]
     assert not any(s.get("error") for s in searched.values()), searched
     assert searched["answers"]["read"] == "10 answer(s) of 10"
     marker = privacy["marker"]
@@ -338,22 +370,34 @@ def _the_canaries_landed_nowhere(canary: dict[str, Any], state: Path) -> None:
     assert marker not in (state / "inference" / "inference.jsonl").read_text()
 
 
-def test_a_runtime_that_logs_raw_requests_fails_the_pii_canary_naming_the_log(
+def test_logged_raw_requests_and_a_lenient_gate_fail_their_experiments_naming_why(
     fraud_staging: Path, tmp_path: Path
 ) -> None:
     """The team's debug switch left on: the inference log takes each request's raw parameters.
-    The canary finds its fake cards and emails there, and only there, with the line."""
-    sabotage(fraud_staging, "--log-raw-requests")
+    The canary finds its fake cards and emails there, and only there, with the line. And the
+    approval gate loosened until anything passes: the poisoned retrain is approved, becomes
+    champion and serves, and the lease's end takes champion back from it."""
+    sabotage(fraud_staging, "--log-raw-requests", "--lenient-gate")
     try:
-        done = mlchaos(
-            "run", str(EXAMPLE / "experiments" / "pii-canary.yaml"), "--service",
-            str(fraud_staging / "service.yaml"), "--rate", "40",
-            "--report-dir", str(tmp_path / "reports"),
-        )  # fmt: skip
+        runner = _start_alone(fraud_staging, tmp_path, ["pii-canary", "poisoned-retrain"],
+                              tmp_path / "reports")  # fmt: skip
+        stdout, stderr = runner.communicate(timeout=600)
     finally:
         sabotage(fraud_staging)
-    [found] = results(tmp_path / "reports")["experiments"]
-    assert (done.returncode, found["verdict"]) == (1, "fail"), done.stdout[-3000:]
+    found, poisoned = results(tmp_path / "reports")["experiments"]
+    assert (runner.returncode, found["verdict"]) == (1, "fail"), stdout[-3000:] + stderr[-2000:]
+    [version] = poisoned["approval"]["versions"]
+    assert poisoned["verdict"] == "fail" and version["outcome"] == "approved", poisoned
+    assert poisoned["reasons"][0].startswith(
+        f"approval: the gate approved version {version['version']}, trained on the poisoned "
+        "snapshot (holdout AUC")  # fmt: skip
+    assert poisoned["reasons"][1].startswith(
+        f"approval: version {version['version']}, trained on the poisoned snapshot, was "
+        "served: the alias named it at")  # fmt: skip
+    assert f"v{version['version']} approved ✗, served ✗" in stdout
+    assert aliases(fraud_staging) == {"champion": "2", "previous": "1"}  # taken back
+    wait_until(lambda: served(fraud_staging) == "2", timeout=30)
+    done = subprocess.CompletedProcess([], runner.returncode, stdout, stderr)
     finds = {s["sink"]: s["finds"] for s in found["privacy"]["sinks"]}
     assert {sink for sink, f in finds.items() if f} == {"inference-log"}, finds
     log = str(fraud_staging / "inference" / "inference.jsonl")
@@ -403,6 +447,7 @@ def test_doctor_passes_on_the_staging_and_names_each_problem_on_its_own_line(
     assert any(line.startswith("ok   pager: pagerduty REST API answers") for line in lines)
     assert any("hold customer_activity; its values would vanish" in line for line in lines), lines
     assert any("fraud logs in with redis-fraud-password" in line for line in lines), lines
+    assert any("snapshot.csv: 20000 rows; " in line for line in lines), lines  # poisoned_data
     # its warm-up replays the payload in order, as the load does: it sets off no alert
     assert _active_alerts(fraud_staging) == [], healthy.stdout
 
@@ -419,7 +464,7 @@ def test_doctor_passes_on_the_staging_and_names_each_problem_on_its_own_line(
     assert broken.returncode == 1, broken.stdout
     assert any("model: one request of the payload got HTTP" in line for line in failed), failed
     no_rule = [line for line in failed if "no loaded alerting rule is named" in line]
-    assert len(no_rule) == 11, failed  # every experiment's alert but the canaries' (3)
+    assert len(no_rule) == 11, failed  # every alert but those of the canaries (2), PII, retrain
 
     # the wrong password, and the model stopped
     monkeypatch.setenv("FRAUD_MONITORING_PASSWORD", "not-the-monitoring-password")
@@ -550,7 +595,7 @@ def test_the_aggregate_over_these_runs_shows_rollback_rate_and_canary_pass_rate(
     # slow build (rolled back); canaries: the control and the bad one pass, the sabotaged fails
     [everything] = [line for line in table.splitlines() if line.startswith("| all |")]
     cells = [c.strip() for c in everything.strip("|").split("|")]
-    assert cells[:5] == ["all", "2", "15", "60% of 5", "67% of 3"], everything
+    assert cells[:5] == ["all", "2", "16", "60% of 5", "67% of 3"], everything
     assert 'id="practice"' in (tmp_path / "aggregate.html").read_text()
 
 
@@ -711,14 +756,16 @@ def test_with_runner_and_keeper_killed_and_the_run_folder_deleted_recover_uses_m
 
 
 def _start_alone(
-    state: Path, tmp_path: Path, name: str, reports: Path
+    state: Path, tmp_path: Path, names: str | list[str], reports: Path
 ) -> subprocess.Popen[str]:
-    """`mlchaos gameday` of one of the example's experiments, started in the background."""
-    experiment = yaml.safe_load((EXAMPLE / "experiments" / f"{name}.yaml").read_text())
-    (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(experiment))
+    """`mlchaos gameday` of some of the example's experiments, started in the background."""
+    names = [names] if isinstance(names, str) else names
+    for name in names:
+        experiment = yaml.safe_load((EXAMPLE / "experiments" / f"{name}.yaml").read_text())
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(experiment))
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(yaml.safe_dump({
-        "version": 1, "name": f"{name}-alone", "experiments": [f"{name}.yaml"],
+        "version": 1, "name": f"{names[0]}-alone", "experiments": [f"{n}.yaml" for n in names],
         "load": {"users": 10, "rate": 40, "ramp_up": "3s"},
         "responders": {"mode": "automated", "ack_delay": "2s"},
     }))  # fmt: skip
@@ -788,6 +835,27 @@ def test_a_rotation_stopped_by_sigterm_leaves_the_old_password_everywhere(
     )  # fmt: skip
     mlchaos_user.execute_command("CLIENT", "KILL", "USER", "fraud")
     assert _lookups_fail(fraud_staging) == 0.0
+
+
+def test_a_poisoned_retrain_stopped_by_sigterm_puts_the_snapshot_back(
+    fraud_staging: Path, tmp_path: Path
+) -> None:
+    """The revert matrix's SIGTERM on a poisoned snapshot, while the team's retrain may still
+    be reading it: the run exits 130 once the retrain step has ended, and the snapshot is the
+    original, byte for byte (the other endings run on a real MLflow in
+    tests/integration/test_mlflow_alias.py)."""
+    snapshot = fraud_staging / "training" / "snapshot.csv"
+    original = snapshot.read_bytes()
+    reports = tmp_path / "reports"
+    runner = _start_alone(fraud_staging, tmp_path, "poisoned-retrain", reports)
+    wait_until(lambda: '"event": "injected"' in journal_text(reports), 180)
+    assert snapshot.read_bytes() != original  # poisoned
+    runner.send_signal(signal.SIGTERM)
+    _, stderr = runner.communicate(timeout=300)
+    assert runner.returncode == 130, stderr[-2000:]
+    assert snapshot.read_bytes() == original
+    assert not list(snapshot.parent.glob(".snapshot.csv.mlchaos-held-*"))
+    assert aliases(fraud_staging) == {"champion": "2", "previous": "1"}
 
 
 def _reloads(state: Path) -> int:
