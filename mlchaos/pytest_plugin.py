@@ -226,13 +226,19 @@ class _Session:
         return day.__enter__()
 
     def _report(self, day: Gameday) -> None:
-        from mlchaos.report.render import write_reports
+        from mlchaos.report.history import FILE_NAME, record
+        from mlchaos.report.render import ReportOptions, write_reports
 
         if day.result.experiments:
-            paths = write_reports(day.result.document(), day.run_dir)
+            document = day.result.document()
+            history = day.run_dir.parent / FILE_NAME
+            problem = record(document, day.run_dir, history)
+            paths = write_reports(document, day.run_dir, ReportOptions(history=history))
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
                 reporter.write_line(f"mlchaos reports: {paths[0].parent}")
+                if problem:
+                    reporter.write_line(f"warning: {problem}")
 
     def close(self) -> None:
         self._exit.close()

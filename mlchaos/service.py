@@ -40,6 +40,8 @@ class Service(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str
+    name: str = ""
+    """The service file's ``name``: what results and the run history group by."""
     environment: str = "staging"
     model_url: str
     """Where clients call the model: through the chaos gateway."""
@@ -150,6 +152,7 @@ class Service(BaseModel):
 
         return cls(
             model=document.model,
+            name=document.name,
             environment=document.environment,
             model_url=document.endpoints.gateway,
             gateway_url=document.endpoints.gateway,

@@ -33,6 +33,10 @@ addEventListener('load', () => {
     })),
     charts: [...document.querySelectorAll('svg.sli')].map(svg => ({
       sli: svg.dataset.sli, drawn: !!svg.querySelector('polyline'), box: box(svg)})),
+    trends: [...document.querySelectorAll('svg.trend')].map(svg => ({
+      measure: svg.dataset.measure, box: box(svg),
+      lines: [...svg.querySelectorAll('polyline')].filter(p => p.points.length > 1).length,
+      dots: [...svg.querySelectorAll('circle')].filter(visible).length})),
     resources: performance.getEntriesByType('resource').length,
   };
   document.body.setAttribute('data-measured', JSON.stringify(out));

@@ -70,7 +70,14 @@ class GamedayOptions:
     verbose: bool
     runbook_dir: Path | None
     allow_production: bool
+    history: Path | None
     report: ReportOptions
+
+    def history_file(self) -> Path:
+        """Where this run is appended: --history, else REPORT_DIR/history.sqlite."""
+        from mlchaos.report.history import FILE_NAME
+
+        return self.history or self.report_dir / FILE_NAME
 
 
 def gameday_options(command: F) -> F:
@@ -79,7 +86,7 @@ def gameday_options(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, report_options: ReportOptions, **kwargs: Any) -> Any:
         names = ("report_dir", "keep_stack", "service_file", "state_dir", "verbose", "runbook_dir",
-                 "allow_production")  # fmt: skip
+                 "allow_production", "history")  # fmt: skip
         shared = {name: kwargs.pop(name) for name in names}
         return command(*args, options=GamedayOptions(**shared, report=report_options), **kwargs)
 
@@ -106,6 +113,13 @@ def gameday_options(command: F) -> F:
             "--allow-production",
             is_flag=True,
             help="Run against a service file that declares environment: production.",
+        ),
+        click.option(
+            "--history",
+            type=click.Path(path_type=Path, dir_okay=False),
+            default=None,
+            help="The run history (SQLite) this run is appended to; default: the scenario's "
+            "history, else REPORT_DIR/history.sqlite.",
         ),
         click.option("-v", "--verbose", is_flag=True, help="Also show Chaos Toolkit's log."),
         report_options,

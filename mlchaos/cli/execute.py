@@ -3,6 +3,7 @@ shared by `run` and `gameday`, which differ only in where the scenario comes fro
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 
 import click
@@ -13,7 +14,8 @@ from mlchaos.engine.interrupts import INTERRUPTS
 from mlchaos.engine.responders import responders_for
 from mlchaos.errors import InputError
 from mlchaos.loader import load_service
-from mlchaos.report.render import ReportOptions, write_reports
+from mlchaos.report.history import record
+from mlchaos.report.render import write_reports
 from mlchaos.report.table import summary_table
 from mlchaos.rundir import OPEN_RUNS
 from mlchaos.schema import Experiment, Scenario
@@ -66,7 +68,7 @@ def execute(
                 supervisor.down(cfg)
             say("stopped the reference stack this run started (keep it with --keep-stack)")
     with INTERRUPTS.deferred():  # a signal now is noted, and the reports still written
-        _report(result, options.report)
+        _report(result, options)
     # Reverted and reported: a signal now must not turn the documented exit code into death
     # by signal while threads wind down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -83,9 +85,14 @@ def guard_production(service: Service, path: object, allowed: bool) -> None:
         )
 
 
-def _report(result: GamedayResult, options: ReportOptions) -> None:
+def _report(result: GamedayResult, options: GamedayOptions) -> None:
     document = result.document()
-    paths = write_reports(document, result.run_dir, options)
+    history = options.history_file()
+    problem = record(document, result.run_dir, history)
+    if problem:  # the run's own reports still come
+        say(f"warning: {problem}")
+    report = dataclasses.replace(options.report, history=history)
+    paths = write_reports(document, result.run_dir, report)
     click.echo("")
     click.echo(summary_table(document))
     click.echo("\nreports: " + "\n         ".join(str(p) for p in paths))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -52,4 +53,6 @@ def gameday(
     load = {k: v for k, v in {"rate": rate, "users": users}.items() if v is not None}
     if load:
         document = document.model_copy(update={"load": document.load.model_copy(update=load)})
+    if options.history is None and document.history is not None:
+        options = dataclasses.replace(options, history=scenario.parent / document.history)
     execute(document, experiments, service, options)

@@ -63,6 +63,8 @@ class GamedayResult:
     quiet_start: QuietStart | None = None
     """How the false-alarm check before the first fault went: checked, cannot tell, or the
     service was not serving the load (`mlchaos.engine.false_alarms`)."""
+    service: str | None = None
+    """The service file's name."""
 
     def document(self) -> ResultsDocument:
         """The typed ``results.json``; a field the contract lacks fails here, in mlchaos's
@@ -72,6 +74,7 @@ class GamedayResult:
     def _fields(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario,
+            "service": self.service,
             "verdict": self.verdict,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
@@ -173,6 +176,7 @@ class Gameday:
             self.run_dir,
             scenario.responders.mode,
             draw=scenario.draw.model_dump() if scenario.draw else None,
+            service=service.name or None,
         )
         self._start_responder = start_responder
         self._open_runs = open_runs

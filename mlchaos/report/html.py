@@ -15,8 +15,12 @@ from mlchaos.vocabulary import LABELS
 __all__ = ["render_html"]
 
 
-def render_html(view: dict[str, Any], out_dir: Path, template_dir: Path | None = None) -> Path:
-    """``view`` is a run view (see `mlchaos.report.view.run_view`)."""
+def render_html(
+    view: dict[str, Any], out_dir: Path, template_dir: Path | None = None,
+    trends: list[dict[str, Any]] | None = None,
+) -> Path:  # fmt: skip
+    """``view`` is a run view (see `mlchaos.report.view.run_view`); ``trends``, charts of the
+    service's run history (`mlchaos.report.render`)."""
     experiments = [_pictures(e) for e in view["experiments"]]
     page = render(
         environment(template_dir, autoescape=True),
@@ -24,6 +28,7 @@ def render_html(view: dict[str, Any], out_dir: Path, template_dir: Path | None =
         run=view,
         experiments=experiments,
         labels=LABELS,
+        trends=trends or [],
     )
     path = out_dir / "report.html"
     path.write_text(page)

@@ -426,6 +426,9 @@ class ResultsDocument(Part):
 
     schema_version: Literal[1] = 1
     scenario: str
+    service: str | None = None
+    """The service file's ``name`` (the staging the run was against): what the run history
+    groups by. Absent in results written before it was added."""
     verdict: Verdict
     started_at: str
     finished_at: str

@@ -79,3 +79,6 @@ class Scenario(Frozen):
     responders: Responders = Responders()
     cool_down: Duration = Field(default=10.0, ge=0, le=3600)
     """Longest wait for the steady state to return between experiments."""
+    history: str | None = Field(default=None, min_length=1, max_length=1000)
+    """The run history (SQLite) each game day is appended to, relative to the scenario file;
+    ``--history`` overrides it. Default: ``history.sqlite`` in the report directory."""

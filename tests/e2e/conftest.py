@@ -102,8 +102,14 @@ def write_scenario(
 def results(report_dir: Path) -> dict[str, Any]:
     """The one run's results in ``report_dir`` (a run that was killed leaves its open-run
     marker folder, ``.open-runs``, beside it: not a run)."""
-    [run] = [p for p in report_dir.iterdir() if not p.name.startswith(".")]
+    [run] = run_dirs(report_dir)
     return dict(json.loads((run / "results.json").read_text()))
+
+
+def run_dirs(report_dir: Path) -> list[Path]:
+    """The run folders in ``report_dir``: not the run history beside them (history.sqlite),
+    nor the open-run markers (.open-runs)."""
+    return sorted(p for p in report_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def journal_text(report_dir: Path) -> str:

@@ -20,6 +20,7 @@ import yaml
 
 from mlchaos.reference import supervisor
 from mlchaos.reference.config import StackConfig
+from mlchaos.report.history import History
 from mlchaos.vocabulary import EVENTS, OPTIONAL_EVENTS
 from tests.chromium import measure
 from tests.conftest import ROOT, check_jsonschema, wait_until
@@ -30,6 +31,7 @@ from tests.e2e.conftest import (
     mlchaos,
     production,
     results,
+    run_dirs,
     start_gameday,
     write_scenario,
 )
@@ -82,6 +84,10 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
     assert document["verdict"] == "pass"
     assert document["false_alarms"] == []  # the nightly load alone pages nobody
     by_name = {e["name"]: e for e in document["experiments"]}
+    # appended to the run history beside the reports, under the service file's name
+    assert document["service"] == "mlchaos-reference"
+    trends = History(tmp_path / "history.sqlite").trends(service="mlchaos-reference")
+    assert {t.experiment for t in trends} == set(by_name) and {t.runs for t in trends} == {1}
     by_fault = {e["fault"]: e for e in document["experiments"] if e["name"] not in CANARIES}
     assert set(by_fault) | {"good_version"} == set(FAULTS)
     _the_canaries_were_stopped_or_promoted_by_the_stacks_rollout(by_name, stack)
@@ -162,7 +168,7 @@ def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
     assert "✓ detected" in done.stderr  # progress while it waits
     assert production(stack) == "v2"
 
-    run_dir = next(tmp_path.iterdir())
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
     for name in ("results.json", "junit.xml", "postmortem.md", "report.html"):
         assert (run_dir / name).is_file(), name
     schema = check_jsonschema("results", run_dir / "results.json")  # the published contract
@@ -366,7 +372,7 @@ def test_a_broken_runbook_step_fails_the_game_day_as_a_runbook_defect(
         r.startswith("runbook defect: input-validation step 'Route traffic") for r in exp["reasons"]
     )
     assert exp["actors"]["mitigated"]["actor"] == "fallback-controller"  # the team's did
-    postmortem = (next((tmp_path / "reports").iterdir()) / "postmortem.md").read_text()
+    postmortem = (run_dirs(tmp_path / "reports")[0] / "postmortem.md").read_text()
     assert (
         "- [ ] fix runbook input-validation: step 'Route traffic to the fallback model'"
         in postmortem
@@ -427,7 +433,7 @@ def test_signal_mid_experiment_reverts_and_reports(
     assert document["interrupted"] is True
     assert exp["verdict"] == "inconclusive" and exp["timeline"]["reverted"] is not None
     assert exp["reasons"] == [f"interrupted by {sig.name} before every event was observed"]
-    run_dir = next((tmp_path / "reports").iterdir())
+    [run_dir] = run_dirs(tmp_path / "reports")
     assert {p.name for p in run_dir.iterdir()} >= {
         "results.json", "junit.xml", "postmortem.md", "report.html"
     }  # fmt: skip

@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
     mlchaos,
     production,
     results,
+    run_dirs,
     start_gameday,
     write_scenario,
 )
@@ -160,7 +161,7 @@ def test_a_game_day_on_a_degraded_baseline_says_so_and_cannot_pass(
     assert "mlchaos restored v2 first" in " ".join(exp["notes"])
     assert (
         "## Baseline"
-        in next((tmp_path / "reports").iterdir()).joinpath("postmortem.md").read_text()
+        in run_dirs(tmp_path / "reports")[0].joinpath("postmortem.md").read_text()
     )
 
 

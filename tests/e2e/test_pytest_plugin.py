@@ -9,7 +9,7 @@ import pytest
 
 from mlchaos.reference.config import StackConfig
 from tests.conftest import ROOT
-from tests.e2e.conftest import write_scenario
+from tests.e2e.conftest import run_dirs, write_scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +53,6 @@ def test_scenario_items_and_the_run_fixture(
             "mlchaos reports: reports*",
         ]
     )
-    [run_dir] = (pytester.path / "reports").iterdir()
+    [run_dir] = run_dirs(pytester.path / "reports")
     for name in ("results.json", "junit.xml", "postmortem.md", "report.html"):
         assert (run_dir / name).is_file(), name
