@@ -113,7 +113,9 @@ def test_a_fault_that_did_not_take_is_named_for_what_happened_exit_3(
     assert exp["reasons"][0] in done.stderr  # the cause is on the console
 
 
-@pytest.mark.parametrize("component", ["prometheus", "alertmanager", "pagerduty"])
+# Alertmanager is one more entry in the same pipeline check as Prometheus (its verdict is in
+# tests/unit/test_verdict.py); its e2e case went for CI time (49 s).
+@pytest.mark.parametrize("component", ["prometheus", "pagerduty"])
 def test_a_component_lost_after_injection_is_cannot_tell_never_missed(
     stack: StackConfig, tmp_path: Path, component: str
 ) -> None:
