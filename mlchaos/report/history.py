@@ -8,15 +8,16 @@ targets met.
 
 One row per experiment run holds what the trends need (its verdict, and each headline
 duration with its target), so a thousand nights aggregate without reading one results.json;
-the whole document is kept beside, for what a later report wants. A duration that ends in
-mlchaos's doing (simulated) is stored as missing, never as the team's figure, and counts for
-no target. Appends are transactions, and SQLite's WAL lets `mlchaos history` read while a
-nightly appends.
+the whole document is kept beside (zlib-compressed), for what a later report wants. A
+duration that ends in mlchaos's doing (simulated) is stored as missing, never as the team's
+figure, and counts for no target. Appends are transactions, and SQLite's WAL lets `mlchaos
+history` read while a nightly appends.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ _COLUMNS = [c for key in HEADLINE for c in (key, f"{key}_target", f"{key}_within
 _TABLES = f"""
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, service TEXT NOT NULL, scenario TEXT NOT NULL, started_at TEXT NOT NULL,
-    verdict TEXT NOT NULL, run_dir TEXT NOT NULL, results TEXT NOT NULL);
+    verdict TEXT NOT NULL, run_dir TEXT NOT NULL, results BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS experiments (
     run_id TEXT NOT NULL REFERENCES runs(id), service TEXT NOT NULL, name TEXT NOT NULL,
     fault TEXT NOT NULL, verdict TEXT NOT NULL, started_at TEXT NOT NULL, week TEXT NOT NULL,
@@ -113,7 +114,7 @@ class History:
                 return False
             db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", (
                 run_id, name, document.scenario, document.started_at, str(document.verdict),
-                str(run_dir), document.to_json()))  # fmt: skip
+                str(run_dir), zlib.compress(document.to_json().encode())))  # fmt: skip
             marks = ", ".join("?" * (7 + len(_COLUMNS)))
             db.executemany(f"INSERT INTO experiments VALUES ({marks})", rows)
         return True
@@ -192,7 +193,7 @@ def _row(run_id: str, service: str, started_at: str, exp: Any) -> tuple[Any, ...
         judged = target is not None and injected and not simulated
         cells += [value, target, None if not judged else float(value is not None and
                                                                value <= target)]  # fmt: skip
-    year, week, _ = datetime.fromisoformat(injected or started_at).isocalendar()
+    year, week, _ = datetime.fromisoformat(started_at).isocalendar()  # the run's week
     return (run_id, service, exp.name, exp.fault, str(exp.verdict), injected or started_at,
             f"{year}-W{week:02d}", *cells)  # fmt: skip
 
