@@ -15,13 +15,14 @@ from typing import Any
 
 from mlchaos.errors import TargetError, ValidationFailed
 from mlchaos.faults.targets.gateway import GatewayFault
+from mlchaos.gateway.contract import Lease, RequestFault
 from mlchaos.load.payload import read_bodies, read_payload
 from mlchaos.observe.model import ModelEndpoint
-from mlchaos.protocols import Unreadable
+from mlchaos.protocols import Column, Unreadable
 from mlchaos.schema.experiment import DataDriftFault
 from mlchaos.service import Service
 
-__all__ = ["FAULT", "misfits", "params", "payload_features", "payload_values"]
+__all__ = ["FAULT", "OnRequest", "misfits", "params", "payload_features", "payload_values"]
 
 
 def params(service: Service, fault: DataDriftFault) -> dict[str, Any]:
@@ -176,4 +177,55 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-FAULT = GatewayFault("data_drift", params, check=misfits, rewrites_body=True)
+class OnRequest(RequestFault):
+    """At the gateway: the feature's values in the selected request shifted and scaled, or
+    drawn from the segments' bands so that the segment's share of traffic becomes ``share``."""
+
+    stage = "request"
+
+    def changes_something(self, params: dict[str, Any]) -> bool:
+        if _mix_is_whole(params):
+            return True
+        moved = float(params.get("shift", 0)) != 0 or float(params.get("scale", 1)) != 1
+        return bool(params.get("feature")) and moved
+
+    def rewrite(self, lease: Lease, columns: list[Column]) -> list[Column]:
+        p = lease.params
+        named = [c for c in columns if c.name == str(p["feature"])]
+        if p.get("mix"):
+            for c in named:
+                c.values = [_remixed(lease) for _ in c.values]
+            return columns
+        shift, scale = float(p.get("shift", 0.0)), float(p.get("scale", 1.0))
+        for c in named:
+            c.values = [v * scale + shift if _numeric(v) else v for v in c.values]
+        return columns
+
+
+def _mix_is_whole(params: dict[str, Any]) -> bool:
+    """A category mix names its feature, and bands that include its segment and another."""
+    mix = params.get("mix")
+    if not isinstance(mix, dict) or not params.get("feature"):
+        return False
+    bands = mix.get("bands")
+    return isinstance(bands, dict) and mix.get("segment") in bands and len(bands) >= 2
+
+
+def _remixed(lease: Lease) -> Any:
+    """Category mix, one row: the segment's value with probability ``share``, otherwise
+    another segment's, so the segment's share of traffic becomes ``share``. A segment is a
+    band of numbers (drawn uniformly, rounded) or a list of categories (one drawn)."""
+    mix = lease.params["mix"]
+    groups = mix["bands"]
+    target = str(mix["segment"])
+    others = [name for name in groups if name != target]
+    if lease.rng.random() < float(mix["share"]):
+        group = groups[target]
+    else:
+        group = groups[others[0] if len(others) == 1 else lease.rng.choice(others)]
+    if isinstance(group, list) and len(group) == 2 and all(_numeric(v) for v in group):
+        return float(round(lease.rng.uniform(float(group[0]), float(group[1]))))
+    return lease.rng.choice(list(group))
+
+
+FAULT = GatewayFault("data_drift", params, check=misfits, on_request=OnRequest())

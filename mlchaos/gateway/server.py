@@ -26,17 +26,11 @@ clients see, while the fault itself stays in until it is reverted.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import hmac
 import json
-import random
-import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,16 +46,15 @@ from prometheus_client import (
     generate_latest,
 )
 
+from mlchaos.gateway.contract import KNOWN, FaultError, Lease, behaviour
+from mlchaos.gateway.outcomes import Outcomes
+from mlchaos.gateway.state import GatewayState, now_utc, validate_fault
 from mlchaos.protocols import VERSION_HEADER, Codec, Column, Unreadable, answered_version
-from mlchaos.schema.experiment import GATEWAY_FAULT_TYPES
 
 __all__ = [
-    "ANSWER_FAULTS",
     "AUTO_HEADERS",
-    "BODY_FAULTS",
     "FAULT_TYPES",
     "HOP_HEADERS",
-    "LABEL_FAULTS",
     "MAX_IN_FLIGHT",
     "REAP_INTERVAL_S",
     "UNTYPED",
@@ -76,7 +69,6 @@ __all__ = [
     "answered_by",
     "codec_of",
     "create_app",
-    "delay_of",
     "flip_labels",
     "mark_request",
     "now_utc",
@@ -84,15 +76,11 @@ __all__ = [
     "validate_fault",
 ]
 
-FAULT_TYPES = GATEWAY_FAULT_TYPES
-LABEL_FAULTS = ("concept_drift",)
+FAULT_TYPES = KNOWN
 VERSION_BODY_MAX = 65536
 """Answers larger than this are not read for their ``model_version``: the gateway's cost
 per request stays bounded."""
-"""Faults on the ground-truth labels clients post later, not on inference requests."""
-BODY_FAULTS = ("schema_change", "data_drift", "missing_features")
-ANSWER_FAULTS = ("latency_spike", "error_burst")
-"""Faults of the model's answers: applied once the answer says which version gave it."""
+
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 REAP_INTERVAL_S = 0.25
 
@@ -135,94 +123,12 @@ class InFlight:
             self.now += 1
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class Lease:
-    id: str
-    type: str
-    params: dict[str, Any]
-    share: float
-    seed: int
-    holder: str
-    created_at: datetime
-    expires_at: datetime
-    rng: random.Random = field(repr=False)
-    applied: int = 0
-    unrewritten: int = 0
-    """Requests it selected that it could not change, never counted applied: a body the
-    gateway cannot rewrite, or an answer from a version the fault is not on."""
-    why_not: str = ""
-    """Why the last of those was not changed."""
-    marked: set[str] = field(default_factory=set, repr=False)
-    """For concept drift: ids of requests made while the lease held, whose outcome changed."""
-    ended: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-    """Set when the lease ends (revert or TTL): requests it is delaying go on at once."""
-
-    def selects(self) -> bool:
-        """One draw per request from this lease's own stream."""
-        return self.rng.random() < self.share
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "type": self.type,
-            "params": self.params,
-            "share": self.share,
-            "seed": self.seed,
-            "holder": self.holder,
-            "created_at": self.created_at.isoformat(),
-            "expires_at": self.expires_at.isoformat(),
-            "applied": self.applied,
-            "unrewritten": self.unrewritten,
-            "why_not": self.why_not,
-        }
-
-
-class FaultError(ValueError):
-    """An injection request the gateway cannot honour."""
-
-
-def _mix_is_whole(params: dict[str, Any]) -> bool:
-    """A category mix names its feature, and bands that include its segment and another."""
-    mix = params.get("mix")
-    if not isinstance(mix, dict) or not params.get("feature"):
-        return False
-    bands = mix.get("bands")
-    return isinstance(bands, dict) and mix.get("segment") in bands and len(bands) >= 2
-
-
-def validate_fault(kind: str, params: dict[str, Any]) -> None:
-    """Reject a fault that would do nothing or that the gateway cannot apply."""
-    if kind not in FAULT_TYPES:
-        raise FaultError(
-            f"unknown fault type {kind!r}; the gateway applies {', '.join(FAULT_TYPES)}"
-        )
-    checks: dict[str, Callable[[dict[str, Any]], bool]] = {
-        "schema_change": lambda p: bool(p.get("rename") or p.get("drop") or p.get("retype")),
-        "data_drift": lambda p: (
-            _mix_is_whole(p)
-            or (
-                bool(p.get("feature"))
-                and (float(p.get("shift", 0)) != 0 or float(p.get("scale", 1)) != 1)
-            )
-        ),
-        "latency_spike": lambda p: float(p.get("delay_s", 0)) > 0,
-        "error_burst": lambda p: 500 <= int(p.get("status", 503)) <= 599,
-        "missing_features": lambda p: bool(p.get("features")),
-        "concept_drift": lambda p: True,  # flipping the selected labels always changes them
-    }
-    if not checks[kind](params):
-        raise FaultError(f"{kind} with params {params} would change nothing")
-
-
 def transform(lease: Lease, body: Any) -> Any:
     """Apply a body-changing fault to a request of the protocol the lease names (OIP v2 with
     a tensor per feature unless its ``codec`` says otherwise); `Unreadable` if it is not one."""
     codec = codec_of(lease.params)
-    return codec.rebuild(body, _changed(lease, codec.decode(body)))
+    columns: list[Column] = codec.decode(body)
+    return codec.rebuild(body, lease.fault.rewrite(lease, columns))
 
 
 def codec_of(params: dict[str, Any]) -> Codec:
@@ -235,61 +141,8 @@ def codec_of(params: dict[str, Any]) -> Codec:
     )
 
 
-def _changed(lease: Lease, columns: list[Column]) -> list[Column]:
-    p = lease.params
-    if lease.type == "schema_change":
-        drops, renames, retypes = set(p.get("drop", [])), p.get("rename", {}), p.get("retype", {})
-        kept = [c for c in columns if c.name not in drops]
-        for c in kept:
-            if c.name in retypes:
-                c.values, c.string = [str(v) for v in c.values], True
-            c.name = renames.get(c.name, c.name)
-        return kept
-    named = [c for c in columns if c.name in _named(lease)]
-    if lease.type == "data_drift" and p.get("mix"):
-        for c in named:
-            c.values = [_remixed(lease) for _ in c.values]
-    elif lease.type == "data_drift":
-        shift, scale = float(p.get("shift", 0.0)), float(p.get("scale", 1.0))
-        for c in named:
-            c.values = [v * scale + shift if _numeric(v) else v for v in c.values]
-    elif lease.type == "missing_features":
-        missing = float("nan") if p.get("value", "null") == "nan" else None
-        for c in named:
-            c.values = [missing for _ in c.values]
-    return columns
-
-
-def _named(lease: Lease) -> set[str]:
-    """The features a value-changing fault names."""
-    if lease.type == "missing_features":
-        return set(lease.params["features"])
-    return {str(lease.params["feature"])}
-
-
-def _numeric(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _remixed(lease: Lease) -> Any:
-    """Category mix, one row: the segment's value with probability ``share``, otherwise
-    another segment's, so the segment's share of traffic becomes ``share``. A segment is a
-    band of numbers (drawn uniformly, rounded) or a list of categories (one drawn)."""
-    mix = lease.params["mix"]
-    groups = mix["bands"]
-    target = str(mix["segment"])
-    others = [name for name in groups if name != target]
-    if lease.rng.random() < float(mix["share"]):
-        group = groups[target]
-    else:
-        group = groups[others[0] if len(others) == 1 else lease.rng.choice(others)]
-    if isinstance(group, list) and len(group) == 2 and all(_numeric(v) for v in group):
-        return float(round(lease.rng.uniform(float(group[0]), float(group[1]))))
-    return lease.rng.choice(list(group))
-
-
 def mark_request(body: bytes, lease: Lease) -> None:
-    """Concept drift: the outcome of a selected request made now will be the opposite one."""
+    """A ``label`` fault: a request it selects is marked by its id, for its outcome later."""
     if not lease.selects():
         return
     try:
@@ -297,162 +150,17 @@ def mark_request(body: bytes, lease: Lease) -> None:
     except (ValueError, AttributeError):
         return
     if request_id:
-        lease.marked.add(str(request_id))
+        lease.fault.mark(lease, str(request_id))
 
 
 def flip_labels(body: dict[str, Any], lease: Lease) -> tuple[dict[str, Any], int]:
-    """Flip the labels of marked requests; labels of earlier requests are left as they were."""
-    items = body.get("labels", [body])
-    flipped, count = [], 0
-    for item in items:
-        if str(item.get("id")) in lease.marked:
-            lease.marked.discard(str(item["id"]))
-            item, count = {**item, "label": 1 - int(item["label"])}, count + 1
-        flipped.append(item)
-    return {"labels": flipped}, count
-
-
-def delay_of(lease: Lease) -> float:
-    mean = float(lease.params["delay_s"])
-    if lease.params.get("distribution") == "exponential":
-        return lease.rng.expovariate(1.0 / mean)
-    return mean
-
-
-class GatewayState:
-    """Leases and the audit log; shared by the request path and the admin API."""
-
-    def __init__(self, audit_path: Path, clock: Callable[[], float] = time.time) -> None:
-        self.audit_path = audit_path
-        self.clock = clock
-        self.leases: dict[str, Lease] = {}
-        self._lock = threading.Lock()
-
-    def inject(
-        self, kind: str, params: dict[str, Any], share: float, seed: int, ttl_s: float, holder: str
-    ) -> tuple[Lease, dict[str, Any]]:
-        validate_fault(kind, params)
-        if not 0 < share <= 1:
-            raise FaultError(f"share must be in (0, 1], got {share}")
-        if ttl_s <= 0:
-            raise FaultError(f"ttl_s must be positive, got {ttl_s}")
-        created = now_utc()
-        lease = Lease(
-            id=uuid.uuid4().hex[:12],
-            type=kind,
-            params=params,
-            share=share,
-            seed=seed,
-            holder=holder,
-            created_at=created,
-            expires_at=datetime.fromtimestamp(self.clock() + ttl_s, UTC),
-            rng=random.Random(seed),
-        )
-        with self._lock:
-            self.leases[lease.id] = lease
-            entry = self._audit("inject", holder, lease=lease)
-        return lease, entry
-
-    def end(self, lease_id: str, actor: str, action: str = "revert") -> dict[str, Any]:
-        with self._lock:
-            lease = self.leases.pop(lease_id, None)
-            if lease is None:
-                raise KeyError(lease_id)
-            lease.ended.set()
-            return self._audit(action, actor, lease=lease)
-
-    def expire(self) -> list[dict[str, Any]]:
-        now = now_utc()
-        expired = [lid for lid, le in list(self.leases.items()) if le.expires_at <= now]
-        return [self.end(lid, actor="gateway", action="expire") for lid in expired]
-
-    def active(self) -> list[Lease]:
-        return list(self.leases.values())
-
-    def audit(self) -> list[dict[str, Any]]:
-        if not self.audit_path.exists():
-            return []
-        return [json.loads(line) for line in self.audit_path.read_text().splitlines()]
-
-    def _audit(
-        self, action: str, actor: str, lease: Lease | None = None, **extra: Any
-    ) -> dict[str, Any]:
-        entry = {"at": now_utc().isoformat(), "action": action, "actor": actor, **extra}
-        if lease is not None:
-            entry.update(lease_id=lease.id, fault=lease.type, applied=lease.applied)
-        with self.audit_path.open("a") as log:
-            log.write(json.dumps(entry) + "\n")
-        return entry
-
-
-class Outcomes:
-    """How many inference requests the gateway answered each second, how many with a 2xx, with
-    which status codes and by which model version, for the last `KEEP_S` seconds: the
-    gateway's own view of whether the service is serving, whatever the service's metrics count
-    as an error, and of what is served."""
-
-    KEEP_S = 900
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self.clock = clock
-        self._seconds: collections.deque[list[int]] = collections.deque()
-        self._versions: dict[int, dict[str, list[float]]] = {}
-        """second -> version -> [answers, time of the first answer, time of the last]."""
-        self._codes: dict[int, collections.Counter[int]] = {}
-        self._latest: tuple[float, str] | None = None
-        """When the latest answer naming a version came, and which."""
-
-    def count(self, status: int, version: str | None = None) -> None:
-        now = self.clock()
-        second = int(now)
-        if not self._seconds or self._seconds[-1][0] != second:
-            self._seconds.append([second, 0, 0])
-            while self._seconds[0][0] < second - self.KEEP_S:
-                gone = self._seconds.popleft()[0]
-                self._versions.pop(gone, None)
-                self._codes.pop(gone, None)
-        bucket = self._seconds[-1]
-        bucket[1] += 1
-        bucket[2] += 200 <= status < 300
-        self._codes.setdefault(second, collections.Counter())[status] += 1
-        if version is not None:
-            seen = self._versions.setdefault(second, {}).setdefault(version, [0, now, now])
-            seen[0] += 1
-            seen[2] = now
-            self._latest = (now, version)
-
-    def since(self, second: float) -> list[list[int]]:
-        """``[second, answered, ok]`` for each second from ``second`` that saw a request."""
-        return [list(b) for b in self._seconds if b[0] >= second]
-
-    def versions_since(self, second: float) -> list[list[Any]]:
-        """``[second, version, answers, first, last]``: which model version answered, as the
-        answers said, and when (epoch seconds) the first and the last of them that second were
-        answered: the moment what is served changed, to the answer."""
-        return [
-            [s, version, int(n), first, last]
-            for s, counts in sorted(self._versions.items())
-            if s >= second
-            for version, (n, first, last) in sorted(counts.items())
-        ]
-
-    def serving(self, window_s: float = 10.0) -> list[str]:
-        """The version serving now: the one that gave the latest answer naming a version,
-        within the last ``window_s`` seconds. Only the latest: a fallback that answered a
-        moment ago and was switched off since is not serving. (A fault meant for several
-        versions at once, a canary's, names them in its ``versions``.)"""
-        if self._latest is None or self._latest[0] < self.clock() - window_s:
-            return []
-        return [self._latest[1]]
-
-    def codes_since(self, second: float) -> list[list[int]]:
-        """``[second, status, answers]``: the status codes the gateway answered with."""
-        return [
-            [s, code, n]
-            for s, counts in sorted(self._codes.items())
-            if s >= second
-            for code, n in sorted(counts.items())
-        ]
+    """The labels posted back, as the lease's fault changes them, and how many it changed."""
+    changed, count = [], 0
+    for item in body.get("labels", [body]):
+        new = lease.fault.relabel(lease, item)
+        count += new is not None
+        changed.append(item if new is None else new)
+    return {"labels": changed}, count
 
 
 class Metrics:
@@ -554,7 +262,7 @@ def create_app(
     async def inject(request: web.Request) -> web.Response:
         body = await request.json()
         params = dict(body.get("params") or {})
-        if body.get("type") in ANSWER_FAULTS and "versions" not in params:
+        if _stage_of(body.get("type")) == "answer" and "versions" not in params:
             params["versions"] = outcomes.serving()  # the versions it is a fault of
         try:
             lease, entry = state.inject(
@@ -620,6 +328,13 @@ def create_app(
     return app
 
 
+def _stage_of(kind: Any) -> str | None:
+    try:
+        return behaviour(str(kind)).stage
+    except FaultError:
+        return None  # refused with its reason when the lease is asked for
+
+
 def _admin_guard(token: str) -> Any:
     expected = f"Bearer {token}".encode()
 
@@ -644,19 +359,19 @@ async def _forward(
 ) -> web.Response:
     """Forward a request with the body faults applied, then apply the answer faults (latency,
     errors) to the answers of the versions they are on: one draw per request per lease."""
-    selected = [le for le in state.active() if le.type not in LABEL_FAULTS and le.selects()]
+    selected = [le for le in state.active() if le.fault.stage != "label" and le.selects()]
     body = await request.read()
     for lease in state.active():
-        if lease.type in LABEL_FAULTS:
+        if lease.fault.stage == "label":
             mark_request(body, lease)
     # What clients send is changed whichever version answers it; a body fault counts only
     # where it changed the body, so one the gateway cannot rewrite never looks applied.
-    rewrites = [le for le in selected if le.type in BODY_FAULTS]
+    rewrites = [le for le in selected if le.fault.stage == "request"]
     body, rewrote = _rewrite(body, rewrites) if rewrites else (body, [])
     for lease in rewrote:
         _applied(lease, metrics)
     response = await _send_upstream(request, upstream + request.path_qs, body)
-    answering = [le for le in selected if le.type in ANSWER_FAULTS]
+    answering = [le for le in selected if le.fault.stage == "answer"]
     if not answering:
         return response
     version = answered_by(response)
@@ -665,9 +380,10 @@ async def _forward(
         _applied(lease, metrics)
     await _hold(hit, request.app["in_flight"])
     for lease in hit:
-        if lease.type == "error_burst":
-            status = int(lease.params.get("status", 503))
-            return web.json_response({"error": "upstream error (injected)"}, status=status)
+        replaced = lease.fault.answer(lease)
+        if replaced is not None:
+            status, document = replaced
+            return web.json_response(document, status=status)
     return response
 
 
@@ -698,7 +414,8 @@ def _shed(in_flight: InFlight) -> web.Response:
 async def _hold(selected: list[Lease], in_flight: InFlight) -> None:
     """Delay the request as its latency leases say, but no longer than they last: a revert or
     an expiry releases every request a lease holds (a 100 h delay must not outlive it)."""
-    delays = [(delay_of(le), le) for le in selected if le.type == "latency_spike"]
+    delays = [(le.fault.delay(le), le) for le in selected]
+    delays = [(delay, le) for delay, le in delays if delay > 0]
     if not delays:
         return
     delay, lease = max(delays, key=lambda pair: pair[0])
@@ -742,7 +459,7 @@ async def _forward_labels(
     request: web.Request, state: GatewayState, metrics: Metrics, upstream: str
 ) -> web.Response:
     body = await request.read()
-    for lease in [le for le in state.active() if le.type in LABEL_FAULTS]:
+    for lease in [le for le in state.active() if le.fault.stage == "label"]:
         try:
             document, flipped = flip_labels(json.loads(body), lease)
         except (ValueError, KeyError, TypeError, AttributeError):

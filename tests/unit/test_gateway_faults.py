@@ -137,3 +137,24 @@ def test_a_fault_it_could_not_rewrite_says_why_it_is_not_active() -> None:
         "the request body is not JSON"
     )
     assert _not_applied({"applied": 0}, 5) == "the gateway applied it to no request in 5s"
+
+
+def test_each_gateway_fault_is_one_module_and_the_server_names_none() -> None:
+    """Both halves of a gateway fault live in its module; the server only dispatches."""
+    import inspect
+
+    from mlchaos.gateway import contract, server, state
+
+    assert contract.KNOWN
+    for kind in contract.KNOWN:
+        fault = contract.behaviour(kind)
+        module = inspect.getmodule(type(fault))
+        assert module is not None and module.__name__ == f"mlchaos.faults.{kind}"
+        assert type(fault).stage in contract.STAGES
+        assert module.FAULT.on_request is fault and module.FAULT.type == kind
+    for dispatcher in (server, state):
+        source = inspect.getsource(dispatcher)
+        named = [kind for kind in contract.KNOWN if f'"{kind}"' in source]
+        assert not named, f"{dispatcher.__name__} names {named}"
+    with pytest.raises(contract.FaultError, match="unknown fault type 'flag_flip'"):
+        contract.behaviour("flag_flip")

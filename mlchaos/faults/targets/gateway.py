@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 from mlchaos.errors import TargetError
 from mlchaos.faults.confirm import poll
 from mlchaos.faults.leases import ACTOR, record_granted, record_injected, record_intent
+from mlchaos.gateway.contract import RequestFault
 from mlchaos.journal import Journal, LeaseAcquired
 from mlchaos.observe import adapters
 from mlchaos.schema.experiment import GatewayFault as GatewayFaultSpec
@@ -27,16 +28,21 @@ F = TypeVar("F", bound=GatewayFaultSpec)
 
 @dataclass(frozen=True)
 class GatewayFault(Generic[F]):
-    """A fault type the gateway applies: its name, and the gateway parameters of a fault."""
+    """A fault type the gateway applies: its name, the gateway parameters of a fault (the
+    runner's half), and what it does to a request (the gateway's half)."""
 
     type: str
     params: Callable[[Service, F], dict[str, Any]]
+    on_request: RequestFault
     confirm_timeout_s: float = 5.0
     """A fault on labels shows only once labels arrive, after the label lag: it is longer."""
     check: Callable[[Service, F], list[tuple[str, str]]] = lambda service, fault: []
-    rewrites_body: bool = False
-    """It changes request bodies: the gateway is told the service's protocol to read them."""
     TARGET = TARGET
+
+    @property
+    def rewrites_body(self) -> bool:
+        """It changes request bodies: the gateway is told the service's protocol to read them."""
+        return self.on_request.stage == "request"
 
     def misfits(self, service: Service, fault: F) -> list[tuple[str, str]]:
         return self.check(service, fault)
