@@ -44,6 +44,34 @@ __all__ = [
 VERSION_HEADER = "x-model-version"
 
 
+_VERSION_KEY = b'"model_version"'
+_UNSURE = object()
+
+
+def _scanned_version(body: bytes) -> object:
+    """The version read from the bytes, without parsing the whole answer (the gateway reads
+    every answer): a body that names ``"model_version"`` once, as a plain string or a number.
+    `_UNSURE` for anything else, which `json` then reads."""
+    at = body.find(_VERSION_KEY)
+    if at < 0:
+        return None  # no answer without the key names a version
+    if body.find(_VERSION_KEY, at + 1) >= 0:
+        return _UNSURE
+    rest = body[at + len(_VERSION_KEY) :].lstrip()
+    if rest[:1] != b":":
+        return _UNSURE
+    rest = rest[1:].lstrip()
+    if rest[:1] == b'"':
+        end = rest.find(b'"', 1)
+        if end < 0 or b"\\" in rest[1:end]:
+            return _UNSURE
+        return rest[1:end].decode("utf-8", "replace") or None
+    digits = len(rest) - len(rest.lstrip(b"0123456789"))
+    if digits and rest[digits : digits + 1].strip()[:1] in (b",", b"}", b""):
+        return rest[:digits].decode()
+    return _UNSURE
+
+
 def answered_version(header: str | None, body: bytes | str | None) -> str | None:
     """The model version that answered a request: the ``x-model-version`` header, else the
     Open Inference Protocol answer's ``model_version`` (MLServer and Triton put it there).
@@ -52,6 +80,10 @@ def answered_version(header: str | None, body: bytes | str | None) -> str | None
         return header
     if not body:
         return None
+    if isinstance(body, bytes):
+        scanned = _scanned_version(body)
+        if scanned is not _UNSURE:
+            return scanned  # type: ignore[return-value]
     try:
         answer = json.loads(body)
         version = answer.get("model_version") if isinstance(answer, dict) else None

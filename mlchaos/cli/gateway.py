@@ -30,14 +30,22 @@ def _loopback(host: str) -> bool:
     type=click.Path(path_type=Path),
     default=Path(".mlchaos/gateway"),
     show_default=True,
-    help="Where the gateway keeps its audit log.",
+    help="Where the gateway keeps its audit log and its leases.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Worker processes sharing the port (SO_REUSEPORT) and the leases. [default: one "
+    "per core]",
 )
 @click.option(
     "--max-in-flight",
     type=click.IntRange(1, 1_000_000),
     default=1024,
     show_default=True,
-    help="Requests worked on at once; beyond it the gateway answers 503 and counts them "
+    help="Requests worked on at once (split evenly between the workers); beyond it the gateway "
+    "answers 503 and counts them "
     "(mlchaos_gateway_shed_requests_total) rather than queue without bound.",
 )
 @click.option(
@@ -55,15 +63,14 @@ def gateway(
     state_dir: Path,
     max_in_flight: int,
     admin_token_env: str,
+    workers: int | None,
 ) -> None:
     """Proxy clients to UPSTREAM and hold fault leases; runs in the foreground.
 
     Point clients (and your traffic) at the gateway, and name it as endpoints.gateway in your
     service file. Its routes to `/v2/models/MODEL-fallback/...` when switched to fallback.
     """
-    from aiohttp import web
-
-    from mlchaos.gateway.server import create_app
+    from mlchaos.gateway.run import serve
 
     token = os.environ.get(admin_token_env) or None
     if token is None and not _loopback(host):
@@ -72,6 +79,5 @@ def gateway(
             f"through the admin API; set ${admin_token_env} to a token first"
         )
     state_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(upstream.rstrip("/"), model, state_dir, max_in_flight, token)
     click.echo(f"chaos gateway on http://{host}:{port} -> {upstream}", err=True)
-    web.run_app(app, host=host, port=port, access_log=None, print=None, shutdown_timeout=2)
+    serve(upstream.rstrip("/"), model, host, port, state_dir, max_in_flight, token, workers)

@@ -27,7 +27,17 @@ from typing import Any, ClassVar, Literal
 from mlchaos.protocols import Column
 from mlchaos.schema.experiment import GATEWAY_FAULT_TYPES
 
-__all__ = ["GROUP", "KNOWN", "STAGES", "FaultError", "Lease", "RequestFault", "behaviour"]
+__all__ = [
+    "GROUP",
+    "KNOWN",
+    "STAGES",
+    "FaultError",
+    "Lease",
+    "RequestFault",
+    "behaviour",
+    "longest_hold",
+    "replacement",
+]
 
 STAGES = ("request", "answer", "label")
 GROUP = "mlchaos.faults"
@@ -95,6 +105,18 @@ class Lease:
         """One draw per request from this lease's own stream."""
         return self.rng.random() < self.share
 
+    def on_version(self, version: str | None) -> bool:
+        """Whether an answer by ``version`` is one an ``answer`` fault is on: the versions that
+        served when it was injected (all answers, when the service names no version). One it
+        is not on is counted, with why."""
+        scope = self.params.get("versions") or []
+        if not scope or version in scope:
+            return True
+        self.unrewritten += 1
+        answered = version or "an unnamed version"
+        self.why_not = f"answers came from {answered}, not {', '.join(scope)}"
+        return False
+
     def public(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -109,6 +131,23 @@ class Lease:
             "unrewritten": self.unrewritten,
             "why_not": self.why_not,
         }
+
+
+def longest_hold(leases: list[Lease]) -> tuple[float, Lease] | None:
+    """The delay an answer is held for, the longest its ``answer`` leases draw, and the lease
+    whose end releases it (a 100 h delay must not outlive its lease); None when none delays."""
+    delays = [(lease.fault.delay(lease), lease) for lease in leases]
+    delays = [(delay, lease) for delay, lease in delays if delay > 0]
+    return max(delays, key=lambda pair: pair[0]) if delays else None
+
+
+def replacement(leases: list[Lease]) -> tuple[int, dict[str, Any]] | None:
+    """The answer the first ``answer`` lease that replaces answers gives instead, or None."""
+    for lease in leases:
+        replaced = lease.fault.answer(lease)
+        if replaced is not None:
+            return replaced
+    return None
 
 
 @cache

@@ -31,8 +31,10 @@ class Outcomes:
     def count(self, status: int, version: str | None = None) -> None:
         now = self.clock()
         second = int(now)
-        if not self._seconds or self._seconds[-1][0] != second:
+        if not self._seconds or self._seconds[-1][0] != second:  # once a second
             self._seconds.append([second, 0, 0])
+            self._codes.setdefault(second, collections.Counter())
+            self._versions.setdefault(second, {})
             while self._seconds[0][0] < second - self.KEEP_S:
                 gone = self._seconds.popleft()[0]
                 self._versions.pop(gone, None)
@@ -40,9 +42,12 @@ class Outcomes:
         bucket = self._seconds[-1]
         bucket[1] += 1
         bucket[2] += 200 <= status < 300
-        self._codes.setdefault(second, collections.Counter())[status] += 1
+        self._codes[second][status] += 1
         if version is not None:
-            seen = self._versions.setdefault(second, {}).setdefault(version, [0, now, now])
+            versions = self._versions[second]
+            seen = versions.get(version)
+            if seen is None:
+                seen = versions[version] = [0, now, now]
             seen[0] += 1
             seen[2] = now
             self._latest = (now, version)
@@ -62,14 +67,30 @@ class Outcomes:
             for version, (n, first, last) in sorted(counts.items())
         ]
 
-    def serving(self, window_s: float = 10.0) -> list[str]:
+    def serving(self, window_s: float = 10.0, also: list[Any] | None = None) -> list[str]:
         """The version serving now: the one that gave the latest answer naming a version,
         within the last ``window_s`` seconds. Only the latest: a fallback that answered a
         moment ago and was switched off since is not serving. (A fault meant for several
-        versions at once, a canary's, names them in its ``versions``.)"""
-        if self._latest is None or self._latest[0] < self.clock() - window_s:
+        versions at once, a canary's, names them in its ``versions``.) ``also``: the other
+        workers' `latest`."""
+        found = [x for x in [self._latest, *(also or [])] if x]
+        if not found:
             return []
-        return [self._latest[1]]
+        when, version = max(found, key=lambda pair: float(pair[0]))
+        return [] if float(when) < self.clock() - window_s else [str(version)]
+
+    def latest(self) -> tuple[float, str] | None:
+        """When the latest answer naming a version came, and which."""
+        return self._latest
+
+    def document(self, since: float) -> dict[str, Any]:
+        """What was served from ``since``, as ``/admin/outcomes`` gives it."""
+        return {
+            "outcomes": self.since(since),
+            "versions": self.versions_since(since),
+            "codes": self.codes_since(since),
+            "latest": self._latest,
+        }
 
     def codes_since(self, second: float) -> list[list[int]]:
         """``[second, status, answers]``: the status codes the gateway answered with."""

@@ -39,16 +39,22 @@ from aiohttp import web
 from multidict import CIMultiDict
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
     generate_latest,
 )
 
-from mlchaos.gateway.contract import KNOWN, FaultError, Lease, behaviour
+from mlchaos.gateway.contract import (
+    KNOWN,
+    FaultError,
+    Lease,
+    behaviour,
+    longest_hold,
+    replacement,
+)
+from mlchaos.gateway.front import SELECTED_HEADER
+from mlchaos.gateway.metrics import Metrics
 from mlchaos.gateway.outcomes import Outcomes
 from mlchaos.gateway.state import GatewayState, now_utc, validate_fault
+from mlchaos.gateway.workers import Siblings, merge_faults, merge_metrics, merge_outcomes
 from mlchaos.protocols import VERSION_HEADER, Codec, Column, Unreadable, answered_version
 
 __all__ = [
@@ -81,8 +87,13 @@ VERSION_BODY_MAX = 65536
 """Answers larger than this are not read for their ``model_version``: the gateway's cost
 per request stays bounded."""
 
-HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
-REAP_INTERVAL_S = 0.25
+HOP_HEADERS = {
+    "connection", "keep-alive", "transfer-encoding", "content-length", "host",
+    SELECTED_HEADER.lower(),
+}  # fmt: skip
+REAP_INTERVAL_S = 0.02
+"""How often a worker reads the shared leases (a stat, unless they changed) and their TTLs: a
+lease ended anywhere is gone from every worker within this, well inside 0.1 s."""
 
 AUTO_HEADERS = ("Content-Type", "Accept", "Accept-Encoding", "User-Agent")
 """Headers aiohttp's client would add to a request that had none: a proxy must not."""
@@ -141,9 +152,10 @@ def codec_of(params: dict[str, Any]) -> Codec:
     )
 
 
-def mark_request(body: bytes, lease: Lease) -> None:
-    """A ``label`` fault: a request it selects is marked by its id, for its outcome later."""
-    if not lease.selects():
+def mark_request(body: bytes, lease: Lease, selected: bool | None = None) -> None:
+    """A ``label`` fault: a request it selects (drawn here unless ``selected`` says) is marked
+    by its id, for its outcome later."""
+    if not (lease.selects() if selected is None else selected):
         return
     try:
         request_id = json.loads(body).get("id")
@@ -163,57 +175,19 @@ def flip_labels(body: dict[str, Any], lease: Lease) -> tuple[dict[str, Any], int
     return {"labels": changed}, count
 
 
-class Metrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "mlchaos_gateway_requests",
-            "Requests through the gateway.",
-            ["model", "code"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "mlchaos_gateway_request_duration_seconds",
-            "Latency seen by clients at the edge.",
-            ["model"],
-            registry=self.registry,
-            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-        )
-        self.active = Gauge(
-            "mlchaos_fault_active",
-            "1 while a fault lease of this type is active.",
-            ["fault"],
-            registry=self.registry,
-        )
-        self.faulted = Counter(
-            "mlchaos_gateway_faulted_requests",
-            "Requests a fault was applied to.",
-            ["fault"],
-            registry=self.registry,
-        )
-        self.shed = Counter(
-            "mlchaos_gateway_shed_requests",
-            "Requests answered 503 because the gateway had its limit in flight.",
-            registry=self.registry,
-        )
-        for kind in FAULT_TYPES:
-            self.active.labels(kind).set(0)
-
-    def refresh(self, state: GatewayState) -> None:
-        live = {lease.type for lease in state.active()}
-        for kind in FAULT_TYPES:
-            self.active.labels(kind).set(1 if kind in live else 0)
-
-
 def create_app(
     upstream: str,
     model: str,
     state_dir: Path,
     max_in_flight: int = MAX_IN_FLIGHT,
     admin_token: str | None = None,
+    behind_front: bool = False,
+    siblings: Siblings | None = None,
 ) -> web.Application:
     """``admin_token``: when given, ``/admin/`` asks for ``Authorization: Bearer TOKEN``
-    (401 otherwise); the proxied paths never do."""
+    (401 otherwise); the proxied paths never do. ``behind_front``: it is the fault path behind
+    `mlchaos.gateway.front`, which drew the leases for each request and counts every answer.
+    ``siblings``: the gateway's other workers, whose counts an admin request adds up."""
     state = GatewayState(state_dir / "gateway-audit.jsonl")
     metrics = Metrics()
     outcomes = Outcomes()
@@ -221,6 +195,9 @@ def create_app(
     app = web.Application(middlewares=[_admin_guard(admin_token)] if admin_token else [])
     app["state"] = state
     app["in_flight"] = in_flight
+    app["metrics"] = metrics
+    app["outcomes"] = outcomes
+    app["behind_front"] = behind_front
     app.on_response_prepare.append(_keep_untyped)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -254,16 +231,24 @@ def create_app(
                 response = await _forward(request, state, metrics, upstream)
             finally:
                 in_flight.now -= 1
-        metrics.requests.labels(model, str(response.status)).inc()
+        if behind_front:  # the front counts what it answers, once
+            return response
         outcomes.count(response.status, answered_by(response))
-        metrics.latency.labels(model).observe(time.perf_counter() - started)
+        metrics.edge.count(model, response.status, time.perf_counter() - started)
         return response
+
+    async def others(path: str, text: bool = False) -> tuple[list[Any], list[str]]:
+        if siblings is None:
+            return [], []
+        return await siblings.gather(app["session"], path, text)
 
     async def inject(request: web.Request) -> web.Response:
         body = await request.json()
         params = dict(body.get("params") or {})
         if _stage_of(body.get("type")) == "answer" and "versions" not in params:
-            params["versions"] = outcomes.serving()  # the versions it is a fault of
+            theirs, _ = await others(f"/admin/local/outcomes?since={time.time():.0f}")
+            also = [doc["latest"] for doc in theirs]
+            params["versions"] = outcomes.serving(also=also)  # the versions it is a fault of
         try:
             lease, entry = state.inject(
                 str(body.get("type")),
@@ -276,10 +261,27 @@ def create_app(
         except (FaultError, TypeError, ValueError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         metrics.refresh(state)
+        await others("/admin/local/refresh")  # every worker holds it before the answer says so
         return web.json_response({"lease": lease.public(), "audit": entry}, status=201)
 
-    async def list_faults(request: web.Request) -> web.Response:
+    async def local_refresh(request: web.Request) -> web.Response:
+        if state.refresh():
+            metrics.refresh(state)
+        return web.json_response({"faults": len(state.active())})
+
+    async def local_faults(request: web.Request) -> web.Response:
+        state.refresh()
         return web.json_response({"faults": [le.public() for le in state.active()]})
+
+    async def list_faults(request: web.Request) -> web.Response:
+        state.refresh()
+        theirs, missing = await others("/admin/local/faults")
+        mine = [le.public() for le in state.active()]
+        merged = merge_faults([mine, *(doc["faults"] for doc in theirs)])
+        live = {le.id for le in state.active()}  # the file says which leases hold
+        return web.json_response(
+            {"faults": [le for le in merged if le["id"] in live], "workers_missing": missing}
+        )
 
     async def revert(request: web.Request) -> web.Response:
         try:
@@ -289,39 +291,61 @@ def create_app(
                 {"error": "no such active lease; it ended already"}, status=404
             )
         metrics.refresh(state)
+        await others("/admin/local/refresh")  # gone from every worker before the answer
         return web.json_response({"audit": entry})
 
     async def audit(request: web.Request) -> web.Response:
         return web.json_response({"audit": state.audit()})
 
-    async def served(request: web.Request) -> web.Response:
+    def since_of(request: web.Request) -> float | None:
         try:
-            since = float(request.query.get("since", "0"))
+            return float(request.query.get("since", "0"))
         except ValueError:
+            return None
+
+    async def local_served(request: web.Request) -> web.Response:
+        since = since_of(request)
+        if since is None:
             return web.json_response({"error": "since must be seconds since the epoch"}, status=400)
-        return web.json_response(
-            {
-                "outcomes": outcomes.since(since),
-                "versions": outcomes.versions_since(since),
-                "codes": outcomes.codes_since(since),
-                "now": time.time(),
-            }
-        )
+        return web.json_response(outcomes.document(since))
+
+    async def served(request: web.Request) -> web.Response:
+        since = since_of(request)
+        if since is None:
+            return web.json_response({"error": "since must be seconds since the epoch"}, status=400)
+        theirs, missing = await others(f"/admin/local/outcomes?since={since!r}")
+        merged = merge_outcomes([outcomes.document(since), *theirs])
+        return web.json_response({**merged, "now": time.time(), "workers_missing": missing})
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
-    async def metrics_endpoint(request: web.Request) -> web.Response:
+    async def local_metrics(request: web.Request) -> web.Response:
+        state.refresh()
         metrics.refresh(state)
         return web.Response(
             body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
+
+    async def metrics_endpoint(request: web.Request) -> web.Response:
+        state.refresh()
+        metrics.refresh(state)
+        mine = generate_latest(metrics.registry)
+        if siblings is None:
+            return web.Response(body=mine, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        theirs, _ = await others("/admin/local/metrics", text=True)
+        merged = merge_metrics([mine.decode(), *theirs])
+        return web.Response(body=merged.encode(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app.router.add_post("/admin/faults", inject)
     app.router.add_get("/admin/faults", list_faults)
     app.router.add_delete("/admin/faults/{id}", revert)
     app.router.add_get("/admin/audit", audit)
     app.router.add_get("/admin/outcomes", served)
+    app.router.add_get("/admin/local/outcomes", local_served)
+    app.router.add_get("/admin/local/faults", local_faults)
+    app.router.add_get("/admin/local/metrics", local_metrics)
+    app.router.add_get("/admin/local/refresh", local_refresh)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_route("*", "/{path:.*}", proxy)
@@ -359,11 +383,16 @@ async def _forward(
 ) -> web.Response:
     """Forward a request with the body faults applied, then apply the answer faults (latency,
     errors) to the answers of the versions they are on: one draw per request per lease."""
-    selected = [le for le in state.active() if le.fault.stage != "label" and le.selects()]
+    drawn = request.headers.get(SELECTED_HEADER) if request.app["behind_front"] else None
+    if drawn is None:
+        selected = [le for le in state.active() if le.fault.stage != "label" and le.selects()]
+    else:  # the front drew, once per lease
+        chosen = set(drawn.split(","))
+        selected = [le for le in state.active() if le.fault.stage != "label" and le.id in chosen]
     body = await request.read()
     for lease in state.active():
         if lease.fault.stage == "label":
-            mark_request(body, lease)
+            mark_request(body, lease, None if drawn is None else lease.id in chosen)
     # What clients send is changed whichever version answers it; a body fault counts only
     # where it changed the body, so one the gateway cannot rewrite never looks applied.
     rewrites = [le for le in selected if le.fault.stage == "request"]
@@ -375,27 +404,15 @@ async def _forward(
     if not answering:
         return response
     version = answered_by(response)
-    hit = [le for le in answering if _on_version(le, version)]
+    hit = [le for le in answering if le.on_version(version)]
     for lease in hit:
         _applied(lease, metrics)
     await _hold(hit, request.app["in_flight"])
-    for lease in hit:
-        replaced = lease.fault.answer(lease)
-        if replaced is not None:
-            status, document = replaced
-            return web.json_response(document, status=status)
+    replaced = replacement(hit)
+    if replaced is not None:
+        status, document = replaced
+        return web.json_response(document, status=status)
     return response
-
-
-def _on_version(lease: Lease, version: str | None) -> bool:
-    """Whether an answer by ``version`` is one the lease's fault is on: the versions that
-    served when it was injected (all answers, when the service names no version)."""
-    scope = lease.params.get("versions") or []
-    if not scope or version in scope:
-        return True
-    lease.unrewritten += 1
-    lease.why_not = f"answers came from {version or 'an unnamed version'}, not {', '.join(scope)}"
-    return False
 
 
 def _applied(lease: Lease, metrics: Metrics) -> None:
@@ -414,11 +431,10 @@ def _shed(in_flight: InFlight) -> web.Response:
 async def _hold(selected: list[Lease], in_flight: InFlight) -> None:
     """Delay the request as its latency leases say, but no longer than they last: a revert or
     an expiry releases every request a lease holds (a 100 h delay must not outlive it)."""
-    delays = [(le.fault.delay(le), le) for le in selected]
-    delays = [(delay, le) for delay, le in delays if delay > 0]
-    if not delays:
+    longest = longest_hold(selected)
+    if longest is None:
         return
-    delay, lease = max(delays, key=lambda pair: pair[0])
+    delay, lease = longest
     with in_flight.held(), contextlib.suppress(TimeoutError):
         await asyncio.wait_for(lease.ended.wait(), timeout=delay)
 
@@ -507,8 +523,10 @@ def _unrewritten(leases: list[Lease], why: str) -> list[Lease]:
 
 
 async def _reap(state: GatewayState, metrics: Metrics) -> None:
-    """Ends expired leases by itself: the TTL holds even if the runner was killed."""
+    """Takes up what other workers changed, and ends expired leases by itself: the TTL holds
+    even if the runner, or the worker that took the lease, was killed."""
     while True:
         await asyncio.sleep(REAP_INTERVAL_S)
-        if state.expire():
+        changed = state.refresh()
+        if state.expire() or changed:
             metrics.refresh(state)

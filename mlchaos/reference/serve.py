@@ -70,19 +70,9 @@ def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {component} %(message)s")
     _quiet_garbage_collector()
     if component == "gateway":
-        from aiohttp import web
+        from mlchaos.gateway.run import serve
 
-        from mlchaos.gateway import server as gateway
-
-        app = gateway.create_app(cfg.url("model-server"), cfg.model_name, cfg.state_dir)
-        web.run_app(
-            app,
-            host=cfg.host,
-            port=cfg.ports[component],
-            access_log=None,
-            print=None,
-            shutdown_timeout=2,
-        )
+        serve(cfg.url("model-server"), cfg.model_name, cfg.host, cfg.ports[component], state_dir)
         return
     options: dict[str, Any] = {}
     if component == "pagerduty":

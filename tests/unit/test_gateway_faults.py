@@ -87,16 +87,15 @@ def test_an_answer_fault_applies_only_to_the_versions_it_is_on(tmp_path: Path) -
     """A latency spike or an error burst is a fault of the versions that served when it went
     in: once the team serves another (its fallback, a rollback), clients no longer see it,
     while the lease stays in until it is reverted."""
-    from mlchaos.gateway.server import _on_version
 
     state = GatewayState(tmp_path / "a.jsonl")
     lease, _ = state.inject("error_burst", {"status": 503, "versions": ["v2"]}, 0.5, 0, 60, "t")
-    assert _on_version(lease, "v2")
-    assert not _on_version(lease, "fallback-v1")
+    assert lease.on_version("v2")
+    assert not lease.on_version("fallback-v1")
     assert lease.why_not == "answers came from fallback-v1, not v2"
-    assert not _on_version(lease, None)
+    assert not lease.on_version(None)
     unscoped, _ = state.inject("latency_spike", {"delay_s": 0.1}, 1.0, 0, 60, "t")
-    assert _on_version(unscoped, None) and _on_version(unscoped, "anything")
+    assert unscoped.on_version(None) and unscoped.on_version("anything")
     assert [e["action"] for e in state.audit()] == ["inject", "inject"]
 
 
