@@ -31,12 +31,19 @@ __all__ = ["gameday"]
 @click.option(
     "--users", type=click.IntRange(1, 1000), default=None, help="Override the scenario's users."
 )
+@click.option(
+    "--load-workers",
+    type=click.IntRange(0, 64),
+    default=None,
+    help="Override the scenario's load.workers: Locust worker processes under a master.",
+)
 @gameday_options
 def gameday(
     scenario: Path,
     responders: str | None,
     rate: float | None,
     users: int | None,
+    load_workers: int | None,
     options: GamedayOptions,
 ) -> None:
     """Run SCENARIO's experiments in order under steady Locust traffic.
@@ -50,7 +57,8 @@ def gameday(
         document = document.model_copy(
             update={"responders": document.responders.model_copy(update={"mode": responders})}
         )
-    load = {k: v for k, v in {"rate": rate, "users": users}.items() if v is not None}
+    overrides = {"rate": rate, "users": users, "workers": load_workers}
+    load = {k: v for k, v in overrides.items() if v is not None}
     if load:
         document = document.model_copy(update={"load": document.load.model_copy(update=load)})
     if options.history is None and document.history is not None:

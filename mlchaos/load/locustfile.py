@@ -9,6 +9,13 @@ Stands on its own:
 The payload is JSON lines of ``{"body": request, "label": outcome or null}``: mlchaos writes it
 from the service file's dataset and protocol (`mlchaos.load.payload.prepare`).
 
+Distributed (``load.workers``): the master is started with these options, each worker with
+``--worker`` and, on the same machine, ``--mlchaos-payload``. A worker on another machine needs
+only Locust: ``locust --worker -f - --master-host HOST --master-port PORT`` fetches this file
+from the master, and with ``--mlchaos-share-payload`` the master sends the payload's rows with
+the options of every run. Users are numbered across workers (worker index × 1000 + own count),
+so request ids, replay offsets and label draws never repeat between workers.
+
 Each user walks the replay table from its own deterministic offset, on a fixed schedule, and
 does not wait for one reply before sending the next request (up to ``concurrency`` in flight):
 clients of a real service do not slow down when it does, so neither does the load during a
@@ -25,18 +32,29 @@ import time
 import gevent
 from locust import FastHttpUser, events, task
 
-__all__ = ["BODIES", "LABELS", "MAX_BEHIND_S", "ModelUser"]
+__all__ = ["BODIES", "LABELS", "MAX_BEHIND_S", "USERS_PER_WORKER", "ModelUser"]
 
 MAX_BEHIND_S = 2.0
+USERS_PER_WORKER = 1000
+"""Users are numbered from worker index × this (a scenario has at most 1000 users)."""
 BODIES = []
 LABELS = []
 
 
 @events.init_command_line_parser.add_listener
 def _options(parser):
-    parser.add_argument("--mlchaos-model", required=True, help="model name to call")
+    # not required by the parser: a worker gets them from its master
+    parser.add_argument("--mlchaos-model", default="", help="model name to call")
     parser.add_argument(
-        "--mlchaos-payload", required=True, help="JSON lines of {body, label} to replay"
+        "--mlchaos-payload", default="", help="JSON lines of {body, label} to replay"
+    )
+    parser.add_argument(
+        "--mlchaos-share-payload",
+        action="store_true",
+        help="master: send the payload's rows to workers (for workers on other machines)",
+    )
+    parser.add_argument(
+        "--mlchaos-ready-file", default="", help="master: written once its workers are connected"
     )
     parser.add_argument(
         "--mlchaos-infer-path",
@@ -63,16 +81,47 @@ def _options(parser):
     )
 
 
+def _worker(environment):
+    return type(environment.runner).__name__ == "WorkerRunner"
+
+
 @events.init.add_listener
 def _read_payload(environment, **_):
-    with open(environment.parsed_options.mlchaos_payload) as rows:
+    options = environment.parsed_options
+    worker = _worker(environment)  # its other options come from the master with each run
+    if worker and not options.mlchaos_payload:
+        return  # a worker on another machine: the rows come from the master (`_take_rows`)
+    if not options.mlchaos_payload or not (options.mlchaos_model or worker):
+        raise SystemExit("--mlchaos-model and --mlchaos-payload are required")
+    with open(options.mlchaos_payload) as rows:
         for line in rows:
             if line.strip():
                 row = json.loads(line)
                 BODIES.append(row["body"])
                 LABELS.append(row.get("label"))
     if not BODIES:
-        raise SystemExit(f"{environment.parsed_options.mlchaos_payload}: no rows to replay")
+        raise SystemExit(f"{options.mlchaos_payload}: no rows to replay")
+    if options.mlchaos_share_payload and not _worker(environment):
+        # sent to every worker with the run's options (custom options travel with a spawn)
+        options.mlchaos_rows = json.dumps({"bodies": BODIES, "labels": LABELS})
+
+
+@events.test_start.add_listener
+def _take_rows(environment, **_):
+    options = environment.parsed_options
+    if _worker(environment):
+        if not BODIES and getattr(options, "mlchaos_rows", None):
+            rows = json.loads(options.mlchaos_rows)
+            BODIES.extend(rows["bodies"])
+            LABELS.extend(rows["labels"])
+        if not BODIES:
+            raise SystemExit(
+                "no payload: start this worker with --mlchaos-payload, or its "
+                "master with --mlchaos-share-payload"
+            )
+    elif options.mlchaos_ready_file:  # the master starts the run once its workers are in
+        with open(options.mlchaos_ready_file, "w") as ready:
+            ready.write(str(len(getattr(environment.runner, "clients", {}) or {})))
 
 
 class ModelUser(FastHttpUser):
@@ -82,7 +131,8 @@ class ModelUser(FastHttpUser):
 
     def on_start(self):
         ModelUser._count += 1
-        self.number = ModelUser._count
+        worker = getattr(self.environment.runner, "worker_index", 0) or 0
+        self.number = worker * USERS_PER_WORKER + ModelUser._count
         self.cursor = (self.number * 997) % len(BODIES)
         self.sent = 0
         self.rng = random.Random(self.number)

@@ -54,7 +54,8 @@ def _footer(document: ResultsDocument) -> str:
     if load:
         footer += (
             f"; load {load.achieved_rps:g} req/s achieved of {load.target_rps:g} "
-            f"({load.requests} requests, {load.failures} failed)"
+            f"({load.requests} requests, {load.failures} failed"
+            + (f", from {load.workers} Locust workers)" if load.workers else ")")
         )
     for problem in document.baseline.problems:
         footer += f"\nBASELINE: {problem}"

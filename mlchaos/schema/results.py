@@ -74,6 +74,9 @@ class LoadSummary(Part):
     p50_ms: float | None
     p99_ms: float | None
     duration_s: float
+    workers: int = 0
+    """Locust workers under a master (``load.workers`` and ``remote_workers``); 0: one
+    process. With workers, the figures are the master's, combined."""
 
 
 class QuietStartCheck(Part):

@@ -8,7 +8,7 @@ experiments: [../experiments/bad-version.yaml, ../experiments/data-drift.yaml]
 draw: {count: 1, seed: 7}          # optional: pick at random, reproducibly
 defaults:                          # targets for experiments that do not set their own
   acknowledgement: {within: 5m}
-load: {users: 50, rate: 500, ramp_up: 5s}
+load: {users: 50, rate: 500, ramp_up: 5s, workers: 2}   # workers: Locust processes
 responders: {mode: human}
 cool_down: 10s
 ```
@@ -16,14 +16,19 @@ cool_down: 10s
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from mlchaos.schema.experiment import Acknowledgement, Frozen, Name, Paging, Recovery
 from mlchaos.schema.units import Duration, Share
 
-__all__ = ["Defaults", "Draw", "Load", "Responders", "Scenario"]
+__all__ = ["MASTER_PATTERN", "Defaults", "Draw", "Load", "Responders", "Scenario"]
+
+
+MASTER_PATTERN = r"^[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}$"
+"""``host:port`` (an IPv6 host in brackets)."""
 
 
 class Load(Frozen):
@@ -39,6 +44,33 @@ class Load(Frozen):
     """How long after a prediction its true outcome (the label) is posted back."""
     labelled: Share = 0.2
     """The share of requests whose outcome is ever known."""
+    workers: int = Field(default=0, ge=0, le=64)
+    """Locust worker processes on this machine under a master (one core each); 0 sends the
+    load from one Locust process. The users are spread over them; the stats are combined."""
+    remote_workers: int = Field(default=0, ge=0, le=1000)
+    """Workers started on other machines (``locust --worker -f - --master-host HOST
+    --master-port PORT``): the load starts once they and ``workers`` are connected, and the
+    game day stops with a clear error when they are not within ``connect_within``."""
+    master: str | None = Field(default=None, json_schema_extra={"pattern": MASTER_PATTERN})
+    """``host:port`` the Locust master listens on; by default 127.0.0.1 and a free port.
+    Remote workers need one they can reach, e.g. ``0.0.0.0:5557``."""
+    connect_within: Duration = Field(default=60.0, gt=0, le=3600)
+    """How long the master waits for its workers before the game day gives up."""
+
+    @field_validator("master")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(MASTER_PATTERN, value):
+            raise ValueError(f"expected host:port, e.g. 0.0.0.0:5557, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _remote_workers_need_an_address(self) -> Load:
+        if self.remote_workers and self.master is None:
+            raise ValueError(
+                "remote_workers need master: a host:port they can reach, e.g. 0.0.0.0:5557"
+            )
+        return self
 
 
 class Responders(Frozen):

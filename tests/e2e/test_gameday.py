@@ -68,11 +68,15 @@ def gameday(
 def test_nightly_game_day_passes_every_fault_with_times_from_their_owners(
     stack: StackConfig, tmp_path: Path
 ) -> None:
-    done = gameday(stack, ROOT / "scenarios" / "nightly.yaml", tmp_path)
+    # the load from a Locust master and 2 worker processes (load.workers)
+    done = gameday(stack, ROOT / "scenarios" / "nightly.yaml", tmp_path, "--load-workers", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     document = results(tmp_path)
     assert document["verdict"] == "pass"
     assert document["false_alarms"] == []  # the nightly load alone pages nobody
+    load = document["load"]  # the master's stats, both workers' combined
+    assert load["workers"] == 2 and load["achieved_rps"] >= 0.8 * load["target_rps"], load
+    assert "failed, from 2 Locust workers)" in done.stdout
     by_name = {e["name"]: e for e in document["experiments"]}
     # appended to the run history beside the reports, under the service file's name
     assert document["service"] == "mlchaos-reference"

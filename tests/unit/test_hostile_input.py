@@ -189,6 +189,29 @@ def test_an_absurd_scenario_rate_is_refused(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("load", "message"),
+    [
+        ("{workers: 65}", "load.workers: Input should be less than or equal to 64"),
+        ("{remote_workers: 2}",
+         "load: remote_workers need master: a host:port they can reach, "
+         "e.g. 0.0.0.0:5557"),
+        ("{remote_workers: 2, master: 'no port'}",
+         "load.master: expected host:port, e.g. 0.0.0.0:5557, got 'no port'"),
+    ],
+    ids=["too-many-workers", "remote-without-master", "master-without-port"],
+)  # fmt: skip
+def test_load_workers_are_bounded_and_remote_ones_need_an_address(
+    tmp_path: Path, load: str, message: str
+) -> None:
+    (tmp_path / "good.yaml").write_text(GOOD)
+    path = tmp_path / "s.yaml"
+    path.write_text(f"version: 1\nname: s\nexperiments: [good.yaml]\nload: {load}\n")
+    with pytest.raises(ValidationFailed) as failed:
+        load_scenario(path)
+    assert [str(p) for p in failed.value.problems] == [f"{path}:4: {message}"]
+
+
 @pytest.mark.parametrize("seconds", [1234.5678, 0.001, 0.5, 86399.999999, 604800.0, 1e-5])
 def test_durations_round_trip_exactly(seconds: float) -> None:
     assert parse_duration(format_duration(seconds)) == seconds
