@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
@@ -25,9 +26,11 @@ __all__ = [
     "MAX_PROBLEMS",
     "PATTERN_HINTS",
     "M",
+    "Planned",
     "load_any",
     "load_document",
     "load_experiment",
+    "load_plan",
     "load_scenario",
     "load_service",
     "misfits",
@@ -114,34 +117,111 @@ def load_service(path: str | Path) -> Service:
     return Service.from_file(document, Path(path).resolve().parent)
 
 
+@dataclass(frozen=True)
+class Planned:
+    """An experiment and the service file it runs against (None: the game day's own)."""
+
+    experiment: Experiment
+    file: Path
+    """The experiment file it was read from."""
+    service_file: Path | None = None
+
+
 def load_scenario(
     path: str | Path, service: Service | None = None
 ) -> tuple[Scenario, list[Experiment]]:
-    """Read a scenario and every experiment it names; problems from all files are reported."""
+    """Read a scenario and every experiment it names; problems from all files are reported.
+    An experiment whose entry names a service file fits that service, not ``service``
+    (`load_plan` says which is which)."""
+    scenario, planned = load_plan(path, service)
+    return scenario, [p.experiment for p in planned]
+
+
+def load_plan(path: str | Path, service: Service | None = None) -> tuple[Scenario, list[Planned]]:
+    """`load_scenario`, with the service file each experiment runs against. A service file an
+    entry names is read and checked here too, and ``parallel: true`` is refused (at its line)
+    when two services share a target (`Service.targets`)."""
     scenario = load_document(path, Scenario)
-    experiments: list[Experiment] = []
+    text = Path(path).read_text()
+    base = Path(path).parent
+    planned: list[Planned] = []
     problems: list[Problem] = []
-    for index, name in enumerate(scenario.experiments):
-        exp_path = Path(path).parent / name
+    services: dict[Path, Service | None] = {}
+    for index, entry in enumerate(scenario.entries()):
+        at: tuple[Any, ...] = ("experiments", index)
+        fits, service_file = service, None
+        if entry.service is not None:
+            service_file = (base / entry.service).resolve()
+            if service_file not in services:
+                services[service_file] = _entry_service(service_file, text, at, path, problems)
+            fits = services[service_file]
+            if fits is None:
+                continue
+        exp_path = base / entry.file
         if not exp_path.is_file():
-            line = _line_of(_compose(Path(path).read_text()), ("experiments", index))
-            problems.append(
-                Problem(str(path), line, f"experiments.{index}", f"no such file: {exp_path}")
-            )
+            where = at if isinstance(scenario.experiments[index], str) else (*at, "file")
+            line = _line_of(_compose(text), where)
+            field = ".".join(map(str, where))
+            problems.append(Problem(str(path), line, field, f"no such file: {exp_path}"))
             continue
         try:
-            experiments.append(load_experiment(exp_path, service))
+            planned.append(Planned(load_experiment(exp_path, fits), exp_path, service_file))
         except ValidationFailed as failed:
             problems.extend(failed.problems)
-    names = [e.name for e in experiments]
+    names = [p.experiment.name for p in planned]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         problems.append(
             Problem(str(path), 1, "experiments", f"experiment name {dup!r} appears twice")
         )
+    if scenario.parallel and not problems:
+        problems += _shared_targets(scenario, planned, service, services, path)
     if problems:
         raise ValidationFailed(problems)
-    experiments = [_with_defaults(e, scenario, path) for e in experiments]
-    return _draw(scenario, experiments, path)
+    planned = [Planned(_with_defaults(p.experiment, scenario, path), p.file, p.service_file)
+               for p in planned]  # fmt: skip
+    return _draw(scenario, planned, path)
+
+
+def _entry_service(
+    service_file: Path, text: str, at: tuple[Any, ...], path: str | Path, problems: list[Problem]
+) -> Service | None:
+    if not service_file.is_file():
+        line = _line_of(_compose(text), (*at, "service"))
+        problems.append(Problem(str(path), line, ".".join(map(str, (*at, "service"))),
+                                f"no such file: {service_file}"))  # fmt: skip
+        return None
+    try:
+        return load_service(service_file)
+    except ValidationFailed as failed:
+        problems.extend(failed.problems)
+        return None
+
+
+def _shared_targets(
+    scenario: Scenario,
+    planned: list[Planned],
+    default: Service | None,
+    services: dict[Path, Service | None],
+    path: str | Path,
+) -> list[Problem]:
+    """Two services of a parallel game day that share a target, each pair once."""
+    used = {p.service_file for p in planned}
+    named: dict[str, Service] = {
+        str(f) if f is not None else "the game day's own service": s
+        for f, s in [(None, default), *services.items()]
+        if f in used and s is not None
+    }
+    line = _line_of(_compose(Path(path).read_text()), ("parallel",))
+    found = []
+    keys = sorted(named)
+    for i, first in enumerate(keys):
+        for second in keys[i + 1 :]:
+            shared = sorted(named[first].targets() & named[second].targets())
+            if shared:
+                found.append(Problem(str(path), line, "parallel",
+                    f"{first} and {second} share {', '.join(shared)}: run them one after "
+                    "another (parallel: false)"))  # fmt: skip
+    return found
 
 
 def _with_defaults(experiment: Experiment, scenario: Scenario, path: str | Path) -> Experiment:
@@ -172,8 +252,8 @@ def _with_defaults(experiment: Experiment, scenario: Scenario, path: str | Path)
 
 
 def _draw(
-    scenario: Scenario, experiments: list[Experiment], path: str | Path
-) -> tuple[Scenario, list[Experiment]]:
+    scenario: Scenario, experiments: list[Planned], path: str | Path
+) -> tuple[Scenario, list[Planned]]:
     """The wheel of misfortune: a seeded random pick, in the listed order. The seed is kept in
     the scenario (chosen now when the file gives none), so the draw can be replayed."""
     import random

@@ -107,6 +107,11 @@ class ScenarioFile(pytest.File):
             scenario, experiments = load_scenario(self.path, _session(self.config).fitted())
         except InputError as exc:
             raise self.CollectError(str(exc)) from None  # file:line: field: message, no traceback
+        if scenario.many_services:
+            raise self.CollectError(
+                f"{self.path}: experiments: this scenario names service files of its own; "
+                "the plugin runs one service (--mlchaos-service): run it with `mlchaos gameday`"
+            )
         self.config.stash[GAMEDAY].use(scenario)
         for experiment in experiments:
             yield ExperimentItem.from_parent(self, name=experiment.name, experiment=experiment)

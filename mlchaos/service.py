@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
@@ -124,6 +125,23 @@ class Service(BaseModel):
                 return ""
         return os.environ.get(self.routing_key_env or "", "")
 
+    def targets(self) -> set[str]:
+        """What a game day on this service changes or reads as its own, each named so that
+        two game days at once can be refused when they share one: the gateway, the model
+        endpoint, the registry's model, the pager's service, each dependency, process and
+        training snapshot."""
+        found = {f"the gateway at {_address(self.gateway_url)}",
+                 f"the model endpoint at {_address(self.model_url)}"}  # fmt: skip
+        if self.registry_url:
+            found.add(f"model {self.model} in the registry at {_address(self.registry_url)}")
+        if self.has_pager:
+            found.add(f"pager service {self.pagerduty_service} at {_address(self.pagerduty_url)}")
+        found |= {f"the dependency at {_address(d.url)}" for d in self.dependencies.values()}
+        found |= {f"processes matching {p.match!r}" for p in self.processes.values()}
+        if self.training is not None:
+            found.add(f"the training snapshot {(self.hook_dir or Path()) / self.training.snapshot}")
+        return found
+
     @property
     def routing_key_source(self) -> str:
         """Where the key is looked for, for messages (never the key itself)."""
@@ -191,3 +209,12 @@ class Service(BaseModel):
             privacy=document.privacy,
             training=document.training,
         )
+
+
+def _address(url: str) -> str:
+    """``host:port`` of a URL, the same for every spelling of this machine and default port."""
+    parts = urlsplit(url if "//" in url else f"//{url}")
+    host = (parts.hostname or "").lower()
+    host = "127.0.0.1" if host in ("localhost", "::1", "0.0.0.0") else host
+    default = {"https": 443, "rediss": 6379, "redis": 6379}.get(parts.scheme, 80)
+    return f"{host}:{parts.port or default}"

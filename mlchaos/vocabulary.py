@@ -39,6 +39,7 @@ __all__ = [
     "Verdict",
     "party_of",
     "shown_events",
+    "worst",
 ]
 
 
@@ -259,3 +260,14 @@ EXIT_OF: dict[Verdict, Exit] = {
 
 VERDICT_ORDER = (Verdict.STOPPED, Verdict.FAIL, Verdict.INVALID, Verdict.INCONCLUSIVE, Verdict.PASS)
 """Worst first: one failed experiment fails the game day."""
+
+
+def worst(verdicts: list[str]) -> Verdict:
+    """A game day's verdict: the worst of its experiments' (an invalid fault shows nothing
+    either way: inconclusive; a stopped experiment fails the game day, as its exit code says,
+    and keeps its own verdict, *stopped*). None at all: nothing was shown to pass."""
+    summed = {Verdict.INVALID: Verdict.INCONCLUSIVE, Verdict.STOPPED: Verdict.FAIL}
+    for verdict in VERDICT_ORDER:
+        if verdict in verdicts:
+            return summed.get(verdict, verdict)
+    return Verdict.INCONCLUSIVE

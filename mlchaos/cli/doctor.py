@@ -8,7 +8,7 @@ import click
 
 from mlchaos.cli.common import load_stack, service_option, state_dir_option
 from mlchaos.engine.doctor import diagnose
-from mlchaos.loader import load_any, load_experiment, load_scenario, load_service
+from mlchaos.loader import load_any, load_experiment, load_plan, load_service
 from mlchaos.schema import Experiment
 from mlchaos.vocabulary import Exit
 
@@ -31,16 +31,22 @@ def doctor(files: tuple[Path, ...], service_file: Path | None, state_dir: Path) 
         from mlchaos.reference import service as reference
 
         service = reference.service(load_stack(state_dir))
-    experiments: list[Experiment] = []
-    for path in files:
+    groups: dict[Path | None, list[Experiment]] = {None: []}
+    for path in files:  # a scenario's experiments each against the service they run on
         if load_any(path, service) == "scenario":
-            experiments.extend(load_scenario(path, service)[1])
+            for planned in load_plan(path, service)[1]:
+                groups.setdefault(planned.service_file, []).append(planned.experiment)
         else:
-            experiments.append(load_experiment(path, service))
+            groups[None].append(load_experiment(path, service))
     failed = 0
-    for check in diagnose(service, experiments):
-        click.echo(check.line)
-        failed += check.status == "FAIL"
+    if not groups[None] and len(groups) > 1:
+        del groups[None]  # every experiment runs on a service file of its own
+    for file, experiments in groups.items():
+        if file is not None or len(groups) > 1:
+            click.echo(f"## {file or service_file or 'the reference stack'}")
+        for check in diagnose(service if file is None else load_service(file), experiments):
+            click.echo(check.line)
+            failed += check.status == "FAIL"
     if failed:
         click.echo(f"{failed} check(s) failed", err=True)
         raise SystemExit(Exit.FAIL)

@@ -9,7 +9,8 @@ import click
 
 from mlchaos.cli.common import GamedayOptions, gameday_options
 from mlchaos.cli.execute import execute, target_service
-from mlchaos.loader import load_scenario
+from mlchaos.cli.services import execute_services
+from mlchaos.loader import load_plan
 
 __all__ = ["gameday"]
 
@@ -46,13 +47,15 @@ def gameday(
     load_workers: int | None,
     options: GamedayOptions,
 ) -> None:
-    """Run SCENARIO's experiments in order under steady Locust traffic.
+    """Run SCENARIO's experiments in order under steady Locust traffic. Entries that name a
+    service file of their own run as that service's game day (in turn, or at the same time
+    with ``parallel: true``), reported together, grouped by service.
 
     Exit 0 when every target was met, 1 when one was missed, 2 on bad input, 3 when the
     infrastructure could not tell.
     """
     service = target_service(options)
-    document, experiments = load_scenario(scenario, service)
+    document, planned = load_plan(scenario, service)
     if responders:
         document = document.model_copy(
             update={"responders": document.responders.model_copy(update={"mode": responders})}
@@ -63,4 +66,6 @@ def gameday(
         document = document.model_copy(update={"load": document.load.model_copy(update=load)})
     if options.history is None and document.history is not None:
         options = dataclasses.replace(options, history=scenario.parent / document.history)
-    execute(document, experiments, service, options)
+    if document.many_services:  # each service's experiments as a game day of its own
+        execute_services(document, planned, options, service.name)
+    execute(document, [p.experiment for p in planned], service, options)

@@ -42,12 +42,12 @@ from mlchaos.vocabulary import (
     LABELS,
     STAND_INS,
     TARGET_EVENT,
-    VERDICT_ORDER,
     CheckRole,
     Event,
     Party,
     Span,
     Verdict,
+    worst,
 )
 
 __all__ = ["ExperimentResult", "interrupted", "judge", "overall"]
@@ -220,14 +220,8 @@ def _promoted(
 
 
 def overall(verdicts: list[str]) -> Verdict:
-    """The game day's verdict: the worst of its experiments' (an invalid fault shows nothing
-    either way: inconclusive; a stopped experiment fails the game day, as its exit code says,
-    and keeps its own verdict, *stopped*)."""
-    summed = {Verdict.INVALID: Verdict.INCONCLUSIVE, Verdict.STOPPED: Verdict.FAIL}
-    for verdict in VERDICT_ORDER:
-        if verdict in verdicts:
-            return summed.get(verdict, verdict)
-    return Verdict.INCONCLUSIVE  # no experiment ran: nothing was shown to pass
+    """The game day's verdict: `mlchaos.vocabulary.worst` of its experiments'."""
+    return worst(verdicts)
 
 
 def interrupted(records: list[Record]) -> str | None:

@@ -68,13 +68,17 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
 def aggregate(documents: list[ResultsDocument]) -> dict[str, Any]:
     """``documents``: results.json contents, in any order; they are sorted by start time."""
     runs = sorted(documents, key=lambda d: d.started_at)
-    histories: dict[str, ExperimentHistory] = {}
-    for run in runs:
+    histories: dict[tuple[str, str], ExperimentHistory] = {}
+    for run in runs:  # by service, then experiment: one name can be two services' experiments
         for exp in run.experiments:
-            _add(histories.setdefault(exp.name, ExperimentHistory(exp.name)), exp)
+            key = (exp.service or run.service or "", exp.name)
+            _add(histories.setdefault(key, ExperimentHistory(exp.name)), exp)
+    if len({service for service, _ in histories}) > 1:
+        for (service, name), history in histories.items():
+            history.name = f"{service or 'unnamed'}/{name}"
     return {
         "runs": runs,
-        "experiments": sorted(histories.values(), key=lambda h: h.name),
+        "experiments": [histories[k] for k in sorted(histories)],
         "practice": practice([e for run in runs for e in run.experiments]),
         "weeks": [*_weeks(runs), {"week": "all", "runs": len(runs),
                                    **practice([e for run in runs for e in run.experiments])}],

@@ -39,7 +39,8 @@ def render_junit(document: ResultsDocument, out_dir: Path) -> Path:
 
 
 def _testcase(scenario: str, exp: ExperimentResults) -> ET.Element:
-    case = ET.Element("testcase", classname=f"mlchaos.{scenario}", name=exp.name)
+    group = f"mlchaos.{scenario}" + (f".{exp.service}" if exp.service else "")  # by service
+    case = ET.Element("testcase", classname=group, name=exp.name)
     case.set("time", f"{_elapsed(exp):.3f}")
     properties = ET.SubElement(case, "properties")
     simulated = exp.simulated

@@ -23,7 +23,8 @@ def summary_table(document: ResultsDocument) -> str:
     header += ["approval gate (poisoned retrain)"] if approval else []
     rows = [header]
     for exp in document.experiments:
-        cells = [exp.name, exp.verdict.upper()]
+        # over several services, each experiment's service names it: service/experiment
+        cells = [f"{exp.service}/{exp.name}" if exp.service else exp.name, exp.verdict.upper()]
         injected = exp.timeline.get("injected") is not None
         for _, key in COLUMNS:
             target = exp.targets_s.get(key)
@@ -57,6 +58,12 @@ def _footer(document: ResultsDocument) -> str:
             f"({load.requests} requests, {load.failures} failed"
             + (f", from {load.workers} Locust workers)" if load.workers else ")")
         )
+    for svc in document.services:
+        footer += f"\n  {svc.name}: {svc.verdict.upper()}"
+        footer += " (interrupted)" if svc.interrupted else ""
+        if svc.load:
+            footer += f"; load {svc.load.achieved_rps:g} req/s achieved of {svc.load.target_rps:g}"
+        footer += f"; reports in {svc.run_dir}/" if svc.run_dir else ""
     for problem in document.baseline.problems:
         footer += f"\nBASELINE: {problem}"
     for alarm in document.false_alarms:

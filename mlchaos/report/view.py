@@ -38,7 +38,12 @@ def load_series(run_dir: Path, name: str) -> dict[str, Any]:
 
 def run_view(document: ResultsDocument, run_dir: Path) -> dict[str, Any]:
     """The templates' context: the results document, with a view of each experiment."""
-    experiments = [experiment_view(e, load_series(run_dir, e.name)) for e in document.experiments]
+    # over several services, each experiment's series are in its service's own run folder
+    folders = {s.name: run_dir / s.run_dir for s in document.services if s.run_dir}
+    experiments = [
+        experiment_view(e, load_series(folders.get(e.service or "", run_dir), e.name))
+        for e in document.experiments
+    ]
     return {**document.model_dump(mode="json"), "experiments": experiments, "when": _when(document)}
 
 

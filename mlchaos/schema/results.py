@@ -46,6 +46,7 @@ __all__ = [
     "ResultsDocument",
     "Rollout",
     "Served",
+    "ServiceRun",
     "SliSeen",
     "SloBudget",
     "StepRun",
@@ -371,6 +372,8 @@ class ExperimentResults(Part):
     name: str
     fault: str
     verdict: Verdict
+    service: str | None = None
+    """The service it ran against (its file's ``name``), in a game day over several services."""
     timeline: dict[str, str | None]
     """Event name (``injected``, ``detected``, ``fired``, ``paged``, ``acknowledged``,
     ``mitigated``, ``recovered``, ``reverted``) -> ISO time, or null when not seen."""
@@ -418,6 +421,24 @@ class ExperimentResults(Part):
     baseline: ExperimentBaseline | None = None
 
 
+class ServiceRun(Part):
+    """One service's game day inside a game day over several services."""
+
+    name: str
+    """The service file's ``name``."""
+    file: str | None = None
+    """The service file; absent for the reference stack."""
+    verdict: Verdict
+    exit_code: int
+    """Its game day's exit code (see the README's table)."""
+    run_dir: str | None = None
+    """Its own run folder (every report of a one-service game day), relative to this one."""
+    interrupted: bool = False
+    load: LoadSummary | None = None
+    problems: list[str] = Field(default_factory=list)
+    """What kept it from a verdict of its own: its error line, its baseline's problems."""
+
+
 class ResultsDocument(Part):
     """A run's results: a game day's, or a single ``mlchaos run``'s (a game day of one)."""
 
@@ -447,6 +468,11 @@ class ResultsDocument(Part):
     baseline: Baseline = Field(default_factory=Baseline)
     left_as_found: LeftAsFound | None = None
     experiments: list[ExperimentResults] = Field(default_factory=list)
+    services: list[ServiceRun] = Field(default_factory=list)
+    """A game day over several services: each one's game day, in the order they started
+    (``parallel``: at the same time). ``experiments`` then holds all of theirs, each naming
+    its ``service``; ``load`` and ``baseline`` are each service's, in its own run folder."""
+    parallel: bool = False
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2) + "\n"

@@ -12,6 +12,15 @@ load: {users: 50, rate: 500, ramp_up: 5s, workers: 2}   # workers: Locust proces
 responders: {mode: human}
 cool_down: 10s
 ```
+
+Several services in one game day (each runs as its own game day; one report groups them):
+
+```yaml
+experiments:
+  - ../experiments/bad-version.yaml                       # the game day's own service
+  - {file: ../../fraud/experiments/latency.yaml, service: ../../fraud/service.yaml}
+parallel: true                     # at the same time; refused if they share a target
+```
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from pydantic import Field, field_validator, model_validator
 from mlchaos.schema.experiment import Acknowledgement, Frozen, Name, Paging, Recovery
 from mlchaos.schema.units import Duration, Share
 
-__all__ = ["MASTER_PATTERN", "Defaults", "Draw", "Load", "Responders", "Scenario"]
+__all__ = ["MASTER_PATTERN", "Defaults", "Draw", "Entry", "Load", "Responders", "Scenario"]
 
 
 MASTER_PATTERN = r"^[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}$"
@@ -99,12 +108,28 @@ class Defaults(Frozen):
     recovery: Recovery | None = None
 
 
+class Entry(Frozen):
+    """An experiment against a service of its own: ``{file: ..., service: ...}``."""
+
+    file: str = Field(min_length=1, max_length=1000)
+    """The experiment file, relative to the scenario file."""
+    service: str | None = Field(default=None, min_length=1, max_length=1000)
+    """The service file it runs against, relative to the scenario file; absent: the game
+    day's own (``--service``, else the reference stack)."""
+
+
 class Scenario(Frozen):
     version: Literal[1] = 1
     name: Name
     description: str = ""
-    experiments: tuple[str, ...] = Field(min_length=1)
-    """Experiment files, relative to the scenario file."""
+    experiments: tuple[str | Entry, ...] = Field(min_length=1)
+    """Experiment files, relative to the scenario file; an entry ``{file, service}`` runs
+    against another service file. Each service's experiments run as a game day of their own
+    (its own load, responders and reports, in this order), then one report groups them."""
+    parallel: bool = False
+    """Run the services' game days at the same time, not one after another. Refused when
+    two services share a target: the gateway, the model server, the registry's model, the
+    pager's service, a dependency or a process."""
     draw: Draw | None = None
     defaults: Defaults = Defaults()
     load: Load = Load()
@@ -114,3 +139,12 @@ class Scenario(Frozen):
     history: str | None = Field(default=None, min_length=1, max_length=1000)
     """The run history (SQLite) each game day is appended to, relative to the scenario file;
     ``--history`` overrides it. Default: ``history.sqlite`` in the report directory."""
+
+    def entries(self) -> list[Entry]:
+        """Every experiment as an `Entry` (a plain file: the game day's own service)."""
+        return [e if isinstance(e, Entry) else Entry(file=e) for e in self.experiments]
+
+    @property
+    def many_services(self) -> bool:
+        """Whether an entry names a service file of its own."""
+        return any(e.service is not None for e in self.entries())

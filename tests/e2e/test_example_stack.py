@@ -33,6 +33,8 @@ from mlchaos.faults.targets.training import POISONED_TAG
 from mlchaos.loader import load_service
 from mlchaos.observe.gateway import GatewayClient
 from mlchaos.observe.prometheus import Prometheus
+from mlchaos.reference.config import StackConfig
+from mlchaos.report.history import History
 from tests.conftest import ROOT, example_bin, wait_until
 from tests.e2e.conftest import journal_text, results
 
@@ -939,3 +941,51 @@ def test_a_game_day_that_finds_the_baseline_moved_restores_it_and_says_so(
 
 def _redis_port(state: Path) -> int:
     return int(json.loads((state / "ports.json").read_text())["redis"])
+
+
+def test_two_stagings_run_side_by_side_in_one_game_day_reported_by_service(
+    fraud_staging: Path, stack: StackConfig, tmp_path: Path
+) -> None:
+    """scenarios/two-stagings.yaml: the reference stack's error burst and the fraud team's
+    latency spike, each a game day of its own (its load, responders, reports, history
+    entry), at the same time; one results.json, junit.xml and report.html group them."""
+    shipped = (ROOT / "scenarios" / "two-stagings.yaml").read_text()
+    scenario = tmp_path / "two-stagings.yaml"
+    scenario.write_text(
+        shipped.replace("../experiments/", f"{ROOT}/experiments/")
+        .replace("../examples/", f"{ROOT}/examples/")
+        .replace("../.mlchaos/example/service.yaml", str(fraud_staging / "service.yaml"))
+    )
+    reports = tmp_path / "reports"
+    done = mlchaos("gameday", str(scenario), "--state-dir", str(stack.state_dir),
+                   "--report-dir", str(reports))  # fmt: skip
+    found = results(reports)  # the combined run's: the services' own are a level down
+    by_service = {s["name"]: s for s in found["services"]}
+    assert done.returncode == 0, (by_service, done.stdout[-3000:], done.stderr[-3000:])
+    assert found["verdict"] == "pass" and found["parallel"] is True
+    assert [(e["service"], e["name"], e["verdict"]) for e in found["experiments"]] == [
+        ("mlchaos-reference", "error-burst", "pass"),
+        ("fraud-staging", "fraud-latency-spike", "pass"),
+    ]
+    run = next(reports.glob("two-stagings-*"))
+    own = {}
+    for name, service in by_service.items():
+        assert service["exit_code"] == 0 and service["load"]["requests"] > 0, service
+        own[name] = json.loads((run / service["run_dir"] / "results.json").read_text())
+        assert own[name]["service"] == name and (run / service["run_dir"] / "report.html").exists()
+    # at the same time: each began before the other ended
+    spans = [(datetime.fromisoformat(d["started_at"]), datetime.fromisoformat(d["finished_at"]))
+             for d in own.values()]  # fmt: skip
+    assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1], spans
+    # each service's progress, prefixed with its name; the combined table names both
+    assert "[mlchaos-reference] " in done.stderr and "[fraud-staging] " in done.stderr
+    assert "[" not in done.stdout  # stdout keeps one table: the combined one
+    assert "mlchaos-reference/error-burst" in done.stdout
+    assert "fraud-staging/fraud-latency-spike" in done.stdout
+    html = (run / "report.html").read_text()
+    assert html.count('<tr class="service-group"') == 2
+    # each service's game day joined the one history, under its own name
+    trends = History(reports / "history.sqlite").trends()
+    assert {(t.service, t.experiment) for t in trends} == {
+        ("mlchaos-reference", "error-burst"), ("fraud-staging", "fraud-latency-spike")}  # fmt: skip
+    assert secrets_in(run, fraud_staging) == []  # the children's folders and outputs too

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 
 from mlchaos.reference import supervisor
 from mlchaos.reference.config import StackConfig
@@ -32,6 +33,7 @@ from tests.e2e.conftest import (
     results,
     run_dirs,
     start_gameday,
+    start_mlchaos,
     write_scenario,
 )
 
@@ -393,6 +395,49 @@ def test_signal_mid_experiment_reverts_and_reports(
     assert {p.name for p in run_dir.iterdir()} >= {
         "results.json", "junit.xml", "postmortem.md", "report.html"
     }  # fmt: skip
+
+
+def test_sigterm_to_a_game_day_over_two_services_reverts_and_starts_no_other(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    """Two services one after another (the reference stack, and the same stack under a
+    second service file's name: parallel would be refused, they share every target).
+    SIGTERM while the first one's fault is in: it reaches that game day, which reverts and
+    reports; the second never starts; the combined report says so, and mlchaos exits 130."""
+    scenario = write_scenario(tmp_path, "first-service")
+    doc = yaml.safe_load(scenario.read_text())
+    twin = stack.state_dir / "twin-service.yaml"  # beside the original: its paths resolve
+    twin.write_text((stack.state_dir / "service.yaml").read_text().replace(
+        "name: mlchaos-reference", "name: twin"))  # fmt: skip
+    doc["experiments"].append({"file": "first-service.yaml", "service": str(twin)})
+    doc["experiments"][1]["file"] = str(write_scenario(tmp_path, "second-service").parent
+                                        / "second-service.yaml")  # fmt: skip
+    scenario.write_text(yaml.safe_dump(doc))
+    reports = tmp_path / "reports"
+    try:
+        with controller_disabled(stack):  # only mlchaos's own revert can restore v2
+            process = start_mlchaos("gameday", str(scenario), "--state-dir",
+                                    str(stack.state_dir), "--report-dir", str(reports))  # fmt: skip
+            wait_until(lambda: '"event": "injected"' in "".join(
+                p.read_text() for p in reports.glob("**/journals/*.jsonl")), 60)  # fmt: skip
+            assert production(stack) == "v3-inverted"
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=STOP_BOUND_S)
+    finally:
+        twin.unlink()
+    assert process.returncode == 130, stderr
+    assert production(stack) == "v2"
+    assert "SIGTERM: stopping every service's game day" in stderr
+    document = results(reports)
+    first, second = document["services"]
+    assert document["interrupted"] is True and document["verdict"] != "pass"
+    assert (first["name"], first["exit_code"], first["interrupted"]) == (
+        "mlchaos-reference", 130, True)  # fmt: skip
+    assert (second["name"], second["run_dir"], second["problems"]) == (
+        "twin", None, ["its game day never started: a signal came first"])  # fmt: skip
+    [exp] = document["experiments"]
+    assert exp["service"] == "mlchaos-reference" and exp["timeline"]["reverted"] is not None
+    assert not (next(reports.glob("first-service-*")) / "twin").exists()
 
 
 def test_kill_9_then_recover_puts_staging_back(stack: StackConfig, tmp_path: Path) -> None:
