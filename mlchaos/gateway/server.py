@@ -62,7 +62,8 @@ __all__ = [
     "FAULT_TYPES",
     "HOP_HEADERS",
     "MAX_IN_FLIGHT",
-    "REAP_INTERVAL_S",
+    "REFRESH_S",
+    "TTL_SLACK_S",
     "UNTYPED",
     "VERSION_BODY_MAX",
     "VERSION_HEADER",
@@ -91,9 +92,13 @@ HOP_HEADERS = {
     "connection", "keep-alive", "transfer-encoding", "content-length", "host",
     SELECTED_HEADER.lower(),
 }  # fmt: skip
-REAP_INTERVAL_S = 0.02
-"""How often a worker reads the shared leases (a stat, unless they changed) and their TTLs: a
-lease ended anywhere is gone from every worker within this, well inside 0.1 s."""
+REFRESH_S = 0.5
+"""How often a worker reads the shared leases by itself (a stat, unless they changed): only a
+backstop. The worker that takes an injection or a revert tells every other before it answers
+(``/admin/local/refresh``), and each worker ends a lease at its TTL on a timer of its own, so
+an idle gateway wakes twice a second, not fifty times."""
+TTL_SLACK_S = 0.001
+"""A worker wakes this long after a lease's end, so the lease is past it when it looks."""
 
 AUTO_HEADERS = ("Content-Type", "Accept", "Accept-Encoding", "User-Agent")
 """Headers aiohttp's client would add to a request that had none: a proxy must not."""
@@ -523,10 +528,24 @@ def _unrewritten(leases: list[Lease], why: str) -> list[Lease]:
 
 
 async def _reap(state: GatewayState, metrics: Metrics) -> None:
-    """Takes up what other workers changed, and ends expired leases by itself: the TTL holds
-    even if the runner, or the worker that took the lease, was killed."""
+    """Ends each lease at its TTL by itself (the TTL holds even if the runner, or the worker
+    that took the lease, was killed), and takes up what other workers changed: woken by the
+    first lease to end, by a lease taken up here (its TTL may be the first), else every
+    `REFRESH_S`."""
+    wake = asyncio.Event()
+    state.on_adopt = wake.set
     while True:
-        await asyncio.sleep(REAP_INTERVAL_S)
-        changed = state.refresh()
+        wake.clear()
+        changed = state.refresh()  # at once at the start: a restarted worker takes them up
         if state.expire() or changed:
             metrics.refresh(state)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=_until_due(state))
+
+
+def _until_due(state: GatewayState) -> float:
+    ends = [lease.expires_at for lease in state.active()]
+    if not ends:
+        return REFRESH_S
+    left = (min(ends) - now_utc()).total_seconds()
+    return min(REFRESH_S, max(left, 0.0) + TTL_SLACK_S)

@@ -47,6 +47,8 @@ class GatewayState:
         self.leases: dict[str, Lease] = {}
         self._seen: tuple[int, int] | None = None
         self._lock = threading.Lock()
+        self.on_adopt: Callable[[], None] | None = None
+        """Called when a lease is taken up here (injected, or read from the file)."""
 
     def inject(
         self, kind: str, params: dict[str, Any], share: float, seed: int, ttl_s: float, holder: str
@@ -130,6 +132,8 @@ class GatewayState:
 
     def _adopt(self, record: dict[str, Any]) -> Lease:
         lease = self.leases[record["id"]] = self._lease(record)
+        if self.on_adopt is not None:
+            self.on_adopt()
         return lease
 
     def _lease(self, record: dict[str, Any]) -> Lease:
