@@ -755,6 +755,7 @@ def test_with_runner_and_keeper_killed_and_the_run_folder_deleted_recover_uses_m
                             "--report-dir", str(reports))  # fmt: skip
     finally:
         runner.kill()
+        _until_flag_alert_clears(fraud_staging)
         sabotage(fraud_staging)
     said = recovered.stdout + recovered.stderr
     assert recovered.returncode == 0, said
@@ -765,6 +766,15 @@ def test_with_runner_and_keeper_killed_and_the_run_folder_deleted_recover_uses_m
     checked = doctor(fraud_staging)
     assert any(line.startswith("ok   registry lease: fraud carries no mlchaos lease")
                for line in checked.stdout.splitlines()), checked.stdout  # fmt: skip
+
+
+def _until_flag_alert_clears(state: Path, limit_s: float = 60.0) -> None:
+    """Before the team's controller is back: the bad version's flag-rate alert outlives it
+    by its 10 s window, and the controller would roll back the good version it finds then,
+    moving champion under the next test (bounded: it comes back after ``limit_s`` anyway)."""
+    deadline = time.monotonic() + limit_s
+    while "FraudFlagRateHigh" in _active_alerts(state) and time.monotonic() < deadline:
+        time.sleep(0.5)
 
 
 def _start_alone(
@@ -858,6 +868,7 @@ def test_a_poisoned_retrain_stopped_by_sigterm_puts_the_snapshot_back(
     tests/integration/test_mlflow_alias.py)."""
     snapshot = fraud_staging / "training" / "snapshot.csv"
     original = snapshot.read_bytes()
+    found = aliases(fraud_staging)
     reports = tmp_path / "reports"
     runner = _start_alone(fraud_staging, tmp_path, "poisoned-retrain", reports)
     wait_until(lambda: '"event": "injected"' in journal_text(reports), 180)
@@ -867,7 +878,7 @@ def test_a_poisoned_retrain_stopped_by_sigterm_puts_the_snapshot_back(
     assert runner.returncode == 130, stderr[-2000:]
     assert snapshot.read_bytes() == original
     assert not list(snapshot.parent.glob(".snapshot.csv.mlchaos-held-*"))
-    assert aliases(fraud_staging) == {"champion": "2", "previous": "1"}
+    assert aliases(fraud_staging) == found  # as found: no version of the poison took over
 
 
 def _reloads(state: Path) -> int:
