@@ -44,6 +44,7 @@ from mlchaos.protocols import VERSION_HEADER, answered_version
 
 __all__ = [
     "CONTROL_PATHS",
+    "CONTROL_PREFIXES",
     "DROPPED",
     "PARSER_ONLY",
     "SELECTED_HEADER",
@@ -71,6 +72,7 @@ PARSER_ONLY = re.compile(
     rb"|x-mlchaos-selected)[ \t]*:"
 )
 """Headers that make a request llhttp's to read: framing, hop-by-hop, or the front's own."""
+CONTROL_PREFIXES = tuple(path.encode() for path in CONTROL_PATHS)
 VERSION_KEY = VERSION_HEADER.lower().encode()
 VERSION_BODY_MAX = 65536
 
@@ -98,6 +100,8 @@ class Request:
     """Counted in flight on the fast path."""
     answer_leases: list[Lease] = field(default_factory=list)
     """``answer`` leases that selected it: its answer waits here for them, not on the wire."""
+    drawn: list[Lease] | None = None
+    """The leases that selected it, when they were drawn before it was routed."""
 
     def encode(self, host: bytes) -> bytes:
         """The request as it goes on: the client's headers but the hop-by-hop ones, the
@@ -151,6 +155,8 @@ class Hop(asyncio.Protocol):
         self.headless = False
         self.hold = False
         self.held: list[bytes] = []
+        self.fresh = True
+        """Reset since its last answer was read: `send` need not."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
@@ -159,12 +165,14 @@ class Hop(asyncio.Protocol):
         """``headless``: the request was a HEAD, whose answer has a length but no body.
         ``hold``: the answer is kept whole (`held`) for the faults on it, not relayed."""
         assert self.transport is not None
-        self._reset()
-        self.headless = headless
-        self.hold = hold
+        self.transport.write(wire)  # first: its latency is what runs before the next answer
+        if not self.fresh:
+            self._reset()
+        self.fresh = False
+        if headless or hold:
+            self.headless, self.hold = headless, hold
         self.busy = True
         self.used += 1
-        self.transport.write(wire)
 
     def data_received(self, data: bytes) -> None:
         if self.hold:
@@ -264,6 +272,8 @@ class ClientSide(asyncio.Protocol):
         self.hops: dict[str, Hop] = {}
         self.closing = False
         self.tasks: set[asyncio.Task[None]] = set()
+        self.spare: Request | None = None
+        """The next request's record, made while nothing waits on this connection."""
 
     # -- the client's side --------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -298,10 +308,19 @@ class ClientSide(asyncio.Protocol):
         first = data[:line].split(b" ")
         if end + 4 + length != len(data) or len(first) != 3 or first[2] != b"HTTP/1.1":
             return False
+        started = time.perf_counter()
         host = head.find(b"\r\nhost:")
         rest = data[line:end] if host < 0 else (
             data[line:host] + data[_line_end(head, host + 2) : end])  # fmt: skip
-        request = Request(started=time.perf_counter(), method=first[0], raw_headers=rest)
+        wire = self._straight_on(first[0], first[1], rest, data[end + 4 :])
+        if isinstance(wire, bytes):
+            request, self.spare = self.spare or Request(), None
+            self.current = request
+            request.started, request.method, request.raw_headers = started, first[0], rest
+            request.wire, request.fast = wire, True
+            request.url += self.front.prefix + first[1]
+            return True
+        request = Request(started=started, method=first[0], raw_headers=rest, drawn=wire)
         request.url += first[1]
         if length:
             request.body.append(data[end + 4 :])
@@ -309,6 +328,39 @@ class ClientSide(asyncio.Protocol):
         if self.current is None:
             self._next()
         return True
+
+    def _straight_on(
+        self, method: bytes, url: bytes, rest: bytes, body: bytes
+    ) -> bytes | list[Lease] | None:
+        """The fast path's fast path: an inference request that no lease selects, with none
+        before it, on a client connection whose model server connection is open and idle, goes
+        on at once, before any bookkeeping: what runs between reading a request and writing it
+        on is its latency. What went; else the leases that selected it (drawn once: `route`
+        takes them), or None: the rest is `route`'s."""
+        front, hop = self.front, self.hops.get("upstream")
+        if (
+            self.current is not None
+            or self.waiting
+            or self.closing
+            or hop is None
+            or hop.busy
+            or hop.transport is None
+            or hop.transport.is_closing()
+            or front.in_flight >= front.limit
+            or method == b"HEAD"
+            or url.startswith(CONTROL_PREFIXES)
+            or url.split(b"?", 1)[0].endswith(b"/labels")
+        ):
+            return None
+        if front.state.leases:
+            drawn = front.draw(list(front.state.leases.values()))
+            if drawn:
+                return drawn
+        wire = b"%s %s%s HTTP/1.1\r\nHost: %s%s\r\n\r\n%s" % (
+            method, front.prefix, url, front.hosts["upstream"], rest, body)  # fmt: skip
+        hop.send(wire)
+        front.in_flight += 1
+        return wire
 
     def on_message_begin(self) -> None:
         self.reading = Request(started=time.perf_counter())
@@ -409,6 +461,8 @@ class ClientSide(asyncio.Protocol):
         if request is not None and not request.keep_alive:
             self._close()
             return
+        hop._reset()  # now, after the answer went out, not as the next request goes on
+        self.spare = Request()
         self._next()
 
     async def _faulted(self, request: Request, hop: Hop, answer: bytes) -> None:
@@ -547,9 +601,7 @@ class Front:
                 return "faults"
             return self._upstream(request)
         if leases:
-            # the same draws, in the same order, as the fault path would make: one per lease
-            drawn = [le for le in leases if le.fault.stage != "label" and le.selects()]
-            drawn += [le for le in leases if le.fault.stage == "label" and le.selects()]
+            drawn = request.drawn if request.drawn is not None else self.draw(leases)
             if any(le.fault.stage != "answer" for le in drawn):
                 request.selected = [le.id for le in drawn]
                 return "faults"
@@ -561,6 +613,14 @@ class Front:
         self.in_flight += 1
         request.fast = True
         return self._upstream(request)
+
+    @staticmethod
+    def draw(leases: list[Lease]) -> list[Lease]:
+        """The leases that select a request: the same draws, in the same order, as the fault
+        path would make, one per lease."""
+        drawn = [le for le in leases if le.fault.stage != "label" and le.selects()]
+        drawn += [le for le in leases if le.fault.stage == "label" and le.selects()]
+        return drawn
 
     def _upstream(self, request: Request) -> str:
         if self.prefix:

@@ -10,6 +10,7 @@ import base64
 import gzip
 import http.client
 import json
+import random
 import subprocess
 import sys
 import threading
@@ -61,6 +62,8 @@ class Echo(BaseHTTPRequestHandler):
                                           "Content-Encoding": "gzip"})  # fmt: skip
         if self.path == "/untyped":
             return self._answer(b"raw answer", {})
+        if self.path == "/close":  # this answer, then the connection is closed
+            return self._answer(b"closing", {"Connection": "close"})
         echo = {
             "path": self.path,
             "headers": [[k, v] for k, v in self.headers.items()],
@@ -125,18 +128,24 @@ class Raw:
         return json.loads(self.content)
 
 
+def _on(connection: http.client.HTTPConnection, path: str, body: bytes,
+        headers: dict[str, str]) -> Raw:  # fmt: skip
+    """A request on this connection, with exactly these headers and Content-Length."""
+    connection.putrequest("POST", path, skip_accept_encoding=True)
+    for key, value in {**headers, "Content-Length": str(len(body))}.items():
+        connection.putheader(key, value)
+    connection.endheaders(body)
+    answer = connection.getresponse()
+    return Raw(answer.status, answer.headers, answer.read())
+
+
 def raw_post(url: str, body: bytes, headers: dict[str, str]) -> Raw:
     """A request with exactly these headers and Content-Length: http.client adds no other."""
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
     try:
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        connection.putrequest("POST", path, skip_accept_encoding=True)
-        for key, value in {**headers, "Content-Length": str(len(body))}.items():
-            connection.putheader(key, value)
-        connection.endheaders(body)
-        answer = connection.getresponse()
-        return Raw(answer.status, answer.headers, answer.read())
+        return _on(connection, parts.path + (f"?{parts.query}" if parts.query else ""), body,
+                   headers)  # fmt: skip
     finally:
         connection.close()
 
@@ -175,6 +184,69 @@ def inject(gateway: str, **body: object) -> str:
     answer = requests.post(f"{gateway}/admin/faults", json={"holder": "test", **body}, timeout=5)
     assert answer.status_code == 201, answer.text
     return str(answer.json()["lease"]["id"])
+
+
+def _answered(gateway: str, code: int) -> float:
+    for line in requests.get(f"{gateway}/metrics", timeout=5).text.splitlines():
+        if line.startswith(f'mlchaos_gateway_requests_total{{code="{code}",model="m"}}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_requests_on_one_connection_go_on_as_sent_counted_once_faults_still_apply(
+    gateway: str,
+) -> None:
+    """The fast path's fast path (a request on a connection whose model server connection is
+    open and idle goes on before any bookkeeping) changes nothing a client or the model server
+    can see: each request arrives as it was sent, each answer is counted once, a model server
+    that closes its connection is reached anew, and a fault still applies on that connection."""
+    parts = urlsplit(gateway)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    before = _answered(gateway, 200)
+    sent = [(f"/v2/models/m/infer?n={n}", f'{{"n": {n}}}'.encode() * (n + 1), {"X-N": str(n)})
+            for n in range(4)]  # fmt: skip
+    try:
+        for path, body, headers in sent:
+            echo = _on(connection, path, body, headers).json()
+            assert echo["path"] == path
+            assert base64.b64decode(echo["body"]) == body
+            names = [k.lower() for k, _ in echo["headers"]]
+            assert sorted(names) == ["content-length", "host", "x-n"]  # nothing added or lost
+            assert ["X-N", headers["X-N"]] in echo["headers"]
+        assert _on(connection, "/close", b"", {}).content == b"closing"
+        echo = _on(connection, "/v2/models/m/infer", b"{}", {}).json()  # reached anew
+        assert echo["path"] == "/v2/models/m/infer"
+        assert _answered(gateway, 200) - before == len(sent) + 2
+        lease = inject(gateway, type="error_burst", params={"status": 503}, share=1.0, ttl_s=60)
+        try:
+            assert _on(connection, "/v2/models/m/infer", b"{}", {}).status_code == 503
+        finally:
+            requests.delete(f"{gateway}/admin/faults/{lease}", params={"actor": "test"},
+                            timeout=5).raise_for_status()  # fmt: skip
+        assert _on(connection, "/v2/models/m/infer", b"{}", {}).status_code == 200
+    finally:
+        connection.close()
+
+
+def test_on_one_connection_a_lease_draws_once_per_request_from_its_seed(gateway: str) -> None:
+    """Requests that go straight on are drawn for as the others are: once each, in order,
+    from the lease's seed, so the requests it selects are those its seed says."""
+    parts = urlsplit(gateway)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        assert _on(connection, "/v2/models/m/infer", b"{}", {}).status_code == 200  # connected
+        lease = inject(gateway, type="error_burst", params={"status": 503}, share=0.5, seed=7,
+                       ttl_s=60)  # fmt: skip
+        try:
+            seen = [_on(connection, "/v2/models/m/infer", b"{}", {}).status_code == 503
+                    for _ in range(40)]  # fmt: skip
+        finally:
+            requests.delete(f"{gateway}/admin/faults/{lease}", params={"actor": "test"},
+                            timeout=5).raise_for_status()  # fmt: skip
+    finally:
+        connection.close()
+    draws = random.Random(7)
+    assert seen == [draws.random() < 0.5 for _ in range(40)]
 
 
 @pytest.mark.parametrize("end", ["revert", "ttl"])
